@@ -1,2 +1,2 @@
 // The public surface of evloop (../shared/API.md). Each concept lives in its own file.
-export { binding } from './binding';
+export { Selector, EVENT_READ, EVENT_WRITE, availableBackends, type SelectorKey, type SelectorOptions, type BackendOption } from './selector';
