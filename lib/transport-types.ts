@@ -40,3 +40,28 @@ export interface DatagramTransport {
   getProtocol(): unknown;
   setProtocol(protocol: unknown): void;
 }
+
+/** What the transports need from a loop; EventLoop (lib/loop.ts) provides it. */
+export interface FutureLike<T> {
+  setResult(value: T): void;
+  setException(err: unknown): void;
+  done(): boolean;
+  cancelled(): boolean;
+  result(): T;
+  exception(): unknown;
+  removeDoneCallback(cb: (fut: never) => void): number;
+  addDoneCallback(cb: (fut: never) => void): void;
+}
+
+export interface IoLoop {
+  createFuture<T>(): FutureLike<T> & PromiseLike<T>;
+  time(): number;
+  addReader(fd: number, callback: (...args: never[]) => void, ...args: unknown[]): unknown;
+  removeReader(fd: number): boolean;
+  addWriter(fd: number, callback: (...args: never[]) => void, ...args: unknown[]): unknown;
+  removeWriter(fd: number): boolean;
+  callSoon(callback: (...args: never[]) => void, ...args: unknown[]): unknown;
+  callLater(delayMs: number, callback: (...args: never[]) => void, ...args: unknown[]): { cancel(): void };
+  callExceptionHandler(context: Record<string, unknown>): void;
+  getDebug(): boolean;
+}
