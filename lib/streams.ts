@@ -120,6 +120,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
     this.#retryPending();
   }
 
+  /** True once the peer's EOF arrived, even if bytes before it are still buffered. */
+  get eofReceived(): boolean {
+    return this.#eof;
+  }
+
   /** True when the peer sent EOF and everything before it has been read. */
   atEof(): boolean {
     return this.#eof && this.#size === 0;
