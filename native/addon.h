@@ -1,0 +1,162 @@
+// Per-instance state of the addon. Each Node environment (the main thread and every worker)
+// gets its own EvloopAddon through Napi::Addon / instance data: nothing here is static, so the
+// addon loads in any number of threads at once.
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "poller.h"
+
+namespace evloop {
+
+class PollerWrap;
+
+// Socket families the addon remembers per owned fd (0 = not ours).
+enum OwnedKind : uint8_t { kNotOwned = 0, kInet = 1, kInet6 = 2, kUnix = 3 };
+
+class EvloopAddon : public Napi::Addon<EvloopAddon> {
+ public:
+  EvloopAddon(Napi::Env env, Napi::Object exports);
+  ~EvloopAddon();
+
+  // Owned fds: a vector indexed by fd so the check on every socket call is one load.
+  uint8_t Kind(int fd) const {
+    return static_cast<size_t>(fd) < owned_.size() ? owned_[fd] : uint8_t{kNotOwned};
+  }
+  void Own(int fd, uint8_t kind);
+  void Disown(int fd) {
+    if (static_cast<size_t>(fd) < owned_.size()) owned_[fd] = kNotOwned;
+  }
+  // Throws EBADF (syscall `syscall`) unless fd is one this instance created and still holds.
+  uint8_t RequireOwned(napi_env env, int fd, const char* syscall) const;
+
+  void AddPoller(PollerWrap* poller) { pollers_.push_back(poller); }
+  void RemovePoller(PollerWrap* poller);
+  // Drops fd from every live poller of this instance (binding.close does it before close(2)).
+  void ForgetFd(int fd);
+
+  Napi::FunctionReference poller_constructor;
+
+ private:
+  // Sockets (sockets.cc).
+  Napi::Value Socket(const Napi::CallbackInfo& info);
+  Napi::Value SocketPair(const Napi::CallbackInfo& info);
+  Napi::Value Bind(const Napi::CallbackInfo& info);
+  Napi::Value BindUnix(const Napi::CallbackInfo& info);
+  Napi::Value Listen(const Napi::CallbackInfo& info);
+  Napi::Value Accept(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
+  Napi::Value ConnectUnix(const Napi::CallbackInfo& info);
+  Napi::Value FinishConnect(const Napi::CallbackInfo& info);
+  Napi::Value Recv(const Napi::CallbackInfo& info);
+  Napi::Value Send(const Napi::CallbackInfo& info);
+  Napi::Value Writev(const Napi::CallbackInfo& info);
+  Napi::Value SendTo(const Napi::CallbackInfo& info);
+  Napi::Value RecvFrom(const Napi::CallbackInfo& info);
+  Napi::Value Shutdown(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetSockOpt(const Napi::CallbackInfo& info);
+  Napi::Value GetSockOpt(const Napi::CallbackInfo& info);
+  Napi::Value GetSockName(const Napi::CallbackInfo& info);
+  Napi::Value GetPeerName(const Napi::CallbackInfo& info);
+  Napi::Value ErrName(const Napi::CallbackInfo& info);
+
+  // Runs when the environment is torn down (worker terminated, process exiting): stops every
+  // poller (joins helper threads, closes uv handles), closes poller fds and every owned fd.
+  static void CleanupHook(void* arg);
+  void Teardown();
+
+  napi_env env_;
+  bool hook_installed_ = false;
+  bool torn_down_ = false;
+  std::vector<uint8_t> owned_;
+  std::vector<PollerWrap*> pollers_;
+};
+
+// The JS class Poller: one backend plus its libuv integration.
+class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  explicit PollerWrap(const Napi::CallbackInfo& info);
+  ~PollerWrap() override;
+
+  // binding.close(fd): drop the registration before the fd number can be reused.
+  void ForgetFd(int fd);
+  // Environment teardown or close(): stop everything, release every resource. Idempotent, and
+  // never calls into JS.
+  void Shutdown();
+  void DetachAddon() { addon_ = nullptr; }
+
+ private:
+  Napi::Value GetBackend(const Napi::CallbackInfo& info);
+  Napi::Value GetEvents(const Napi::CallbackInfo& info);
+  Napi::Value GetCapacity(const Napi::CallbackInfo& info);
+  Napi::Value GetSize(const Napi::CallbackInfo& info);
+  Napi::Value Add(const Napi::CallbackInfo& info);
+  Napi::Value Modify(const Napi::CallbackInfo& info);
+  Napi::Value Remove(const Napi::CallbackInfo& info);
+  Napi::Value Wait(const Napi::CallbackInfo& info);
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value CloseMethod(const Napi::CallbackInfo& info);
+
+  void RequireOpen(napi_env env) const;
+  int RegisterArgs(const Napi::CallbackInfo& info, bool with_events, int* events);
+  int32_t* EventsBuffer(napi_env env);
+  // Keeps the libuv handle ref'd exactly while started and something is registered.
+  void UpdateRef();
+  void StopDelivery();
+
+  // Delivery: one JS call per ready batch.
+  static void OnPollReady(uv_poll_t* handle, int status, int events);
+  static void OnAsync(uv_async_t* handle);
+  void Deliver();
+  void CallJs(int n);
+
+  // Helper thread for fd-less backends.
+  int EnsureHelper();
+  void HelperMain();
+  void WakeHelper();  // with mu_ held
+  void StopHelper();
+
+  EvloopAddon* addon_;
+  napi_env env_;
+  std::unique_ptr<Poller> backend_;
+  bool closed_ = false;
+  bool started_ = false;
+  bool in_callback_ = false;
+  bool self_ref_ = false;
+
+  Napi::Reference<Napi::TypedArray> events_;
+  Napi::FunctionReference callback_;
+  napi_async_context async_context_ = nullptr;
+
+  uv_loop_t* loop_ = nullptr;
+  uv_poll_t* poll_handle_ = nullptr;    // epoll / kqueue
+  uv_async_t* async_handle_ = nullptr;  // poll / select
+
+  // Shared with the helper thread; guarded by mu_.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread helper_;
+  bool helper_running_ = false;
+  bool quit_ = false;
+  bool armed_ = false;     // the thread may look for readiness (the last batch has been run)
+  bool active_ = false;    // started
+  bool blocking_ = false;  // the thread is inside poll()/select()
+  bool wake_pending_ = false;
+  int wake_read_ = -1;
+  int wake_write_ = -1;
+  WaitSnapshot snapshot_;  // the helper thread's private copy
+};
+
+}  // namespace evloop

@@ -1,0 +1,618 @@
+// Non-blocking socket calls. Every fd they take must be one this addon instance created and
+// still owns (EBADF otherwise), so a JS bug can never touch Node's own fds. The per-byte calls
+// (recv, send, writev) are the hot path: raw napi reads of the arguments, no allocation, and
+// would-block is the return value -1, never an exception.
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+#include "addon.h"
+#include "errors.h"
+
+#if defined(MSG_NOSIGNAL)
+constexpr int kSendFlags = MSG_NOSIGNAL;  // a vanished peer is EPIPE, never SIGPIPE
+#else
+constexpr int kSendFlags = 0;  // macOS: SO_NOSIGPIPE is set on every socket instead
+#endif
+
+namespace evloop {
+namespace {
+
+constexpr int kMaxIov = 1024;  // IOV_MAX on Linux and macOS; the rest goes in the next call
+
+bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+
+// Makes a fresh fd non-blocking, close-on-exec and SIGPIPE-free where the creating call could
+// not do it itself. 0 or errno (the fd is closed on failure).
+int PrepareFd(int fd) {
+#if !defined(SOCK_NONBLOCK)
+  int err = SetNonBlockCloexec(fd);
+  if (err != 0) {
+    close(fd);
+    return err;
+  }
+#endif
+#if defined(SO_NOSIGPIPE)
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
+  (void)fd;
+  return 0;
+}
+
+int SocketTypeFlags(int type) {
+#if defined(SOCK_NONBLOCK)
+  return type | SOCK_NONBLOCK | SOCK_CLOEXEC;
+#else
+  return type;
+#endif
+}
+
+int ArgSocketType(napi_env env, napi_value value) {
+  char buf[16];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, buf, sizeof(buf), &len) == napi_ok) {
+    if (std::strcmp(buf, "stream") == 0) return SOCK_STREAM;
+    if (std::strcmp(buf, "dgram") == 0) return SOCK_DGRAM;
+  }
+  ThrowTypeError(Napi::Env(env), "ERR_INVALID_ARG_VALUE",
+                 "The \"type\" argument must be 'stream' or 'dgram'");
+}
+
+int ArgPort(napi_env env, napi_value value) {
+  double d;
+  if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0 && d <= 65535) ||
+      d != static_cast<double>(static_cast<int>(d))) {
+    ThrowRangeError(Napi::Env(env), "ERR_SOCKET_BAD_PORT",
+                    "Port should be an integer >= 0 and < 65536");
+  }
+  return static_cast<int>(d);
+}
+
+// A numeric host (IPv4, or IPv6 with an optional %zone) + port, in the family of the socket:
+// an IPv4 address on an IPv6 socket becomes the v4-mapped ::ffff:a.b.c.d, as Node does.
+socklen_t ArgAddress(napi_env env, napi_value host_value, napi_value port_value, uint8_t kind,
+                     struct sockaddr_storage* ss, const char* syscall) {
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, host_value, nullptr, 0, &len) != napi_ok) {
+    ThrowTypeError(Napi::Env(env), "ERR_INVALID_ARG_TYPE",
+                   "The \"host\" argument must be of type string");
+  }
+  bool fits = len < sizeof(host);
+  if (fits) napi_get_value_string_utf8(env, host_value, host, sizeof(host), &len);
+  int port = ArgPort(env, port_value);
+  std::memset(ss, 0, sizeof(*ss));
+
+  struct in_addr v4;
+  struct in6_addr v6;
+  uint32_t scope = 0;
+  bool is_v4 = fits && std::strlen(host) == len && inet_pton(AF_INET, host, &v4) == 1;
+  bool is_v6 = false;
+  if (fits && !is_v4 && std::strlen(host) == len) {
+    char* zone = std::strchr(host, '%');
+    if (zone != nullptr) *zone = '\0';
+    is_v6 = inet_pton(AF_INET6, host, &v6) == 1;
+    if (is_v6 && zone != nullptr) {
+      scope = if_nametoindex(zone + 1);
+      if (scope == 0) {
+        char* end = nullptr;
+        unsigned long numeric = std::strtoul(zone + 1, &end, 10);
+        if (end == zone + 1 || *end != '\0') is_v6 = false;
+        scope = static_cast<uint32_t>(numeric);
+      }
+    }
+  }
+  if (!is_v4 && !is_v6) {
+    ThrowTypeError(Napi::Env(env), "ERR_INVALID_IP_ADDRESS",
+                   std::string("Invalid IP address: ") + (fits ? host : "(too long)"));
+  }
+  if (kind == kInet) {
+    if (!is_v4) ThrowErrno(Napi::Env(env), EAFNOSUPPORT, syscall);
+    auto* sin = reinterpret_cast<struct sockaddr_in*>(ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<uint16_t>(port));
+    sin->sin_addr = v4;
+    return sizeof(*sin);
+  }
+  if (kind == kInet6) {
+    auto* sin6 = reinterpret_cast<struct sockaddr_in6*>(ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (is_v4) {
+      uint8_t* bytes = sin6->sin6_addr.s6_addr;
+      bytes[10] = 0xff;
+      bytes[11] = 0xff;
+      std::memcpy(bytes + 12, &v4, 4);
+    } else {
+      sin6->sin6_addr = v6;
+      sin6->sin6_scope_id = scope;
+    }
+    return sizeof(*sin6);
+  }
+  ThrowErrno(Napi::Env(env), EAFNOSUPPORT, syscall);
+}
+
+socklen_t ArgUnixPath(napi_env env, napi_value value, struct sockaddr_un* sun,
+                      const char* syscall) {
+  std::memset(sun, 0, sizeof(*sun));
+  sun->sun_family = AF_UNIX;
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, nullptr, 0, &len) != napi_ok) {
+    ThrowTypeError(Napi::Env(env), "ERR_INVALID_ARG_TYPE",
+                   "The \"path\" argument must be of type string");
+  }
+  if (len + 1 > sizeof(sun->sun_path)) ThrowErrno(Napi::Env(env), ENAMETOOLONG, syscall);
+  napi_get_value_string_utf8(env, value, sun->sun_path, sizeof(sun->sun_path), &len);
+  if (std::strlen(sun->sun_path) != len) {
+    ThrowTypeError(Napi::Env(env), "ERR_INVALID_ARG_VALUE",
+                   "The \"path\" argument must not contain null bytes");
+  }
+  return static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + len + 1);
+}
+
+Napi::Object AddressObject(Napi::Env env, const struct sockaddr_storage* ss, socklen_t len) {
+  Napi::Object result = Napi::Object::New(env);
+  char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 2] = "";
+  if (ss->ss_family == AF_INET) {
+    auto* sin = reinterpret_cast<const struct sockaddr_in*>(ss);
+    inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text));
+    result.Set("address", Napi::String::New(env, text));
+    result.Set("family", Napi::String::New(env, "IPv4"));
+    result.Set("port", Napi::Number::New(env, ntohs(sin->sin_port)));
+  } else if (ss->ss_family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<const struct sockaddr_in6*>(ss);
+    inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text));
+    if (sin6->sin6_scope_id != 0) {
+      size_t used = std::strlen(text);
+      text[used] = '%';
+      if (if_indextoname(sin6->sin6_scope_id, text + used + 1) == nullptr) {
+        std::snprintf(text + used + 1, sizeof(text) - used - 1, "%u", sin6->sin6_scope_id);
+      }
+    }
+    result.Set("address", Napi::String::New(env, text));
+    result.Set("family", Napi::String::New(env, "IPv6"));
+    result.Set("port", Napi::Number::New(env, ntohs(sin6->sin6_port)));
+  } else {
+    auto* sun = reinterpret_cast<const struct sockaddr_un*>(ss);
+    size_t offset = offsetof(struct sockaddr_un, sun_path);
+    size_t path_len = len > offset ? static_cast<size_t>(len) - offset : 0;
+    if (path_len > 0 && sun->sun_path[0] != '\0') path_len = strnlen(sun->sun_path, path_len);
+    result.Set("address", Napi::String::New(env, sun->sun_path, path_len));
+    result.Set("family", Napi::String::New(env, "unix"));
+    result.Set("port", Napi::Number::New(env, 0));
+  }
+  return result;
+}
+
+struct SockOpt {
+  const char* name;
+  int level;
+  int option;
+  bool settable;
+};
+
+// -1 for an option this platform lacks (ENOPROTOOPT when used).
+constexpr SockOpt kSockOpts[] = {
+    {"TCP_NODELAY", IPPROTO_TCP, TCP_NODELAY, true},
+    {"SO_REUSEADDR", SOL_SOCKET, SO_REUSEADDR, true},
+#if defined(SO_REUSEPORT)
+    {"SO_REUSEPORT", SOL_SOCKET, SO_REUSEPORT, true},
+#else
+    {"SO_REUSEPORT", SOL_SOCKET, -1, true},
+#endif
+    {"SO_KEEPALIVE", SOL_SOCKET, SO_KEEPALIVE, true},
+    {"SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, true},
+    {"SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, true},
+    {"SO_BROADCAST", SOL_SOCKET, SO_BROADCAST, true},
+    {"SO_LINGER", SOL_SOCKET, SO_LINGER, true},
+    {"IPV6_V6ONLY", IPPROTO_IPV6, IPV6_V6ONLY, true},
+    {"SO_ERROR", SOL_SOCKET, SO_ERROR, false},
+    {"SO_TYPE", SOL_SOCKET, SO_TYPE, false},
+};
+
+const SockOpt& ArgSockOpt(napi_env env, napi_value value, bool for_set) {
+  char name[32];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, name, sizeof(name), &len) != napi_ok) {
+    ThrowTypeError(Napi::Env(env), "ERR_INVALID_ARG_TYPE",
+                   "The \"name\" argument must be of type string");
+  }
+  for (const SockOpt& opt : kSockOpts) {
+    if (std::strcmp(opt.name, name) == 0) {
+      if (for_set && !opt.settable) {
+        ThrowTypeError(Napi::Env(env), "ERR_INVALID_ARG_VALUE",
+                       std::string("The socket option ") + name + " is read-only");
+      }
+      return opt;
+    }
+  }
+  ThrowTypeError(Napi::Env(env), "ERR_INVALID_ARG_VALUE",
+                 std::string("Unknown socket option: '") + name + "'");
+}
+
+}  // namespace
+
+Napi::Value EvloopAddon::Socket(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  char domain_name[16] = "";
+  size_t len = 0;
+  napi_get_value_string_utf8(env, info[0], domain_name, sizeof(domain_name), &len);
+  int domain;
+  uint8_t kind;
+  if (std::strcmp(domain_name, "inet") == 0) {
+    domain = AF_INET;
+    kind = kInet;
+  } else if (std::strcmp(domain_name, "inet6") == 0) {
+    domain = AF_INET6;
+    kind = kInet6;
+  } else if (std::strcmp(domain_name, "unix") == 0) {
+    domain = AF_UNIX;
+    kind = kUnix;
+  } else {
+    ThrowTypeError(info.Env(), "ERR_INVALID_ARG_VALUE",
+                   "The \"domain\" argument must be 'inet', 'inet6' or 'unix'");
+  }
+  int type = ArgSocketType(env, info[1]);
+  int fd = socket(domain, SocketTypeFlags(type), 0);
+  if (fd == -1) ThrowErrno(info.Env(), errno, "socket");
+  int err = PrepareFd(fd);
+  if (err != 0) ThrowErrno(info.Env(), err, "socket");
+  Own(fd, kind);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value EvloopAddon::SocketPair(const Napi::CallbackInfo& info) {
+  int type = ArgSocketType(info.Env(), info[0]);
+  int fds[2];
+  if (socketpair(AF_UNIX, SocketTypeFlags(type), 0, fds) == -1) {
+    ThrowErrno(info.Env(), errno, "socketpair");
+  }
+  int err = PrepareFd(fds[0]);
+  if (err != 0) {
+    close(fds[1]);
+    ThrowErrno(info.Env(), err, "socketpair");
+  }
+  err = PrepareFd(fds[1]);
+  if (err != 0) {
+    close(fds[0]);
+    ThrowErrno(info.Env(), err, "socketpair");
+  }
+  Own(fds[0], kUnix);
+  Own(fds[1], kUnix);
+  Napi::Array result = Napi::Array::New(info.Env(), 2);
+  result.Set(0u, Napi::Number::New(info.Env(), fds[0]));
+  result.Set(1u, Napi::Number::New(info.Env(), fds[1]));
+  return result;
+}
+
+Napi::Value EvloopAddon::Bind(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  uint8_t kind = RequireOwned(info.Env(), fd, "bind");
+  struct sockaddr_storage ss;
+  socklen_t len = ArgAddress(info.Env(), info[1], info[2], kind, &ss, "bind");
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&ss), len) == -1) {
+    ThrowErrno(info.Env(), errno, "bind");
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value EvloopAddon::BindUnix(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  RequireOwned(info.Env(), fd, "bind");
+  struct sockaddr_un sun;
+  socklen_t len = ArgUnixPath(info.Env(), info[1], &sun, "bind");
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sun), len) == -1) {
+    ThrowErrno(info.Env(), errno, "bind");
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value EvloopAddon::Listen(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  RequireOwned(info.Env(), fd, "listen");
+  int backlog = static_cast<int>(ArgIntOr(info.Env(), info[1], "backlog", 0, 65535, 511));
+  if (listen(fd, backlog) == -1) ThrowErrno(info.Env(), errno, "listen");
+  return info.Env().Undefined();
+}
+
+Napi::Value EvloopAddon::Accept(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  uint8_t kind = RequireOwned(info.Env(), fd, "accept");
+  int conn;
+  do {
+#if defined(SOCK_NONBLOCK)
+    conn = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    conn = accept(fd, nullptr, nullptr);
+#endif
+  } while (conn == -1 && errno == EINTR);
+  if (conn == -1) {
+    // ECONNABORTED: the client gave up while queued; nothing to accept, as asyncio treats it.
+    if (WouldBlock(errno) || errno == ECONNABORTED) return Napi::Number::New(info.Env(), -1);
+    ThrowErrno(info.Env(), errno, "accept");
+  }
+  int err = PrepareFd(conn);
+  if (err != 0) ThrowErrno(info.Env(), err, "accept");
+  Own(conn, kind);
+  return Napi::Number::New(info.Env(), conn);
+}
+
+static Napi::Value ConnectResult(Napi::Env env, int r) {
+  if (r == 0) return Napi::Number::New(env, 1);
+  // EINTR: POSIX says the connection then proceeds asynchronously, exactly like EINPROGRESS.
+  if (errno == EINPROGRESS || errno == EINTR) return Napi::Number::New(env, 0);
+  ThrowErrno(env, errno, "connect");
+}
+
+Napi::Value EvloopAddon::Connect(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  uint8_t kind = RequireOwned(info.Env(), fd, "connect");
+  struct sockaddr_storage ss;
+  socklen_t len = ArgAddress(info.Env(), info[1], info[2], kind, &ss, "connect");
+  return ConnectResult(info.Env(), connect(fd, reinterpret_cast<struct sockaddr*>(&ss), len));
+}
+
+Napi::Value EvloopAddon::ConnectUnix(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  RequireOwned(info.Env(), fd, "connect");
+  struct sockaddr_un sun;
+  socklen_t len = ArgUnixPath(info.Env(), info[1], &sun, "connect");
+  return ConnectResult(info.Env(), connect(fd, reinterpret_cast<struct sockaddr*>(&sun), len));
+}
+
+Napi::Value EvloopAddon::FinishConnect(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  RequireOwned(info.Env(), fd, "connect");
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1) err = errno;
+  if (err != 0) ThrowErrno(info.Env(), err, "connect");
+  return info.Env().Undefined();
+}
+
+Napi::Value EvloopAddon::Recv(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int fd = ArgFd(env, info[0]);
+  RequireOwned(env, fd, "recv");
+  uint8_t* data;
+  size_t size, offset, length;
+  ArgBytes(env, info[1], "buf", &data, &size);
+  ArgWindow(env, info[2], info[3], size, &offset, &length);
+  ssize_t n;
+  do {
+    n = recv(fd, data + offset, length, 0);
+  } while (n == -1 && errno == EINTR);
+  if (n == -1) {
+    if (WouldBlock(errno)) return Napi::Number::New(env, -1);
+    ThrowErrno(info.Env(), errno, "recv");
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+Napi::Value EvloopAddon::Send(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int fd = ArgFd(env, info[0]);
+  RequireOwned(env, fd, "send");
+  uint8_t* data;
+  size_t size, offset, length;
+  ArgBytes(env, info[1], "buf", &data, &size);
+  ArgWindow(env, info[2], info[3], size, &offset, &length);
+  ssize_t n;
+  do {
+    n = send(fd, data + offset, length, kSendFlags);
+  } while (n == -1 && errno == EINTR);
+  if (n == -1) {
+    if (WouldBlock(errno)) return Napi::Number::New(env, -1);
+    ThrowErrno(info.Env(), errno, "send");
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+Napi::Value EvloopAddon::Writev(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int fd = ArgFd(env, info[0]);
+  RequireOwned(env, fd, "writev");
+  bool is_array = false;
+  napi_value array = info[1];
+  if (napi_is_array(env, array, &is_array) != napi_ok || !is_array) {
+    ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
+                   "The \"buffers\" argument must be an Array of Buffer or Uint8Array");
+  }
+  uint32_t count = 0;
+  napi_get_array_length(env, array, &count);
+  if (count > kMaxIov) count = kMaxIov;
+  struct iovec iov[kMaxIov];
+  for (uint32_t i = 0; i < count; ++i) {
+    napi_value element;
+    if (napi_get_element(env, array, i, &element) != napi_ok) {
+      ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE", "buffers[i] is not readable");
+    }
+    uint8_t* data;
+    size_t size;
+    ArgBytes(env, element, "buffers[i]", &data, &size);
+    iov[i].iov_base = data;
+    iov[i].iov_len = size;
+  }
+  if (count == 0) return Napi::Number::New(env, 0);
+  // sendmsg rather than writev: only it takes MSG_NOSIGNAL.
+  struct msghdr msg {};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = count;
+  ssize_t n;
+  do {
+    n = sendmsg(fd, &msg, kSendFlags);
+  } while (n == -1 && errno == EINTR);
+  if (n == -1) {
+    if (WouldBlock(errno)) return Napi::Number::New(env, -1);
+    ThrowErrno(info.Env(), errno, "writev");
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+Napi::Value EvloopAddon::SendTo(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int fd = ArgFd(env, info[0]);
+  uint8_t kind = RequireOwned(env, fd, "sendto");
+  uint8_t* data;
+  size_t size, offset, length;
+  ArgBytes(env, info[1], "buf", &data, &size);
+  ArgWindow(env, info[2], info[3], size, &offset, &length);
+  struct sockaddr_storage ss;
+  struct sockaddr* to = nullptr;
+  socklen_t to_len = 0;
+  if (!IsUndefinedOrNull(env, info[4])) {
+    to_len = ArgAddress(info.Env(), info[4], info[5], kind, &ss, "sendto");
+    to = reinterpret_cast<struct sockaddr*>(&ss);
+  }
+  ssize_t n;
+  do {
+    n = sendto(fd, data + offset, length, kSendFlags, to, to_len);
+  } while (n == -1 && errno == EINTR);
+  if (n == -1) {
+    if (WouldBlock(errno)) return Napi::Number::New(env, -1);
+    ThrowErrno(info.Env(), errno, "sendto");
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+Napi::Value EvloopAddon::RecvFrom(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int fd = ArgFd(env, info[0]);
+  RequireOwned(env, fd, "recvfrom");
+  uint8_t* data;
+  size_t size, offset, length;
+  ArgBytes(env, info[1], "buf", &data, &size);
+  ArgWindow(env, info[2], info[3], size, &offset, &length);
+  struct sockaddr_storage ss;
+  socklen_t ss_len;
+  ssize_t n;
+  do {
+    ss_len = sizeof(ss);
+    std::memset(&ss, 0, sizeof(ss));
+    n = recvfrom(fd, data + offset, length, 0, reinterpret_cast<struct sockaddr*>(&ss), &ss_len);
+  } while (n == -1 && errno == EINTR);
+  if (n == -1) {
+    if (WouldBlock(errno)) return Napi::Number::New(env, -1);
+    ThrowErrno(info.Env(), errno, "recvfrom");
+  }
+  if (ss_len == 0) ss.ss_family = AF_UNIX;  // an unnamed Unix peer
+  Napi::Object result = AddressObject(info.Env(), &ss, ss_len);
+  result.Set("bytes", Napi::Number::New(env, static_cast<double>(n)));
+  return result;
+}
+
+Napi::Value EvloopAddon::Shutdown(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  RequireOwned(info.Env(), fd, "shutdown");
+  int how = static_cast<int>(ArgInt(info.Env(), info[1], "how", 0, 2));
+  static_assert(SHUT_RD == 0 && SHUT_WR == 1 && SHUT_RDWR == 2, "shutdown() constants");
+  if (shutdown(fd, how) == -1) ThrowErrno(info.Env(), errno, "shutdown");
+  return info.Env().Undefined();
+}
+
+Napi::Value EvloopAddon::Close(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  RequireOwned(info.Env(), fd, "close");
+  // Drop every registration first: once closed, the number can be reused at any moment, and
+  // poll/select would otherwise spin on POLLNVAL / fail with EBADF.
+  ForgetFd(fd);
+  Disown(fd);
+  // On Linux and macOS the fd is released even when close reports EINTR; never retry.
+  if (close(fd) == -1 && errno != EINTR) ThrowErrno(info.Env(), errno, "close");
+  return info.Env().Undefined();
+}
+
+Napi::Value EvloopAddon::SetSockOpt(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int fd = ArgFd(env, info[0]);
+  RequireOwned(env, fd, "setsockopt");
+  const SockOpt& opt = ArgSockOpt(env, info[1], true);
+  int value;
+  bool flag;
+  bool is_bool = napi_get_value_bool(env, info[2], &flag) == napi_ok;
+  if (is_bool) {
+    value = flag ? 1 : 0;
+  } else {
+    value = static_cast<int>(ArgInt(env, info[2], "value", INT32_MIN, INT32_MAX));
+  }
+  if (opt.option == -1) ThrowErrno(info.Env(), ENOPROTOOPT, "setsockopt");
+  int r;
+  if (opt.option == SO_LINGER && opt.level == SOL_SOCKET) {
+    // value: seconds to linger on close, 0 (or true) = close resets the connection;
+    // negative or false = off (the default).
+    struct linger lg {};
+    lg.l_onoff = is_bool ? flag : value >= 0;
+    lg.l_linger = is_bool || value < 0 ? 0 : value;
+    r = setsockopt(fd, opt.level, opt.option, &lg, sizeof(lg));
+  } else {
+    r = setsockopt(fd, opt.level, opt.option, &value, sizeof(value));
+  }
+  if (r == -1) ThrowErrno(info.Env(), errno, "setsockopt");
+  return info.Env().Undefined();
+}
+
+Napi::Value EvloopAddon::GetSockOpt(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int fd = ArgFd(env, info[0]);
+  RequireOwned(env, fd, "getsockopt");
+  const SockOpt& opt = ArgSockOpt(env, info[1], false);
+  if (opt.option == -1) ThrowErrno(info.Env(), ENOPROTOOPT, "getsockopt");
+  if (opt.option == SO_LINGER && opt.level == SOL_SOCKET) {
+    struct linger lg {};
+    socklen_t len = sizeof(lg);
+    if (getsockopt(fd, opt.level, opt.option, &lg, &len) == -1) {
+      ThrowErrno(info.Env(), errno, "getsockopt");
+    }
+    return Napi::Number::New(env, lg.l_onoff ? lg.l_linger : -1);
+  }
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd, opt.level, opt.option, &value, &len) == -1) {
+    ThrowErrno(info.Env(), errno, "getsockopt");
+  }
+  return Napi::Number::New(env, value);
+}
+
+Napi::Value EvloopAddon::GetSockName(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  RequireOwned(info.Env(), fd, "getsockname");
+  struct sockaddr_storage ss {};
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) == -1) {
+    ThrowErrno(info.Env(), errno, "getsockname");
+  }
+  return AddressObject(info.Env(), &ss, len);
+}
+
+Napi::Value EvloopAddon::GetPeerName(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info.Env(), info[0]);
+  RequireOwned(info.Env(), fd, "getpeername");
+  struct sockaddr_storage ss {};
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) == -1) {
+    ThrowErrno(info.Env(), errno, "getpeername");
+  }
+  return AddressObject(info.Env(), &ss, len);
+}
+
+Napi::Value EvloopAddon::ErrName(const Napi::CallbackInfo& info) {
+  int64_t err = ArgInt(info.Env(), info[0], "errno", INT32_MIN + 1, INT32_MAX);
+  char name[64];
+  // Node's errnos are negative (err.errno); accept the positive C value too.
+  evloop::ErrName(static_cast<int>(err < 0 ? -err : err), name, sizeof(name));
+  return Napi::String::New(info.Env(), name);
+}
+
+}  // namespace evloop
