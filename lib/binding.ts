@@ -37,6 +37,7 @@ export type SockOptName =
   | 'SO_SNDBUF'
   | 'SO_BROADCAST'
   | 'IPV6_V6ONLY'
+  | 'SO_LINGER'
   | 'SO_ERROR'
   | 'SO_TYPE';
 
