@@ -1,0 +1,65 @@
+// asyncio's exception types, as Error subclasses with stable `.code` strings.
+// CancelledError and TimeoutError also carry the task status they stand for (status.ts).
+
+/** The awaited operation was cancelled. Tasks that end with it get status -125 (-ECANCELED). */
+export class CancelledError extends Error {
+  readonly code = 'ERR_CANCELLED';
+  readonly status = -125;
+  constructor(message?: string) {
+    super(message === undefined ? '' : message);
+    this.name = 'CancelledError';
+  }
+}
+
+/** A deadline passed (waitFor, timeout, wait helpers). Tasks ending with it get status -110 (-ETIMEDOUT). */
+export class TimeoutError extends Error {
+  readonly code = 'ERR_TIMEOUT';
+  readonly status = -110;
+  constructor(message?: string) {
+    super(message === undefined ? '' : message);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** An operation not allowed in the object's current state (result() of a pending future, …). */
+export class InvalidStateError extends Error {
+  readonly code = 'ERR_INVALID_STATE';
+  constructor(message?: string) {
+    super(message === undefined ? '' : message);
+    this.name = 'InvalidStateError';
+  }
+}
+
+/** Misuse of the loop or a task that asyncio reports as RuntimeError (loop closed, running twice, …). */
+export class EventLoopError extends Error {
+  readonly code: string;
+  constructor(message: string, code = 'ERR_EVENT_LOOP') {
+    super(message);
+    this.name = 'EventLoopError';
+    this.code = code;
+  }
+}
+
+/** EOF came before `expected` bytes; `partial` holds what was read. */
+export class IncompleteReadError extends Error {
+  readonly code = 'ERR_INCOMPLETE_READ';
+  readonly partial: Buffer;
+  readonly expected: number | null;
+  constructor(partial: Buffer, expected: number | null) {
+    super(`${partial.length} bytes read on a total of ${expected === null ? 'undefined' : expected} expected bytes`);
+    this.name = 'IncompleteReadError';
+    this.partial = partial;
+    this.expected = expected;
+  }
+}
+
+/** A separator was not found within the reader's limit; `consumed` bytes are to be consumed. */
+export class LimitOverrunError extends Error {
+  readonly code = 'ERR_LIMIT_OVERRUN';
+  readonly consumed: number;
+  constructor(message: string, consumed: number) {
+    super(message);
+    this.name = 'LimitOverrunError';
+    this.consumed = consumed;
+  }
+}
