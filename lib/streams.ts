@@ -7,7 +7,7 @@
 import type { SocketAddress } from './binding';
 import { createConnection, createUnixConnection, type ConnectionOptions } from './connection';
 import { IncompleteReadError, LimitOverrunError } from './errors';
-import type { Future } from './future';
+import { Future } from './future';
 import { getRunningLoop, type EventLoop } from './loop';
 import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from './server';
 import type { Transport } from './transport-types';
@@ -581,7 +581,8 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     const writer = new StreamWriter(transport, this, reader, this.loop);
     this.#writer = writer;
     const result = onClient(reader!, writer);
-    if (!isGenerator(result) && !isThenable(result)) return;
+    // Futures are not coroutines (asyncio does not wrap them either).
+    if (result instanceof Future || (!isGenerator(result) && !isThenable(result))) return;
     // A coroutine: run it as a task; if it fails, report it and close the connection.
     const task = this.loop.createTask(result as never) as Future<unknown>;
     this.#task = task;
