@@ -581,7 +581,7 @@ export class EventLoop {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     if (this._running) throw new EventLoopError('This event loop is already running', 'ERR_LOOP_RUNNING');
     const { ensureFuture } = require('./task') as typeof import('./task');
-    const fut = ensureFuture(aw, this) as Future<T>;
+    const fut = (typeof aw === "function" ? this.createTask(aw as () => T) : ensureFuture(aw, this)) as Future<T>;
     const stopWhenDone = (): void => this.stop();
     if (fut.done()) this.callSoon(stopWhenDone);
     else fut._addCallbackInternal(stopWhenDone);
