@@ -12,3 +12,4 @@ export { sleep, gather, wait, shield, asCompleted, FIRST_COMPLETED, FIRST_EXCEPT
 export { waitFor, timeout, timeoutAt, Timeout } from './timeouts';
 export { TaskGroup, type TaskGroupBody } from './taskgroup';
 export { run, type RunOptions } from './runners';
+export { Pool, type PoolOptions, type PoolStats, type AcquireOptions, type PoolEvent } from './pool';
