@@ -292,7 +292,8 @@ export class Pool<T> extends PoolBase<T> {
       this.serve(entry);
       return;
     }
-    entry.idleSince = now();
+    // The clock is read only when an idle timeout will look at it (this is the release hot path).
+    if (this.idleTimeout !== Infinity) entry.idleSince = now();
     this.idleList.push(entry);
     if (this.reaper === null) this.scheduleReaper();
   }
