@@ -14,7 +14,7 @@ export interface ConnectionOptions {
   noDelay?: boolean;
 }
 
-type Connected<P> = FutureLike<[SocketTransport, P]> & PromiseLike<[SocketTransport, P]>;
+type Connected<P> = FutureLike<[SocketTransport, P]>;
 
 /**
  * Connects `fd` to each candidate in turn; resolves to the connected fd. The socket is made by

@@ -213,7 +213,7 @@ export function createDatagramEndpoint<P extends DatagramProtocolLike>(
   loop: IoLoop,
   protocolFactory: () => P,
   opts: DatagramOptions = {},
-): FutureLike<[UdpTransport, P]> & PromiseLike<[UdpTransport, P]> {
+): FutureLike<[UdpTransport, P]> {
   validateFunction(protocolFactory, 'protocolFactory');
   validateObject(opts, 'options');
   const local = opts.localAddr === undefined ? null : normalizeAddress(opts.localAddr, 'options.localAddr');

@@ -22,6 +22,11 @@ import { Task, type Coroutine, type TaskOptions } from './task';
 import { current, frames, Frame } from './context';
 import { toLogger, type Logger } from './logger';
 import type { BackendName, Binding, NativePoller } from './binding';
+import { createServer, createUnixServer, type ProtocolFactory, type Server, type ServerOptions, type UnixServerOptions } from './server';
+import { createConnection, createUnixConnection, type ConnectionOptions } from './connection';
+import { createDatagramEndpoint, type DatagramOptions, type UdpTransport } from './datagram';
+import type { SocketTransport, StreamProtocol } from './transports';
+import type { DatagramProtocolLike } from './protocols';
 
 export type BackendOption = 'auto' | BackendName;
 
@@ -318,6 +323,30 @@ export class EventLoop {
       this._setInterest(fd, mask, mask & ~WRITE);
     }
     return true;
+  }
+
+  // ---- networking (lib/server.ts, lib/connection.ts, lib/datagram.ts) ----
+
+  /** Listens on `host:port`; resolves to the Server. */
+  createServer(protocolFactory: ProtocolFactory, host: string | string[] | null | undefined, port: number, options?: ServerOptions): Future<Server> {
+    return createServer(this, protocolFactory, host, port, options);
+  }
+
+  /** Connects to `host:port`; resolves to `[transport, protocol]` once `connectionMade` has run. */
+  createConnection<P extends StreamProtocol>(protocolFactory: () => P, host: string, port: number, options?: ConnectionOptions): Future<[SocketTransport, P]> {
+    return createConnection(this, protocolFactory, host, port, options);
+  }
+
+  createUnixServer(protocolFactory: ProtocolFactory, path: string, options?: UnixServerOptions): Future<Server> {
+    return createUnixServer(this, protocolFactory, path, options);
+  }
+
+  createUnixConnection<P extends StreamProtocol>(protocolFactory: () => P, path: string): Future<[SocketTransport, P]> {
+    return createUnixConnection(this, protocolFactory, path);
+  }
+
+  createDatagramEndpoint<P extends DatagramProtocolLike>(protocolFactory: () => P, options?: DatagramOptions): Future<[UdpTransport, P]> {
+    return createDatagramEndpoint(this, protocolFactory, options);
   }
 
   /** The native poller's backend name, once I/O has been used (undefined before). */

@@ -93,7 +93,7 @@ export class Server implements TransportOwner {
   }
 
   /** Resolves once the server is closed and every connection it accepted has closed. */
-  waitClosed(): FutureLike<void> & PromiseLike<void> {
+  waitClosed(): FutureLike<void> {
     const fut = this.#loop.createFuture<void>();
     if (this.#listeners.length === 0 && this.#connections === 0) fut.setResult(undefined);
     else this.#closeWaiters.push(fut);
@@ -203,7 +203,7 @@ export function createServer(
   host: string | string[] | null | undefined,
   port: number,
   opts: ServerOptions = {},
-): FutureLike<Server> & PromiseLike<Server> {
+): FutureLike<Server> {
   validateFunction(protocolFactory, 'protocolFactory');
   const hosts = host === null || host === undefined ? ['0.0.0.0'] : Array.isArray(host) ? host : [host];
   hosts.forEach((h, i) => validateHost(h, Array.isArray(host) ? `host[${i}]` : 'host'));
@@ -261,7 +261,7 @@ function unlinkSocket(path: string): void {
 }
 
 /** `loop.createUnixServer(protocolFactory, path, opts)`. */
-export function createUnixServer(loop: IoLoop, protocolFactory: ProtocolFactory, path: string, opts: UnixServerOptions = {}): FutureLike<Server> & PromiseLike<Server> {
+export function createUnixServer(loop: IoLoop, protocolFactory: ProtocolFactory, path: string, opts: UnixServerOptions = {}): FutureLike<Server> {
   validateFunction(protocolFactory, 'protocolFactory');
   if (typeof path !== 'string' || path.length === 0) throw invalidArgType('path', 'a non-empty string', path);
   const common = commonOptions(opts);

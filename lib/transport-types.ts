@@ -41,27 +41,7 @@ export interface DatagramTransport {
   setProtocol(protocol: unknown): void;
 }
 
-/** What the transports need from a loop; EventLoop (lib/loop.ts) provides it. */
-export interface FutureLike<T> {
-  setResult(value: T): void;
-  setException(err: unknown): void;
-  done(): boolean;
-  cancelled(): boolean;
-  result(): T;
-  exception(): unknown;
-  removeDoneCallback(cb: (fut: never) => void): number;
-  addDoneCallback(cb: (fut: never) => void): void;
-}
-
-export interface IoLoop {
-  createFuture<T>(): FutureLike<T> & PromiseLike<T>;
-  time(): number;
-  addReader(fd: number, callback: (...args: never[]) => void, ...args: unknown[]): unknown;
-  removeReader(fd: number): boolean;
-  addWriter(fd: number, callback: (...args: never[]) => void, ...args: unknown[]): unknown;
-  removeWriter(fd: number): boolean;
-  callSoon(callback: (...args: never[]) => void, ...args: unknown[]): unknown;
-  callLater(delayMs: number, callback: (...args: never[]) => void, ...args: unknown[]): { cancel(): void };
-  callExceptionHandler(context: Record<string, unknown>): void;
-  getDebug(): boolean;
-}
+// The transports are written against the loop and future classes; type-only imports keep
+// lib/loop.ts (which imports the transports to offer loop.createServer & co.) free of a cycle.
+export type IoLoop = import('./loop').EventLoop;
+export type FutureLike<T> = import('./future').Future<T>;
