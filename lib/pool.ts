@@ -201,14 +201,30 @@ export class Pool<T> extends PoolBase<T> {
         throw err;
       }
       const lease = pool.inUseMap.get(conn)!.lease;
+      // fn may have destroyed it; only our own lease is ours to give back.
+      const giveBack = (): void => {
+        if (pool.inUseMap.get(conn)?.lease === lease) pool.release(conn);
+      };
+      let stillRunning: PromiseLike<R> | null = null;
       try {
         const r = fn(conn);
         if (isGenerator<R>(r)) return yield* r;
-        if (isThenable<R>(r)) return (yield* ensureFuture(r)) as R;
+        if (isThenable<R>(r)) {
+          stillRunning = r;
+          const settled = (): void => {
+            stillRunning = null;
+          };
+          r.then(settled, settled);
+          const value = (yield* ensureFuture(r)) as R;
+          return value;
+        }
         return r as R;
       } finally {
-        // fn may have destroyed it; only our own lease is ours to give back.
-        if (pool.inUseMap.get(conn)?.lease === lease) pool.release(conn);
+        // Cancelled while an async fn is still at work: a promise cannot be stopped, so the
+        // connection stays out until it settles rather than going to someone else mid-use.
+        const running = stillRunning as PromiseLike<R> | null;
+        if (running !== null) running.then(giveBack, giveBack);
+        else giveBack();
       }
     }
     return loop.createTask(body()) as Task<R>;

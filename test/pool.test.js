@@ -575,6 +575,31 @@ test('use() runs async and generator functions, resolves to their result, releas
   });
 });
 
+test('cancelling use() while its async fn still runs keeps the connection out until fn settles', async () => {
+  await run(async () => {
+    const { options } = tcpOptions(srv.port, { max: 1 });
+    const pool = new Pool(options);
+    let open;
+    const gate = new Promise((resolve) => (open = resolve));
+    let inside;
+    const entered = new Promise((resolve) => (inside = resolve));
+    const task = pool.use(async (s) => {
+      inside();
+      await gate;
+      return s;
+    });
+    await entered;
+    task.cancel();
+    assert.ok((await rejection(task)) instanceof CancelledError);
+    assert.deepEqual([pool.inUse, pool.idle], [1, 0], 'not handed back while fn may still use it');
+    const released = once(pool, 'release');
+    open();
+    await released;
+    assert.deepEqual([pool.inUse, pool.idle], [0, 1]);
+    pool.close();
+  });
+});
+
 test('events report create, destroy and acquire-wait; a throwing listener does not break the pool', async () => {
   await run(async () => {
     const lines = [];
