@@ -94,7 +94,10 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   // Environment teardown or close(): stop everything, release every resource. Idempotent, and
   // never calls into JS.
   void Shutdown();
-  void DetachAddon() { addon_ = nullptr; }
+  void DetachAddon() {
+    addon_ = nullptr;
+    env_torn_down_ = true;
+  }
 
  private:
   Napi::Value GetBackend(const Napi::CallbackInfo& info);
@@ -135,6 +138,7 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   bool started_ = false;
   bool in_callback_ = false;
   bool self_ref_ = false;
+  bool env_torn_down_ = false;  // no napi calls from the destructor once the env is going
 
   Napi::Reference<Napi::TypedArray> events_;
   Napi::FunctionReference callback_;

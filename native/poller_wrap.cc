@@ -139,7 +139,10 @@ PollerWrap::PollerWrap(const Napi::CallbackInfo& info)
   if (addon_) addon_->AddPoller(this);
 }
 
-PollerWrap::~PollerWrap() { Shutdown(); }
+PollerWrap::~PollerWrap() {
+  Shutdown();
+  if (async_context_ != nullptr && !env_torn_down_) napi_async_destroy(env_, async_context_);
+}
 
 void PollerWrap::RequireOpen(napi_env env) const {
   if (closed_) ThrowCodeError(Napi::Env(env), "ERR_SELECTOR_CLOSED", "The poller is closed");
