@@ -314,6 +314,83 @@ describe('StreamReader (bytes fed by hand)', () => {
       assert.throws(() => reader.feedData(Buffer.from('x')), { code: 'ERR_STREAM_PUSH_AFTER_EOF' });
     }));
 
+  test('any chunking and any sequence of answered reads give the bytes a single Buffer would (property)', () =>
+    run(() => {
+      const fc = require('fast-check');
+      const alphabet = Buffer.from('ab\n\r');
+      const bytes = fc.uint8Array({ minLength: 0, maxLength: 40 }).map((a) => Buffer.from(a.map((x) => alphabet[x % 4])));
+      const op = fc.oneof(
+        fc.record({ kind: fc.constant('feed'), data: bytes }),
+        fc.record({ kind: fc.constant('read'), n: fc.integer({ min: 1, max: 50 }) }),
+        fc.record({ kind: fc.constant('readExactly'), n: fc.integer({ min: 0, max: 50 }) }),
+        fc.record({ kind: fc.constant('readUntil'), sep: fc.constantFrom('\n', '\r\n', 'ab\r', 'bb', 'a\nb\n') }),
+      );
+      fc.assert(
+        fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+          const reader = new StreamReader({ limit: 1 << 20 });
+          let model = Buffer.alloc(0);
+          for (const o of ops) {
+            if (o.kind === 'feed') {
+              reader.feedData(o.data);
+              model = Buffer.concat([model, o.data]);
+              continue;
+            }
+            let expected;
+            let fut;
+            if (o.kind === 'read') {
+              if (model.length === 0) continue;
+              expected = model.subarray(0, o.n);
+              fut = reader.read(o.n);
+            } else if (o.kind === 'readExactly') {
+              if (model.length < o.n) continue;
+              expected = model.subarray(0, o.n);
+              fut = reader.readExactly(o.n);
+            } else {
+              const at = model.indexOf(o.sep);
+              if (at < 0) continue;
+              expected = model.subarray(0, at + Buffer.byteLength(o.sep));
+              fut = reader.readUntil(o.sep);
+            }
+            assert.equal(fut.done(), true, 'answered from the buffer at once');
+            assert.deepEqual(fut.result(), expected);
+            model = model.subarray(expected.length);
+            assert.equal(reader.bufferedSize, model.length);
+          }
+        }),
+        { numRuns: 300 },
+      );
+    }));
+
+  test('a waiting readUntil resolves on exactly the chunk that completes the first separator (property)', () =>
+    run(() => {
+      const fc = require('fast-check');
+      const alphabet = Buffer.from('ab\r\n');
+      const chunk = fc.uint8Array({ minLength: 1, maxLength: 6 }).map((a) => Buffer.from(a.map((x) => alphabet[x % 4])));
+      fc.assert(
+        fc.property(fc.array(chunk, { minLength: 1, maxLength: 30 }), fc.constantFrom('\n', '\r\n', 'ab\r', 'b\r\na'), (chunks, sep) => {
+          const reader = new StreamReader({ limit: 1 << 20 });
+          const fut = reader.readUntil(sep);
+          let fed = Buffer.alloc(0);
+          for (const c of chunks) {
+            reader.feedData(c);
+            fed = Buffer.concat([fed, c]);
+            const at = fed.indexOf(sep);
+            if (at < 0) {
+              assert.equal(fut.done(), false);
+              continue;
+            }
+            assert.equal(fut.done(), true);
+            const line = fed.subarray(0, at + sep.length);
+            assert.deepEqual(fut.result(), line);
+            assert.equal(reader.bufferedSize, fed.length - line.length);
+            return;
+          }
+          fut.cancel();
+        }),
+        { numRuns: 500 },
+      );
+    }));
+
   test('the limit option must be a positive integer', () => {
     assert.throws(() => new StreamReader({ limit: 0 }), { name: 'RangeError' });
     assert.throws(() => new StreamReader({ limit: 'big' }), { name: 'TypeError' });
