@@ -10,6 +10,8 @@ import { IncompleteReadError, LimitOverrunError } from './errors';
 import { Future } from './future';
 import { getRunningLoop, type EventLoop } from './loop';
 import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from './server';
+import { isGenerator, isThenable } from './task';
+import { validateBytes } from './transports';
 import type { Transport } from './transport-types';
 import { codedError, invalidArgType, invalidArgValue, outOfRange, validateFunction } from './validate';
 
@@ -524,36 +526,9 @@ export class FlowControlProtocol {
       this.#drainWaiters.delete(waiter);
     });
   }
-
-  /** The fast answer for `drain()` when nothing is paused or lost: no waiter needed. */
-  protected get mustWait(): boolean {
-    return this.#writePaused || this.#lost;
-  }
-
-  get writingPaused(): boolean {
-    return this.#writePaused;
-  }
-
-  get connectionWasLost(): boolean {
-    return this.#lost;
-  }
 }
 
 export type ClientConnected = (reader: StreamReader, writer: StreamWriter) => unknown;
-
-function isGenerator(value: unknown): value is Generator<unknown, unknown, unknown> {
-  return (
-    value !== null &&
-    typeof value === 'object' &&
-    typeof (value as Generator).next === 'function' &&
-    typeof (value as Generator).throw === 'function' &&
-    typeof (value as Generator)[Symbol.iterator] === 'function'
-  );
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
-}
 
 /** The protocol between a transport and a StreamReader (and, for servers, the client callback). */
 export class StreamReaderProtocol extends FlowControlProtocol {
@@ -669,15 +644,9 @@ export class StreamReaderProtocol extends FlowControlProtocol {
       this.loop.callSoon(() => this.drainHelper(waiter));
       return waiter;
     }
-    if (!this.mustWait) waiter.setResult(undefined);
-    else this.drainHelper(waiter);
+    this.drainHelper(waiter);
     return waiter;
   }
-}
-
-/** Bytes only: Buffer or Uint8Array. */
-function validateBytes(data: unknown, name: string): asserts data is Uint8Array {
-  if (!(data instanceof Uint8Array)) throw invalidArgType(name, 'an instance of Buffer or Uint8Array', data);
 }
 
 /** The writing half of a stream connection: a thin layer over the transport plus `drain()`. */
