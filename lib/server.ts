@@ -1,7 +1,8 @@
 // Listening sockets and the connections they accept (asyncio's Server and create_server).
 import * as fs from 'fs';
 import { binding, type SocketAddress } from './binding';
-import { domainOf, lookupAll, validateFamily, validateHost, validatePort, type ResolvedAddress } from './address';
+import { toLogger, type Logger } from './logger';
+import { domainOf, formatAddress, lookupAll, validateFamily, validateHost, validatePort, type ResolvedAddress } from './address';
 import { SocketTransport, type StreamProtocol, type TransportOwner } from './transports';
 import type { FutureLike, IoLoop } from './transport-types';
 import { invalidArgType, validateFunction, validateInteger, validateMs, validateObject } from './validate';
@@ -22,6 +23,11 @@ export interface ServerOptions {
   acceptRetryDelay?: number;
   /** Start accepting at once (default) or at `startServing()`. */
   startServing?: boolean;
+  /**
+   * An evloop or pino logger for this server: start and close at info, accept failures at
+   * error. Without one, accept failures go to the loop's exception handler (asyncio's way).
+   */
+  logger?: unknown;
 }
 
 export type ProtocolFactory = () => StreamProtocol;
@@ -29,6 +35,7 @@ export type ProtocolFactory = () => StreamProtocol;
 const OUT_OF_RESOURCES = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
 
 interface ServerConfig {
+  logger: Logger | null;
   backlog: number;
   noDelay: boolean;
   acceptRetryDelay: number;
@@ -75,11 +82,13 @@ export class Server implements TransportOwner {
     if (this.#serving || this.#listeners.length === 0) return;
     this.#serving = true;
     for (const fd of this.#listeners) this.#loop.addReader(fd, this.#accept, fd);
+    this.#config.logger?.info('serving', this.addresses().map(formatAddress).join(' '), 'server');
   }
 
   /** Stops listening. Connections already accepted go on; `waitClosed()` waits for them too. */
   close(): void {
     if (this.#listeners.length === 0) return;
+    this.#config.logger?.info('server closed', this.addresses().map(formatAddress).join(' '), 'server');
     this.#retryTimer?.cancel();
     this.#retryTimer = null;
     for (const fd of this.#listeners) {
@@ -123,10 +132,10 @@ export class Server implements TransportOwner {
         if (OUT_OF_RESOURCES.has(code)) {
           // Out of fds: keep serving the connections we have, stop accepting for a while
           // (level-triggered polling would otherwise spin on the pending connection).
-          this.#loop.callExceptionHandler({ message: 'socket.accept() out of system resource', exception: err, server: this });
+          this.#reportAcceptError('socket.accept() out of system resource', err, `${code}: accepting again in ${this.#config.acceptRetryDelay} ms`);
           this.#pauseAccepting();
         } else if (code !== 'ECONNABORTED' && code !== 'EPROTO' && code !== 'EINTR') {
-          this.#loop.callExceptionHandler({ message: 'socket.accept() failed', exception: err, server: this });
+          this.#reportAcceptError('socket.accept() failed', err, code);
         }
         return;
       }
@@ -151,6 +160,12 @@ export class Server implements TransportOwner {
     }
   };
 
+  #reportAcceptError(message: string, err: unknown, detail: string): void {
+    const logger = this.#config.logger;
+    if (logger === null) this.#loop.callExceptionHandler({ message, exception: err, server: this });
+    else logger.error(message, detail, formatAddress(this.address() ?? undefined));
+  }
+
   #pauseAccepting(): void {
     for (const fd of this.#listeners) this.#loop.removeReader(fd);
     this.#retryTimer = this.#loop.callLater(this.#config.acceptRetryDelay, () => {
@@ -165,6 +180,7 @@ export class Server implements TransportOwner {
 }
 
 interface CommonServerOptions {
+  logger: Logger | null;
   backlog: number;
   noDelay: boolean;
   acceptRetryDelay: number;
@@ -175,7 +191,8 @@ function commonOptions(opts: ServerOptions): CommonServerOptions {
   validateObject(opts, 'options');
   const backlog = opts.backlog === undefined ? 100 : validateInteger(opts.backlog, 'options.backlog', 1, 65535);
   const acceptRetryDelay = opts.acceptRetryDelay === undefined ? 1000 : validateMs(opts.acceptRetryDelay, 'options.acceptRetryDelay');
-  return { backlog, noDelay: opts.noDelay !== false, acceptRetryDelay, startServing: opts.startServing !== false };
+  const logger = opts.logger === undefined || opts.logger === null ? null : toLogger(opts.logger);
+  return { logger, backlog, noDelay: opts.noDelay !== false, acceptRetryDelay, startServing: opts.startServing !== false };
 }
 
 function openListener(addr: ResolvedAddress, port: number, opts: ServerOptions, backlog: number): number {

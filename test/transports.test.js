@@ -404,3 +404,19 @@ test('bad arguments are TypeErrors, checked before any socket is made', async ()
   });
   assert.equal(openFds(), before);
 });
+
+test('a server given a logger logs serving and closing at info through it', async () => {
+  const { createLogger } = require('evloop');
+  const lines = [];
+  const logger = createLogger({ level: 'info', sink: (line, level) => lines.push([level, line]) });
+  await run(async () => {
+    const loop = getRunningLoop();
+    const server = await loop.createServer(() => new Protocol(), '127.0.0.1', 0, { logger });
+    const { port } = server.address();
+    server.close();
+    assert.equal(lines.length, 2);
+    assert.deepEqual(lines.map(([level]) => level), ['info', 'info']);
+    assert.match(lines[0][1], new RegExp(`serving, 127\\.0\\.0\\.1:${port}: server$`));
+    assert.match(lines[1][1], new RegExp(`server closed, 127\\.0\\.0\\.1:${port}: server$`));
+  });
+});
