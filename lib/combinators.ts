@@ -1,6 +1,6 @@
 // asyncio's waiting helpers. Each returns a Future (never a bare Promise), so it can be awaited,
 // yield*-ed and cancelled alike.
-import { Future, PENDING, _runningLoop, describe, typeError } from './future';
+import { Future, PENDING, FINISHED, _runningLoop, describe, typeError } from './future';
 import { CancelledError, TimeoutError } from './errors';
 import { ensureFuture } from './task';
 import type { EventLoop, TimerHandle, Handle } from './loop';
@@ -12,9 +12,17 @@ function checkMs(ms: unknown, where: string): number {
   return ms;
 }
 
-/** The future sleep() returns: cancelling it also cancels its timer. */
+/**
+ * The future sleep() returns: cancelling it also cancels its timer. When it wakes — from its
+ * timer, or for sleep(0) from the ready queue one pass after sleep() was called — it runs its
+ * waiters right there instead of scheduling them for one more pass: a sleeping task resumes
+ * after exactly one hop, as asyncio's sleep(0) (a bare yield) does.
+ */
 class SleepFuture<T> extends Future<T> {
   /** @internal */ _handle: Handle | null = null;
+  /** @internal queued itself for sleep(0) */ _zero = false;
+  /** @internal */ _value: T | undefined = undefined;
+
   override cancel(msg?: string): boolean {
     const h = this._handle;
     if (h !== null) {
@@ -23,11 +31,33 @@ class SleepFuture<T> extends Future<T> {
     }
     return super.cancel(msg);
   }
+
+  /** @internal */
+  _wake(): void {
+    this._handle = null;
+    if (this._state !== PENDING) return;
+    this._result = this._value;
+    this._state = FINISHED;
+    const cbs = this._callbacks;
+    if (cbs === null) return;
+    this._callbacks = null;
+    this._scheduled = cbs;
+    super._run();
+  }
+
+  /** @internal */
+  override _run(): void {
+    if (this._zero) {
+      this._zero = false;
+      this._wake();
+      return;
+    }
+    super._run();
+  }
 }
 
-function wakeSleeper<T>(fut: SleepFuture<T>, value: T): void {
-  fut._handle = null;
-  if (fut._state === PENDING) fut.setResult(value);
+function wakeSleeper(fut: SleepFuture<unknown>): void {
+  fut._wake();
 }
 
 /** Resolves to `value` after `ms` milliseconds (0 or less: after one pass of the loop). */
@@ -35,7 +65,13 @@ export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
   checkMs(ms, 'sleep');
   const loop = _runningLoop();
   const fut = new SleepFuture<T>(loop);
-  fut._handle = ms <= 0 ? loop.callSoon(wakeSleeper, fut, value) : loop.callLater(ms, wakeSleeper, fut, value);
+  fut._value = value;
+  if (ms <= 0) {
+    fut._zero = true;
+    loop._pushReady(fut);
+  } else {
+    fut._handle = loop.callLater(ms, wakeSleeper, fut);
+  }
   return fut;
 }
 

@@ -310,6 +310,7 @@ test('cancelling gather cancels its children', async () => {
     let caught;
     try { yield* g; } catch (e) { caught = e; }
     assert.ok(caught instanceof CancelledError);
+    yield* wait([a, b]); // the gather fails at the first cancelled child; the other follows
     assert.ok(a.cancelled() && b.cancelled());
   });
 });

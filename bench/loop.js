@@ -1,0 +1,150 @@
+'use strict';
+// Loop micro-benchmarks: evloop vs Node's own primitives vs Python asyncio and uvloop
+// (bench/loop_asyncio.py, same programs). Prints ops/s and ratios. `node bench/loop.js`
+const { execFileSync } = require('child_process');
+const path = require('path');
+const { newEventLoop, sleep, run } = require('..');
+
+const N_CALLSOON = 1_000_000;
+const N_FUT = 200_000;
+const N_SWITCH = 200_000;
+const N_TIMERS = 100_000;
+
+function rate(n, ms) { return (n / ms) * 1000; }
+
+async function evCallSoon() {
+  const loop = newEventLoop();
+  let left = N_CALLSOON;
+  const t0 = performance.now();
+  await new Promise((resolve) => {
+    const cb = () => { if (--left === 0) loop.stop(); };
+    for (let i = 0; i < N_CALLSOON; i++) loop.callSoon(cb);
+    loop.runForever().then(resolve);
+  });
+  const ms = performance.now() - t0;
+  loop.close();
+  return rate(N_CALLSOON, ms);
+}
+
+async function nodeSetImmediate() {
+  let left = N_CALLSOON;
+  const t0 = performance.now();
+  await new Promise((resolve) => { const cb = () => { if (--left === 0) resolve(); }; for (let i = 0; i < N_CALLSOON; i++) setImmediate(cb); });
+  return rate(N_CALLSOON, performance.now() - t0);
+}
+
+async function evFuture() {
+  return run(async () => {
+    const loop = require('..').getRunningLoop();
+    const t0 = performance.now();
+    for (let i = 0; i < N_FUT; i++) { const f = loop.createFuture(); f.setResult(i); await f; }
+    return rate(N_FUT, performance.now() - t0);
+  });
+}
+
+async function nodePromise() {
+  const t0 = performance.now();
+  for (let i = 0; i < N_FUT; i++) { let res; const p = new Promise((r) => { res = r; }); res(i); await p; }
+  return rate(N_FUT, performance.now() - t0);
+}
+
+async function evSwitchGen() {
+  return run(function* () {
+    const t0 = performance.now();
+    for (let i = 0; i < N_SWITCH; i++) yield* sleep(0);
+    return rate(N_SWITCH, performance.now() - t0);
+  });
+}
+
+async function evSwitchAsync() {
+  return run(async () => {
+    const t0 = performance.now();
+    for (let i = 0; i < N_SWITCH; i++) await sleep(0);
+    return rate(N_SWITCH, performance.now() - t0);
+  });
+}
+
+async function nodeSwitch() {
+  const t0 = performance.now();
+  for (let i = 0; i < N_SWITCH; i++) await new Promise((r) => setImmediate(r));
+  return rate(N_SWITCH, performance.now() - t0);
+}
+
+// 100 000 concurrent timers with delays spread over 0..99 ms; time from scheduling the first
+// to the last one firing, minus the longest delay (the fixed wait), as timers handled per second.
+async function evTimers() {
+  const loop = newEventLoop();
+  let left = N_TIMERS;
+  const t0 = performance.now();
+  await new Promise((resolve) => {
+    const cb = () => { if (--left === 0) loop.stop(); };
+    for (let i = 0; i < N_TIMERS; i++) loop.callLater(i % 100, cb);
+    loop.runForever().then(resolve);
+  });
+  const ms = performance.now() - t0;
+  loop.close();
+  return rate(N_TIMERS, Math.max(ms - 99, 1e-3));
+}
+
+async function nodeTimers() {
+  let left = N_TIMERS;
+  const t0 = performance.now();
+  await new Promise((resolve) => { const cb = () => { if (--left === 0) resolve(); }; for (let i = 0; i < N_TIMERS; i++) setTimeout(cb, i % 100); });
+  return rate(N_TIMERS, Math.max(performance.now() - t0 - 99, 1e-3));
+}
+
+async function evSleepTasks() {
+  return run(async () => {
+    const { gather } = require('..');
+    const loop = require('..').getRunningLoop();
+    const t0 = performance.now();
+    const tasks = [];
+    for (let i = 0; i < N_TIMERS / 10; i++) tasks.push(loop.createTask(function* () { yield* sleep(i % 100); }));
+    await gather(tasks);
+    return rate(N_TIMERS / 10, Math.max(performance.now() - t0 - 99, 1e-3));
+  });
+}
+
+function python(kind) {
+  try {
+    const out = execFileSync('/usr/bin/python3', [path.join(__dirname, 'loop_asyncio.py'), kind], { encoding: 'utf8', timeout: 300000 });
+    return JSON.parse(out);
+  } catch (e) {
+    return { error: String(e.message).split('\n')[0] };
+  }
+}
+
+function fmt(x) { return typeof x === 'number' ? (x >= 1e6 ? (x / 1e6).toFixed(2) + 'M' : (x / 1e3).toFixed(1) + 'k') : 'n/a'; }
+function ratio(a, b) { return typeof a === 'number' && typeof b === 'number' ? (a / b).toFixed(2) + 'x' : 'n/a'; }
+
+async function main() {
+  const results = {
+    callSoon: [await evCallSoon(), await nodeSetImmediate()],
+    future: [await evFuture(), await nodePromise()],
+    switchGen: [await evSwitchGen(), await nodeSwitch()],
+    switchAsync: [await evSwitchAsync(), await nodeSwitch()],
+    timers: [await evTimers(), await nodeTimers()],
+    sleepTasks: [await evSleepTasks(), undefined],
+  };
+  const py = { asyncio: python('asyncio'), uvloop: python('uvloop') };
+  const rows = [
+    ['callSoon callbacks/s', 'callSoon', 'setImmediate', 'call_soon'],
+    ['future create→resolve→await/s', 'future', 'Promise', 'future'],
+    ['task switch sleep(0)/s, generator task', 'switchGen', 'await setImmediate', 'switch'],
+    ['task switch sleep(0)/s, async task', 'switchAsync', 'await setImmediate', 'switch'],
+    ['100k concurrent timers, fired/s', 'timers', 'setTimeout', 'timers'],
+    ['10k tasks sleeping, done/s', 'sleepTasks', '-', 'sleep_tasks'],
+  ];
+  console.log('loop bench (higher is better)');
+  console.log(['case', 'evloop', 'node', 'evloop/node', 'asyncio', 'evloop/asyncio', 'uvloop', 'evloop/uvloop'].join(' | '));
+  for (const [label, key, nodeName, pyKey] of rows) {
+    const [ev, node] = results[key];
+    const a = py.asyncio[pyKey];
+    const u = py.uvloop[pyKey];
+    console.log([label, fmt(ev), node === undefined ? '-' : `${fmt(node)} (${nodeName})`, ratio(ev, node), fmt(a), ratio(ev, a), fmt(u), ratio(ev, u)].join(' | '));
+  }
+  if (py.asyncio.error) console.log('asyncio:', py.asyncio.error);
+  if (py.uvloop.error) console.log('uvloop:', py.uvloop.error);
+}
+
+main().catch((e) => { console.error(e); process.exitCode = 1; });

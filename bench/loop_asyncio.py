@@ -1,0 +1,70 @@
+# The programs of bench/loop.js under asyncio / uvloop. Prints one JSON object of ops/s.
+import asyncio, json, sys, time
+
+N_CALLSOON = 1_000_000
+N_FUT = 200_000
+N_SWITCH = 200_000
+N_TIMERS = 100_000
+
+def rate(n, s):
+    return n / s
+
+def bench_call_soon(loop):
+    left = [N_CALLSOON]
+    def cb():
+        left[0] -= 1
+        if left[0] == 0:
+            loop.stop()
+    t0 = time.perf_counter()
+    for _ in range(N_CALLSOON):
+        loop.call_soon(cb)
+    loop.run_forever()
+    return rate(N_CALLSOON, time.perf_counter() - t0)
+
+async def bench_future():
+    loop = asyncio.get_running_loop()
+    t0 = time.perf_counter()
+    for i in range(N_FUT):
+        f = loop.create_future(); f.set_result(i); await f
+    return rate(N_FUT, time.perf_counter() - t0)
+
+async def bench_switch():
+    t0 = time.perf_counter()
+    for _ in range(N_SWITCH):
+        await asyncio.sleep(0)
+    return rate(N_SWITCH, time.perf_counter() - t0)
+
+def bench_timers(loop):
+    left = [N_TIMERS]
+    def cb():
+        left[0] -= 1
+        if left[0] == 0:
+            loop.stop()
+    t0 = time.perf_counter()
+    for i in range(N_TIMERS):
+        loop.call_later((i % 100) / 1000, cb)
+    loop.run_forever()
+    return rate(N_TIMERS, max(time.perf_counter() - t0 - 0.099, 1e-6))
+
+async def bench_sleep_tasks():
+    t0 = time.perf_counter()
+    await asyncio.gather(*[asyncio.sleep((i % 100) / 1000) for i in range(N_TIMERS // 10)])
+    return rate(N_TIMERS // 10, max(time.perf_counter() - t0 - 0.099, 1e-6))
+
+def main():
+    kind = sys.argv[1] if len(sys.argv) > 1 else 'asyncio'
+    if kind == 'uvloop':
+        import uvloop
+        new_loop = uvloop.new_event_loop
+    else:
+        new_loop = asyncio.new_event_loop
+    out = {}
+    loop = new_loop(); out['call_soon'] = bench_call_soon(loop); loop.close()
+    loop = new_loop(); out['timers'] = bench_timers(loop); loop.close()
+    for name, fn in (('future', bench_future), ('switch', bench_switch), ('sleep_tasks', bench_sleep_tasks)):
+        loop = new_loop()
+        out[name] = loop.run_until_complete(fn())
+        loop.close()
+    print(json.dumps(out))
+
+main()
