@@ -33,6 +33,59 @@ constexpr int kMaxIov = 1024;  // IOV_MAX on Linux and macOS; the rest goes in t
 
 bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
+// A signal that lands before the call did anything is not a failure: run it again. A template
+// (not std::function) so the call is inlined and the hot path pays nothing for the wrapper.
+template <typename Call>
+inline auto RetryOnEintr(Call call) -> decltype(call()) {
+  decltype(call()) result;
+  do {
+    result = call();
+  } while (result == -1 && errno == EINTR);
+  return result;
+}
+
+// The convention of every byte-moving call: n >= 0 as the kernel said, would-block as -1 (a
+// return value, never an exception), any other failure thrown as the `syscall` errno error.
+inline ssize_t WouldBlockOrThrow(napi_env env, ssize_t n, const char* syscall) {
+  if (n == -1 && !WouldBlock(errno)) ThrowErrno(Napi::Env(env), errno, syscall);
+  return n;
+}
+
+inline Napi::Value IoResult(napi_env env, ssize_t n, const char* syscall) {
+  return Napi::Number::New(env, static_cast<double>(WouldBlockOrThrow(env, n, syscall)));
+}
+
+// The fd argument of every socket call: an integer this addon instance created and still owns.
+struct OwnedFd {
+  int fd;
+  uint8_t kind;
+};
+
+inline OwnedFd ArgOwnedFd(const EvloopAddon& addon, napi_env env, napi_value value,
+                          const char* syscall) {
+  int fd = ArgFd(env, value);
+  return {fd, addon.RequireOwned(env, fd, syscall)};
+}
+
+// (fd, buf, offset, length): the owned fd and the window of the caller's buffer to fill or send.
+struct IoArgs {
+  int fd;
+  uint8_t kind;
+  uint8_t* data;  // buf + offset
+  size_t length;
+};
+
+inline IoArgs ArgIo(const EvloopAddon& addon, const Napi::CallbackInfo& info,
+                    const char* syscall) {
+  napi_env env = info.Env();
+  OwnedFd owned = ArgOwnedFd(addon, env, info[0], syscall);
+  uint8_t* data;
+  size_t size, offset, length;
+  ArgBytes(env, info[1], "buf", &data, &size);
+  ArgWindow(env, info[2], info[3], size, &offset, &length);
+  return {owned.fd, owned.kind, data + offset, length};
+}
+
 // Makes a fresh fd non-blocking, close-on-exec and SIGPIPE-free where the creating call could
 // not do it itself. 0 or errno (the fd is closed on failure).
 int PrepareFd(int fd) {
@@ -298,19 +351,17 @@ Napi::Value EvloopAddon::SocketPair(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EvloopAddon::Bind(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  uint8_t kind = RequireOwned(info.Env(), fd, "bind");
+  OwnedFd owned = ArgOwnedFd(*this, info.Env(), info[0], "bind");
   struct sockaddr_storage ss;
-  socklen_t len = ArgAddress(info.Env(), info[1], info[2], kind, &ss, "bind");
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&ss), len) == -1) {
+  socklen_t len = ArgAddress(info.Env(), info[1], info[2], owned.kind, &ss, "bind");
+  if (bind(owned.fd, reinterpret_cast<struct sockaddr*>(&ss), len) == -1) {
     ThrowErrno(info.Env(), errno, "bind");
   }
   return info.Env().Undefined();
 }
 
 Napi::Value EvloopAddon::BindUnix(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  RequireOwned(info.Env(), fd, "bind");
+  int fd = ArgOwnedFd(*this, info.Env(), info[0], "bind").fd;
   struct sockaddr_un sun;
   socklen_t len = ArgUnixPath(info.Env(), info[1], &sun, "bind");
   if (bind(fd, reinterpret_cast<struct sockaddr*>(&sun), len) == -1) {
@@ -320,24 +371,21 @@ Napi::Value EvloopAddon::BindUnix(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EvloopAddon::Listen(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  RequireOwned(info.Env(), fd, "listen");
+  int fd = ArgOwnedFd(*this, info.Env(), info[0], "listen").fd;
   int backlog = static_cast<int>(ArgIntOr(info.Env(), info[1], "backlog", 0, 65535, 511));
   if (listen(fd, backlog) == -1) ThrowErrno(info.Env(), errno, "listen");
   return info.Env().Undefined();
 }
 
 Napi::Value EvloopAddon::Accept(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  uint8_t kind = RequireOwned(info.Env(), fd, "accept");
-  int conn;
-  do {
+  OwnedFd listener = ArgOwnedFd(*this, info.Env(), info[0], "accept");
+  int conn = RetryOnEintr([&] {
 #if defined(SOCK_NONBLOCK)
-    conn = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
-    conn = accept(fd, nullptr, nullptr);
+    return accept(listener.fd, nullptr, nullptr);
 #endif
-  } while (conn == -1 && errno == EINTR);
+  });
   if (conn == -1) {
     // ECONNABORTED: the client gave up while queued; nothing to accept, as asyncio treats it.
     if (WouldBlock(errno) || errno == ECONNABORTED) return Napi::Number::New(info.Env(), -1);
@@ -345,7 +393,7 @@ Napi::Value EvloopAddon::Accept(const Napi::CallbackInfo& info) {
   }
   int err = PrepareFd(conn);
   if (err != 0) ThrowErrno(info.Env(), err, "accept");
-  Own(conn, kind);
+  Own(conn, listener.kind);
   return Napi::Number::New(info.Env(), conn);
 }
 
@@ -357,24 +405,22 @@ static Napi::Value ConnectResult(Napi::Env env, int r) {
 }
 
 Napi::Value EvloopAddon::Connect(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  uint8_t kind = RequireOwned(info.Env(), fd, "connect");
+  OwnedFd owned = ArgOwnedFd(*this, info.Env(), info[0], "connect");
   struct sockaddr_storage ss;
-  socklen_t len = ArgAddress(info.Env(), info[1], info[2], kind, &ss, "connect");
-  return ConnectResult(info.Env(), connect(fd, reinterpret_cast<struct sockaddr*>(&ss), len));
+  socklen_t len = ArgAddress(info.Env(), info[1], info[2], owned.kind, &ss, "connect");
+  return ConnectResult(info.Env(),
+                       connect(owned.fd, reinterpret_cast<struct sockaddr*>(&ss), len));
 }
 
 Napi::Value EvloopAddon::ConnectUnix(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  RequireOwned(info.Env(), fd, "connect");
+  int fd = ArgOwnedFd(*this, info.Env(), info[0], "connect").fd;
   struct sockaddr_un sun;
   socklen_t len = ArgUnixPath(info.Env(), info[1], &sun, "connect");
   return ConnectResult(info.Env(), connect(fd, reinterpret_cast<struct sockaddr*>(&sun), len));
 }
 
 Napi::Value EvloopAddon::FinishConnect(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  RequireOwned(info.Env(), fd, "connect");
+  int fd = ArgOwnedFd(*this, info.Env(), info[0], "connect").fd;
   int err = 0;
   socklen_t len = sizeof(err);
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1) err = errno;
@@ -383,47 +429,20 @@ Napi::Value EvloopAddon::FinishConnect(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EvloopAddon::Recv(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int fd = ArgFd(env, info[0]);
-  RequireOwned(env, fd, "recv");
-  uint8_t* data;
-  size_t size, offset, length;
-  ArgBytes(env, info[1], "buf", &data, &size);
-  ArgWindow(env, info[2], info[3], size, &offset, &length);
-  ssize_t n;
-  do {
-    n = recv(fd, data + offset, length, 0);
-  } while (n == -1 && errno == EINTR);
-  if (n == -1) {
-    if (WouldBlock(errno)) return Napi::Number::New(env, -1);
-    ThrowErrno(info.Env(), errno, "recv");
-  }
-  return Napi::Number::New(env, static_cast<double>(n));
+  IoArgs io = ArgIo(*this, info, "recv");
+  ssize_t n = RetryOnEintr([&] { return recv(io.fd, io.data, io.length, 0); });
+  return IoResult(info.Env(), n, "recv");
 }
 
 Napi::Value EvloopAddon::Send(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int fd = ArgFd(env, info[0]);
-  RequireOwned(env, fd, "send");
-  uint8_t* data;
-  size_t size, offset, length;
-  ArgBytes(env, info[1], "buf", &data, &size);
-  ArgWindow(env, info[2], info[3], size, &offset, &length);
-  ssize_t n;
-  do {
-    n = send(fd, data + offset, length, kSendFlags);
-  } while (n == -1 && errno == EINTR);
-  if (n == -1) {
-    if (WouldBlock(errno)) return Napi::Number::New(env, -1);
-    ThrowErrno(info.Env(), errno, "send");
-  }
-  return Napi::Number::New(env, static_cast<double>(n));
+  IoArgs io = ArgIo(*this, info, "send");
+  ssize_t n = RetryOnEintr([&] { return send(io.fd, io.data, io.length, kSendFlags); });
+  return IoResult(info.Env(), n, "send");
 }
 
 Napi::Value EvloopAddon::Writev(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  int fd = ArgFd(env, info[0]);
-  RequireOwned(env, fd, "writev");
+  int fd = ArgOwnedFd(*this, env, info[0], "writev").fd;
   bool is_array = false;
   napi_value array = info[1];
   if (napi_is_array(env, array, &is_array) != napi_ok || !is_array) {
@@ -450,72 +469,45 @@ Napi::Value EvloopAddon::Writev(const Napi::CallbackInfo& info) {
   struct msghdr msg {};
   msg.msg_iov = iov;
   msg.msg_iovlen = count;
-  ssize_t n;
-  do {
-    n = sendmsg(fd, &msg, kSendFlags);
-  } while (n == -1 && errno == EINTR);
-  if (n == -1) {
-    if (WouldBlock(errno)) return Napi::Number::New(env, -1);
-    ThrowErrno(info.Env(), errno, "writev");
-  }
-  return Napi::Number::New(env, static_cast<double>(n));
+  ssize_t n = RetryOnEintr([&] { return sendmsg(fd, &msg, kSendFlags); });
+  return IoResult(env, n, "writev");
 }
 
 Napi::Value EvloopAddon::SendTo(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int fd = ArgFd(env, info[0]);
-  uint8_t kind = RequireOwned(env, fd, "sendto");
-  uint8_t* data;
-  size_t size, offset, length;
-  ArgBytes(env, info[1], "buf", &data, &size);
-  ArgWindow(env, info[2], info[3], size, &offset, &length);
+  IoArgs io = ArgIo(*this, info, "sendto");
   struct sockaddr_storage ss;
   struct sockaddr* to = nullptr;
   socklen_t to_len = 0;
-  if (!IsUndefinedOrNull(env, info[4])) {
-    to_len = ArgAddress(info.Env(), info[4], info[5], kind, &ss, "sendto");
+  if (!IsUndefinedOrNull(info.Env(), info[4])) {
+    to_len = ArgAddress(info.Env(), info[4], info[5], io.kind, &ss, "sendto");
     to = reinterpret_cast<struct sockaddr*>(&ss);
   }
-  ssize_t n;
-  do {
-    n = sendto(fd, data + offset, length, kSendFlags, to, to_len);
-  } while (n == -1 && errno == EINTR);
-  if (n == -1) {
-    if (WouldBlock(errno)) return Napi::Number::New(env, -1);
-    ThrowErrno(info.Env(), errno, "sendto");
-  }
-  return Napi::Number::New(env, static_cast<double>(n));
+  ssize_t n =
+      RetryOnEintr([&] { return sendto(io.fd, io.data, io.length, kSendFlags, to, to_len); });
+  return IoResult(info.Env(), n, "sendto");
 }
 
 Napi::Value EvloopAddon::RecvFrom(const Napi::CallbackInfo& info) {
-  napi_env env = info.Env();
-  int fd = ArgFd(env, info[0]);
-  RequireOwned(env, fd, "recvfrom");
-  uint8_t* data;
-  size_t size, offset, length;
-  ArgBytes(env, info[1], "buf", &data, &size);
-  ArgWindow(env, info[2], info[3], size, &offset, &length);
+  IoArgs io = ArgIo(*this, info, "recvfrom");
   struct sockaddr_storage ss;
   socklen_t ss_len;
-  ssize_t n;
-  do {
+  ssize_t n = RetryOnEintr([&] {
     ss_len = sizeof(ss);
     std::memset(&ss, 0, sizeof(ss));
-    n = recvfrom(fd, data + offset, length, 0, reinterpret_cast<struct sockaddr*>(&ss), &ss_len);
-  } while (n == -1 && errno == EINTR);
-  if (n == -1) {
-    if (WouldBlock(errno)) return Napi::Number::New(env, -1);
-    ThrowErrno(info.Env(), errno, "recvfrom");
+    return recvfrom(io.fd, io.data, io.length, 0, reinterpret_cast<struct sockaddr*>(&ss),
+                    &ss_len);
+  });
+  if (WouldBlockOrThrow(info.Env(), n, "recvfrom") == -1) {
+    return Napi::Number::New(info.Env(), -1);
   }
   if (ss_len == 0) ss.ss_family = AF_UNIX;  // an unnamed Unix peer
   Napi::Object result = AddressObject(info.Env(), &ss, ss_len);
-  result.Set("bytes", Napi::Number::New(env, static_cast<double>(n)));
+  result.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(n)));
   return result;
 }
 
 Napi::Value EvloopAddon::Shutdown(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  RequireOwned(info.Env(), fd, "shutdown");
+  int fd = ArgOwnedFd(*this, info.Env(), info[0], "shutdown").fd;
   int how = static_cast<int>(ArgInt(info.Env(), info[1], "how", 0, 2));
   static_assert(SHUT_RD == 0 && SHUT_WR == 1 && SHUT_RDWR == 2, "shutdown() constants");
   if (shutdown(fd, how) == -1) ThrowErrno(info.Env(), errno, "shutdown");
@@ -523,8 +515,7 @@ Napi::Value EvloopAddon::Shutdown(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EvloopAddon::Close(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  RequireOwned(info.Env(), fd, "close");
+  int fd = ArgOwnedFd(*this, info.Env(), info[0], "close").fd;
   // Drop every registration first: once closed, the number can be reused at any moment, and
   // poll/select would otherwise spin on POLLNVAL / fail with EBADF.
   ForgetFd(fd);
@@ -536,8 +527,7 @@ Napi::Value EvloopAddon::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value EvloopAddon::SetSockOpt(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  int fd = ArgFd(env, info[0]);
-  RequireOwned(env, fd, "setsockopt");
+  int fd = ArgOwnedFd(*this, env, info[0], "setsockopt").fd;
   const SockOpt& opt = ArgSockOpt(env, info[1], true);
   int value;
   bool flag;
@@ -565,8 +555,7 @@ Napi::Value EvloopAddon::SetSockOpt(const Napi::CallbackInfo& info) {
 
 Napi::Value EvloopAddon::GetSockOpt(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  int fd = ArgFd(env, info[0]);
-  RequireOwned(env, fd, "getsockopt");
+  int fd = ArgOwnedFd(*this, env, info[0], "getsockopt").fd;
   const SockOpt& opt = ArgSockOpt(env, info[1], false);
   if (opt.option == -1) ThrowErrno(info.Env(), ENOPROTOOPT, "getsockopt");
   if (opt.option == SO_LINGER && opt.level == SOL_SOCKET) {
@@ -585,26 +574,25 @@ Napi::Value EvloopAddon::GetSockOpt(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, value);
 }
 
-Napi::Value EvloopAddon::GetSockName(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  RequireOwned(info.Env(), fd, "getsockname");
+// getsockname and getpeername: the same call shape, a different end of the socket.
+static Napi::Value SocketAddress(const EvloopAddon& addon, const Napi::CallbackInfo& info,
+                                 int (*which)(int, struct sockaddr*, socklen_t*),
+                                 const char* syscall) {
+  int fd = ArgOwnedFd(addon, info.Env(), info[0], syscall).fd;
   struct sockaddr_storage ss {};
   socklen_t len = sizeof(ss);
-  if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) == -1) {
-    ThrowErrno(info.Env(), errno, "getsockname");
+  if (which(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) == -1) {
+    ThrowErrno(info.Env(), errno, syscall);
   }
   return AddressObject(info.Env(), &ss, len);
 }
 
+Napi::Value EvloopAddon::GetSockName(const Napi::CallbackInfo& info) {
+  return SocketAddress(*this, info, getsockname, "getsockname");
+}
+
 Napi::Value EvloopAddon::GetPeerName(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info.Env(), info[0]);
-  RequireOwned(info.Env(), fd, "getpeername");
-  struct sockaddr_storage ss {};
-  socklen_t len = sizeof(ss);
-  if (getpeername(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) == -1) {
-    ThrowErrno(info.Env(), errno, "getpeername");
-  }
-  return AddressObject(info.Env(), &ss, len);
+  return SocketAddress(*this, info, getpeername, "getpeername");
 }
 
 Napi::Value EvloopAddon::ErrName(const Napi::CallbackInfo& info) {
