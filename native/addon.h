@@ -114,6 +114,8 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
 
   void RequireOpen(napi_env env) const;
   int RegisterArgs(const Napi::CallbackInfo& info, bool with_events, int* events);
+  template <typename Change>
+  Napi::Value ChangeInterest(napi_env env, Change change);
   int32_t* EventsBuffer(napi_env env);
   // Keeps the libuv handle ref'd exactly while started and something is registered.
   void UpdateRef();

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/select.h>
+#include <unistd.h>
 
 namespace evloop {
 
@@ -111,6 +112,16 @@ class Poller {
   virtual void Close() = 0;
 
  protected:
+  // Close() of the backends whose kernel object is an fd (epoll, kqueue): release it once (the
+  // destructor and close() may both get here) and forget every registration with it.
+  void CloseKernelFd(int* fd) {
+    if (*fd >= 0) {
+      ::close(*fd);
+      *fd = -1;
+    }
+    registry_ = Registry();
+  }
+
   Registry registry_;
 };
 

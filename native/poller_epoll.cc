@@ -79,13 +79,7 @@ class EpollPoller final : public Poller {
     return n;
   }
 
-  void Close() override {
-    if (epfd_ >= 0) {
-      close(epfd_);
-      epfd_ = -1;
-    }
-    registry_ = Registry();
-  }
+  void Close() override { CloseKernelFd(&epfd_); }
 
  private:
   int Ctl(int op, int fd, int events) {

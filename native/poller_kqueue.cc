@@ -100,13 +100,7 @@ class KqueuePoller final : public Poller {
     return n;
   }
 
-  void Close() override {
-    if (kq_ >= 0) {
-      close(kq_);
-      kq_ = -1;
-    }
-    registry_ = Registry();
-  }
+  void Close() override { CloseKernelFd(&kq_); }
 
  private:
   // Moves fd's filters from `from` to `to` (READ/WRITE masks) in one kevent call.

@@ -181,47 +181,40 @@ int PollerWrap::RegisterArgs(const Napi::CallbackInfo& info, bool with_events, i
   return fd;
 }
 
-Napi::Value PollerWrap::Add(const Napi::CallbackInfo& info) {
-  int events = 0;
-  int fd = RegisterArgs(info, true, &events);
+// The interest set is shared with the helper thread: change it under the lock, and on success
+// wake the thread so it re-snapshots (and, when it was idle for want of fds, starts looking).
+// The libuv handle's ref follows the new size. A failure is the registration syscall's errno.
+template <typename Change>
+Napi::Value PollerWrap::ChangeInterest(napi_env env, Change change) {
   int err;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    err = backend_->Add(fd, events);
+    err = change();
     if (err == 0) {
       WakeHelper();
       cv_.notify_one();
     }
   }
-  if (err != 0) ThrowErrno(info.Env(), err, CtlSyscall(backend_->Name()));
+  if (err != 0) ThrowErrno(Napi::Env(env), err, CtlSyscall(backend_->Name()));
   UpdateRef();
-  return info.Env().Undefined();
+  return Napi::Env(env).Undefined();
+}
+
+Napi::Value PollerWrap::Add(const Napi::CallbackInfo& info) {
+  int events = 0;
+  int fd = RegisterArgs(info, true, &events);
+  return ChangeInterest(info.Env(), [&] { return backend_->Add(fd, events); });
 }
 
 Napi::Value PollerWrap::Modify(const Napi::CallbackInfo& info) {
   int events = 0;
   int fd = RegisterArgs(info, true, &events);
-  int err;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    err = backend_->Modify(fd, events);
-    if (err == 0) WakeHelper();
-  }
-  if (err != 0) ThrowErrno(info.Env(), err, CtlSyscall(backend_->Name()));
-  return info.Env().Undefined();
+  return ChangeInterest(info.Env(), [&] { return backend_->Modify(fd, events); });
 }
 
 Napi::Value PollerWrap::Remove(const Napi::CallbackInfo& info) {
   int fd = RegisterArgs(info, false, nullptr);
-  int err;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    err = backend_->Remove(fd);
-    if (err == 0) WakeHelper();
-  }
-  if (err != 0) ThrowErrno(info.Env(), err, CtlSyscall(backend_->Name()));
-  UpdateRef();
-  return info.Env().Undefined();
+  return ChangeInterest(info.Env(), [&] { return backend_->Remove(fd); });
 }
 
 void PollerWrap::ForgetFd(int fd) {
