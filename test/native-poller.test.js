@@ -311,5 +311,47 @@ for (const backend of binding.backends) {
       assert.equal(r.status, 0, String(r.stderr));
       assert.equal(String(r.stdout), 'delivered 1');
     });
+
+    it('stopped pollers dropped without close() are collected and give back every fd and thread', () => {
+      // Its own process: --expose-gc, and fd / thread counts that no other test disturbs.
+      const script = `
+        const fs = require('fs');
+        const b = require('node-gyp-build')(${JSON.stringify(ADDON_DIR)});
+        const fds = () => fs.readdirSync('/proc/self/fd').length;
+        const threads = () => fs.readdirSync('/proc/self/task').length;
+        const tick = () => new Promise((r) => setImmediate(r));
+        const COUNT = 200;
+        let finalized = 0;
+        const registry = new FinalizationRegistry(() => { finalized++; });
+        // In a function of its own, so no frame of the caller keeps the last poller reachable.
+        function churn(fd) {
+          for (let i = 0; i < COUNT; i++) {
+            const p = new b.Poller(${JSON.stringify(backend)});
+            p.add(fd, 1);
+            p.start(() => {});  // poll/select: opens the wake pipe and starts the helper thread
+            p.stop();           // no longer kept alive by being started
+            registry.register(p, i);
+          }
+        }
+        (async () => {
+          const [x, y] = b.socketpair('stream');
+          const before = { fds: fds(), threads: threads() };
+          churn(x);
+          const during = { fds: fds(), threads: threads() };
+          while (finalized < COUNT) { global.gc(); await tick(); }
+          // The native finalizers run off the same GC; let Node drain its finalizer queue.
+          for (let i = 0; i < 100 && fds() !== before.fds; i++) { global.gc(); await tick(); }
+          const after = { fds: fds(), threads: threads() };
+          b.close(x); b.close(y);
+          process.stdout.write(JSON.stringify({ before, during, after, finalized }));
+        })();
+      `;
+      const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { cwd: ADDON_DIR, timeout: 60000 });
+      assert.equal(r.status, 0, String(r.stderr));
+      const { before, during, after, finalized } = JSON.parse(String(r.stdout));
+      assert.equal(finalized, 200);
+      assert.ok(during.fds > before.fds, 'the pollers held fds while alive');
+      assert.deepEqual(after, before, 'no wake pipe, kernel poller fd or helper thread left behind');
+    });
   });
 }
