@@ -1,7 +1,7 @@
 // asyncio.Future: a result that does not exist yet, with asyncio's state machine.
 // It is PromiseLike (await) and Iterable (yield* in generator coroutines).
 import { CancelledError, EventLoopError, InvalidStateError } from './errors';
-import { frames, current } from './context';
+import { current } from './context';
 import type { EventLoop } from './loop';
 import type { Task } from './task';
 
@@ -23,6 +23,14 @@ const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
   if (info.loop.isClosed()) return;
   info.loop.callExceptionHandler({ message: `${info.kind} exception was never retrieved`, exception: info.exception });
 });
+
+// new Promise(captureResolvers) hands its resolving functions over without a closure per call.
+let capturedResolve: ((v: any) => void) | null = null;
+let capturedReject: ((e: unknown) => void) | null = null;
+function captureResolvers(resolve: (v: any) => void, reject: (e: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
 
 let runningLoopHook: (() => EventLoop) | null = null;
 /** Set by loop.ts: resolves the loop a `new Future()` without a loop belongs to. */
@@ -165,33 +173,24 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
   /**
    * `await fut`. The continuation is resumed from a loop callback (scheduled with callSoon once
    * the future is done), as asyncio resumes a task. Called from an async-function task's
-   * context, it also tells that task which future it awaits, so cancel() can reach it.
+   * frame, it also tells that task which future it awaits, so cancel() can reach it.
+   * A future that is already done settles the returned promise through a native promise (one
+   * microtask, as `await` of a resolved promise): nothing is left to cancel.
    */
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    const frame = frames.getStore();
-    const task = frame !== undefined ? frame.task : null;
-    if (task !== null && task._state === PENDING && current.stepTask === null) {
-      if ((task as unknown) === this) {
-        const err = new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF');
-        return Promise.reject(err).then(onFulfilled, onRejected);
-      }
-      task._awaiting(this);
-    }
-    return new Promise<R1 | R2>((resolve, reject) => {
-      const settle = (): void => {
-        if (task !== null) task._awaited(this);
-        if (this._state === FINISHED && !this._failed) {
-          if (typeof onFulfilled !== 'function') return resolve(this._result as unknown as R1);
-          try {
-            resolve(onFulfilled(this._result as T));
-          } catch (e) {
-            reject(e);
-          }
-          return;
+    const frame = current.frame;
+    const task = frame !== null ? frame.task : null;
+    if (this._state !== PENDING) {
+      if (this._state === FINISHED && !this._failed) {
+        const v = this._result;
+        // A thenable result must reach onFulfilled as the object itself (not adopted): slow path.
+        if (v === null || (typeof v !== 'object' && typeof v !== 'function') || typeof (v as { then?: unknown }).then !== 'function') {
+          return Promise.resolve(v).then(onFulfilled as (value: unknown) => R1 | PromiseLike<R1>, onRejected);
         }
+      } else {
         let err: unknown;
         if (this._state === CANCELLED) {
           err = this._makeCancelledError();
@@ -199,16 +198,48 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
           this._retrieved();
           err = this._exception;
         }
-        if (typeof onRejected !== 'function') return reject(err);
+        return Promise.reject(err).then(onFulfilled, onRejected);
+      }
+    }
+    if (task !== null && task._state === PENDING && current.stepTask === null) {
+      if ((task as unknown) === this) {
+        const err = new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF');
+        return Promise.reject(err).then(onFulfilled, onRejected);
+      }
+      // A cancel requested while nothing was awaited cancels this future here (see settle).
+      task._awaiting(this);
+    }
+    const promise = new Promise<R1 | R2>(captureResolvers);
+    const resolve = capturedResolve as (v: unknown) => void;
+    const reject = capturedReject as (e: unknown) => void;
+    const settle = (): void => {
+      if (task !== null) task._awaited(this);
+      if (this._state === FINISHED && !this._failed) {
+        if (typeof onFulfilled !== 'function') return resolve(this._result);
         try {
-          resolve(onRejected(err));
+          resolve(onFulfilled(this._result as T));
         } catch (e) {
           reject(e);
         }
-      };
-      if (this._state === PENDING) this._addCallbackInternal(settle);
-      else queueMicrotask(settle);
-    });
+        return;
+      }
+      let err: unknown;
+      if (this._state === CANCELLED) {
+        err = this._makeCancelledError();
+      } else {
+        this._retrieved();
+        err = this._exception;
+      }
+      if (typeof onRejected !== 'function') return reject(err);
+      try {
+        resolve(onRejected(err));
+      } catch (e) {
+        reject(e);
+      }
+    };
+    if (this._state === PENDING) this._addCallbackInternal(settle);
+    else queueMicrotask(settle);
+    return promise;
   }
 
   catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {

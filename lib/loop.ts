@@ -19,7 +19,7 @@
 import { CancelledError, EventLoopError } from './errors';
 import { Future, PENDING, _setRunningLoopHook, describe, typeError } from './future';
 import { Task, type Coroutine, type TaskOptions } from './task';
-import { current, frames, Frame } from './context';
+import { current, Frame, retainFrames, releaseFrames } from './context';
 import { toLogger, type Logger } from './logger';
 import type { BackendName, Binding, NativePoller } from './binding';
 import { createServer, createUnixServer, type ProtocolFactory, type Server, type ServerOptions, type UnixServerOptions } from './server';
@@ -204,6 +204,7 @@ export class EventLoop {
     this._backend = backend;
     this._logger = toLogger(options.logger);
     if (options.debug) this._debug = true;
+    retainFrames();
   }
 
   // ---- time and scheduling ----
@@ -451,7 +452,8 @@ export class EventLoop {
     // Callbacks run in a frame of their own: an async function they start (createTask(child()))
     // must not share its frame with whatever scheduled this pass.
     if (this._passFrame.task !== null) this._passFrame = new Frame(null);
-    if (frames.getStore() !== this._passFrame) frames.enterWith(this._passFrame);
+    const prevFrame = current.frame;
+    current.frame = this._passFrame;
 
     if (this._timers.length !== 0) this._expireTimers();
     const q = this._ready;
@@ -473,6 +475,7 @@ export class EventLoop {
 
     this._inPass = false;
     current.passLoop = prevLoop;
+    current.frame = prevFrame;
     if (this._stopping) {
       this._finishStop();
       return;
@@ -654,6 +657,7 @@ export class EventLoop {
     if (this._running) throw new EventLoopError('Cannot close a running event loop', 'ERR_LOOP_RUNNING');
     if (this._closed) return;
     this._closed = true;
+    releaseFrames();
     this._ready.length = 0;
     for (const t of this._timers) t._scheduled = false;
     this._timers = [];
@@ -743,8 +747,8 @@ export function getRunningLoop(): EventLoop {
 export function _runningLoopOrNull(): EventLoop | null {
   if (current.passLoop !== null) return current.passLoop;
   if (current.stepTask !== null) return current.stepTask._loop;
-  const frame = frames.getStore();
-  if (frame !== undefined && frame.task !== null && frame.task._state === PENDING && frame.task._loop.isRunning()) return frame.task._loop;
+  const frame = current.frame;
+  if (frame !== null && frame.task !== null && frame.task._state === PENDING && frame.task._loop.isRunning()) return frame.task._loop;
   const running = current.runningLoops;
   return running.length !== 0 ? running[running.length - 1]! : null;
 }

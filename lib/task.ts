@@ -7,7 +7,7 @@
 //
 // Cancellation, async-function tasks: V8 runs their continuations, so the task cannot throw into
 // them. Instead every task that calls a function (createTask(fn), run(fn)) runs it inside a Frame
-// (AsyncLocalStorage) that follows all its continuations; `await fut` on an evloop Future calls
+// (context.ts: carried by V8 promise hooks) that follows all its continuations; `await fut` on an evloop Future calls
 // fut.then() inside that frame, which registers `fut` as awaited by the task. cancel() cancels
 // every evloop future the frame awaits at that moment; when there is none (the coroutine is
 // running, or awaits a plain Promise), the next evloop future it awaits is cancelled at once, and
@@ -17,7 +17,7 @@
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
 import { Future, PENDING, CANCELLED, FINISHED, _runningLoop, describe, typeError } from './future';
 import { CancelledError, EventLoopError, InvalidStateError } from './errors';
-import { frames, current, Frame } from './context';
+import { current, Frame, runInFrame } from './context';
 import { Status, statusOfError, statusMessage } from './status';
 import type { EventLoop } from './loop';
 
@@ -112,11 +112,11 @@ export class Task<T = unknown> extends Future<T> {
       this._attachPromise(coro);
       // The promise captured the caller's frame when it started: that frame now belongs to this
       // task, and the caller continues in a fresh one.
-      const frame = frames.getStore();
-      if (frame !== undefined) {
+      const frame = current.frame;
+      if (frame !== null) {
         const previous = frame.task;
         frame.task = this as Task<unknown>;
-        frames.enterWith(new Frame(previous));
+        current.frame = new Frame(previous);
       }
     } else {
       throw typeError(`a coroutine was expected (generator, promise or function), got ${describe(coro)}`);
@@ -210,7 +210,7 @@ export class Task<T = unknown> extends Future<T> {
     this.status = Status.IN_PROCESS;
     let r: unknown;
     try {
-      r = frames.run(new Frame(this as Task<unknown>), fn);
+      r = runInFrame(new Frame(this as Task<unknown>), fn);
     } catch (e) {
       this._finishError(e);
       return;
@@ -403,8 +403,8 @@ export function ensureFuture<T = unknown>(aw: unknown, loop?: EventLoop): Future
 export function currentTask(): Task<unknown> | undefined {
   const t = current.stepTask;
   if (t !== null) return t;
-  const frame = frames.getStore();
-  if (frame !== undefined && frame.task !== null && frame.task._state === PENDING) return frame.task;
+  const frame = current.frame;
+  if (frame !== null && frame.task !== null && frame.task._state === PENDING) return frame.task;
   return undefined;
 }
 

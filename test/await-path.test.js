@@ -1,0 +1,149 @@
+'use strict';
+// The async-function (await) path: frames carried by promise hooks instead of AsyncLocalStorage,
+// and the already-done fast path of Future.then. Each test pins a documented guarantee.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { run, newEventLoop, getRunningLoop, currentTask, sleep, wait, CancelledError } = require('evloop');
+
+const loopOf = () => getRunningLoop();
+
+// Resolves once the task has reached its `await` of an evloop future: the future is registered
+// on the task (what cancel() reaches), observed without timing.
+function untilAwaiting(task) {
+  return (function* () {
+    while (task._waiters === null || task._waiters.length === 0) yield;
+  })();
+}
+
+test('cancel reaches the evloop future awaited after a plain-promise await and after a helper returned', async () => {
+  await run(async () => {
+    const seen = [];
+    async function helper() { await sleep(0); await Promise.resolve(); return 1; }
+    const t = loopOf().createTask(async () => {
+      await new Promise((r) => setImmediate(r)); // a continuation resumed by Node, not the loop
+      await helper();
+      await Promise.all([helper(), Promise.resolve(2)]);
+      try { await sleep(60000); } catch (e) { seen.push(e.message); throw e; }
+    });
+    await loopOf().createTask(untilAwaiting(t));
+    assert.equal(t.cancel('stop'), true);
+    await wait([t]);
+    assert.deepEqual(seen, ['stop']);
+    assert.equal(t.cancelled(), true);
+  });
+});
+
+test('concurrent async tasks keep their own frames: cancelling one never reaches the other', async () => {
+  await run(async () => {
+    const body = async () => {
+      for (let i = 0; i < 5; i++) { await sleep(0); await Promise.resolve(); }
+      await sleep(60000);
+    };
+    const a = loopOf().createTask(body);
+    const b = loopOf().createTask(body);
+    await loopOf().createTask(untilAwaiting(a));
+    await loopOf().createTask(untilAwaiting(b));
+    a.cancel();
+    await wait([a]);
+    assert.equal(a.cancelled(), true);
+    assert.equal(b.done(), false, 'b must still be sleeping');
+    assert.equal(b._waiters.length, 1);
+    b.cancel();
+    await wait([b]);
+    assert.equal(b.cancelled(), true);
+  });
+});
+
+test('currentTask() follows an async task through native-promise continuations, and is undefined in Node callbacks', async () => {
+  await run(async () => {
+    const me = currentTask();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(currentTask(), me);
+    const inTimer = await new Promise((r) => setTimeout(() => r(currentTask()), 0));
+    assert.equal(inTimer, undefined);
+    assert.equal(currentTask(), me);
+  });
+});
+
+test('awaiting a done future: value, exception (retrieved), cancellation', async () => {
+  await run(async () => {
+    const loop = loopOf();
+    const ok = loop.createFuture();
+    ok.setResult(42);
+    assert.equal(await ok, 42);
+    const failed = loop.createFuture();
+    failed.setException(new Error('boom'));
+    await assert.rejects(async () => { await failed; }, /boom/);
+    assert.equal(failed._tracked, false, 'awaiting marks the exception retrieved');
+    const cancelled = loop.createFuture();
+    cancelled.cancel('why');
+    await assert.rejects(async () => { await cancelled; }, (e) => e instanceof CancelledError && e.message === 'why');
+  }, { debug: true });
+});
+
+test('then() on a done future calls back asynchronously, chains, and passes a thenable result as is', async () => {
+  await run(async () => {
+    const loop = loopOf();
+    const fut = loop.createFuture();
+    fut.setResult(1);
+    let called = false;
+    const chained = fut.then((v) => { called = true; return v + 1; });
+    assert.equal(called, false, 'never before then() returns');
+    assert.ok(chained instanceof Promise);
+    assert.equal(await chained, 2);
+    const inner = Promise.resolve('inner');
+    const holder = loop.createFuture();
+    holder.setResult(inner);
+    const got = await new Promise((r) => holder.then((v) => r([v])));
+    assert.equal(got[0], inner);
+    const failed = loop.createFuture();
+    failed.setException(new Error('x'));
+    assert.equal(await failed.then(null, (e) => e.message), 'x');
+  });
+});
+
+test('a task that awaits done futures only stays cancellable (ends cancelled) and runs no extra loop hops', async () => {
+  await run(async () => {
+    const loop = loopOf();
+    const done = loop.createFuture();
+    done.setResult(0);
+    let passes = 0;
+    const counter = () => { passes++; };
+    const t = loop.createTask(async () => {
+      currentTask().cancel();
+      loop.callSoon(counter);
+      for (let i = 0; i < 100; i++) await done;
+      return 'finished';
+    });
+    await wait([t]);
+    assert.equal(t.cancelled(), true);
+    assert.ok(passes <= 1, 'a hundred awaits of a done future ran the loop at most once');
+  });
+});
+
+test('frames are carried again by a loop created after the last one closed', async () => {
+  for (let round = 0; round < 2; round++) {
+    await run(async () => {
+      const t = loopOf().createTask(async () => { await Promise.resolve(); await sleep(60000); });
+      await loopOf().createTask(untilAwaiting(t));
+      t.cancel();
+      await wait([t]);
+      assert.equal(t.cancelled(), true);
+    });
+  }
+  const loop = newEventLoop();
+  loop.close();
+});
+
+test('gather of async helpers inside a task: cancel reaches every evloop future they await', async () => {
+  await run(async () => {
+    let cancelled = 0;
+    const helper = async () => { try { await sleep(60000); } catch (e) { cancelled++; throw e; } };
+    const t = loopOf().createTask(async () => { await Promise.all([helper(), helper()]); });
+    await loopOf().createTask((function* () { while (t._waiters === null || t._waiters.length < 2) yield; })());
+    t.cancel();
+    await wait([t]);
+    assert.equal(cancelled, 2);
+    assert.equal(t.cancelled(), true);
+  });
+});
