@@ -53,6 +53,7 @@ export interface Runnable {
 }
 
 const EMPTY: unknown[] = [];
+const RESOLVED = Promise.resolve();
 
 export class Handle implements Runnable {
   /** @internal */ _cb: ((...args: any[]) => unknown) | null;
@@ -415,7 +416,8 @@ export class EventLoop {
     this._passScheduled = true;
     if (this._microPasses < MICROTASK_PASSES) {
       this._microPasses++;
-      queueMicrotask(this._microtaskPass);
+      // A promise reaction, not queueMicrotask: Node's queueMicrotask makes an AsyncResource per call.
+      RESOLVED.then(this._microtaskPass);
     } else {
       setImmediate(this._immediatePass);
     }

@@ -259,10 +259,13 @@ export class Task<T = unknown> extends Future<T> {
   _awaited(fut: Future<unknown>): void {
     const ws = this._waiters;
     if (ws === null) return;
-    const i = ws.indexOf(fut);
+    // Searched from the end and swap-removed: the latest await settles first, and the order of
+    // the others does not matter (cancel() cancels them all).
+    let i = ws.length - 1;
+    while (i >= 0 && ws[i] !== fut) i--;
     if (i < 0) return;
-    if (ws.length === 1) ws.length = 0;
-    else ws.splice(i, 1);
+    const last = ws.pop()!;
+    if (i < ws.length) ws[i] = last;
   }
 
   /** @internal One step of a generator coroutine: resume it with a value or throw into it. */
