@@ -186,6 +186,8 @@ export class EventLoop {
   private _inPass = false;
   private _passScheduled = false;
   private _microPasses = 0;
+  /** I/O was polled or delivered since the last macrotask pass (setImmediate / Node timer). */
+  private _ioPolled = false;
   private _nodeTimer: NodeJS.Timeout | null = null;
   private _nodeTimerWhen = Infinity;
   private _timersChanged = false;
@@ -377,6 +379,7 @@ export class EventLoop {
   // One call per ready batch, from libuv (MakeCallback: microtasks run after it returns).
   private readonly _onIO = (n: number): void => {
     if (!this._running) return;
+    this._ioPolled = true;
     this._dispatchIO(n);
     this._microPasses = 0;
     if (!this._inPass) this._runPass();
@@ -405,6 +408,7 @@ export class EventLoop {
   private _pollIO(): void {
     const poller = this._poller;
     if (poller !== null && poller.size !== 0) {
+      this._ioPolled = true;
       const n = poller.wait(0);
       if (n > 0) this._dispatchIO(n);
     }
@@ -426,7 +430,10 @@ export class EventLoop {
   private readonly _microtaskPass = (): void => {
     this._passScheduled = false;
     if (!this._running || this._inPass) return;
-    this._pollIO();
+    // Chained microtask passes run inside one Node turn: once this turn has polled (or the native
+    // batch has delivered), polling again before every pass is a syscall that rarely finds
+    // anything. The chain ends after MICROTASK_PASSES with a setImmediate pass, which polls.
+    if (!this._ioPolled) this._pollIO();
     this._runPass();
   };
 
@@ -434,6 +441,7 @@ export class EventLoop {
     this._passScheduled = false;
     this._microPasses = 0;
     if (!this._running || this._inPass) return;
+    this._ioPolled = false;
     this._pollIO();
     this._runPass();
   };
@@ -443,6 +451,7 @@ export class EventLoop {
     this._nodeTimerWhen = Infinity;
     if (!this._running || this._inPass) return;
     this._microPasses = 0;
+    this._ioPolled = false;
     this._pollIO();
     this._runPass();
   };

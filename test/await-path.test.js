@@ -147,3 +147,33 @@ test('gather of async helpers inside a task: cancel reaches every evloop future 
     assert.equal(t.cancelled(), true);
   });
 });
+
+test('I/O is not starved by a busy ready queue: an echo round trip completes while a task yields without pause', async () => {
+  await run(async () => {
+    const loop = loopOf();
+    const server = await loop.createServer(() => ({
+      connectionMade(t) { this.t = t; },
+      dataReceived(d) { this.t.write(d); },
+      eofReceived() { return false; },
+      connectionLost() {},
+    }), '127.0.0.1', 0);
+    const port = server.address().port;
+    let spins = 0;
+    const busy = loop.createTask(function* () { for (;;) { spins++; yield; } });
+    const got = loop.createFuture();
+    const [transport] = await loop.createConnection(() => ({
+      chunks: [],
+      connectionMade() {},
+      dataReceived(d) { this.chunks.push(d); if (Buffer.concat(this.chunks).length === 5 && !got.done()) got.setResult(Buffer.concat(this.chunks).toString()); },
+      eofReceived() { return false; },
+      connectionLost() {},
+    }), '127.0.0.1', port);
+    const spinsBefore = spins;
+    transport.write(Buffer.from('hello'));
+    assert.equal(await got, 'hello');
+    assert.ok(spins > spinsBefore, 'the busy task kept running meanwhile');
+    busy.cancel();
+    transport.close();
+    server.close();
+  });
+});
