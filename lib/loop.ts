@@ -21,6 +21,7 @@ import { Future, PENDING, _setRunningLoopHook, describe, typeError } from './fut
 import { Task, type Coroutine, type TaskOptions } from './task';
 import { current, Frame, retainFrames, releaseFrames } from './context';
 import { toLogger, type Logger } from './logger';
+import { TimerQueue } from './timer-queue';
 import type { BackendName, Binding, NativePoller } from './binding';
 import { createServer, createUnixServer, type ProtocolFactory, type Server, type ServerOptions, type UnixServerOptions } from './server';
 import { createConnection, createUnixConnection, type ConnectionOptions } from './connection';
@@ -133,8 +134,9 @@ const MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5;
 // How many passes may follow each other as microtasks before one yields to Node (setImmediate).
 const MICROTASK_PASSES = 64;
 
-function earlier(a: TimerHandle, b: TimerHandle): boolean {
-  return a._when < b._when || (a._when === b._when && a._seq < b._seq);
+
+function unschedule(timer: TimerHandle): void {
+  timer._scheduled = false;
 }
 
 let bindingCache: Binding | null = null;
@@ -171,7 +173,7 @@ export class EventLoop {
   /** @internal */ _debug = false;
   /** @internal */ _ready: Runnable[] = [];
   private _readySpare: Runnable[] = [];
-  /** @internal */ _timers: TimerHandle[] = [];
+  /** @internal */ _timers = new TimerQueue<TimerHandle>();
   private _timerSeq = 0;
   /** @internal */ _timerCancelledCount = 0;
   /** @internal */ _readers: (Handle | undefined)[] = [];
@@ -239,19 +241,10 @@ export class EventLoop {
   private _callAt(when: number, cb: (...args: any[]) => unknown, args: unknown[]): TimerHandle {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     checkCallback(cb, 'callAt');
-    const t = new TimerHandle(when, this._timerSeq++, cb, args, this);
-    // sift up
-    const heap = this._timers;
-    let i = heap.length;
-    heap.push(t);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const parent = heap[p]!;
-      if (!earlier(t, parent)) break;
-      heap[i] = parent;
-      i = p;
-    }
-    heap[i] = t;
+    // A queued timer lives through several young-generation GCs: share the empty argument list
+    // rather than keep one array per timer alive.
+    const t = new TimerHandle(when, this._timerSeq++, cb, args.length === 0 ? EMPTY : args, this);
+    this._timers.push(t);
     if (when < this._nodeTimerWhen && this._running) {
       if (this._inPass) this._timersChanged = true;
       else this._armTimer();
@@ -525,65 +518,42 @@ export class EventLoop {
   }
 
   private _expireTimers(): void {
-    const heap = this._timers;
-    if (heap.length > MIN_SCHEDULED_TIMER_HANDLES && this._timerCancelledCount / heap.length > MIN_CANCELLED_TIMER_HANDLES_FRACTION) {
+    const timers = this._timers;
+    if (timers.length > MIN_SCHEDULED_TIMER_HANDLES && this._timerCancelledCount / timers.length > MIN_CANCELLED_TIMER_HANDLES_FRACTION) {
       this._purgeCancelledTimers();
     }
     const now = performance.now();
     const ready = this._ready;
-    while (heap.length !== 0) {
-      const top = heap[0]!;
-      if (!top._cancelled && top._when > now) break;
-      this._popTimer();
+    for (;;) {
+      const top = timers.peek();
+      if (top === undefined || (!top._cancelled && top._when > now)) break;
+      timers.shift();
       top._scheduled = false;
       if (top._cancelled) this._timerCancelledCount--;
       else ready.push(top);
     }
   }
 
-  /** @internal Rebuild the heap without cancelled timers (asyncio does it past half the heap). */
+  /** @internal Drop cancelled timers (asyncio does it once they are over half of all timers). */
   _purgeCancelledTimers(): void {
-    const kept: TimerHandle[] = [];
-    for (const t of this._timers) {
-      if (t._cancelled) t._scheduled = false;
-      else kept.push(t);
-    }
-    kept.sort((a, b) => a._when - b._when || a._seq - b._seq); // a sorted array is a valid heap
-    this._timers = kept;
+    this._timers.purge(unschedule);
     this._timerCancelledCount = 0;
   }
 
-  private _popTimer(): void {
-    const heap = this._timers;
-    const last = heap.pop()!;
-    const n = heap.length;
-    if (n === 0) return;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && earlier(heap[r]!, heap[l]!) ? r : l;
-      if (!earlier(heap[c]!, last)) break;
-      heap[i] = heap[c]!;
-      i = c;
-    }
-    heap[i] = last;
-  }
-
   private _armTimer(): void {
-    const heap = this._timers;
-    while (heap.length !== 0 && heap[0]!._cancelled) {
-      const t = heap[0]!;
-      this._popTimer();
-      t._scheduled = false;
+    const timers = this._timers;
+    let top = timers.peek();
+    while (top !== undefined && top._cancelled) {
+      timers.shift();
+      top._scheduled = false;
       this._timerCancelledCount--;
+      top = timers.peek();
     }
-    if (heap.length === 0) {
+    if (top === undefined) {
       this._disarmTimer();
       return;
     }
-    const when = heap[0]!._when;
+    const when = top._when;
     if (this._nodeTimer !== null && this._nodeTimerWhen <= when) return;
     if (this._nodeTimer !== null) clearTimeout(this._nodeTimer);
     // Node fires with whole milliseconds and may be a little early against performance.now();
@@ -670,8 +640,7 @@ export class EventLoop {
     this._closed = true;
     releaseFrames();
     this._ready.length = 0;
-    for (const t of this._timers) t._scheduled = false;
-    this._timers = [];
+    this._timers.clear(unschedule);
     this._timerCancelledCount = 0;
     this._disarmTimer();
     for (const h of this._readers) h?.cancel();
