@@ -40,11 +40,12 @@ def bench_timers(loop):
         left[0] -= 1
         if left[0] == 0:
             loop.stop()
-    t0 = time.perf_counter()
+    # CPU time, as bench/loop.js measures timers (see the comment there).
+    t0 = time.process_time()
     for i in range(N_TIMERS):
         loop.call_later((i % 100) / 1000, cb)
     loop.run_forever()
-    return rate(N_TIMERS, max(time.perf_counter() - t0 - 0.099, 1e-6))
+    return rate(N_TIMERS, max(time.process_time() - t0, 1e-6))
 
 async def bench_sleep_tasks():
     t0 = time.perf_counter()

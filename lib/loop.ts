@@ -135,10 +135,6 @@ const MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5;
 const MICROTASK_PASSES = 64;
 
 
-function unschedule(timer: TimerHandle): void {
-  timer._scheduled = false;
-}
-
 let bindingCache: Binding | null = null;
 function loadBinding(): Binding {
   // Lazy: futures, tasks and timers work without the native addon; only I/O needs it.
@@ -522,21 +518,12 @@ export class EventLoop {
     if (timers.length > MIN_SCHEDULED_TIMER_HANDLES && this._timerCancelledCount / timers.length > MIN_CANCELLED_TIMER_HANDLES_FRACTION) {
       this._purgeCancelledTimers();
     }
-    const now = performance.now();
-    const ready = this._ready;
-    for (;;) {
-      const top = timers.peek();
-      if (top === undefined || (!top._cancelled && top._when > now)) break;
-      timers.shift();
-      top._scheduled = false;
-      if (top._cancelled) this._timerCancelledCount--;
-      else ready.push(top);
-    }
+    this._timerCancelledCount -= timers.takeDue(performance.now(), this._ready);
   }
 
   /** @internal Drop cancelled timers (asyncio does it once they are over half of all timers). */
   _purgeCancelledTimers(): void {
-    this._timers.purge(unschedule);
+    this._timers.purge();
     this._timerCancelledCount = 0;
   }
 
@@ -545,7 +532,6 @@ export class EventLoop {
     let top = timers.peek();
     while (top !== undefined && top._cancelled) {
       timers.shift();
-      top._scheduled = false;
       this._timerCancelledCount--;
       top = timers.peek();
     }
@@ -640,7 +626,7 @@ export class EventLoop {
     this._closed = true;
     releaseFrames();
     this._ready.length = 0;
-    this._timers.clear(unschedule);
+    this._timers.clear();
     this._timerCancelledCount = 0;
     this._disarmTimer();
     for (const h of this._readers) h?.cancel();

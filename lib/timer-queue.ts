@@ -11,6 +11,8 @@ export interface QueuedTimer {
   readonly _when: number;
   readonly _seq: number;
   _cancelled: boolean;
+  /** True while queued; the queue clears it when the timer leaves. */
+  _scheduled: boolean;
 }
 
 interface Bucket<T> {
@@ -61,6 +63,7 @@ export class TimerQueue<T extends QueuedTimer> {
     if (this.#length === 0) return;
     const key = this.#keys[0]!;
     const bucket = this.#buckets.get(key)!;
+    bucket.items[bucket.head]!._scheduled = false;
     bucket.items[bucket.head++] = undefined as unknown as T; // let it be collected
     this.#length--;
     if (bucket.head === bucket.items.length) {
@@ -69,14 +72,45 @@ export class TimerQueue<T extends QueuedTimer> {
     }
   }
 
-  /** Drops cancelled timers; `onDropped` sees each. */
-  purge(onDropped: (timer: T) => void): void {
+  /**
+   * Moves every timer due by `now` to `out`, in order, one tight loop per bucket; cancelled
+   * timers at the front are dropped on the way. Returns how many cancelled timers it dropped.
+   */
+  takeDue(now: number, out: { push(timer: T): unknown }): number {
+    let dropped = 0;
+    while (this.#length !== 0) {
+      const key = this.#keys[0]!;
+      if (key > now) break; // the whole bucket is later: its deadlines are >= key
+      const bucket = this.#buckets.get(key)!;
+      if (!bucket.sorted) this.#sort(bucket);
+      const items = bucket.items;
+      const start = bucket.head;
+      let i = start;
+      for (; i < items.length; i++) {
+        const t = items[i]!;
+        if (!t._cancelled && t._when > now) break;
+        items[i] = undefined as unknown as T; // let it be collected
+        t._scheduled = false;
+        if (t._cancelled) dropped++;
+        else out.push(t);
+      }
+      this.#length -= i - start;
+      bucket.head = i;
+      if (i < items.length) break;
+      this.#buckets.delete(key);
+      this.#popKey();
+    }
+    return dropped;
+  }
+
+  /** Drops cancelled timers. */
+  purge(): void {
     const emptied: number[] = [];
     for (const [key, bucket] of this.#buckets) {
       const kept: T[] = [];
       for (let i = bucket.head; i < bucket.items.length; i++) {
         const t = bucket.items[i]!;
-        if (t._cancelled) onDropped(t);
+        if (t._cancelled) t._scheduled = false;
         else kept.push(t);
       }
       this.#length -= bucket.items.length - bucket.head - kept.length;
@@ -91,8 +125,8 @@ export class TimerQueue<T extends QueuedTimer> {
     this.#keys = [...this.#buckets.keys()].sort((a, b) => a - b); // a sorted array is a valid heap
   }
 
-  clear(onDropped: (timer: T) => void): void {
-    for (const t of this) onDropped(t);
+  clear(): void {
+    for (const t of this) t._scheduled = false;
     this.#buckets.clear();
     this.#keys = [];
     this.#length = 0;
