@@ -46,9 +46,18 @@ function connectAny(
     }
     // In progress: writability says it finished, SO_ERROR says how.
     const socketFd = fd;
+    // finish (writability) and onCancel (a done callback, run a pass later) can both be due:
+    // whichever runs first owns the fd; the other must not touch it again.
+    let settled = false;
     const finish = (): void => {
+      if (settled) return;
+      settled = true;
       loop.removeWriter(socketFd);
       result.removeDoneCallback(onCancel as never);
+      if (result.done()) {
+        binding.close(socketFd); // cancelled meanwhile: nobody will own this connection
+        return;
+      }
       try {
         binding.finishConnect(socketFd);
       } catch (err) {
@@ -59,7 +68,8 @@ function connectAny(
       onConnected(socketFd);
     };
     const onCancel = (): void => {
-      if (!result.cancelled()) return;
+      if (settled || !result.cancelled()) return;
+      settled = true;
       loop.removeWriter(socketFd);
       binding.close(socketFd);
     };
@@ -113,13 +123,14 @@ export function createConnection<P extends StreamProtocol>(
     if (result.done()) return;
     if (err) return result.setException(err);
     const attempts = addrs.map((addr) => ({
-      open(): number {
-        const fd = binding.socket(domainOf(addr.family), 'stream');
+      open: (): number => binding.socket(domainOf(addr.family), 'stream'),
+      // Options and bind belong to the attempt after open(), so a failing bind (EADDRINUSE)
+      // leaves the fd with connectAny, which closes it.
+      connect(fd: number): number {
         if (noDelay) binding.setsockopt(fd, 'TCP_NODELAY', 1);
         if (local !== null) binding.bind(fd, local.host, local.port);
-        return fd;
+        return binding.connect(fd, addr.address, port);
       },
-      connect: (fd: number): number => binding.connect(fd, addr.address, port),
     }));
     connectAny(loop, result as Connected<unknown>, attempts, (fd) => startTransport(loop, fd, protocolFactory, result, false));
   });

@@ -1,7 +1,7 @@
 // UDP endpoints (asyncio's create_datagram_endpoint and _SelectorDatagramTransport).
 import { binding, type SocketAddress } from './binding';
 import { domainOf, lookupAll, normalizeAddress, validateFamily, type AddressInput, type ResolvedAddress } from './address';
-import { isConnectionError, validateBytes } from './transports';
+import { validateBytes } from './transports';
 import type { DatagramProtocolLike } from './protocols';
 import type { DatagramTransport, FutureLike, IoLoop } from './transport-types';
 import { codedError, invalidArgValue, validateFunction, validateObject } from './validate';
@@ -45,6 +45,7 @@ export class UdpTransport implements DatagramTransport {
     this.#protocol = protocol;
     this.#connected = connected;
     this.#family = family;
+    loop._openResources.add(this);
     loop.callSoon(() => {
       try {
         protocol.connectionMade?.(this as never);
@@ -103,7 +104,9 @@ export class UdpTransport implements DatagramTransport {
       try {
         if (binding.sendto(this.#fd, data, 0, data.length, host, port) >= 0) return;
       } catch (err) {
-        if (isConnectionError(err) || (err as { code?: string }).code === 'ECONNREFUSED') return this.#errorReceived(err as Error);
+        // As asyncio: an OS error from sendto (EMSGSIZE, ECONNREFUSED, a bad address, …) concerns
+        // this datagram and goes to errorReceived; the endpoint stays open.
+        if (typeof (err as { code?: unknown }).code === 'string') return this.#errorReceived(err as Error);
         return this.#fatalError(err, 'Fatal write error on datagram transport');
       }
       this.#loop.addWriter(this.#fd, this.#writeReady);
@@ -178,8 +181,20 @@ export class UdpTransport implements DatagramTransport {
         this.#loop.removeReader(fd);
         this.#loop.removeWriter(fd);
         binding.close(fd);
+        this.#loop._openResources.delete(this);
       }
     });
+  }
+
+  /** @internal The loop is closing with this endpoint still open: release the fd, silently. */
+  _closeForLoop(): void {
+    if (this.#fd < 0) return;
+    this.#closing = true;
+    this.#lost = true;
+    this.#queue = [];
+    this.#queued = 0;
+    binding.close(this.#fd);
+    this.#fd = -1;
   }
 
   getExtraInfo(name: string, fallback?: unknown): unknown {

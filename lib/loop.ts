@@ -172,6 +172,12 @@ export class EventLoop {
   /** @internal */ _timers = new TimerQueue<TimerHandle>();
   private _timerSeq = 0;
   /** @internal */ _timerCancelledCount = 0;
+  /**
+   * @internal Transports and servers holding an fd on this loop. close() closes whatever is
+   * still open (as a closed loop can run no callback, their protocols hear nothing), so a
+   * program that forgets to close a connection leaks no fd past its loop.
+   */
+  _openResources = new Set<{ _closeForLoop(): void }>();
   /** @internal */ _readers: (Handle | undefined)[] = [];
   /** @internal */ _writers: (Handle | undefined)[] = [];
   private _interest: number[] = [];
@@ -544,7 +550,9 @@ export class EventLoop {
     if (this._nodeTimer !== null) clearTimeout(this._nodeTimer);
     // Node fires with whole milliseconds and may be a little early against performance.now();
     // an early firing just finds nothing due and re-arms.
-    const delay = Math.max(0, Math.ceil(when - performance.now()));
+    // Node turns a delay over 2^31-1 ms into 1 ms (with a warning): cap it, and let the early
+    // firing re-arm, as for any early firing.
+    const delay = Math.min(Math.max(0, Math.ceil(when - performance.now())), 0x7fffffff);
     this._nodeTimerWhen = when;
     this._nodeTimer = setTimeout(this._onNodeTimer, delay);
   }
@@ -634,6 +642,8 @@ export class EventLoop {
     this._readers = [];
     this._writers = [];
     this._interest = [];
+    for (const resource of this._openResources) resource._closeForLoop();
+    this._openResources.clear();
     if (this._poller !== null) {
       this._poller.close();
       this._poller = null;

@@ -57,6 +57,7 @@ export class Server implements TransportOwner {
     this.#protocolFactory = protocolFactory;
     this.#listeners = listeners;
     this.#config = config;
+    loop._openResources.add(this);
   }
 
   /** The address of the first listening socket, as Node's `server.address()`. */
@@ -91,14 +92,25 @@ export class Server implements TransportOwner {
     this.#config.logger?.info('server closed', this.addresses().map(formatAddress).join(' '), 'server');
     this.#retryTimer?.cancel();
     this.#retryTimer = null;
+    this.#closeListeners();
+    this.#wakeCloseWaiters();
+  }
+
+  #closeListeners(): void {
     for (const fd of this.#listeners) {
       this.#loop.removeReader(fd);
       binding.close(fd);
     }
     this.#listeners = [];
     this.#serving = false;
+    this.#loop._openResources.delete(this);
     if (this.#config.unixPath !== null) unlinkSocket(this.#config.unixPath);
-    this.#wakeCloseWaiters();
+  }
+
+  /** @internal The loop is closing with this server still listening: release its fds. */
+  _closeForLoop(): void {
+    this.#retryTimer = null;
+    this.#closeListeners();
   }
 
   /** Resolves once the server is closed and every connection it accepted has closed. */
@@ -123,7 +135,8 @@ export class Server implements TransportOwner {
 
   readonly #accept = (listener: number): void => {
     const { backlog, noDelay } = this.#config;
-    for (let i = 0; i < backlog; i++) {
+    // A protocolFactory may close the server: stop accepting on an fd that is gone.
+    for (let i = 0; i < backlog && this.#serving; i++) {
       let fd: number;
       try {
         fd = binding.accept(listener);

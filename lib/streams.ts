@@ -748,7 +748,11 @@ function openWith(
   const connecting = connect(loop, () => protocol) as Future<[Transport, unknown]>;
   const result = loop.createFuture<[StreamReader, StreamWriter]>();
   connecting.addDoneCallback(() => {
-    if (result.done()) return;
+    if (result.done()) {
+      // Cancelled after the connection was made: nobody will ever own it, so close it.
+      if (!connecting.cancelled() && connecting.exception() == null) connecting.result()[0].abort();
+      return;
+    }
     if (connecting.cancelled()) return void result.cancel();
     const exc = connecting.exception();
     if (exc !== null && exc !== undefined) return result.setException(exc);

@@ -48,6 +48,7 @@ export class SocketTransport implements Transport {
   #closing = false;
   #connectionLost = false;
   #eof = false; // writeEof() was called
+  #eofReceived = false; // the peer's EOF was read: reading never resumes
   #reading = true;
   #writeQueue: Uint8Array[] = [];
   #writeQueued = 0;
@@ -65,6 +66,7 @@ export class SocketTransport implements Transport {
     this.#buffered = isBufferedProtocol(protocol);
     this.#owner = options.owner ?? null;
     this.#isUnix = options.unix === true;
+    loop._openResources.add(this);
     // asyncio's order: connectionMade first, then reading starts, then the waiter (whoever
     // awaits createConnection) learns that connectionMade has run.
     loop.callSoon(() => this.#start(options.waiter ?? null));
@@ -146,6 +148,7 @@ export class SocketTransport implements Transport {
   }
 
   #readEof(): void {
+    this.#eofReceived = true;
     if (this.#reading) {
       this.#reading = false;
       this.#loop.removeReader(this.#fd);
@@ -166,7 +169,7 @@ export class SocketTransport implements Transport {
   }
 
   resumeReading(): void {
-    if (this.#closing || this.#reading) return;
+    if (this.#closing || this.#reading || this.#eofReceived) return;
     this.#reading = true;
     this.#loop.addReader(this.#fd, this.#readReady);
   }
@@ -193,7 +196,8 @@ export class SocketTransport implements Transport {
       if (sent > 0) data = data.subarray(sent);
       this.#loop.addWriter(this.#fd, this.#writeReady);
     }
-    this.#writeQueue.push(data);
+    // What waits is copied, as asyncio does: the caller may reuse its buffer once write() returns.
+    this.#writeQueue.push(Buffer.from(data));
     this.#writeQueued += data.length;
     this.#maybePauseProtocol();
   }
@@ -344,8 +348,20 @@ export class SocketTransport implements Transport {
       this.#loop.removeReader(fd);
       this.#loop.removeWriter(fd);
       binding.close(fd);
+      this.#loop._openResources.delete(this);
       this.#owner?.connectionClosed(this);
     }
+  }
+
+  /** @internal The loop is closing with this transport still open: release the fd, silently. */
+  _closeForLoop(): void {
+    if (this.#fd < 0) return;
+    this.#closing = true;
+    this.#connectionLost = true;
+    this.#writeQueue = [];
+    this.#writeQueued = 0;
+    binding.close(this.#fd);
+    this.#fd = -1;
   }
 
   // ---- information ---------------------------------------------------------------------------
