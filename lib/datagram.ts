@@ -1,7 +1,7 @@
 // UDP endpoints (asyncio's create_datagram_endpoint and _SelectorDatagramTransport).
 import { binding, type SocketAddress } from './binding';
 import { domainOf, lookupAll, normalizeAddress, validateFamily, type AddressInput, type ResolvedAddress } from './address';
-import { validateBytes } from './transports';
+import { releaseFd, validateBytes } from './transports';
 import type { DatagramProtocolLike } from './protocols';
 import type { DatagramTransport, FutureLike, IoLoop } from './transport-types';
 import { codedError, invalidArgValue, validateFunction, validateObject } from './validate';
@@ -178,10 +178,7 @@ export class UdpTransport implements DatagramTransport {
       } finally {
         const fd = this.#fd;
         this.#fd = -1;
-        this.#loop.removeReader(fd);
-        this.#loop.removeWriter(fd);
-        binding.close(fd);
-        this.#loop._openResources.delete(this);
+        releaseFd(this.#loop, fd, this);
       }
     });
   }

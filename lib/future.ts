@@ -191,14 +191,7 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
           return Promise.resolve(v).then(onFulfilled as (value: unknown) => R1 | PromiseLike<R1>, onRejected);
         }
       } else {
-        let err: unknown;
-        if (this._state === CANCELLED) {
-          err = this._makeCancelledError();
-        } else {
-          this._retrieved();
-          err = this._exception;
-        }
-        return Promise.reject(err).then(onFulfilled, onRejected);
+        return Promise.reject(this._failure()).then(onFulfilled, onRejected);
       }
     }
     if (task !== null && task._state === PENDING && current.stepTask === null) {
@@ -223,13 +216,7 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
         }
         return;
       }
-      let err: unknown;
-      if (this._state === CANCELLED) {
-        err = this._makeCancelledError();
-      } else {
-        this._retrieved();
-        err = this._exception;
-      }
+      const err = this._failure();
       if (typeof onRejected !== 'function') return reject(err);
       try {
         resolve(onRejected(err));
@@ -268,6 +255,13 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
   _addCallbackInternal(cb: (fut: any) => void): void {
     if (this._callbacks === null) this._callbacks = [cb];
     else this._callbacks.push(cb);
+  }
+
+  /** @internal What awaiting a done, unsuccessful future raises (marks an exception retrieved). */
+  _failure(): unknown {
+    if (this._state === CANCELLED) return this._makeCancelledError();
+    this._retrieved();
+    return this._exception;
   }
 
   /** @internal */

@@ -25,6 +25,17 @@ export function isConnectionError(err: unknown): boolean {
   return CONNECTION_ERRORS.has((err as { code?: string } | null)?.code ?? '');
 }
 
+/**
+ * Takes a transport's fd off the loop and closes it; the transport stops counting as open on
+ * the loop. The last step of every transport's life (stream and datagram alike).
+ */
+export function releaseFd(loop: IoLoop, fd: number, transport: { _closeForLoop(): void }): void {
+  loop.removeReader(fd);
+  loop.removeWriter(fd);
+  binding.close(fd);
+  loop._openResources.delete(transport);
+}
+
 export interface TransportOwner {
   /** Told once, after `connectionLost` has run, so a server can count live connections. */
   connectionClosed(transport: SocketTransport): void;
@@ -345,10 +356,7 @@ export class SocketTransport implements Transport {
     } finally {
       const fd = this.#fd;
       this.#fd = -1;
-      this.#loop.removeReader(fd);
-      this.#loop.removeWriter(fd);
-      binding.close(fd);
-      this.#loop._openResources.delete(this);
+      releaseFd(this.#loop, fd, this);
       this.#owner?.connectionClosed(this);
     }
   }
