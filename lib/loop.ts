@@ -631,6 +631,13 @@ export class EventLoop {
   close(): void {
     if (this._running) throw new EventLoopError('Cannot close a running event loop', 'ERR_LOOP_RUNNING');
     if (this._closed) return;
+    // The loop holds its pending tasks (so none is collected mid-flight, asyncio's pitfall):
+    // closing it is what destroys them. asyncio reports that when such a task is collected.
+    if (this._debug) {
+      for (const task of this._tasks) {
+        if (!task.done()) this.callExceptionHandler({ message: 'Task was destroyed but it is pending!', task });
+      }
+    }
     this._closed = true;
     releaseFrames();
     this._ready.length = 0;

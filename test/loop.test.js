@@ -259,3 +259,30 @@ test('addReader on an fd that is not open fails with EBADF and leaves no handle 
   assert.equal(loop.removeReader(100000 - 1), false);
   loop.close();
 });
+
+test('debug mode: closing the loop reports each task destroyed while pending', async () => {
+  const loop = newEventLoop({ debug: true });
+  const contexts = [];
+  loop.setExceptionHandler((_loop, context) => contexts.push(context));
+  const never = loop.createFuture();
+  const stuck = loop.createTask(function* () {
+    yield* never;
+  }, { name: 'stuck' });
+  const finished = loop.createTask(function* () {
+    return 1;
+  });
+  await loop.runUntilComplete(finished);
+  loop.close();
+  assert.deepEqual(contexts.map((c) => [c.message, c.task]), [['Task was destroyed but it is pending!', stuck]]);
+
+  // Without debug mode nothing is reported.
+  const quiet = newEventLoop();
+  const quietContexts = [];
+  quiet.setExceptionHandler((_loop, context) => quietContexts.push(context));
+  quiet.createTask(function* () {
+    yield* quiet.createFuture();
+  });
+  await quiet.runUntilComplete(quiet.createTask(function* () {}));
+  quiet.close();
+  assert.deepEqual(quietContexts, []);
+});
