@@ -227,7 +227,8 @@ export class Pool<T> extends PoolBase<T> {
         else giveBack();
       }
     }
-    return loop.createTask(body()) as Task<R>;
+    // Eager: an idle connection and a fn that finishes without waiting cost no loop pass at all.
+    return loop.createTask(body(), { eagerStart: true }) as Task<R>;
   }
 
   /**

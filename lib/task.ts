@@ -31,6 +31,12 @@ export type Coroutine<T> =
 export interface TaskOptions {
   name?: string;
   signal?: AbortSignal;
+  /**
+   * Run the first step now, inside createTask, instead of on the next pass (asyncio 3.14's
+   * `eager_start`): a coroutine that finishes without waiting never touches the loop. Applies
+   * to generator coroutines on a running loop; otherwise the task starts as usual.
+   */
+  eagerStart?: boolean;
   /** @internal createTask passes its loop */
   loop?: EventLoop;
 }
@@ -123,7 +129,8 @@ export class Task<T = unknown> extends Future<T> {
     }
     this._name = name ?? `Task-${++taskCounter}`;
     this._loop._tasks.add(this as Task<unknown>);
-    this._loop.callSoon(this._stepSoon);
+    const eager = options?.eagerStart === true && this._gen !== null && this._loop.isRunning() && !(signal?.aborted ?? false);
+    if (!eager) this._loop.callSoon(this._stepSoon);
     if (signal !== undefined) {
       if (signal.aborted) {
         this.cancel(abortMessage(signal.reason));
@@ -135,6 +142,7 @@ export class Task<T = unknown> extends Future<T> {
         signal.addEventListener('abort', this._onAbort, { once: true });
       }
     }
+    if (eager) this._step(undefined, false);
   }
 
   getName(): string {
