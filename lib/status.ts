@@ -1,6 +1,7 @@
 // Task status codes: one signed integer in -999…999 tells where a task is and, once it has
 // failed, why. The band table below is the contract (docs/status.md); everything else here is
 // derived from it, so a band changes in one place only.
+import { codedError } from './validate';
 
 export type StatusCategory =
   | 'unhandled'
@@ -264,13 +265,13 @@ STATUS_BANDS.forEach((band, i) => {
 
 function checkCode(code: unknown, fn: string): number {
   if (typeof code !== 'number') {
-    throw codedError(TypeError, `${fn}: the status code must be a number, got ${describe(code)}`, 'ERR_INVALID_ARG_TYPE');
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `${fn}: the status code must be a number, got ${describe(code)}`);
   }
   if (!Number.isInteger(code)) {
-    throw codedError(RangeError, `${fn}: the status code must be an integer, got ${code}`, 'ERR_OUT_OF_RANGE');
+    throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `${fn}: the status code must be an integer, got ${code}`);
   }
   if (code < STATUS_MIN || code > STATUS_MAX) {
-    throw codedError(RangeError, `${fn}: status code ${code} is outside ${STATUS_MIN}…${STATUS_MAX}`, 'ERR_OUT_OF_RANGE');
+    throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `${fn}: status code ${code} is outside ${STATUS_MIN}…${STATUS_MAX}`);
   }
   return code;
 }
@@ -314,18 +315,18 @@ export function fromErrno(nameOrNumber: string | number): number {
   if (typeof nameOrNumber === 'string') {
     const n = errnoByName.get(nameOrNumber);
     if (n === undefined) {
-      throw codedError(RangeError, `fromErrno: unknown errno name ${JSON.stringify(nameOrNumber)}`, 'ERR_UNKNOWN_ERRNO');
+      throw codedError(RangeError, 'ERR_UNKNOWN_ERRNO', `fromErrno: unknown errno name ${JSON.stringify(nameOrNumber)}`);
     }
     return -n;
   }
   if (typeof nameOrNumber === 'number') {
     const n = Math.abs(nameOrNumber);
     if (!Number.isInteger(n) || n < 1 || n > 199) {
-      throw codedError(RangeError, `fromErrno: errno number must be an integer in 1…199, got ${nameOrNumber}`, 'ERR_OUT_OF_RANGE');
+      throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `fromErrno: errno number must be an integer in 1…199, got ${nameOrNumber}`);
     }
     return -n;
   }
-  throw codedError(TypeError, `fromErrno: expected an errno name or number, got ${describe(nameOrNumber)}`, 'ERR_INVALID_ARG_TYPE');
+  throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `fromErrno: expected an errno name or number, got ${describe(nameOrNumber)}`);
 }
 
 /** The errno name for a Linux errno number (positive or negated), or undefined. */
@@ -336,10 +337,10 @@ export function errnoName(n: number): string | undefined {
 /** The status code for an HTTP status 200…599 (`-status`); RangeError otherwise. */
 export function fromHttpStatus(n: number): number {
   if (typeof n !== 'number') {
-    throw codedError(TypeError, `fromHttpStatus: expected a number, got ${describe(n)}`, 'ERR_INVALID_ARG_TYPE');
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `fromHttpStatus: expected a number, got ${describe(n)}`);
   }
   if (!Number.isInteger(n) || n < 200 || n > 599) {
-    throw codedError(RangeError, `fromHttpStatus: HTTP status must be an integer in 200…599, got ${n}`, 'ERR_OUT_OF_RANGE');
+    throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `fromHttpStatus: HTTP status must be an integer in 200…599, got ${n}`);
   }
   return -n;
 }
@@ -393,7 +394,7 @@ abstract class BandedError extends Error {
     let status = base;
     if (options?.status !== undefined) {
       if (statusCategory(options.status) !== category) {
-        throw codedError(RangeError, `status ${options.status} is not in the ${category} band`, 'ERR_OUT_OF_RANGE');
+        throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `status ${options.status} is not in the ${category} band`);
       }
       status = options.status;
     }
@@ -446,11 +447,6 @@ export class HttpError extends Error {
   }
 }
 
-function codedError<E extends Error>(Ctor: new (message: string) => E, message: string, code: string): E & { code: string } {
-  const err = new Ctor(message) as E & { code: string };
-  err.code = code;
-  return err;
-}
 
 function describe(x: unknown): string {
   if (x === null) return 'null';
