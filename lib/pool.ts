@@ -2,7 +2,7 @@
 // FIFO wait queue. `size` counts idle + in use + being created + being validated, and no path
 // ever lets it pass `max`.
 import type { Future } from './future';
-import { ensureFuture, type Task } from './task';
+import { ensureFuture, isGenerator, isThenable, type Task } from './task';
 import { NOTHING, PoolBase, poolClosedError, type AcquireOptions } from './pool-base';
 import { codedError, invalidArgType, validateFunction, validateInteger, validateMs, validateObject } from './validate';
 
@@ -535,20 +535,6 @@ function positiveMs(value: unknown, name: string): number {
   const ms = validateMs(value, name);
   if (ms === 0) throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be > 0. Received 0`);
   return ms;
-}
-
-function isThenable<V>(x: unknown): x is PromiseLike<V> {
-  return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as { then?: unknown }).then === 'function';
-}
-
-function isGenerator<V>(x: unknown): x is Generator<unknown, V, unknown> {
-  return (
-    x !== null &&
-    typeof x === 'object' &&
-    typeof (x as { next?: unknown }).next === 'function' &&
-    typeof (x as { throw?: unknown }).throw === 'function' &&
-    typeof (x as { then?: unknown }).then !== 'function'
-  );
 }
 
 function errText(err: unknown): string {

@@ -43,7 +43,7 @@ export interface TaskOptions {
 
 let taskCounter = 0;
 
-export function isGenerator(x: unknown): x is Generator<unknown, unknown, unknown> {
+export function isGenerator<V = unknown>(x: unknown): x is Generator<unknown, V, unknown> {
   return (
     x !== null &&
     typeof x === 'object' &&
@@ -53,7 +53,7 @@ export function isGenerator(x: unknown): x is Generator<unknown, unknown, unknow
   );
 }
 
-export function isThenable(x: unknown): x is PromiseLike<unknown> {
+export function isThenable<V = unknown>(x: unknown): x is PromiseLike<V> {
   return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as PromiseLike<unknown>).then === 'function';
 }
 
