@@ -9,17 +9,7 @@ const net = require('net');
 const fc = require('fast-check');
 const { run, Pool, CancelledError, TimeoutError } = require('evloop');
 
-function connect(port) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.removeListener('error', reject);
-      socket.on('error', () => {});
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
+const { connect } = require('./tcp-util');
 
 async function settle(aw) {
   try {

@@ -34,17 +34,7 @@ async function refusedPort() {
   return port;
 }
 
-function connect(port) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.removeListener('error', reject);
-      socket.on('error', () => {});
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
-}
+const { connect } = require('./tcp-util');
 
 /** Pool options over real sockets, with a ledger of what create/destroy did. */
 function tcpOptions(port, extra = {}) {
