@@ -1,0 +1,284 @@
+// asyncio's waiting helpers. Each returns a Future (never a bare Promise), so it can be awaited,
+// yield*-ed and cancelled alike.
+import { Future, PENDING, FINISHED, _runningLoop, describe, typeError } from './future';
+import { CancelledError, TimeoutError } from '../util/errors';
+import { ensureFuture } from './task';
+import type { EventLoop, TimerHandle, Handle } from './loop';
+
+export { ensureFuture };
+
+function checkMs(ms: unknown, where: string): number {
+  if (typeof ms !== 'number' || Number.isNaN(ms)) throw typeError(`${where}: delay must be a number of milliseconds, got ${describe(ms)}`);
+  return ms;
+}
+
+/**
+ * The future sleep() returns: cancelling it also cancels its timer. When it wakes — from its
+ * timer, or for sleep(0) from the ready queue one pass after sleep() was called — it runs its
+ * waiters right there instead of scheduling them for one more pass: a sleeping task resumes
+ * after exactly one hop, as asyncio's sleep(0) (a bare yield) does.
+ */
+class SleepFuture<T> extends Future<T> {
+  /** @internal */ _handle: Handle | null = null;
+  /** @internal queued itself for sleep(0) */ _zero = false;
+  /** @internal */ _value: T | undefined = undefined;
+
+  override cancel(msg?: string): boolean {
+    const h = this._handle;
+    if (h !== null) {
+      this._handle = null;
+      h.cancel();
+    }
+    return super.cancel(msg);
+  }
+
+  /** @internal */
+  _wake(): void {
+    this._handle = null;
+    if (this._state !== PENDING) return;
+    this._result = this._value;
+    this._state = FINISHED;
+    const cbs = this._callbacks;
+    if (cbs === null) return;
+    this._callbacks = null;
+    this._scheduled = cbs;
+    super._run();
+  }
+
+  /** @internal */
+  override _run(): void {
+    if (this._zero) {
+      this._zero = false;
+      this._wake();
+      return;
+    }
+    super._run();
+  }
+}
+
+function wakeSleeper(fut: SleepFuture<unknown>): void {
+  fut._wake();
+}
+
+/** Resolves to `value` after `ms` milliseconds (0 or less: after one pass of the loop). */
+export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
+  checkMs(ms, 'sleep');
+  const loop = _runningLoop();
+  const fut = new SleepFuture<T>(loop);
+  fut._value = value;
+  if (ms <= 0) {
+    fut._zero = true;
+    loop._pushReady(fut);
+  } else {
+    fut._handle = loop.callLater(ms, wakeSleeper, fut);
+  }
+  return fut;
+}
+
+export interface GatherOptions {
+  returnExceptions?: boolean;
+}
+
+/** gather()'s future: cancelling it cancels every child. */
+class GatheringFuture<T> extends Future<T> {
+  /** @internal */ _cancelRequested = false;
+  constructor(
+    loop: EventLoop,
+    private readonly _children: Future<unknown>[],
+  ) {
+    super(loop);
+  }
+  override cancel(msg?: string): boolean {
+    if (this.done()) return false;
+    let ret = false;
+    for (const child of this._children) if (child.cancel(msg)) ret = true;
+    // The gather ends (cancelled) once its children have settled.
+    if (ret) this._cancelRequested = true;
+    return ret;
+  }
+}
+
+function isGatherOptions(x: unknown): x is GatherOptions {
+  return x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Future) && typeof (x as { then?: unknown }).then !== 'function' && typeof (x as { next?: unknown }).next !== 'function';
+}
+
+/**
+ * Runs awaitables concurrently; resolves to their results in argument order. `gather(a, b, c)`
+ * or `gather([a, b, c], { returnExceptions })`. The first failure fails the gather unless
+ * returnExceptions (then errors stand in the result array, cancellations as CancelledError).
+ */
+export function gather<T extends readonly unknown[] = unknown[]>(...args: unknown[]): Future<T> {
+  let aws: unknown[];
+  let returnExceptions = false;
+  if (Array.isArray(args[0]) && (args.length === 1 || (args.length === 2 && isGatherOptions(args[1])))) {
+    aws = args[0] as unknown[];
+    returnExceptions = Boolean((args[1] as GatherOptions | undefined)?.returnExceptions);
+  } else {
+    aws = args;
+  }
+  const loop = _runningLoop();
+  if (aws.length === 0) {
+    const outer = new Future<T>(loop);
+    outer.setResult([] as unknown as T);
+    return outer;
+  }
+  const children: Future<unknown>[] = [];
+  const seen = new Map<unknown, Future<unknown>>();
+  for (const aw of aws) {
+    let f = seen.get(aw);
+    if (f === undefined) {
+      f = ensureFuture(aw, loop);
+      seen.set(aw, f);
+    }
+    children.push(f);
+  }
+  const unique = [...new Set(children)];
+  const outer = new GatheringFuture<T>(loop, unique);
+  let finished = 0;
+  const onChildDone = (fut: Future<unknown>): void => {
+    finished++;
+    if (outer.done()) {
+      if (!fut.cancelled()) fut.exception(); // mark retrieved
+      return;
+    }
+    if (!returnExceptions) {
+      if (fut.cancelled()) {
+        outer.setException(fut._makeCancelledError());
+        return;
+      }
+      if (fut._failed) {
+        outer.setException(fut.exception());
+        return;
+      }
+    }
+    if (finished === unique.length) {
+      const results = children.map((c) => (c.cancelled() ? c._makeCancelledError() : c._failed ? c.exception() : c._result));
+      if (outer._cancelRequested) outer.setException(fut.cancelled() ? fut._makeCancelledError() : new CancelledError());
+      else outer.setResult(results as unknown as T);
+    }
+  };
+  for (const f of unique) f.addDoneCallback(onChildDone);
+  return outer;
+}
+
+export type ReturnWhen = 'FIRST_COMPLETED' | 'FIRST_EXCEPTION' | 'ALL_COMPLETED';
+export const FIRST_COMPLETED = 'FIRST_COMPLETED';
+export const FIRST_EXCEPTION = 'FIRST_EXCEPTION';
+export const ALL_COMPLETED = 'ALL_COMPLETED';
+
+export interface WaitOptions {
+  timeout?: number | null;
+  returnWhen?: ReturnWhen;
+}
+
+/**
+ * Waits for the awaitables until `returnWhen` holds or `timeout` ms pass; resolves to
+ * `[done, pending]` (Sets of futures). A timeout does not throw; nothing is cancelled.
+ */
+export function wait<T = unknown>(aws: Iterable<unknown>, options: WaitOptions = {}): Future<[Set<Future<T>>, Set<Future<T>>]> {
+  if (aws === null || typeof aws !== 'object' || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== 'function' || aws instanceof Future) {
+    throw typeError(`wait: expected an iterable of awaitables, got ${describe(aws)}`);
+  }
+  const returnWhen = options.returnWhen ?? ALL_COMPLETED;
+  if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
+    throw typeError(`wait: invalid returnWhen ${describe(returnWhen)}`, 'ERR_INVALID_ARG_VALUE');
+  }
+  const timeout = options.timeout ?? null;
+  if (timeout !== null) checkMs(timeout, 'wait');
+  const loop = _runningLoop();
+  const fs = new Set<Future<T>>();
+  for (const aw of aws) fs.add(ensureFuture<T>(aw, loop));
+  if (fs.size === 0) throw typeError('wait: the set of awaitables is empty', 'ERR_INVALID_ARG_VALUE');
+
+  const outer = new Future<[Set<Future<T>>, Set<Future<T>>]>(loop);
+  let counter = fs.size;
+  let timer: TimerHandle | null = null;
+  const finish = (): void => {
+    if (timer !== null) timer.cancel();
+    for (const f of fs) f.removeDoneCallback(onCompletion);
+    if (outer.done()) return;
+    const done = new Set<Future<T>>();
+    const pending = new Set<Future<T>>();
+    for (const f of fs) (f.done() ? done : pending).add(f);
+    outer.setResult([done, pending]);
+  };
+  const onCompletion = (f: Future<T>): void => {
+    counter--;
+    if (counter <= 0 || returnWhen === FIRST_COMPLETED || (returnWhen === FIRST_EXCEPTION && !f.cancelled() && f._failed)) finish();
+  };
+  if (timeout !== null) timer = loop.callLater(timeout, finish);
+  for (const f of fs) f.addDoneCallback(onCompletion);
+  outer._addCallbackInternal(() => {
+    if (outer.cancelled()) finish();
+  });
+  return outer;
+}
+
+/**
+ * Protects `aw` from cancellation: cancelling the returned future does not cancel `aw`
+ * (which keeps running; await it again to get its result).
+ */
+export function shield<T>(aw: unknown): Future<T> {
+  const loop = _runningLoop();
+  const inner = ensureFuture<T>(aw, loop);
+  if (inner.done()) return inner;
+  const outer = new Future<T>(inner._loop);
+  const innerDone = (): void => {
+    if (outer.cancelled()) {
+      if (!inner.cancelled()) inner.exception(); // mark retrieved
+      return;
+    }
+    if (outer.done()) return;
+    outer._copyStateFrom(inner);
+  };
+  inner._addCallbackInternal(innerDone);
+  outer._addCallbackInternal(() => {
+    if (!inner.done()) inner.removeDoneCallback(innerDone);
+  });
+  return outer;
+}
+
+export interface AsCompletedOptions {
+  timeout?: number | null;
+}
+
+/**
+ * The awaitables' outcomes in completion order: an array of futures, the i-th settling like the
+ * i-th awaitable to finish. After `timeout` ms the ones not yet settled fail with TimeoutError.
+ */
+export function asCompleted<T = unknown>(aws: Iterable<unknown>, options: AsCompletedOptions = {}): Future<T>[] {
+  if (aws === null || typeof aws !== 'object' || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== 'function' || aws instanceof Future) {
+    throw typeError(`asCompleted: expected an iterable of awaitables, got ${describe(aws)}`);
+  }
+  const timeout = options.timeout ?? null;
+  if (timeout !== null) checkMs(timeout, 'asCompleted');
+  const loop = _runningLoop();
+  const todo = new Set<Future<T>>();
+  for (const aw of aws) todo.add(ensureFuture<T>(aw, loop));
+  const slots: Future<T>[] = [];
+  for (let i = 0; i < todo.size; i++) slots.push(new Future<T>(loop));
+  let next = 0;
+  let timer: TimerHandle | null = null;
+  const onCompletion = (f: Future<T>): void => {
+    if (!todo.delete(f)) return;
+    const slot = slots[next++]!;
+    if (slot.done()) {
+      if (!f.cancelled()) f.exception();
+      return;
+    }
+    slot._copyStateFrom(f);
+    if (todo.size === 0 && timer !== null) timer.cancel();
+  };
+  if (timeout !== null && todo.size !== 0) {
+    timer = loop.callLater(timeout, () => {
+      for (const f of todo) f.removeDoneCallback(onCompletion);
+      todo.clear();
+      while (next < slots.length) {
+        const slot = slots[next++]!;
+        if (!slot.done()) slot.setException(new TimeoutError());
+      }
+    });
+  }
+  for (const f of todo) f.addDoneCallback(onCompletion);
+  return slots;
+}

@@ -1,0 +1,741 @@
+// The event loop: asyncio's BaseEventLoop, running inside Node's own loop without blocking it.
+//
+// A *pass* (asyncio's _run_once) moves expired timers to the ready queue and runs exactly the
+// callbacks that were ready when it began; what they schedule waits for the next pass. Passes
+// are triggered by: the native Poller's batch callback (I/O), one Node timer armed for the
+// earliest deadline, and — when work remains — a bounded chain of microtask passes (so async
+// function continuations interleave in FIFO order) followed by a setImmediate pass (so Node's
+// timers, fs and http keep running).
+//
+// I/O hooks for transports (the whole contract):
+//   loop.addReader(fd, cb, ...args) / loop.addWriter(fd, cb, ...args)
+//     One reader and one writer handle per fd; adding again replaces the handle (the old one is
+//     cancelled). Level-triggered: the callback runs in every pass in which the fd is ready,
+//     until removed. READ/ERROR/HUP readiness runs the reader, WRITE/ERROR/HUP the writer.
+//   loop.removeReader(fd) / loop.removeWriter(fd) → boolean (was one registered)
+//   loop._readers[fd] / loop._writers[fd] — the live Handles (undefined when none), read-only.
+//   Close an fd only after removing its reader and writer (binding.close also drops it from the
+//   poller, but the loop's own slots would be stale).
+import { CancelledError, EventLoopError } from '../util/errors';
+import { Future, PENDING, _setRunningLoopHook, describe, typeError } from './future';
+import { Task, type Coroutine, type TaskOptions } from './task';
+import { current, Frame, retainFrames, releaseFrames } from './context';
+import { toLogger, type Logger } from '../util/logger';
+import { TimerQueue } from './timer-queue';
+import type { BackendName, Binding, NativePoller } from '../native/binding';
+import { createServer, createUnixServer, type ProtocolFactory, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
+import { createConnection, createUnixConnection, type ConnectionOptions } from '../io/connection';
+import { createDatagramEndpoint, type DatagramOptions, type UdpTransport } from '../io/datagram';
+import type { SocketTransport, StreamProtocol } from '../io/transports';
+import type { DatagramProtocolLike } from '../io/protocols';
+
+export type BackendOption = 'auto' | BackendName;
+
+export interface EventLoopOptions {
+  debug?: boolean;
+  backend?: BackendOption;
+  logger?: unknown;
+}
+
+export interface ExceptionContext {
+  message: string;
+  exception?: unknown;
+  future?: Future<unknown>;
+  task?: Task<unknown>;
+  handle?: Handle;
+  [key: string]: unknown;
+}
+
+export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
+
+/** Something the ready queue can run: a Handle, or a Future running its done callbacks. */
+export interface Runnable {
+  _run(): void;
+}
+
+const EMPTY: unknown[] = [];
+const RESOLVED = Promise.resolve();
+
+export class Handle implements Runnable {
+  /** @internal */ _cb: ((...args: any[]) => unknown) | null;
+  /** @internal */ _args: unknown[];
+  /** @internal */ _cancelled = false;
+  /** @internal */ _loop: EventLoop;
+
+  constructor(cb: (...args: any[]) => unknown, args: unknown[], loop: EventLoop) {
+    this._cb = cb;
+    this._args = args;
+    this._loop = loop;
+  }
+
+  cancel(): void {
+    if (this._cancelled) return;
+    this._cancelled = true;
+    this._cb = null;
+    this._args = EMPTY;
+  }
+
+  cancelled(): boolean {
+    return this._cancelled;
+  }
+
+  /** @internal */
+  _run(): void {
+    const cb = this._cb;
+    if (cb === null) return;
+    const a = this._args;
+    switch (a.length) {
+      case 0:
+        cb();
+        break;
+      case 1:
+        cb(a[0]);
+        break;
+      case 2:
+        cb(a[0], a[1]);
+        break;
+      default:
+        cb.apply(undefined, a);
+    }
+  }
+
+  toString(): string {
+    const name = this._cb ? this._cb.name || 'anonymous' : 'cancelled';
+    return `<${this.constructor.name} ${name}>`;
+  }
+}
+
+export class TimerHandle extends Handle {
+  /** @internal */ _when: number;
+  /** @internal */ _seq: number;
+  /** @internal in the loop's heap */ _scheduled = true;
+
+  constructor(when: number, seq: number, cb: (...args: any[]) => unknown, args: unknown[], loop: EventLoop) {
+    super(cb, args, loop);
+    this._when = when;
+    this._seq = seq;
+  }
+
+  /** The deadline, in loop.time() milliseconds. */
+  when(): number {
+    return this._when;
+  }
+
+  override cancel(): void {
+    if (this._cancelled) return;
+    super.cancel();
+    if (this._scheduled) this._loop._timerCancelledCount++;
+  }
+}
+
+// asyncio's thresholds for rebuilding the heap without cancelled timers.
+const MIN_SCHEDULED_TIMER_HANDLES = 100;
+const MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5;
+// How many passes may follow each other as microtasks before one yields to Node (setImmediate).
+const MICROTASK_PASSES = 64;
+
+
+let bindingCache: Binding | null = null;
+function loadBinding(): Binding {
+  // Lazy: futures, tasks and timers work without the native addon; only I/O needs it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (bindingCache === null) bindingCache = (require('../native/binding') as { binding: Binding }).binding;
+  return bindingCache;
+}
+
+const READ = 1;
+const WRITE = 2;
+const READ_READY = 1 | 4 | 8; // READ | ERROR | HUP
+const WRITE_READY = 2 | 4 | 8; // WRITE | ERROR | HUP
+
+function checkCallback(cb: unknown, where: string): void {
+  if (typeof cb !== 'function') throw typeError(`${where}: callback must be a function, got ${describe(cb)}`);
+}
+
+function checkDelay(ms: unknown, where: string): number {
+  if (typeof ms !== 'number' || Number.isNaN(ms)) throw typeError(`${where}: delay must be a number (ms), got ${describe(ms)}`);
+  return ms;
+}
+
+function checkFd(fd: unknown, where: string): number {
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw typeError(`${where}: fd must be a non-negative integer, got ${describe(fd)}`);
+  return fd;
+}
+
+export class EventLoop {
+  /** In debug mode, callbacks running longer than this (ms) are logged at warn. */
+  slowCallbackDuration = 100;
+
+  /** @internal */ _debug = false;
+  /** @internal */ _ready: Runnable[] = [];
+  private _readySpare: Runnable[] = [];
+  /** @internal */ _timers = new TimerQueue<TimerHandle>();
+  private _timerSeq = 0;
+  /** @internal */ _timerCancelledCount = 0;
+  /**
+   * @internal Transports and servers holding an fd on this loop. close() closes whatever is
+   * still open (as a closed loop can run no callback, their protocols hear nothing), so a
+   * program that forgets to close a connection leaks no fd past its loop.
+   */
+  _openResources = new Set<{ _closeForLoop(): void }>();
+  /** @internal */ _readers: (Handle | undefined)[] = [];
+  /** @internal */ _writers: (Handle | undefined)[] = [];
+  private _interest: number[] = [];
+  private _poller: NativePoller | null = null;
+  private readonly _backend: BackendOption;
+
+  private _running = false;
+  private _stopping = false;
+  private _closed = false;
+  private _inPass = false;
+  private _passScheduled = false;
+  private _microPasses = 0;
+  /** I/O was polled or delivered since the last macrotask pass (setImmediate / Node timer). */
+  private _ioPolled = false;
+  private _nodeTimer: NodeJS.Timeout | null = null;
+  private _nodeTimerWhen = Infinity;
+  private _timersChanged = false;
+  private _stopResolve: (() => void) | null = null;
+  private _passFrame = new Frame(null);
+
+  private _exceptionHandler: ExceptionHandler | null = null;
+  /** @internal */ _logger: Logger;
+  /** @internal pending tasks of this loop (allTasks) */ _tasks = new Set<Task<unknown>>();
+
+  constructor(options: EventLoopOptions = {}) {
+    if (options === null || typeof options !== 'object') throw typeError('newEventLoop: options must be an object');
+    const backend = options.backend ?? 'auto';
+    if (!['auto', 'epoll', 'kqueue', 'poll', 'select'].includes(backend)) {
+      throw typeError(`backend must be one of auto, epoll, kqueue, poll, select; got ${describe(backend)}`, 'ERR_INVALID_ARG_VALUE');
+    }
+    this._backend = backend;
+    this._logger = toLogger(options.logger);
+    if (options.debug) this._debug = true;
+    retainFrames();
+  }
+
+  // ---- time and scheduling ----
+
+  /** Monotonic time in milliseconds (float), the clock of callAt and every timer. */
+  time(): number {
+    return performance.now();
+  }
+
+  callSoon(cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {
+    if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
+    checkCallback(cb, 'callSoon');
+    const h = new Handle(cb, args, this);
+    this._ready.push(h);
+    if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
+    return h;
+  }
+
+  callLater(ms: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle {
+    checkDelay(ms, 'callLater');
+    return this._callAt(performance.now() + ms, cb, args);
+  }
+
+  callAt(when: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle {
+    checkDelay(when, 'callAt');
+    return this._callAt(when, cb, args);
+  }
+
+  private _callAt(when: number, cb: (...args: any[]) => unknown, args: unknown[]): TimerHandle {
+    if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
+    checkCallback(cb, 'callAt');
+    // A queued timer lives through several young-generation GCs: share the empty argument list
+    // rather than keep one array per timer alive.
+    const t = new TimerHandle(when, this._timerSeq++, cb, args.length === 0 ? EMPTY : args, this);
+    this._timers.push(t);
+    if (when < this._nodeTimerWhen && this._running) {
+      if (this._inPass) this._timersChanged = true;
+      else this._armTimer();
+    }
+    return t;
+  }
+
+  /** @internal Queue a runnable (a future's callbacks) without a Handle. */
+  _pushReady(r: Runnable): void {
+    if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
+    this._ready.push(r);
+    if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
+  }
+
+  createFuture<T = unknown>(): Future<T> {
+    return new Future<T>(this);
+  }
+
+  createTask<T>(coro: Coroutine<T>, options?: TaskOptions): Task<T> {
+    if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
+    return new Task<T>(coro, { ...options, loop: this });
+  }
+
+  // ---- I/O ----
+
+  addReader(fd: number, cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {
+    checkFd(fd, 'addReader');
+    checkCallback(cb, 'addReader');
+    if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
+    const mask = this._interest[fd] ?? 0;
+    if ((mask & READ) === 0) this._setInterest(fd, mask, mask | READ);
+    const h = new Handle(cb, args, this);
+    const old = this._readers[fd];
+    this._readers[fd] = h;
+    if (old !== undefined) old.cancel();
+    return h;
+  }
+
+  addWriter(fd: number, cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {
+    checkFd(fd, 'addWriter');
+    checkCallback(cb, 'addWriter');
+    if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
+    const mask = this._interest[fd] ?? 0;
+    if ((mask & WRITE) === 0) this._setInterest(fd, mask, mask | WRITE);
+    const h = new Handle(cb, args, this);
+    const old = this._writers[fd];
+    this._writers[fd] = h;
+    if (old !== undefined) old.cancel();
+    return h;
+  }
+
+  removeReader(fd: number): boolean {
+    checkFd(fd, 'removeReader');
+    const h = this._readers[fd];
+    if (h === undefined) return false;
+    this._readers[fd] = undefined;
+    h.cancel();
+    if (!this._closed) {
+      const mask = this._interest[fd] ?? 0;
+      this._setInterest(fd, mask, mask & ~READ);
+    }
+    return true;
+  }
+
+  removeWriter(fd: number): boolean {
+    checkFd(fd, 'removeWriter');
+    const h = this._writers[fd];
+    if (h === undefined) return false;
+    this._writers[fd] = undefined;
+    h.cancel();
+    if (!this._closed) {
+      const mask = this._interest[fd] ?? 0;
+      this._setInterest(fd, mask, mask & ~WRITE);
+    }
+    return true;
+  }
+
+  // ---- networking (lib/server.ts, lib/connection.ts, lib/datagram.ts) ----
+
+  /** Listens on `host:port`; resolves to the Server. */
+  createServer(protocolFactory: ProtocolFactory, host: string | string[] | null | undefined, port: number, options?: ServerOptions): Future<Server> {
+    return createServer(this, protocolFactory, host, port, options);
+  }
+
+  /** Connects to `host:port`; resolves to `[transport, protocol]` once `connectionMade` has run. */
+  createConnection<P extends StreamProtocol>(protocolFactory: () => P, host: string, port: number, options?: ConnectionOptions): Future<[SocketTransport, P]> {
+    return createConnection(this, protocolFactory, host, port, options);
+  }
+
+  createUnixServer(protocolFactory: ProtocolFactory, path: string, options?: UnixServerOptions): Future<Server> {
+    return createUnixServer(this, protocolFactory, path, options);
+  }
+
+  createUnixConnection<P extends StreamProtocol>(protocolFactory: () => P, path: string): Future<[SocketTransport, P]> {
+    return createUnixConnection(this, protocolFactory, path);
+  }
+
+  createDatagramEndpoint<P extends DatagramProtocolLike>(protocolFactory: () => P, options?: DatagramOptions): Future<[UdpTransport, P]> {
+    return createDatagramEndpoint(this, protocolFactory, options);
+  }
+
+  /** The native poller's backend name, once I/O has been used (undefined before). */
+  get backend(): BackendName | undefined {
+    return this._poller?.backend;
+  }
+
+  private _setInterest(fd: number, oldMask: number, newMask: number): void {
+    if (oldMask === newMask) return;
+    const poller = this._poller ?? this._createPoller();
+    if (oldMask === 0) poller.add(fd, newMask);
+    else if (newMask === 0) poller.remove(fd);
+    else poller.modify(fd, newMask);
+    this._interest[fd] = newMask;
+  }
+
+  private _createPoller(): NativePoller {
+    const binding = loadBinding();
+    const name = this._backend === 'auto' ? binding.backends[0]! : this._backend;
+    const poller = new binding.Poller(name);
+    this._poller = poller;
+    if (this._running) poller.start(this._onIO);
+    return poller;
+  }
+
+  // One call per ready batch, from libuv (MakeCallback: microtasks run after it returns).
+  private readonly _onIO = (n: number): void => {
+    if (!this._running) return;
+    this._ioPolled = true;
+    this._dispatchIO(n);
+    this._microPasses = 0;
+    if (!this._inPass) this._runPass();
+  };
+
+  private _dispatchIO(n: number): void {
+    const ev = this._poller!.events;
+    const readers = this._readers;
+    const writers = this._writers;
+    const ready = this._ready;
+    const end = n * 2;
+    for (let i = 0; i < end; i += 2) {
+      const fd = ev[i]!;
+      const e = ev[i + 1]!;
+      if ((e & READ_READY) !== 0) {
+        const h = readers[fd];
+        if (h !== undefined) ready.push(h);
+      }
+      if ((e & WRITE_READY) !== 0) {
+        const h = writers[fd];
+        if (h !== undefined) ready.push(h);
+      }
+    }
+  }
+
+  private _pollIO(): void {
+    const poller = this._poller;
+    if (poller !== null && poller.size !== 0) {
+      this._ioPolled = true;
+      const n = poller.wait(0);
+      if (n > 0) this._dispatchIO(n);
+    }
+  }
+
+  // ---- passes ----
+
+  private _schedulePass(): void {
+    this._passScheduled = true;
+    if (this._microPasses < MICROTASK_PASSES) {
+      this._microPasses++;
+      // A promise reaction, not queueMicrotask: Node's queueMicrotask makes an AsyncResource per call.
+      RESOLVED.then(this._microtaskPass);
+    } else {
+      setImmediate(this._immediatePass);
+    }
+  }
+
+  private readonly _microtaskPass = (): void => {
+    this._passScheduled = false;
+    if (!this._running || this._inPass) return;
+    // Chained microtask passes run inside one Node turn: once this turn has polled (or the native
+    // batch has delivered), polling again before every pass is a syscall that rarely finds
+    // anything. The chain ends after MICROTASK_PASSES with a setImmediate pass, which polls.
+    if (!this._ioPolled) this._pollIO();
+    this._runPass();
+  };
+
+  private readonly _immediatePass = (): void => {
+    this._passScheduled = false;
+    this._microPasses = 0;
+    if (!this._running || this._inPass) return;
+    this._ioPolled = false;
+    this._pollIO();
+    this._runPass();
+  };
+
+  private readonly _onNodeTimer = (): void => {
+    this._nodeTimer = null;
+    this._nodeTimerWhen = Infinity;
+    if (!this._running || this._inPass) return;
+    this._microPasses = 0;
+    this._ioPolled = false;
+    this._pollIO();
+    this._runPass();
+  };
+
+  private _runPass(): void {
+    const prevLoop = current.passLoop;
+    current.passLoop = this;
+    this._inPass = true;
+    // Callbacks run in a frame of their own: an async function they start (createTask(child()))
+    // must not share its frame with whatever scheduled this pass.
+    if (this._passFrame.task !== null) this._passFrame = new Frame(null);
+    const prevFrame = current.frame;
+    current.frame = this._passFrame;
+
+    if (this._timers.length !== 0) this._expireTimers();
+    const q = this._ready;
+    if (q.length !== 0) {
+      this._ready = this._readySpare;
+      if (this._debug) this._runDebug(q);
+      else {
+        for (let i = 0; i < q.length; i++) {
+          try {
+            q[i]!._run();
+          } catch (exception) {
+            this._callbackError(q[i]!, exception);
+          }
+        }
+      }
+      q.length = 0;
+      this._readySpare = q;
+    }
+
+    this._inPass = false;
+    current.passLoop = prevLoop;
+    current.frame = prevFrame;
+    if (this._stopping) {
+      this._finishStop();
+      return;
+    }
+    if (this._ready.length !== 0) {
+      if (!this._passScheduled) this._schedulePass();
+    }
+    if (this._timersChanged || (this._nodeTimer === null && this._timers.length !== 0)) {
+      this._timersChanged = false;
+      this._armTimer();
+    }
+  }
+
+  private _runDebug(q: Runnable[]): void {
+    for (let i = 0; i < q.length; i++) {
+      const h = q[i]!;
+      const t0 = performance.now();
+      try {
+        h._run();
+      } catch (exception) {
+        this._callbackError(h, exception);
+      }
+      const dt = performance.now() - t0;
+      if (dt >= this.slowCallbackDuration) {
+        this._logger.warn(`Executing ${String(h)} took ${dt.toFixed(3)} ms`, undefined, 'slow callback');
+      }
+    }
+  }
+
+  private _callbackError(h: Runnable, exception: unknown): void {
+    if (h instanceof Future) {
+      this.callExceptionHandler({ message: `Exception in callback of ${h}`, exception, future: h });
+    } else {
+      this.callExceptionHandler({ message: `Exception in callback ${String(h)}`, exception, handle: h as Handle });
+    }
+  }
+
+  private _expireTimers(): void {
+    const timers = this._timers;
+    if (timers.length > MIN_SCHEDULED_TIMER_HANDLES && this._timerCancelledCount / timers.length > MIN_CANCELLED_TIMER_HANDLES_FRACTION) {
+      this._purgeCancelledTimers();
+    }
+    this._timerCancelledCount -= timers.takeDue(performance.now(), this._ready);
+  }
+
+  /** @internal Drop cancelled timers (asyncio does it once they are over half of all timers). */
+  _purgeCancelledTimers(): void {
+    this._timers.purge();
+    this._timerCancelledCount = 0;
+  }
+
+  private _armTimer(): void {
+    const timers = this._timers;
+    let top = timers.peek();
+    while (top !== undefined && top._cancelled) {
+      timers.shift();
+      this._timerCancelledCount--;
+      top = timers.peek();
+    }
+    if (top === undefined) {
+      this._disarmTimer();
+      return;
+    }
+    const when = top._when;
+    if (this._nodeTimer !== null && this._nodeTimerWhen <= when) return;
+    if (this._nodeTimer !== null) clearTimeout(this._nodeTimer);
+    // Node fires with whole milliseconds and may be a little early against performance.now();
+    // an early firing just finds nothing due and re-arms.
+    // Node turns a delay over 2^31-1 ms into 1 ms (with a warning): cap it, and let the early
+    // firing re-arm, as for any early firing.
+    const delay = Math.min(Math.max(0, Math.ceil(when - performance.now())), 0x7fffffff);
+    this._nodeTimerWhen = when;
+    this._nodeTimer = setTimeout(this._onNodeTimer, delay);
+  }
+
+  private _disarmTimer(): void {
+    if (this._nodeTimer !== null) {
+      clearTimeout(this._nodeTimer);
+      this._nodeTimer = null;
+    }
+    this._nodeTimerWhen = Infinity;
+  }
+
+  // ---- running ----
+
+  /** Runs until stop(); resolves once the pass in which stop() was called has finished. */
+  runForever(): Promise<void> {
+    if (this._closed) return Promise.reject(new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED'));
+    if (this._running) return Promise.reject(new EventLoopError('This event loop is already running', 'ERR_LOOP_RUNNING'));
+    this._running = true;
+    this._microPasses = 0;
+    current.runningLoops.push(this);
+    return new Promise<void>((resolve) => {
+      this._stopResolve = resolve;
+      if (this._poller !== null) this._poller.start(this._onIO);
+      // asyncio: stop() before run_forever() makes it run one pass and return.
+      if (this._stopping || this._ready.length !== 0) this._schedulePass();
+      if (this._timers.length !== 0) this._armTimer();
+    });
+  }
+
+  /** Runs the loop until `aw` is done; resolves to its result (or rejects with its exception). */
+  async runUntilComplete<T>(aw: unknown): Promise<T> {
+    if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
+    if (this._running) throw new EventLoopError('This event loop is already running', 'ERR_LOOP_RUNNING');
+    const { ensureFuture } = require('./task') as typeof import('./task');
+    const fut = (typeof aw === "function" ? this.createTask(aw as () => T) : ensureFuture(aw, this)) as Future<T>;
+    const stopWhenDone = (): void => this.stop();
+    if (fut.done()) this.callSoon(stopWhenDone);
+    else fut._addCallbackInternal(stopWhenDone);
+    try {
+      await this.runForever();
+    } finally {
+      fut.removeDoneCallback(stopWhenDone);
+    }
+    if (!fut.done()) throw new EventLoopError('Event loop stopped before Future completed.', 'ERR_LOOP_STOPPED');
+    return fut.result();
+  }
+
+  /** Stops after the current pass (or the next one, when called outside a pass). */
+  stop(): void {
+    this._stopping = true;
+    if (this._running && !this._inPass && !this._passScheduled) this._schedulePass();
+  }
+
+  private _finishStop(): void {
+    this._stopping = false;
+    this._running = false;
+    const i = current.runningLoops.lastIndexOf(this);
+    if (i >= 0) current.runningLoops.splice(i, 1);
+    this._disarmTimer();
+    if (this._poller !== null) this._poller.stop();
+    const resolve = this._stopResolve;
+    this._stopResolve = null;
+    if (resolve !== null) resolve();
+  }
+
+  isRunning(): boolean {
+    return this._running;
+  }
+
+  isClosed(): boolean {
+    return this._closed;
+  }
+
+  /** Drops pending callbacks and timers and closes the native poller. Idempotent; not while running. */
+  close(): void {
+    if (this._running) throw new EventLoopError('Cannot close a running event loop', 'ERR_LOOP_RUNNING');
+    if (this._closed) return;
+    // The loop holds its pending tasks (so none is collected mid-flight, asyncio's pitfall):
+    // closing it is what destroys them. asyncio reports that when such a task is collected.
+    if (this._debug) {
+      for (const task of this._tasks) {
+        if (!task.done()) this.callExceptionHandler({ message: 'Task was destroyed but it is pending!', task });
+      }
+    }
+    this._closed = true;
+    releaseFrames();
+    this._ready.length = 0;
+    this._timers.clear();
+    this._timerCancelledCount = 0;
+    this._disarmTimer();
+    for (const h of this._readers) h?.cancel();
+    for (const h of this._writers) h?.cancel();
+    this._readers = [];
+    this._writers = [];
+    this._interest = [];
+    for (const resource of this._openResources) resource._closeForLoop();
+    this._openResources.clear();
+    if (this._poller !== null) {
+      this._poller.close();
+      this._poller = null;
+    }
+  }
+
+  // ---- errors and debug ----
+
+  setExceptionHandler(handler: ExceptionHandler | null): void {
+    if (handler !== null && typeof handler !== 'function') throw typeError('setExceptionHandler: handler must be a function or null');
+    this._exceptionHandler = handler;
+  }
+
+  getExceptionHandler(): ExceptionHandler | null {
+    return this._exceptionHandler;
+  }
+
+  /** asyncio's default handler: logs the message and exception (error level; the stack at debug). */
+  defaultExceptionHandler(context: ExceptionContext): void {
+    const exc = context.exception;
+    const key = context.task ? context.task.getName() : context.handle ? String(context.handle) : context.future ? String(context.future) : undefined;
+    const detail = exc === undefined ? undefined : exc instanceof Error ? `${exc.name}: ${exc.message}` : describe(exc);
+    this._logger.error(context.message, detail, key);
+    if (exc instanceof Error && exc.stack) this._logger.debug('traceback', exc.stack, key);
+  }
+
+  callExceptionHandler(context: ExceptionContext): void {
+    const handler = this._exceptionHandler;
+    if (handler === null) {
+      try {
+        this.defaultExceptionHandler(context);
+      } catch {
+        // a failing logger must not break the loop
+      }
+      return;
+    }
+    try {
+      handler(this, context);
+    } catch (exception) {
+      try {
+        this.defaultExceptionHandler({ message: 'Unhandled error in exception handler', exception, context });
+      } catch {
+        // as above
+      }
+    }
+  }
+
+  setDebug(enabled: boolean): void {
+    this._debug = Boolean(enabled);
+  }
+
+  getDebug(): boolean {
+    return this._debug;
+  }
+
+  getLogger(): Logger {
+    return this._logger;
+  }
+
+  toString(): string {
+    return `<EventLoop running=${this._running} closed=${this._closed} debug=${this._debug}>`;
+  }
+}
+
+export function newEventLoop(options?: EventLoopOptions): EventLoop {
+  return new EventLoop(options);
+}
+
+/** The loop running the current code: the pass in progress, else the current task's, else the last started. */
+export function getRunningLoop(): EventLoop {
+  const loop = _runningLoopOrNull();
+  if (loop === null) throw new EventLoopError('no running event loop', 'ERR_NO_RUNNING_LOOP');
+  return loop;
+}
+
+/** @internal */
+export function _runningLoopOrNull(): EventLoop | null {
+  if (current.passLoop !== null) return current.passLoop;
+  if (current.stepTask !== null) return current.stepTask._loop;
+  const frame = current.frame;
+  if (frame !== null && frame.task !== null && frame.task._state === PENDING && frame.task._loop.isRunning()) return frame.task._loop;
+  const running = current.runningLoops;
+  return running.length !== 0 ? running[running.length - 1]! : null;
+}
+
+_setRunningLoopHook(getRunningLoop);
+
+export { CancelledError };

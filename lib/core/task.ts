@@ -1,0 +1,425 @@
+// asyncio.Task: drives a coroutine — a generator (step by step, the faithful model) or an async
+// function's promise — and is itself a Future of the coroutine's result.
+//
+// Cancellation, generator tasks: exactly asyncio's. cancel() cancels the future the task is
+// suspended on (or, when there is none, throws CancelledError in at the next step); the coroutine
+// sees CancelledError at its `yield*` and may catch it.
+//
+// Cancellation, async-function tasks: V8 runs their continuations, so the task cannot throw into
+// them. Instead every task that calls a function (createTask(fn), run(fn)) runs it inside a Frame
+// (context.ts: carried by V8 promise hooks) that follows all its continuations; `await fut` on an evloop Future calls
+// fut.then() inside that frame, which registers `fut` as awaited by the task. cancel() cancels
+// every evloop future the frame awaits at that moment; when there is none (the coroutine is
+// running, or awaits a plain Promise), the next evloop future it awaits is cancelled at once, and
+// if it finishes without awaiting one, the task ends cancelled (asyncio's _must_cancel).
+// createTask(promise) — the coroutine already started — hands the frame that was current when it
+// was called over to the new task and gives the caller a fresh one: exact for
+// `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
+import { Future, PENDING, CANCELLED, FINISHED, _runningLoop, describe, typeError } from './future';
+import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
+import { current, Frame, runInFrame } from './context';
+import { Status, statusOfError, statusMessage } from '../util/status';
+import type { EventLoop } from './loop';
+
+export type GeneratorCoroutine<T> = Generator<unknown, T, any>;
+/** What a Task can drive: a generator, an async function's promise, or a function returning either. */
+export type Coroutine<T> =
+  | GeneratorCoroutine<T>
+  | PromiseLike<T>
+  | ((...args: any[]) => GeneratorCoroutine<T> | PromiseLike<T> | T);
+
+export interface TaskOptions {
+  name?: string;
+  signal?: AbortSignal;
+  /**
+   * Run the first step now, inside createTask, instead of on the next pass (asyncio 3.14's
+   * `eager_start`): a coroutine that finishes without waiting never touches the loop. Applies
+   * to generator coroutines on a running loop; otherwise the task starts as usual.
+   */
+  eagerStart?: boolean;
+  /** @internal createTask passes its loop */
+  loop?: EventLoop;
+}
+
+let taskCounter = 0;
+
+export function isGenerator<V = unknown>(x: unknown): x is Generator<unknown, V, unknown> {
+  return (
+    x !== null &&
+    typeof x === 'object' &&
+    typeof (x as Generator).next === 'function' &&
+    typeof (x as Generator).throw === 'function' &&
+    !(x instanceof Future)
+  );
+}
+
+export function isThenable<V = unknown>(x: unknown): x is PromiseLike<V> {
+  return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as PromiseLike<unknown>).then === 'function';
+}
+
+function abortMessage(reason: unknown): string | undefined {
+  if (reason === undefined) return undefined;
+  if (reason instanceof Error) return reason.message;
+  return String(reason);
+}
+
+export class Task<T = unknown> extends Future<T> {
+  /** Task status code (status.ts): 1 before the first step, 100 running, 800 while done callbacks run, then final. */
+  status: number = Status.INIT;
+  private _name: string;
+  /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
+  private _fn: ((...args: any[]) => unknown) | null = null;
+  /** @internal generator mode: the future the step is suspended on */ _futWaiter: Future<unknown> | null = null;
+  /** @internal async mode: evloop futures awaited inside the task's frame */ _waiters: Future<unknown>[] | null = null;
+  /** @internal */ _mustCancel = false;
+  private _numCancelsRequested = 0;
+  private _finalStatus = 0;
+  private _signal: AbortSignal | null = null;
+  private _onAbort: (() => void) | null = null;
+
+  private readonly _wakeup = (fut: Future<unknown>): void => {
+    if (fut._state === FINISHED && !fut._failed) {
+      this._step(fut._result, false);
+    } else {
+      let exc: unknown;
+      try {
+        fut.result();
+      } catch (e) {
+        exc = e;
+      }
+      this._step(exc, true);
+    }
+  };
+  private readonly _stepSoon = (): void => {
+    if (this._fn !== null) this._firstCall();
+    else if (this._gen !== null) this._step(undefined, false);
+    else if (this.status < Status.IN_PROCESS && this._state === PENDING) this.status = Status.IN_PROCESS;
+  };
+  private readonly _stepWithError = (err: unknown): void => {
+    this._step(err, true);
+  };
+
+  constructor(coro: Coroutine<T>, options?: TaskOptions) {
+    super(options?.loop ?? _runningLoop());
+    if (options !== undefined && (options === null || typeof options !== 'object')) throw typeError('createTask: options must be an object');
+    const name = options?.name;
+    if (name !== undefined && typeof name !== 'string') throw typeError(`createTask: name must be a string, got ${describe(name)}`);
+    const signal = options?.signal;
+    if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean')) {
+      throw typeError('createTask: signal must be an AbortSignal');
+    }
+    if (isGenerator(coro)) {
+      this._gen = coro as Generator<unknown, T, unknown>;
+    } else if (typeof coro === 'function') {
+      this._fn = coro;
+    } else if (coro instanceof Future) {
+      throw typeError(`a coroutine was expected, got ${coro}; use ensureFuture() for futures`);
+    } else if (isThenable(coro)) {
+      this._attachPromise(coro);
+      // The promise captured the caller's frame when it started: that frame now belongs to this
+      // task, and the caller continues in a fresh one.
+      const frame = current.frame;
+      if (frame !== null) {
+        const previous = frame.task;
+        frame.task = this as Task<unknown>;
+        current.frame = new Frame(previous);
+      }
+    } else {
+      throw typeError(`a coroutine was expected (generator, promise or function), got ${describe(coro)}`);
+    }
+    this._name = name ?? `Task-${++taskCounter}`;
+    this._loop._tasks.add(this as Task<unknown>);
+    const eager = options?.eagerStart === true && this._gen !== null && this._loop.isRunning() && !(signal?.aborted ?? false);
+    if (!eager) this._loop.callSoon(this._stepSoon);
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.cancel(abortMessage(signal.reason));
+      } else {
+        this._signal = signal;
+        this._onAbort = () => {
+          this.cancel(abortMessage(signal.reason));
+        };
+        signal.addEventListener('abort', this._onAbort, { once: true });
+      }
+    }
+    if (eager) this._step(undefined, false);
+  }
+
+  getName(): string {
+    return this._name;
+  }
+
+  setName(name: unknown): void {
+    this._name = String(name);
+  }
+
+  getCoro(): unknown {
+    return this._gen ?? this._fn;
+  }
+
+  get statusMessage(): string {
+    return statusMessage(this.status);
+  }
+
+  override setResult(_value: T): void {
+    throw new EventLoopError('Task does not support setResult', 'ERR_TASK_SET_RESULT');
+  }
+
+  override setException(_exception: unknown): void {
+    throw new EventLoopError('Task does not support setException', 'ERR_TASK_SET_EXCEPTION');
+  }
+
+  /** Requests cancellation (see the header comment for what each coroutine style guarantees). */
+  override cancel(msg?: string): boolean {
+    if (this._state !== PENDING) return false;
+    this._numCancelsRequested++;
+    if (this._futWaiter !== null) {
+      if (this._futWaiter.cancel(msg)) return true;
+    } else if (this._waiters !== null && this._waiters.length !== 0) {
+      let any = false;
+      for (const w of this._waiters.slice()) if (w.cancel(msg)) any = true;
+      if (any) return true;
+    }
+    this._mustCancel = true;
+    this._cancelMessage = msg;
+    return true;
+  }
+
+  /** How many cancellation requests are pending (asyncio 3.11). */
+  cancelling(): number {
+    return this._numCancelsRequested;
+  }
+
+  /** Withdraws one cancellation request; returns the remaining count. */
+  uncancel(): number {
+    if (this._numCancelsRequested > 0) {
+      this._numCancelsRequested--;
+      if (this._numCancelsRequested === 0) this._mustCancel = false;
+    }
+    return this._numCancelsRequested;
+  }
+
+  override toString(): string {
+    const base = super.toString();
+    return base.replace(/^<Task /, `<Task ${this._name} `);
+  }
+
+  // ---- driving ----
+
+  private _firstCall(): void {
+    const fn = this._fn!;
+    this._fn = null;
+    if (this._mustCancel) {
+      // Cancelled before its first step: the coroutine never starts (as asyncio's would not).
+      this._mustCancel = false;
+      this._finishCancelled(this._makeCancelledError());
+      return;
+    }
+    this.status = Status.IN_PROCESS;
+    let r: unknown;
+    try {
+      r = runInFrame(new Frame(this as Task<unknown>), fn);
+    } catch (e) {
+      this._finishError(e);
+      return;
+    }
+    if (isGenerator(r)) {
+      this._gen = r as Generator<unknown, T, unknown>;
+      this._step(undefined, false);
+    } else if (isThenable(r)) {
+      if (r instanceof Future) this._awaiting(r);
+      this._attachPromise(r as PromiseLike<T>);
+    } else {
+      this._finishResult(r as T);
+    }
+  }
+
+  private _attachPromise(p: PromiseLike<T>): void {
+    p.then(
+      (v) => {
+        if (this._state !== PENDING) return;
+        this._waiters = null;
+        if (this._mustCancel) {
+          this._mustCancel = false;
+          this._finishCancelled(this._makeCancelledError());
+        } else {
+          this._finishResult(v);
+        }
+      },
+      (e) => {
+        if (this._state !== PENDING) return;
+        this._waiters = null;
+        this._finishError(e);
+      },
+    );
+  }
+
+  /** @internal `await fut` inside this task's frame (Future.then). */
+  _awaiting(fut: Future<unknown>): void {
+    if (this._gen !== null) return;
+    const ws = this._waiters;
+    if (ws === null) this._waiters = [fut];
+    else if (!ws.includes(fut)) ws.push(fut);
+    if (this._mustCancel && fut.cancel(this._cancelMessage)) this._mustCancel = false;
+  }
+
+  /** @internal the awaited future settled */
+  _awaited(fut: Future<unknown>): void {
+    const ws = this._waiters;
+    if (ws === null) return;
+    // Searched from the end and swap-removed: the latest await settles first, and the order of
+    // the others does not matter (cancel() cancels them all).
+    let i = ws.length - 1;
+    while (i >= 0 && ws[i] !== fut) i--;
+    if (i < 0) return;
+    const last = ws.pop()!;
+    if (i < ws.length) ws[i] = last;
+  }
+
+  /** @internal One step of a generator coroutine: resume it with a value or throw into it. */
+  _step(value: unknown, isError: boolean): void {
+    if (this._state !== PENDING) throw new InvalidStateError(`_step(): already done: ${this}`);
+    if (this._mustCancel) {
+      if (!(isError && value instanceof CancelledError)) {
+        value = this._makeCancelledError();
+        isError = true;
+      }
+      this._mustCancel = false;
+    }
+    this._futWaiter = null;
+    if (this.status < Status.IN_PROCESS) this.status = Status.IN_PROCESS;
+    const gen = this._gen!;
+    const prev = current.stepTask;
+    current.stepTask = this as Task<unknown>;
+    let r: IteratorResult<unknown, T>;
+    try {
+      r = isError ? gen.throw(value) : gen.next(value);
+    } catch (e) {
+      current.stepTask = prev;
+      this._finishError(e);
+      return;
+    }
+    current.stepTask = prev;
+    if (r.done) {
+      if (this._mustCancel) {
+        this._mustCancel = false;
+        this._finishCancelled(this._makeCancelledError());
+      } else {
+        this._finishResult(r.value);
+      }
+      return;
+    }
+    this._suspendOn(r.value);
+  }
+
+  private _suspendOn(y: unknown): void {
+    const loop = this._loop;
+    if (y instanceof Future) {
+      if (y._loop !== loop) {
+        loop.callSoon(this._stepWithError, new EventLoopError(`Task ${this} got Future ${y} attached to a different loop`, 'ERR_DIFFERENT_LOOP'));
+      } else if (y === (this as unknown)) {
+        loop.callSoon(this._stepWithError, new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF'));
+      } else if (y._state !== PENDING) {
+        loop.callSoon(this._wakeup, y);
+      } else {
+        y._addCallbackInternal(this._wakeup);
+        this._futWaiter = y;
+        if (this._mustCancel && y.cancel(this._cancelMessage)) this._mustCancel = false;
+      }
+    } else if (y === undefined || y === null) {
+      // A bare `yield` gives the other callbacks one pass (asyncio's bare yield / sleep(0)).
+      loop.callSoon(this._stepSoon);
+    } else if (isThenable(y) || isGenerator(y)) {
+      this._suspendOn(ensureFuture(y, loop));
+    } else {
+      loop.callSoon(this._stepWithError, typeError(`Task got bad yield: ${describe(y)}`));
+    }
+  }
+
+  // ---- completion ----
+
+  private _finishResult(v: T): void {
+    Future.prototype.setResult.call(this, v);
+  }
+
+  private _finishError(e: unknown): void {
+    if (e instanceof CancelledError) {
+      this._finishCancelled(e);
+    } else {
+      Future.prototype.setException.call(this, e);
+    }
+  }
+
+  private _finishCancelled(e: CancelledError): void {
+    this._cancelledExc = e;
+    Future.prototype.cancel.call(this, e.message === '' ? undefined : e.message);
+  }
+
+  /** @internal every completion path ends here */
+  override _scheduleCallbacks(): void {
+    this._loop._tasks.delete(this as Task<unknown>);
+    this._futWaiter = null;
+    this._waiters = null;
+    if (this._signal !== null) {
+      this._signal.removeEventListener('abort', this._onAbort!);
+      this._signal = null;
+      this._onAbort = null;
+    }
+    const final = this._state === CANCELLED ? Status.CANCELLED : this._failed ? statusOfError(this._exception) : Status.SUCCESS;
+    if (this._failed && this._loop._debug) this._track('Task');
+    if (this._callbacks !== null) {
+      this.status = Status.CALLBACK;
+      this._finalStatus = final;
+      super._scheduleCallbacks();
+    } else {
+      this.status = final;
+    }
+  }
+
+  /** @internal */
+  override _run(): void {
+    super._run();
+    this.status = this._finalStatus;
+  }
+}
+
+/** A Future for anything awaitable: a Future as is, a generator as a Task, a promise wrapped. */
+export function ensureFuture<T = unknown>(aw: unknown, loop?: EventLoop): Future<T> {
+  if (aw instanceof Future) {
+    if (loop !== undefined && aw._loop !== loop) throw typeError('The future belongs to a different loop than the one given', 'ERR_DIFFERENT_LOOP');
+    return aw as Future<T>;
+  }
+  const l = loop ?? _runningLoop();
+  if (isGenerator(aw)) return l.createTask(aw as Generator<unknown, T, unknown>);
+  if (isThenable(aw)) {
+    const f = new Future<T>(l);
+    aw.then(
+      (v) => {
+        if (f._state === PENDING && !l.isClosed()) f.setResult(v as T);
+      },
+      (e) => {
+        if (f._state !== PENDING || l.isClosed()) return;
+        if (e instanceof CancelledError) {
+          f._cancelledExc = e;
+          f.cancel(e.message);
+        } else f.setException(e);
+      },
+    );
+    return f;
+  }
+  throw typeError(`An evloop Future, a coroutine or an awaitable is required, got ${describe(aw)}`);
+}
+
+/** The task whose code is running (generator step, or async-function task frame), else undefined. */
+export function currentTask(): Task<unknown> | undefined {
+  const t = current.stepTask;
+  if (t !== null) return t;
+  const frame = current.frame;
+  if (frame !== null && frame.task !== null && frame.task._state === PENDING) return frame.task;
+  return undefined;
+}
+
+/** Pending tasks of `loop` (default: the running loop). */
+export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
+  return new Set((loop ?? _runningLoop())._tasks);
+}

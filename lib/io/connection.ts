@@ -1,0 +1,149 @@
+// Outgoing stream connections (asyncio's create_connection and create_unix_connection).
+import { binding } from '../native/binding';
+import { domainOf, lookupAll, normalizeAddress, validateFamily, validateHost, validatePort, type AddressInput, type ResolvedAddress } from './address';
+import { SocketTransport, type StreamProtocol } from './transports';
+import type { FutureLike, IoLoop } from './transport-types';
+import { codedError, invalidArgType, validateFunction, validateObject } from '../util/validate';
+
+export interface ConnectionOptions {
+  /** 4 or 6: only that family when `host` is a name. */
+  family?: 0 | 4 | 6 | 'IPv4' | 'IPv6';
+  /** Bind the socket here before connecting. */
+  localAddr?: AddressInput;
+  /** TCP_NODELAY. Default true, as asyncio. */
+  noDelay?: boolean;
+}
+
+type Connected<P> = FutureLike<[SocketTransport, P]>;
+
+/**
+ * Connects `fd` to each candidate in turn; resolves to the connected fd. The socket is made by
+ * `open` per attempt, so a failed attempt never leaves an fd behind.
+ */
+function connectAny(
+  loop: IoLoop,
+  result: Connected<unknown>,
+  attempts: Array<{ open(): number; connect(fd: number): number }>,
+  onConnected: (fd: number) => void,
+): void {
+  const errors: Error[] = [];
+  let index = 0;
+  const next = (): void => {
+    if (result.done()) return; // cancelled by the caller
+    const attempt = attempts[index++];
+    if (attempt === undefined) {
+      result.setException(errors.length === 1 ? errors[0] : Object.assign(new AggregateError(errors, `Multiple exceptions: ${errors.map((e) => e.message).join(', ')}`), { code: (errors[0] as { code?: string }).code }));
+      return;
+    }
+    let fd = -1;
+    try {
+      fd = attempt.open();
+      if (attempt.connect(fd) === 1) return onConnected(fd);
+    } catch (err) {
+      if (fd >= 0) binding.close(fd);
+      errors.push(err as Error);
+      return next();
+    }
+    // In progress: writability says it finished, SO_ERROR says how.
+    const socketFd = fd;
+    // finish (writability) and onCancel (a done callback, run a pass later) can both be due:
+    // whichever runs first owns the fd; the other must not touch it again.
+    let settled = false;
+    const finish = (): void => {
+      if (settled) return;
+      settled = true;
+      loop.removeWriter(socketFd);
+      result.removeDoneCallback(onCancel as never);
+      if (result.done()) {
+        binding.close(socketFd); // cancelled meanwhile: nobody will own this connection
+        return;
+      }
+      try {
+        binding.finishConnect(socketFd);
+      } catch (err) {
+        binding.close(socketFd);
+        errors.push(err as Error);
+        return next();
+      }
+      onConnected(socketFd);
+    };
+    const onCancel = (): void => {
+      if (settled || !result.cancelled()) return;
+      settled = true;
+      loop.removeWriter(socketFd);
+      binding.close(socketFd);
+    };
+    loop.addWriter(socketFd, finish);
+    result.addDoneCallback(onCancel as never);
+  };
+  next();
+}
+
+function startTransport<P extends StreamProtocol>(loop: IoLoop, fd: number, protocolFactory: () => P, result: Connected<P>, unix: boolean): void {
+  let protocol: P;
+  try {
+    protocol = protocolFactory();
+  } catch (err) {
+    binding.close(fd);
+    result.setException(err);
+    return;
+  }
+  const waiter = loop.createFuture<void>();
+  const transport = new SocketTransport(loop, fd, protocol, { waiter, unix });
+  waiter.addDoneCallback((() => {
+    if (result.done()) {
+      transport.abort(); // cancelled meanwhile: no one will ever own this connection
+    } else if (waiter.cancelled() || waiter.exception()) {
+      transport.abort();
+      result.setException(waiter.exception() ?? codedError(Error, 'ECONNABORTED', 'connection aborted'));
+    } else {
+      result.setResult([transport, protocol]);
+    }
+  }) as never);
+}
+
+/** `loop.createConnection(protocolFactory, host, port, opts)` → `[transport, protocol]` once `connectionMade` ran. */
+export function createConnection<P extends StreamProtocol>(
+  loop: IoLoop,
+  protocolFactory: () => P,
+  host: string,
+  port: number,
+  opts: ConnectionOptions = {},
+): Connected<P> {
+  validateFunction(protocolFactory, 'protocolFactory');
+  validateHost(host);
+  validatePort(port);
+  validateObject(opts, 'options');
+  const family = validateFamily(opts.family);
+  const local = opts.localAddr === undefined ? null : normalizeAddress(opts.localAddr, 'options.localAddr');
+  const noDelay = opts.noDelay !== false;
+  const result = loop.createFuture<[SocketTransport, P]>();
+
+  lookupAll(host, family, (err, addrs: ResolvedAddress[]) => {
+    if (result.done()) return;
+    if (err) return result.setException(err);
+    const attempts = addrs.map((addr) => ({
+      open: (): number => binding.socket(domainOf(addr.family), 'stream'),
+      // Options and bind belong to the attempt after open(), so a failing bind (EADDRINUSE)
+      // leaves the fd with connectAny, which closes it.
+      connect(fd: number): number {
+        if (noDelay) binding.setsockopt(fd, 'TCP_NODELAY', 1);
+        if (local !== null) binding.bind(fd, local.host, local.port);
+        return binding.connect(fd, addr.address, port);
+      },
+    }));
+    connectAny(loop, result as Connected<unknown>, attempts, (fd) => startTransport(loop, fd, protocolFactory, result, false));
+  });
+  return result;
+}
+
+/** `loop.createUnixConnection(protocolFactory, path, opts)`. */
+export function createUnixConnection<P extends StreamProtocol>(loop: IoLoop, protocolFactory: () => P, path: string, opts: Record<string, never> = {}): Connected<P> {
+  validateFunction(protocolFactory, 'protocolFactory');
+  if (typeof path !== 'string' || path.length === 0) throw invalidArgType('path', 'a non-empty string', path);
+  validateObject(opts, 'options');
+  const result = loop.createFuture<[SocketTransport, P]>();
+  const attempts = [{ open: (): number => binding.socket('unix', 'stream'), connect: (fd: number): number => binding.connectUnix(fd, path) }];
+  connectAny(loop, result as Connected<unknown>, attempts, (fd) => startTransport(loop, fd, protocolFactory, result, true));
+  return result;
+}

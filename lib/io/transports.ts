@@ -1,0 +1,417 @@
+// The stream transport over a non-blocking TCP or Unix socket: asyncio's
+// _SelectorSocketTransport, shaped for V8. Per message the hot path is one recv and one send
+// through the native binding, with no closure, promise or exception on the way; readiness
+// arrives once per batch through the loop's reader/writer handles.
+import { binding, type SocketAddress } from '../native/binding';
+import { isBufferedProtocol, type BufferedProtocolLike, type ProtocolLike } from './protocols';
+import type { FutureLike, IoLoop, Transport, WriteBufferLimits } from './transport-types';
+import { codedError, invalidArgType, outOfRange } from '../util/validate';
+
+const DEFAULT_HIGH_WATER = 64 * 1024;
+
+// Reads land in a shared slab and are handed to the protocol as views of it. A view is never
+// written again (the slab only moves forward), so a protocol may keep `data` without copying;
+// a new slab is taken when the space left would make a bulk read short.
+const SLAB_SIZE = 512 * 1024;
+const MAX_READ = 256 * 1024;
+const MIN_READ = 64 * 1024;
+let slab = Buffer.allocUnsafe(SLAB_SIZE);
+let slabUsed = 0;
+
+/** Errors that mean "the peer went away": reported to the protocol, not to the exception handler. */
+const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTCONN', 'ESHUTDOWN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
+
+export function isConnectionError(err: unknown): boolean {
+  return CONNECTION_ERRORS.has((err as { code?: string } | null)?.code ?? '');
+}
+
+/**
+ * Takes a transport's fd off the loop and closes it; the transport stops counting as open on
+ * the loop. The last step of every transport's life (stream and datagram alike).
+ */
+export function releaseFd(loop: IoLoop, fd: number, transport: { _closeForLoop(): void }): void {
+  loop.removeReader(fd);
+  loop.removeWriter(fd);
+  binding.close(fd);
+  loop._openResources.delete(transport);
+}
+
+export interface TransportOwner {
+  /** Told once, after `connectionLost` has run, so a server can count live connections. */
+  connectionClosed(transport: SocketTransport): void;
+}
+
+export type StreamProtocol = ProtocolLike | BufferedProtocolLike;
+
+export function validateBytes(data: unknown, name = 'data'): asserts data is Uint8Array {
+  if (!(data instanceof Uint8Array)) throw invalidArgType(name, 'an instance of Buffer or Uint8Array', data);
+}
+
+export class SocketTransport implements Transport {
+  readonly #loop: IoLoop;
+  #fd: number;
+  #protocol: StreamProtocol;
+  #buffered: boolean;
+  readonly #owner: TransportOwner | null;
+  readonly #readReady = (): void => this.#onReadable();
+  readonly #writeReady = (): void => this.#onWritable();
+
+  #closing = false;
+  #connectionLost = false;
+  #eof = false; // writeEof() was called
+  #eofReceived = false; // the peer's EOF was read: reading never resumes
+  #reading = true;
+  #writeQueue: Uint8Array[] = [];
+  #writeQueued = 0;
+  #high = DEFAULT_HIGH_WATER;
+  #low = DEFAULT_HIGH_WATER / 4;
+  #protocolPaused = false;
+  readonly #isUnix: boolean;
+  #peername: SocketAddress | undefined;
+  #sockname: SocketAddress | undefined;
+
+  constructor(loop: IoLoop, fd: number, protocol: StreamProtocol, options: { owner?: TransportOwner | null; waiter?: FutureLike<void> | null; unix?: boolean } = {}) {
+    this.#loop = loop;
+    this.#fd = fd;
+    this.#protocol = protocol;
+    this.#buffered = isBufferedProtocol(protocol);
+    this.#owner = options.owner ?? null;
+    this.#isUnix = options.unix === true;
+    loop._openResources.add(this);
+    // asyncio's order: connectionMade first, then reading starts, then the waiter (whoever
+    // awaits createConnection) learns that connectionMade has run.
+    loop.callSoon(() => this.#start(options.waiter ?? null));
+  }
+
+  #start(waiter: FutureLike<void> | null): void {
+    if (this.#connectionLost) {
+      if (waiter !== null && !waiter.done()) waiter.setException(codedError(Error, 'ECONNABORTED', 'The connection was closed before it was made'));
+      return;
+    }
+    try {
+      this.#protocol.connectionMade?.(this as never);
+    } catch (err) {
+      if (waiter !== null && !waiter.done()) waiter.setException(err);
+      this.#fatalError(err, 'Fatal error: protocol.connectionMade() call failed.');
+      return;
+    }
+    if (this.#reading && !this.#closing) this.#loop.addReader(this.#fd, this.#readReady);
+    if (waiter !== null && !waiter.done()) waiter.setResult(undefined);
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  #onReadable(): void {
+    if (this.#connectionLost) return;
+    if (this.#buffered) return this.#readIntoProtocolBuffer();
+    let room = SLAB_SIZE - slabUsed;
+    if (room < MIN_READ) {
+      slab = Buffer.allocUnsafe(SLAB_SIZE);
+      slabUsed = 0;
+      room = SLAB_SIZE;
+    }
+    let n: number;
+    try {
+      n = binding.recv(this.#fd, slab, slabUsed, room < MAX_READ ? room : MAX_READ);
+    } catch (err) {
+      return this.#fatalError(err, 'Fatal read error on socket transport');
+    }
+    if (n > 0) {
+      const data = slab.subarray(slabUsed, slabUsed + n);
+      slabUsed += n;
+      try {
+        (this.#protocol as ProtocolLike).dataReceived?.(data);
+      } catch (err) {
+        this.#fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+      }
+    } else if (n === 0) {
+      this.#readEof();
+    }
+    // n < 0: spurious wake-up (would block); level-triggered polling reports the fd again.
+  }
+
+  #readIntoProtocolBuffer(): void {
+    const protocol = this.#protocol as BufferedProtocolLike;
+    let buf: Uint8Array;
+    try {
+      buf = protocol.getBuffer(-1);
+      if (!(buf instanceof Uint8Array) || buf.length === 0) {
+        throw codedError(TypeError, 'ERR_INVALID_RETURN_VALUE', 'getBuffer() returned an empty or non-byte buffer');
+      }
+    } catch (err) {
+      return this.#fatalError(err, 'Fatal error: protocol.getBuffer() call failed.');
+    }
+    let n: number;
+    try {
+      n = binding.recv(this.#fd, buf, 0, buf.length);
+    } catch (err) {
+      return this.#fatalError(err, 'Fatal read error on socket transport');
+    }
+    if (n > 0) {
+      try {
+        protocol.bufferUpdated(n);
+      } catch (err) {
+        this.#fatalError(err, 'Fatal error: protocol.bufferUpdated() call failed.');
+      }
+    } else if (n === 0) {
+      this.#readEof();
+    }
+  }
+
+  #readEof(): void {
+    this.#eofReceived = true;
+    if (this.#reading) {
+      this.#reading = false;
+      this.#loop.removeReader(this.#fd);
+    }
+    let keepOpen: unknown;
+    try {
+      keepOpen = this.#protocol.eofReceived?.();
+    } catch (err) {
+      return this.#fatalError(err, 'Fatal error: protocol.eofReceived() call failed.');
+    }
+    if (!keepOpen) this.close();
+  }
+
+  pauseReading(): void {
+    if (this.#closing || !this.#reading) return;
+    this.#reading = false;
+    this.#loop.removeReader(this.#fd);
+  }
+
+  resumeReading(): void {
+    if (this.#closing || this.#reading || this.#eofReceived) return;
+    this.#reading = true;
+    this.#loop.addReader(this.#fd, this.#readReady);
+  }
+
+  isReading(): boolean {
+    return this.#reading && !this.#closing;
+  }
+
+  // ---- writing -------------------------------------------------------------------------------
+
+  write(data: Uint8Array): void {
+    validateBytes(data);
+    if (this.#eof) throw codedError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'Cannot call write() after writeEof()');
+    if (this.#connectionLost || data.length === 0) return;
+    if (this.#writeQueued === 0) {
+      // The common case: the kernel takes it all now, nothing is queued.
+      let sent: number;
+      try {
+        sent = binding.send(this.#fd, data, 0, data.length);
+      } catch (err) {
+        return this.#fatalError(err, 'Fatal write error on socket transport');
+      }
+      if (sent === data.length) return;
+      if (sent > 0) data = data.subarray(sent);
+      this.#loop.addWriter(this.#fd, this.#writeReady);
+    }
+    // What waits is copied, as asyncio does: the caller may reuse its buffer once write() returns.
+    this.#writeQueue.push(Buffer.from(data));
+    this.#writeQueued += data.length;
+    this.#maybePauseProtocol();
+  }
+
+  writelines(list: Iterable<Uint8Array>): void {
+    for (const data of list) this.write(data);
+  }
+
+  #onWritable(): void {
+    if (this.#connectionLost || this.#writeQueued === 0) return;
+    const queue = this.#writeQueue;
+    let sent: number;
+    try {
+      sent = queue.length === 1 ? binding.send(this.#fd, queue[0]!, 0, queue[0]!.length) : binding.writev(this.#fd, queue);
+    } catch (err) {
+      return this.#fatalError(err, 'Fatal write error on socket transport');
+    }
+    if (sent <= 0) return;
+    this.#consume(sent);
+    this.#maybeResumeProtocol();
+    if (this.#writeQueued > 0) return;
+    this.#loop.removeWriter(this.#fd);
+    if (this.#closing) {
+      this.#lose(null);
+    } else if (this.#eof) {
+      this.#shutdownWrite();
+    }
+  }
+
+  #consume(sent: number): void {
+    const queue = this.#writeQueue;
+    this.#writeQueued -= sent;
+    let i = 0;
+    while (i < queue.length && sent >= queue[i]!.length) sent -= queue[i++]!.length;
+    if (sent > 0) queue[i] = queue[i]!.subarray(sent);
+    if (i > 0) queue.splice(0, i);
+  }
+
+  #maybePauseProtocol(): void {
+    if (this.#protocolPaused || this.#writeQueued <= this.#high) return;
+    this.#protocolPaused = true;
+    try {
+      this.#protocol.pauseWriting?.();
+    } catch (err) {
+      this.#loop.callExceptionHandler({ message: 'protocol.pauseWriting() failed', exception: err, transport: this, protocol: this.#protocol });
+    }
+  }
+
+  #maybeResumeProtocol(): void {
+    if (!this.#protocolPaused || this.#writeQueued > this.#low) return;
+    this.#protocolPaused = false;
+    try {
+      this.#protocol.resumeWriting?.();
+    } catch (err) {
+      this.#loop.callExceptionHandler({ message: 'protocol.resumeWriting() failed', exception: err, transport: this, protocol: this.#protocol });
+    }
+  }
+
+  setWriteBufferLimits(limits: WriteBufferLimits = {}): void {
+    let { high, low } = limits;
+    if (high !== undefined && (typeof high !== 'number' || !(high >= 0))) throw outOfRange('high', '>= 0', high);
+    if (low !== undefined && (typeof low !== 'number' || !(low >= 0))) throw outOfRange('low', '>= 0', low);
+    if (high === undefined) high = low === undefined ? DEFAULT_HIGH_WATER : 4 * low;
+    if (low === undefined) low = Math.floor(high / 4);
+    if (low > high) throw outOfRange('low', `<= high (${high})`, low);
+    this.#high = high;
+    this.#low = low;
+    this.#maybePauseProtocol();
+  }
+
+  getWriteBufferLimits(): [number, number] {
+    return [this.#low, this.#high];
+  }
+
+  getWriteBufferSize(): number {
+    return this.#writeQueued;
+  }
+
+  writeEof(): void {
+    if (this.#closing || this.#eof) return;
+    this.#eof = true;
+    if (this.#writeQueued === 0) this.#shutdownWrite();
+  }
+
+  canWriteEof(): boolean {
+    return true;
+  }
+
+  #shutdownWrite(): void {
+    try {
+      binding.shutdown(this.#fd, 1);
+    } catch (err) {
+      // A peer that already vanished: the read side reports it.
+      if (!isConnectionError(err)) this.#fatalError(err, 'Fatal error on shutdown');
+    }
+  }
+
+  // ---- closing -------------------------------------------------------------------------------
+
+  isClosing(): boolean {
+    return this.#closing;
+  }
+
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#reading) this.#loop.removeReader(this.#fd);
+    if (this.#writeQueued === 0) this.#lose(null);
+  }
+
+  abort(): void {
+    this.#forceClose(null);
+  }
+
+  #fatalError(err: unknown, message: string): void {
+    if (!isConnectionError(err)) {
+      this.#loop.callExceptionHandler({ message, exception: err, transport: this, protocol: this.#protocol });
+    }
+    this.#forceClose(err as Error);
+  }
+
+  #forceClose(err: Error | null): void {
+    if (this.#connectionLost) return;
+    if (this.#writeQueued > 0) {
+      this.#writeQueue = [];
+      this.#writeQueued = 0;
+      this.#loop.removeWriter(this.#fd);
+    }
+    if (!this.#closing) {
+      this.#closing = true;
+      if (this.#reading) this.#loop.removeReader(this.#fd);
+    }
+    this.#lose(err);
+  }
+
+  #lose(err: Error | null): void {
+    if (this.#connectionLost) return;
+    this.#connectionLost = true;
+    this.#loop.callSoon(() => this.#callConnectionLost(err));
+  }
+
+  #callConnectionLost(err: Error | null): void {
+    try {
+      this.#protocol.connectionLost?.(err);
+    } finally {
+      const fd = this.#fd;
+      this.#fd = -1;
+      releaseFd(this.#loop, fd, this);
+      this.#owner?.connectionClosed(this);
+    }
+  }
+
+  /** @internal The loop is closing with this transport still open: release the fd, silently. */
+  _closeForLoop(): void {
+    if (this.#fd < 0) return;
+    this.#closing = true;
+    this.#connectionLost = true;
+    this.#writeQueue = [];
+    this.#writeQueued = 0;
+    binding.close(this.#fd);
+    this.#fd = -1;
+  }
+
+  // ---- information ---------------------------------------------------------------------------
+
+  getExtraInfo(name: 'peername' | 'sockname'): SocketAddress | undefined;
+  getExtraInfo(name: 'fd'): number;
+  getExtraInfo(name: string, fallback?: unknown): unknown;
+  getExtraInfo(name: string, fallback?: unknown): unknown {
+    switch (name) {
+      case 'peername':
+        if (this.#peername === undefined && this.#fd >= 0) this.#peername = this.#address(binding.getpeername);
+        return this.#peername ?? fallback;
+      case 'sockname':
+        if (this.#sockname === undefined && this.#fd >= 0) this.#sockname = this.#address(binding.getsockname);
+        return this.#sockname ?? fallback;
+      case 'fd':
+        return this.#fd >= 0 ? this.#fd : fallback;
+      case 'unix':
+        return this.#isUnix;
+      default:
+        return fallback;
+    }
+  }
+
+  #address(lookup: (fd: number) => SocketAddress): SocketAddress | undefined {
+    try {
+      return lookup(this.#fd);
+    } catch {
+      return undefined; // not connected (any more)
+    }
+  }
+
+  getProtocol(): StreamProtocol {
+    return this.#protocol;
+  }
+
+  setProtocol(protocol: StreamProtocol): void {
+    this.#protocol = protocol;
+    this.#buffered = isBufferedProtocol(protocol);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return `SocketTransport fd=${this.#fd}${this.#closing ? ' closing' : ''}`;
+  }
+}

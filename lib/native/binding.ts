@@ -1,0 +1,74 @@
+// The native addon, typed. The contract it implements is native/README.md.
+import * as path from 'path';
+
+export type BackendName = 'epoll' | 'kqueue' | 'poll' | 'select';
+
+export interface SocketAddress {
+  address: string;
+  family: 'IPv4' | 'IPv6' | 'unix';
+  port: number;
+}
+
+export interface RecvFromResult extends SocketAddress {
+  bytes: number;
+}
+
+export interface NativePoller {
+  readonly backend: BackendName;
+  /** After a wait / in the start callback: `n` pairs `[fd, events]`. Same object for the poller's life. */
+  readonly events: Int32Array;
+  readonly capacity: number;
+  readonly size: number;
+  add(fd: number, events: number): void;
+  modify(fd: number, events: number): void;
+  remove(fd: number): void;
+  wait(timeoutMs?: number): number;
+  start(onReady: (n: number) => void): void;
+  stop(): void;
+  close(): void;
+}
+
+export type SockOptName =
+  | 'TCP_NODELAY'
+  | 'SO_REUSEADDR'
+  | 'SO_REUSEPORT'
+  | 'SO_KEEPALIVE'
+  | 'SO_RCVBUF'
+  | 'SO_SNDBUF'
+  | 'SO_BROADCAST'
+  | 'IPV6_V6ONLY'
+  | 'SO_LINGER'
+  | 'SO_ERROR'
+  | 'SO_TYPE';
+
+export interface Binding {
+  Poller: new (backend: BackendName) => NativePoller;
+  backends: BackendName[];
+  constants: { READ: number; WRITE: number; ERROR: number; HUP: number };
+  socket(domain: 'inet' | 'inet6' | 'unix', type: 'stream' | 'dgram'): number;
+  socketpair(type: 'stream' | 'dgram'): [number, number];
+  bind(fd: number, host: string, port: number): void;
+  bindUnix(fd: number, path: string): void;
+  listen(fd: number, backlog: number): void;
+  accept(fd: number): number;
+  connect(fd: number, host: string, port: number): number;
+  connectUnix(fd: number, path: string): number;
+  finishConnect(fd: number): void;
+  recv(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  send(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  writev(fd: number, buffers: Uint8Array[]): number;
+  sendto(fd: number, buf: Uint8Array, offset: number, length: number, host?: string, port?: number): number;
+  recvfrom(fd: number, buf: Uint8Array, offset: number, length: number): RecvFromResult | -1;
+  shutdown(fd: number, how: 0 | 1 | 2): void;
+  close(fd: number): void;
+  setsockopt(fd: number, name: SockOptName, value: number | boolean): void;
+  getsockopt(fd: number, name: SockOptName): number;
+  getsockname(fd: number): SocketAddress;
+  getpeername(fd: number): SocketAddress;
+  errname(errno: number): string;
+}
+
+// node-gyp-build looks in prebuilds/<platform>-<arch>/ first, then build/Release: a user's
+// `npm install` needs no compiler when a prebuilt binary ships.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const binding: Binding = require('node-gyp-build')(path.join(__dirname, '..', '..'));

@@ -1,0 +1,547 @@
+// A connection pool: an idle stack plus an in-use map (gsocketpool's model) on top of PoolBase's
+// FIFO wait queue. `size` counts idle + in use + being created + being validated, and no path
+// ever lets it pass `max`.
+import type { Future } from '../core/future';
+import { ensureFuture, isGenerator, isThenable, type Task } from '../core/task';
+import { NOTHING, PoolBase, poolClosedError, type AcquireOptions } from './pool-base';
+import { codedError, invalidArgType, validateFunction, validateInteger, validateMs, validateObject } from '../util/validate';
+
+export { type AcquireOptions, type PoolEvent } from './pool-base';
+
+type Awaitable<V> = V | PromiseLike<V> | Generator<unknown, V, unknown>;
+
+export interface PoolOptions<T> {
+  /** Opens a connection: returns it, or a promise / Future / generator coroutine of it. */
+  create: () => Awaitable<T>;
+  /** Closes a connection; may return a promise (its failure is logged, never thrown). */
+  destroy?: (conn: T) => unknown;
+  /** Checked on an idle connection before it is handed out; false (or a throw) destroys it. */
+  validate?: (conn: T) => boolean | PromiseLike<boolean>;
+  max: number;
+  /** Connections opened at once and kept open (default 0). */
+  min?: number;
+  /** Default `timeout` of acquire, in ms (default: wait forever). */
+  acquireTimeout?: number;
+  /** How often a failing create is retried, with exponential back-off (default 0). */
+  retries?: number;
+  /** First back-off delay in ms (default 20); it doubles per retry up to maxRetryDelay (default 1000). */
+  retryDelay?: number;
+  maxRetryDelay?: number;
+  /** Idle connections older than this (ms) are closed, never going below `min`. */
+  idleTimeout?: number;
+  /** Connections older than this (ms) are closed when idle or when released. */
+  maxLifetime?: number;
+  /** An evloop Logger or a pino logger. */
+  logger?: unknown;
+}
+
+export interface PoolStats {
+  size: number;
+  idle: number;
+  inUse: number;
+  pending: number;
+  creating: number;
+  validating: number;
+  min: number;
+  max: number;
+  closed: boolean;
+  created: number;
+  destroyed: number;
+  acquired: number;
+  createErrors: number;
+  timeouts: number;
+}
+
+interface Entry<T> {
+  readonly conn: T;
+  readonly createdAt: number;
+  idleSince: number;
+  /** Bumped at each hand-out, so that `use` gives back only the lease it holds. */
+  lease: number;
+}
+
+const now = (): number => performance.now();
+
+export class Pool<T> extends PoolBase<T> {
+  readonly max: number;
+  readonly min: number;
+  private readonly createFn: () => Awaitable<T>;
+  private readonly destroyFn: ((conn: T) => unknown) | undefined;
+  private readonly validateFn: ((conn: T) => boolean | PromiseLike<boolean>) | undefined;
+  private readonly retries: number;
+  private readonly retryDelay: number;
+  private readonly maxRetryDelay: number;
+  private readonly idleTimeout: number;
+  private readonly maxLifetime: number;
+
+  /** Most recently released on top, so the oldest idle ones sit at the bottom for the reaper. */
+  private idleList: Entry<T>[] = [];
+  private readonly inUseMap = new Map<T, Entry<T>>();
+  private creating = 0;
+  private validating = 0;
+  private dispatching = false;
+  private reaper: { cancel(): void } | null = null;
+  private refill: { cancel(): void } | null = null;
+  private refillDelay: number;
+  private closeWaiters: Array<Future<void>> = [];
+  private counters = { created: 0, destroyed: 0, acquired: 0, createErrors: 0 };
+
+  constructor(options: PoolOptions<T>) {
+    validateObject(options, 'options');
+    super(options);
+    validateFunction(options.create, 'options.create');
+    if (options.destroy !== undefined) validateFunction(options.destroy, 'options.destroy');
+    if (options.validate !== undefined) validateFunction(options.validate, 'options.validate');
+    this.max = validateInteger(options.max, 'options.max', 1);
+    this.min = options.min === undefined ? 0 : validateInteger(options.min, 'options.min', 0, this.max);
+    this.retries = options.retries === undefined ? 0 : validateInteger(options.retries, 'options.retries', 0);
+    this.retryDelay = options.retryDelay === undefined ? 20 : validateMs(options.retryDelay, 'options.retryDelay');
+    this.maxRetryDelay = options.maxRetryDelay === undefined ? 1000 : validateMs(options.maxRetryDelay, 'options.maxRetryDelay');
+    this.idleTimeout = options.idleTimeout === undefined ? Infinity : positiveMs(options.idleTimeout, 'options.idleTimeout');
+    this.maxLifetime = options.maxLifetime === undefined ? Infinity : positiveMs(options.maxLifetime, 'options.maxLifetime');
+    this.createFn = options.create;
+    this.destroyFn = options.destroy;
+    this.validateFn = options.validate;
+    this.refillDelay = this.retryDelay;
+    // `min` needs a loop to open connections on; without a running one it waits for the first use.
+    if (this.min > 0) this.usableLoop();
+  }
+
+  /** Idle + in use + being created + being validated; never above `max`. */
+  get size(): number {
+    return this.idleList.length + this.inUseMap.size + this.creating + this.validating;
+  }
+
+  get idle(): number {
+    return this.idleList.length;
+  }
+
+  get inUse(): number {
+    return this.inUseMap.size;
+  }
+
+  stats(): PoolStats {
+    return {
+      size: this.size,
+      idle: this.idleList.length,
+      inUse: this.inUseMap.size,
+      pending: this.waiting,
+      creating: this.creating,
+      validating: this.validating,
+      min: this.min,
+      max: this.max,
+      closed: this.closed,
+      created: this.counters.created,
+      destroyed: this.counters.destroyed,
+      acquired: this.counters.acquired,
+      createErrors: this.counters.createErrors,
+      timeouts: this.timeouts,
+    };
+  }
+
+  /** Give a connection back. Releasing one that is not out (twice, or a foreign object) throws. */
+  release(conn: T): void {
+    const entry = this.inUseMap.get(conn);
+    if (entry === undefined) throw notAcquired('release');
+    this.inUseMap.delete(conn);
+    this.emit('release', conn);
+    if (this.closed) {
+      this.destroyEntry(entry, 'closed');
+      this.checkDrained();
+    } else if (this.maxLifetime !== Infinity && now() - entry.createdAt >= this.maxLifetime) {
+      this.destroyEntry(entry, 'maxLifetime');
+      this.ensureMin();
+      this.dispatch();
+    } else {
+      this.offer(entry);
+    }
+  }
+
+  /** Close a connection the caller holds (or an idle one) instead of giving it back. */
+  destroy(conn: T): void {
+    let entry = this.inUseMap.get(conn);
+    if (entry !== undefined) {
+      this.inUseMap.delete(conn);
+    } else {
+      const i = this.idleList.findIndex((e) => e.conn === conn);
+      if (i < 0) throw notAcquired('destroy');
+      entry = this.idleList[i]!;
+      this.idleList.splice(i, 1);
+    }
+    this.destroyEntry(entry, 'destroyed');
+    if (this.closed) {
+      this.checkDrained();
+    } else {
+      this.ensureMin();
+      this.dispatch();
+    }
+  }
+
+  /** True while `conn` is handed out by this pool and not yet released or destroyed. */
+  isAcquired(conn: T): boolean {
+    return this.inUseMap.has(conn);
+  }
+
+  /**
+   * Acquire, run `fn(conn)` (a plain, async or generator function), release in `finally`.
+   * Runs as a Task, so it can be awaited, `yield*`-ed and cancelled; resolves to fn's result.
+   */
+  use<R>(fn: (conn: T) => Awaitable<R>, options?: AcquireOptions): Task<R> {
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
+    const loop = this.bindLoop();
+    const pool = this;
+    function* body(): Generator<unknown, R, unknown> {
+      const acquiring = pool.acquire(options);
+      let conn: T;
+      try {
+        conn = yield* acquiring;
+      } catch (err) {
+        // Cancelled after the future already got its connection: give it back, never leak it.
+        if (acquiring.done() && !acquiring.cancelled() && acquiring.exception() == null) pool.release(acquiring.result());
+        throw err;
+      }
+      const lease = pool.inUseMap.get(conn)!.lease;
+      // fn may have destroyed it; only our own lease is ours to give back.
+      const giveBack = (): void => {
+        if (pool.inUseMap.get(conn)?.lease === lease) pool.release(conn);
+      };
+      let stillRunning: PromiseLike<R> | null = null;
+      try {
+        const r = fn(conn);
+        if (isGenerator<R>(r)) return yield* r;
+        if (isThenable<R>(r)) {
+          stillRunning = r;
+          const settled = (): void => {
+            stillRunning = null;
+          };
+          r.then(settled, settled);
+          const value = (yield* ensureFuture(r)) as R;
+          return value;
+        }
+        return r as R;
+      } finally {
+        // Cancelled while an async fn is still at work: a promise cannot be stopped, so the
+        // connection stays out until it settles rather than going to someone else mid-use.
+        const running = stillRunning as PromiseLike<R> | null;
+        if (running !== null) running.then(giveBack, giveBack);
+        else giveBack();
+      }
+    }
+    // Eager: an idle connection and a fn that finishes without waiting cost no loop pass at all.
+    return loop.createTask(body(), { eagerStart: true }) as Task<R>;
+  }
+
+  /**
+   * Stop handing out: waiting and later acquires fail with ERR_POOL_CLOSED, idle connections are
+   * destroyed now, in-use ones as they are released, ones being created as they arrive.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reaper?.cancel();
+    this.reaper = null;
+    this.refill?.cancel();
+    this.refill = null;
+    this.failAll(poolClosedError);
+    const idle = this.idleList;
+    this.idleList = [];
+    for (const entry of idle) this.destroyEntry(entry, 'closed');
+    this.emit('close');
+    this.checkDrained();
+  }
+
+  /** Resolves once the pool is closed and every connection it owned has been destroyed. */
+  waitClosed(): Future<void> {
+    const future = this.bindLoop().createFuture<void>();
+    if (this.closed && this.size === 0) future.setResult(undefined);
+    else this.closeWaiters.push(future);
+    return future;
+  }
+
+  protected override onLoopBound(): void {
+    this.ensureMin();
+    this.scheduleReaper();
+  }
+
+  protected override takeNow(): T | typeof NOTHING {
+    for (;;) {
+      const entry = this.idleList.pop();
+      if (entry === undefined) {
+        // Nothing idle: a caller that could create at once still has to wait for the create.
+        return NOTHING;
+      }
+      const verdict = this.checkSync(entry);
+      if (verdict === true) return this.lend(entry);
+      if (verdict === 'pending') return NOTHING;
+    }
+  }
+
+  protected override dispatch(): void {
+    if (this.dispatching || this.closed) return;
+    this.dispatching = true;
+    try {
+      while (this.hasWaiter()) {
+        // Connections on their way (being created or validated) are each promised to a waiter.
+        if (this.waiting <= this.creating + this.validating) break;
+        const entry = this.idleList.pop();
+        if (entry !== undefined) {
+          const verdict = this.checkSync(entry);
+          if (verdict === true) this.serve(entry);
+          continue;
+        }
+        if (this.size >= this.max) break;
+        this.startCreate();
+      }
+    } finally {
+      this.dispatching = false;
+    }
+    if (this.size < this.min) this.ensureMin();
+  }
+
+  /** A free connection goes to the oldest waiter, else onto the idle stack. */
+  private offer(entry: Entry<T>): void {
+    if (this.closed) {
+      this.destroyEntry(entry, 'closed');
+      this.checkDrained();
+      return;
+    }
+    if (this.hasWaiter()) {
+      this.serve(entry);
+      return;
+    }
+    // The clock is read only when an idle timeout will look at it (this is the release hot path).
+    if (this.idleTimeout !== Infinity) entry.idleSince = now();
+    this.idleList.push(entry);
+    if (this.reaper === null) this.scheduleReaper();
+  }
+
+  private lend(entry: Entry<T>): T {
+    entry.lease++;
+    this.inUseMap.set(entry.conn, entry);
+    this.counters.acquired++;
+    return entry.conn;
+  }
+
+  private serve(entry: Entry<T>): void {
+    this.lend(entry);
+    if (!this.serveFirst(entry.conn)) {
+      // Unreachable while callers check hasWaiter first; keep the books straight regardless.
+      this.inUseMap.delete(entry.conn);
+      this.idleList.push(entry);
+    }
+  }
+
+  /**
+   * Runs `validate` on an idle entry taken off the stack. true: hand it out. false: it was
+   * destroyed. 'pending': an async verdict will offer or destroy it later (counted in `size`).
+   */
+  private checkSync(entry: Entry<T>): boolean | 'pending' {
+    if (this.maxLifetime !== Infinity && now() - entry.createdAt >= this.maxLifetime) {
+      this.destroyEntry(entry, 'maxLifetime');
+      return false;
+    }
+    const validate = this.validateFn;
+    if (validate === undefined) return true;
+    let verdict: boolean | PromiseLike<boolean>;
+    try {
+      verdict = validate(entry.conn);
+    } catch (err) {
+      this.logger.debug('pool validate threw', err);
+      this.destroyEntry(entry, 'invalid');
+      return false;
+    }
+    if (isThenable<boolean>(verdict)) {
+      this.validating++;
+      verdict.then(
+        (ok) => this.afterValidate(entry, ok === true),
+        (err: unknown) => {
+          this.logger.debug('pool validate failed', err);
+          this.afterValidate(entry, false);
+        },
+      );
+      return 'pending';
+    }
+    if (verdict === true) return true;
+    this.destroyEntry(entry, 'invalid');
+    return false;
+  }
+
+  private afterValidate(entry: Entry<T>, ok: boolean): void {
+    this.validating--;
+    if (ok) {
+      this.offer(entry);
+    } else {
+      this.destroyEntry(entry, 'invalid');
+      this.checkDrained();
+    }
+    this.ensureMin();
+    this.dispatch();
+  }
+
+  private startCreate(): void {
+    this.creating++;
+    this.attemptCreate(0);
+  }
+
+  private attemptCreate(attempt: number): void {
+    if (this.closed) {
+      this.creating--;
+      this.checkDrained();
+      return;
+    }
+    let result: Awaitable<T>;
+    try {
+      result = this.createFn();
+    } catch (err) {
+      this.createFailed(err, attempt);
+      return;
+    }
+    if (isGenerator<T>(result)) {
+      const loop = this.usableLoop();
+      if (loop === null) {
+        this.createFailed(codedError(Error, 'ERR_NO_RUNNING_LOOP', 'create returned a coroutine but no loop runs'), attempt);
+        return;
+      }
+      result = loop.createTask(result) as unknown as PromiseLike<T>;
+    }
+    if (isThenable<T>(result)) {
+      result.then(
+        (conn) => this.created(conn),
+        (err: unknown) => this.createFailed(err, attempt),
+      );
+    } else {
+      this.created(result);
+    }
+  }
+
+  private created(conn: T): void {
+    this.creating--;
+    this.counters.created++;
+    this.refillDelay = this.retryDelay;
+    const t = now();
+    const entry: Entry<T> = { conn, createdAt: t, idleSince: t, lease: 0 };
+    this.emit('create', conn);
+    this.offer(entry);
+    // A create covers one waiter; if that one left meanwhile the connection went idle, and
+    // anyone still waiting beyond it gets served by the next round.
+    this.dispatch();
+  }
+
+  private createFailed(err: unknown, attempt: number): void {
+    this.counters.createErrors++;
+    this.emit('create-error', err, attempt);
+    if (attempt < this.retries && !this.closed) {
+      const delay = Math.min(this.retryDelay * 2 ** attempt, this.maxRetryDelay);
+      this.logger.warn('pool create failed, retrying', `attempt ${attempt + 1} of ${this.retries + 1}, in ${delay} ms: ${errText(err)}`);
+      const loop = this.usableLoop();
+      if (loop !== null) {
+        loop.callLater(delay, () => this.attemptCreate(attempt + 1));
+        return;
+      }
+    }
+    this.creating--;
+    this.logger.warn('pool create failed', errText(err));
+    if (this.closed) {
+      this.checkDrained();
+      return;
+    }
+    // The error goes to the waiter this create was for; without one (a create for `min`),
+    // refilling backs off rather than spinning on a create that keeps failing.
+    if (!this.failFirst(err)) this.scheduleRefill();
+    else this.dispatch();
+  }
+
+  private ensureMin(): void {
+    if (this.closed || this.size >= this.min || this.refill !== null) return;
+    if (this.usableLoop() === null) return;
+    while (this.size < this.min) this.startCreate();
+  }
+
+  private scheduleRefill(): void {
+    if (this.refill !== null || this.closed || this.size >= this.min) return;
+    const loop = this.usableLoop();
+    if (loop === null) return;
+    const delay = this.refillDelay;
+    this.refillDelay = Math.min(this.refillDelay * 2, this.maxRetryDelay);
+    this.refill = loop.callLater(delay, () => {
+      this.refill = null;
+      this.ensureMin();
+    });
+  }
+
+  private destroyEntry(entry: Entry<T>, reason: string): void {
+    this.counters.destroyed++;
+    this.emit('destroy', entry.conn, reason);
+    const destroy = this.destroyFn;
+    if (destroy === undefined) return;
+    try {
+      const r = destroy(entry.conn);
+      if (isThenable(r)) r.then(undefined, (err: unknown) => this.logger.warn('pool destroy failed', errText(err), reason));
+    } catch (err) {
+      this.logger.warn('pool destroy failed', errText(err), reason);
+    }
+  }
+
+  private scheduleReaper(): void {
+    if (this.reaper !== null || this.closed || this.idleList.length === 0) return;
+    if (this.idleTimeout === Infinity && this.maxLifetime === Infinity) return;
+    let deadline = Infinity;
+    if (this.idleTimeout !== Infinity && this.size > this.min) deadline = this.idleList[0]!.idleSince + this.idleTimeout;
+    if (this.maxLifetime !== Infinity) {
+      for (const entry of this.idleList) deadline = Math.min(deadline, entry.createdAt + this.maxLifetime);
+    }
+    if (deadline === Infinity) return;
+    const loop = this.usableLoop();
+    if (loop === null) return;
+    // One ms of slack: the loop's clock and performance.now() need not agree to the microsecond.
+    this.reaper = loop.callLater(Math.max(0, deadline - now()) + 1, () => this.reap());
+  }
+
+  private reap(): void {
+    this.reaper = null;
+    if (this.closed) return;
+    const t = now();
+    const keep: Entry<T>[] = [];
+    let removed = 0;
+    // Bottom of the stack first: those have been idle longest.
+    for (const entry of this.idleList) {
+      const expired = t - entry.createdAt >= this.maxLifetime;
+      const stale = t - entry.idleSince >= this.idleTimeout && this.size - removed > this.min;
+      if (expired || stale) {
+        removed++;
+        this.destroyEntry(entry, expired ? 'maxLifetime' : 'idleTimeout');
+      } else {
+        keep.push(entry);
+      }
+    }
+    this.idleList = keep;
+    this.ensureMin();
+    this.scheduleReaper();
+  }
+
+  private checkDrained(): void {
+    if (!this.closed || this.size !== 0 || this.closeWaiters.length === 0) return;
+    const waiters = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const future of waiters) if (!future.done()) future.setResult(undefined);
+  }
+}
+
+function notAcquired(what: string): Error & { code: string } {
+  return codedError(Error, 'ERR_POOL_NOT_ACQUIRED', `cannot ${what} a connection this pool has not handed out (released twice, or foreign)`);
+}
+
+function positiveMs(value: unknown, name: string): number {
+  const ms = validateMs(value, name);
+  if (ms === 0) throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be > 0. Received 0`);
+  return ms;
+}
+
+function errText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return code === undefined ? err.message : `${String(code)}: ${err.message}`;
+  }
+  return String(err);
+}
+

@@ -1,0 +1,801 @@
+// asyncio's streams (Lib/asyncio/streams.py): StreamReader, StreamReaderProtocol, StreamWriter and
+// the openConnection / startServer helpers, on evloop's transports.
+//
+// Every read returns a Future. When the buffer already holds the answer the Future comes back
+// resolved (no task, no extra loop turn); otherwise the reader keeps one pending read — the
+// counterpart of asyncio's `_wait_for_data` waiter — and retries it as data arrives.
+import type { SocketAddress } from '../native/binding';
+import { createConnection, createUnixConnection, type ConnectionOptions } from '../io/connection';
+import { IncompleteReadError, LimitOverrunError } from '../util/errors';
+import { Future } from '../core/future';
+import { getRunningLoop, type EventLoop } from '../core/loop';
+import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
+import { isGenerator, isThenable } from '../core/task';
+import { validateBytes } from '../io/transports';
+import type { Transport } from '../io/transport-types';
+import { codedError, invalidArgType, invalidArgValue, outOfRange, validateFunction } from '../util/validate';
+
+/** asyncio's `_DEFAULT_LIMIT`: 64 KiB. */
+export const DEFAULT_LIMIT = 64 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+const NEWLINE = Buffer.from('\n');
+const NEED_DATA: unique symbol = Symbol('needData');
+type Attempt<T> = () => T | typeof NEED_DATA;
+
+interface PendingRead {
+  readonly future: Future<unknown>;
+  readonly attempt: Attempt<unknown>;
+}
+
+export interface StreamReaderOptions {
+  /** Bounds `readLine` / `readUntil` and the buffering before reading pauses (2 × limit). */
+  limit?: number;
+  loop?: EventLoop;
+}
+
+function validateLimit(limit: unknown): number {
+  if (limit === undefined) return DEFAULT_LIMIT;
+  if (typeof limit !== 'number') throw invalidArgType('limit', 'of type number', limit);
+  if (!Number.isInteger(limit) || limit <= 0) throw outOfRange('limit', 'a positive integer', limit);
+  return limit;
+}
+
+function toBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function toSeparator(sep: unknown): Buffer {
+  let buf: Buffer;
+  if (typeof sep === 'string') buf = Buffer.from(sep, 'utf8');
+  else if (sep instanceof Uint8Array) buf = toBuffer(sep);
+  else throw invalidArgType('separator', 'of type string or an instance of Buffer or Uint8Array', sep);
+  if (buf.length === 0) throw invalidArgValue('separator', sep, 'must be at least one byte long');
+  return buf;
+}
+
+function validateCount(n: unknown, name: string, min: number): number {
+  if (typeof n !== 'number') throw invalidArgType(name, 'of type number', n);
+  if (!Number.isInteger(n)) throw outOfRange(name, 'an integer', n);
+  if (n < min) throw outOfRange(name, `>= ${min}`, n);
+  return n;
+}
+
+/**
+ * Buffers what a connection receives and serves it to readers. Chunks are kept as they arrive
+ * (a list plus an offset into the first), so buffering is O(1) per chunk and a read that lines
+ * up with a chunk costs no copy.
+ */
+export class StreamReader implements AsyncIterable<Buffer> {
+  readonly #limit: number;
+  #loop: EventLoop | null;
+  #chunks: Buffer[] = [];
+  #head = 0; // index of the first chunk still holding unread bytes
+  #headOffset = 0; // bytes of chunks[#head] already read
+  #size = 0;
+  #eof = false;
+  #exception: Error | null = null;
+  #transport: Transport | null = null;
+  #paused = false;
+  #pending: PendingRead | null = null;
+
+  constructor(options: StreamReaderOptions = {}) {
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+    this.#limit = validateLimit(options.limit);
+    this.#loop = options.loop ?? null;
+  }
+
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** Bytes buffered and not yet read. */
+  get bufferedSize(): number {
+    return this.#size;
+  }
+
+  #getLoop(): EventLoop {
+    return (this.#loop ??= getRunningLoop());
+  }
+
+  exception(): Error | null {
+    return this.#exception;
+  }
+
+  /** Every pending and future read fails with `err` (the connection broke). */
+  setException(err: Error): void {
+    this.#exception = err;
+    const pending = this.#pending;
+    if (pending !== null) {
+      this.#pending = null;
+      if (!pending.future.done()) pending.future.setException(err);
+    }
+  }
+
+  setTransport(transport: Transport): void {
+    if (this.#transport !== null) throw codedError(Error, 'ERR_INVALID_STATE', 'Transport already set');
+    this.#transport = transport;
+  }
+
+  feedEof(): void {
+    this.#eof = true;
+    this.#retryPending();
+  }
+
+  /** True once the peer's EOF arrived, even if bytes before it are still buffered. */
+  get eofReceived(): boolean {
+    return this.#eof;
+  }
+
+  /** True when the peer sent EOF and everything before it has been read. */
+  atEof(): boolean {
+    return this.#eof && this.#size === 0;
+  }
+
+  /** Appends `data` (kept by reference, not copied: the transport never reuses a buffer it hands over). */
+  feedData(data: Uint8Array): void {
+    if (this.#eof) throw codedError(Error, 'ERR_STREAM_PUSH_AFTER_EOF', 'feedData() after feedEof()');
+    if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
+    if (data.length === 0) return;
+    this.#chunks.push(toBuffer(data));
+    this.#size += data.length;
+    this.#retryPending();
+    // asyncio pauses here and lets `_wait_for_data` resume at once when a read still waits;
+    // skipping the pause in that case ends in the same state without two syscalls.
+    if (this.#pending === null && this.#transport !== null && !this.#paused && this.#size > 2 * this.#limit) {
+      this.#transport.pauseReading();
+      this.#paused = true;
+    }
+  }
+
+  #maybeResumeTransport(): void {
+    if (this.#paused && this.#size <= this.#limit) {
+      this.#paused = false;
+      this.#transport!.resumeReading();
+    }
+  }
+
+  // ---- the pending read (asyncio's _wait_for_data) -------------------------------------------
+
+  #retryPending(): void {
+    const pending = this.#pending;
+    if (pending === null) return;
+    if (pending.future.done()) {
+      // Cancelled while waiting: the read is abandoned, as when asyncio's waiter is cancelled.
+      this.#pending = null;
+      return;
+    }
+    let value: unknown;
+    try {
+      value = pending.attempt();
+    } catch (err) {
+      this.#pending = null;
+      pending.future.setException(err);
+      return;
+    }
+    if (value === NEED_DATA) return this.#resumeForWaiting();
+    this.#pending = null;
+    pending.future.setResult(value);
+  }
+
+  // Waiting for data while paused would never end.
+  #resumeForWaiting(): void {
+    if (this.#paused) {
+      this.#paused = false;
+      this.#transport!.resumeReading();
+    }
+  }
+
+  #read<T>(name: string, attempt: Attempt<T>): Future<T> {
+    const loop = this.#getLoop();
+    const future = loop.createFuture<T>();
+    let value: T | typeof NEED_DATA;
+    try {
+      value = attempt();
+    } catch (err) {
+      future.setException(err);
+      return future;
+    }
+    if (value !== NEED_DATA) {
+      future.setResult(value);
+      return future;
+    }
+    if (this.#pending !== null && !this.#pending.future.done()) {
+      future.setException(
+        codedError(Error, 'ERR_READ_IN_PROGRESS', `${name}() called while another coroutine is already waiting for incoming data`),
+      );
+      return future;
+    }
+    this.#pending = { future: future as Future<unknown>, attempt };
+    this.#resumeForWaiting();
+    return future;
+  }
+
+  // ---- the buffer ----------------------------------------------------------------------------
+
+  /** Removes and returns the first `n` bytes (n ≤ size); a view when they lie in one chunk. */
+  #take(n: number): Buffer {
+    if (n === 0) return EMPTY;
+    const chunks = this.#chunks;
+    const first = chunks[this.#head]!;
+    const start = this.#headOffset;
+    let out: Buffer;
+    if (first.length - start >= n) {
+      out = start === 0 && n === first.length ? first : first.subarray(start, start + n);
+      this.#skip(n);
+      return out;
+    }
+    out = Buffer.allocUnsafe(n);
+    let written = 0;
+    let index = this.#head;
+    let offset = start;
+    while (written < n) {
+      const chunk = chunks[index]!;
+      const count = Math.min(chunk.length - offset, n - written);
+      chunk.copy(out, written, offset, offset + count);
+      written += count;
+      offset += count;
+      if (offset === chunk.length) {
+        index++;
+        offset = 0;
+      }
+    }
+    this.#skip(n);
+    return out;
+  }
+
+  /** Drops the first `n` bytes (n ≤ size). */
+  #skip(n: number): void {
+    this.#size -= n;
+    if (this.#size === 0) {
+      this.#chunks = [];
+      this.#head = 0;
+      this.#headOffset = 0;
+      return;
+    }
+    const chunks = this.#chunks;
+    let head = this.#head;
+    let offset = this.#headOffset + n;
+    while (offset >= chunks[head]!.length) {
+      offset -= chunks[head]!.length;
+      head++;
+    }
+    this.#head = head;
+    this.#headOffset = offset;
+    if (head >= 32 && head * 2 >= chunks.length) {
+      this.#chunks = chunks.slice(head);
+      this.#head = 0;
+    }
+  }
+
+  #takeAll(): Buffer {
+    return this.#take(this.#size);
+  }
+
+  /** Copies bytes [start, end) of the buffer (clamped to its size) into a new Buffer. */
+  #copyRange(start: number, end: number): Buffer {
+    end = Math.min(end, this.#size);
+    const out = Buffer.allocUnsafe(Math.max(0, end - start));
+    let pos = -this.#headOffset; // position of chunks[i][0] in buffer coordinates
+    let written = 0;
+    for (let i = this.#head; i < this.#chunks.length && written < out.length; i++) {
+      const chunk = this.#chunks[i]!;
+      const chunkEnd = pos + chunk.length;
+      if (chunkEnd > start) {
+        const from = Math.max(start, pos) - pos;
+        const to = Math.min(end, chunkEnd) - pos;
+        chunk.copy(out, written, from, to);
+        written += to - from;
+      }
+      pos = chunkEnd;
+    }
+    return out;
+  }
+
+  /** Position of the first `sep` at or after `from`, or -1; finds separators split across chunks. */
+  #indexOf(sep: Buffer, from: number): number {
+    const chunks = this.#chunks;
+    const seplen = sep.length;
+    let pos = -this.#headOffset;
+    for (let i = this.#head; i < chunks.length; i++) {
+      const chunk = chunks[i]!;
+      const chunkEnd = pos + chunk.length;
+      if (chunkEnd > from) {
+        const localStart = Math.max(from, pos + (i === this.#head ? this.#headOffset : 0)) - pos;
+        const found = chunk.indexOf(sep, localStart);
+        if (found !== -1) return pos + found;
+        if (seplen > 1 && i + 1 < chunks.length) {
+          // A separator starting in this chunk's last seplen-1 bytes and running on.
+          const spanStart = Math.max(from, chunkEnd - seplen + 1);
+          const window = this.#copyRange(spanStart, chunkEnd + seplen - 1);
+          const inWindow = window.indexOf(sep);
+          if (inWindow !== -1) return spanStart + inWindow;
+        }
+      }
+      pos = chunkEnd;
+    }
+    return -1;
+  }
+
+  #startsWith(sep: Buffer, at: number): boolean {
+    if (this.#size - at < sep.length) return false;
+    return this.#copyRange(at, at + sep.length).equals(sep);
+  }
+
+  // ---- reads (each the body of asyncio's coroutine, without the waiting) --------------------
+
+  #tryRead(n: number): Buffer | typeof NEED_DATA {
+    if (this.#exception !== null) throw this.#exception;
+    if (this.#size === 0) return this.#eof ? EMPTY : NEED_DATA;
+    const data = this.#take(n < this.#size ? n : this.#size);
+    this.#maybeResumeTransport();
+    return data;
+  }
+
+  #tryReadExactly(n: number): Buffer | typeof NEED_DATA {
+    if (this.#exception !== null) throw this.#exception;
+    if (this.#size < n) {
+      if (this.#eof) throw new IncompleteReadError(this.#takeAll(), n);
+      return NEED_DATA;
+    }
+    const data = this.#take(n);
+    this.#maybeResumeTransport();
+    return data;
+  }
+
+  /** `state.offset`: where the next search starts, so waiting for a long line stays linear. */
+  #tryReadUntil(sep: Buffer, state: { offset: number }): Buffer | typeof NEED_DATA {
+    if (this.#exception !== null) throw this.#exception;
+    const seplen = sep.length;
+    const buflen = this.#size;
+    let isep = -1;
+    if (buflen - state.offset >= seplen) {
+      isep = this.#indexOf(sep, state.offset);
+      if (isep === -1) {
+        // The last seplen-1 bytes may be the start of a separator: search them again next time.
+        state.offset = buflen + 1 - seplen;
+        if (state.offset > this.#limit) {
+          throw new LimitOverrunError('Separator is not found, and chunk exceed the limit', state.offset);
+        }
+      }
+    }
+    if (isep === -1) {
+      if (this.#eof) throw new IncompleteReadError(this.#takeAll(), null);
+      return NEED_DATA;
+    }
+    if (isep > this.#limit) throw new LimitOverrunError('Separator is found, but chunk is longer than limit', isep);
+    const data = this.#take(isep + seplen);
+    this.#maybeResumeTransport();
+    return data;
+  }
+
+  #tryReadLine(state: { offset: number }): Buffer | typeof NEED_DATA {
+    try {
+      return this.#tryReadUntil(NEWLINE, state);
+    } catch (err) {
+      if (err instanceof IncompleteReadError) return err.partial;
+      if (err instanceof LimitOverrunError) {
+        // asyncio's readline: drop the over-long line (through its newline if it is buffered).
+        if (this.#startsWith(NEWLINE, err.consumed)) this.#skip(err.consumed + NEWLINE.length);
+        else this.#skip(this.#size);
+        this.#maybeResumeTransport();
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Up to `n` bytes; `n` < 0 (the default) reads until EOF. Resolves to an empty Buffer at EOF.
+   */
+  read(n = -1): Future<Buffer> {
+    if (typeof n !== 'number' || !Number.isInteger(n)) throw invalidArgType('n', 'an integer', n);
+    if (n === 0) {
+      return this.#read('read', () => {
+        if (this.#exception !== null) throw this.#exception;
+        return EMPTY;
+      });
+    }
+    if (n > 0) return this.#read('read', () => this.#tryRead(n));
+    // Until EOF. Blocks move out of the buffer as they come (as asyncio's loop of
+    // read(limit) does), so reading never pauses while waiting for the end.
+    const blocks: Buffer[] = [];
+    let total = 0;
+    return this.#read('read', () => {
+      for (;;) {
+        const block = this.#tryRead(this.#limit);
+        if (block === NEED_DATA) return NEED_DATA;
+        if (block.length === 0) return blocks.length === 1 ? blocks[0]! : Buffer.concat(blocks, total);
+        blocks.push(block);
+        total += block.length;
+      }
+    });
+  }
+
+  /**
+   * Exactly `n` bytes. At EOF before that: `IncompleteReadError` whose `.partial` holds what was
+   * left (the buffer is then empty).
+   */
+  readExactly(n: number): Future<Buffer> {
+    validateCount(n, 'n', 0);
+    if (n === 0) return this.#read('readExactly', () => {
+      if (this.#exception !== null) throw this.#exception;
+      return EMPTY;
+    });
+    return this.#read('readExactly', () => this.#tryReadExactly(n));
+  }
+
+  /**
+   * Through the first `separator` (included). `LimitOverrunError` when no separator is within
+   * `limit` bytes — the data stays buffered (`.consumed` tells how much to drop); at EOF without
+   * a separator, `IncompleteReadError` with the rest (`.expected` null).
+   */
+  readUntil(separator: Uint8Array | string = NEWLINE): Future<Buffer> {
+    const sep = toSeparator(separator);
+    const state = { offset: 0 };
+    return this.#read('readUntil', () => this.#tryReadUntil(sep, state));
+  }
+
+  /**
+   * One line, with its `\n`; at EOF the last bytes without one, then an empty Buffer. A line
+   * longer than `limit` is dropped and `LimitOverrunError` thrown (asyncio raises ValueError here).
+   */
+  readLine(): Future<Buffer> {
+    const state = { offset: 0 };
+    return this.#read('readLine', () => this.#tryReadLine(state));
+  }
+
+  /** Lines until EOF, as asyncio's `async for line in reader`. */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    // `next()` returns a Future (for-await awaits any thenable).
+    const iterator = {
+      next: (): Future<IteratorResult<Buffer>> => {
+        const state = { offset: 0 };
+        return this.#read('readLine', () => {
+          const line = this.#tryReadLine(state);
+          if (line === NEED_DATA) return NEED_DATA;
+          return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
+        }) as Future<IteratorResult<Buffer>>;
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator as unknown as AsyncIterator<Buffer>;
+  }
+
+  get [Symbol.toStringTag](): string {
+    const info = [`${this.#size} bytes`];
+    if (this.#eof) info.push('eof');
+    if (this.#limit !== DEFAULT_LIMIT) info.push(`limit=${this.#limit}`);
+    if (this.#pending !== null) info.push('waiting');
+    if (this.#exception !== null) info.push(`exception=${this.#exception.name}`);
+    if (this.#paused) info.push('paused');
+    return `StreamReader ${info.join(' ')}`;
+  }
+}
+
+function connectionReset(): Error & { code: string } {
+  return codedError(Error, 'ECONNRESET', 'Connection lost');
+}
+
+/**
+ * asyncio's FlowControlMixin: remembers whether the transport asked to pause writing and lets any
+ * number of writers wait in `drainHelper()` until it resumes. A connection lost while they wait
+ * fails them with its error.
+ */
+export class FlowControlProtocol {
+  protected readonly loop: EventLoop;
+  #writePaused = false;
+  #drainWaiters = new Set<Future<void>>();
+  #lost = false;
+
+  constructor(loop?: EventLoop) {
+    this.loop = loop ?? getRunningLoop();
+  }
+
+  pauseWriting(): void {
+    this.#writePaused = true;
+  }
+
+  resumeWriting(): void {
+    this.#writePaused = false;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = new Set();
+    for (const waiter of waiters) if (!waiter.done()) waiter.setResult(undefined);
+  }
+
+  connectionLost(err: Error | null): void {
+    this.#lost = true;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = new Set();
+    for (const waiter of waiters) {
+      if (waiter.done()) continue;
+      if (err === null) waiter.setResult(undefined);
+      else waiter.setException(err);
+    }
+  }
+
+  /** Settles `waiter` now, or once writing may go on. */
+  drainHelper(waiter: Future<void>): void {
+    if (waiter.done()) return;
+    if (this.#lost) return waiter.setException(connectionReset());
+    if (!this.#writePaused) return waiter.setResult(undefined);
+    this.#drainWaiters.add(waiter);
+    // A cancelled drainer leaves the set at once, not at the next resume.
+    waiter.addDoneCallback(() => {
+      this.#drainWaiters.delete(waiter);
+    });
+  }
+}
+
+export type ClientConnected = (reader: StreamReader, writer: StreamWriter) => unknown;
+
+/** The protocol between a transport and a StreamReader (and, for servers, the client callback). */
+export class StreamReaderProtocol extends FlowControlProtocol {
+  #reader: StreamReader | null;
+  #writer: StreamWriter | null = null;
+  #transport: Transport | null = null;
+  #clientConnected: ClientConnected | null;
+  #task: Future<unknown> | null = null;
+  #closed = false;
+  #closeError: Error | null = null;
+  #closeWaiters: Array<Future<void>> = [];
+
+  constructor(reader: StreamReader | null, clientConnected: ClientConnected | null = null, loop?: EventLoop) {
+    super(loop);
+    this.#reader = reader;
+    this.#clientConnected = clientConnected;
+  }
+
+  connectionMade(transport: Transport): void {
+    this.#transport = transport;
+    const reader = this.#reader;
+    if (reader !== null) reader.setTransport(transport);
+    const onClient = this.#clientConnected;
+    if (onClient === null) return;
+    const writer = new StreamWriter(transport, this, reader, this.loop);
+    this.#writer = writer;
+    const result = onClient(reader!, writer);
+    // Futures are not coroutines (asyncio does not wrap them either).
+    if (result instanceof Future || (!isGenerator(result) && !isThenable(result))) return;
+    // A coroutine: run it as a task; if it fails, report it and close the connection.
+    const task = this.loop.createTask(result as never) as Future<unknown>;
+    this.#task = task;
+    task.addDoneCallback(() => {
+      if (task.cancelled()) {
+        transport.close();
+        return;
+      }
+      const exc = task.exception();
+      if (exc !== null && exc !== undefined) {
+        this.loop.callExceptionHandler({ message: 'Unhandled exception in client_connected_cb', exception: exc, transport });
+        transport.close();
+      }
+    });
+  }
+
+  override connectionLost(err: Error | null): void {
+    const reader = this.#reader;
+    if (reader !== null) {
+      if (err === null) reader.feedEof();
+      else reader.setException(err);
+    }
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#closeError = err;
+      const waiters = this.#closeWaiters;
+      this.#closeWaiters = [];
+      for (const waiter of waiters) this.#settleClosed(waiter);
+    }
+    super.connectionLost(err);
+    this.#reader = null;
+    this.#writer = null;
+    this.#task = null;
+    this.#transport = null;
+  }
+
+  dataReceived(data: Buffer): void {
+    this.#reader?.feedData(data);
+  }
+
+  eofReceived(): boolean {
+    this.#reader?.feedEof();
+    // Keep the transport open for writing: the other side only half-closed.
+    return true;
+  }
+
+  #settleClosed(waiter: Future<void>): void {
+    if (waiter.done()) return;
+    if (this.#closeError === null) waiter.setResult(undefined);
+    else waiter.setException(this.#closeError);
+  }
+
+  /** A new Future settled when the connection is lost (each caller gets its own, so cancelling one cancels only that wait). */
+  closeWaiter(): Future<void> {
+    const waiter = this.loop.createFuture<void>();
+    if (this.#closed) this.#settleClosed(waiter);
+    else this.#closeWaiters.push(waiter);
+    return waiter;
+  }
+
+  /** The client task of a server connection, when `onClient` returned a coroutine. */
+  get task(): Future<unknown> | null {
+    return this.#task;
+  }
+
+  get writer(): StreamWriter | null {
+    return this.#writer;
+  }
+
+  get transport(): Transport | null {
+    return this.#transport;
+  }
+
+  drain(reader: StreamReader | null): Future<void> {
+    const waiter = this.loop.createFuture<void>();
+    const exc = reader?.exception() ?? null;
+    if (exc !== null) {
+      waiter.setException(exc);
+      return waiter;
+    }
+    if (this.#transport !== null && this.#transport.isClosing()) {
+      // As asyncio: yield once so connectionLost can run and drain reports it, rather than a
+      // write/drain loop spinning on a closing transport without ever seeing the error.
+      this.loop.callSoon(() => this.drainHelper(waiter));
+      return waiter;
+    }
+    this.drainHelper(waiter);
+    return waiter;
+  }
+}
+
+/** The writing half of a stream connection: a thin layer over the transport plus `drain()`. */
+export class StreamWriter {
+  readonly #transport: Transport;
+  readonly #protocol: StreamReaderProtocol;
+  readonly #reader: StreamReader | null;
+  readonly #loop: EventLoop;
+
+  constructor(transport: Transport, protocol: StreamReaderProtocol, reader: StreamReader | null, loop?: EventLoop) {
+    this.#transport = transport;
+    this.#protocol = protocol;
+    this.#reader = reader;
+    this.#loop = loop ?? getRunningLoop();
+  }
+
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  getLoop(): EventLoop {
+    return this.#loop;
+  }
+
+  write(data: Uint8Array): void {
+    validateBytes(data, 'data');
+    this.#transport.write(data);
+  }
+
+  writelines(list: Iterable<Uint8Array>): void {
+    if (list === null || typeof (list as Iterable<Uint8Array>)?.[Symbol.iterator] !== 'function') {
+      throw invalidArgType('list', 'an iterable of Buffer or Uint8Array', list);
+    }
+    const items = Array.from(list);
+    items.forEach((item, i) => validateBytes(item, `list[${i}]`));
+    this.#transport.writelines(items);
+  }
+
+  writeEof(): void {
+    this.#transport.writeEof();
+  }
+
+  canWriteEof(): boolean {
+    return this.#transport.canWriteEof();
+  }
+
+  close(): void {
+    this.#transport.close();
+  }
+
+  isClosing(): boolean {
+    return this.#transport.isClosing();
+  }
+
+  /** Resolves once the connection is closed; fails with the error that broke it, if one did. */
+  waitClosed(): Future<void> {
+    return this.#protocol.closeWaiter();
+  }
+
+  getExtraInfo(name: 'peername' | 'sockname'): SocketAddress | undefined;
+  getExtraInfo(name: string, fallback?: unknown): unknown;
+  getExtraInfo(name: string, fallback?: unknown): unknown {
+    return this.#transport.getExtraInfo(name, fallback);
+  }
+
+  /**
+   * Waits while the transport's write buffer is over its high-water mark. Fails with the
+   * reader's error, or the connection's, when the connection broke.
+   */
+  drain(): Future<void> {
+    return this.#protocol.drain(this.#reader);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return `StreamWriter ${String(this.#transport)}`;
+  }
+}
+
+export interface StreamOptions {
+  /** The StreamReader's limit (default 64 KiB). */
+  limit?: number;
+}
+
+function splitLimit<O extends StreamOptions>(opts: O | undefined): [number | undefined, Omit<O, 'limit'>] {
+  if (opts === undefined) return [undefined, {} as Omit<O, 'limit'>];
+  if (opts === null || typeof opts !== 'object') throw invalidArgType('options', 'of type object', opts);
+  const { limit, ...rest } = opts;
+  validateLimit(limit);
+  return [limit, rest];
+}
+
+function openWith(
+  connect: (loop: EventLoop, factory: () => StreamReaderProtocol) => Future<[unknown, unknown]> | PromiseLike<unknown>,
+  limit: number | undefined,
+): Future<[StreamReader, StreamWriter]> {
+  const loop = getRunningLoop();
+  const reader = new StreamReader({ limit, loop });
+  const protocol = new StreamReaderProtocol(reader, null, loop);
+  const connecting = connect(loop, () => protocol) as Future<[Transport, unknown]>;
+  const result = loop.createFuture<[StreamReader, StreamWriter]>();
+  connecting.addDoneCallback(() => {
+    if (result.done()) {
+      // Cancelled after the connection was made: nobody will ever own it, so close it.
+      if (!connecting.cancelled() && connecting.exception() == null) connecting.result()[0].abort();
+      return;
+    }
+    if (connecting.cancelled()) return void result.cancel();
+    const exc = connecting.exception();
+    if (exc !== null && exc !== undefined) return result.setException(exc);
+    const [transport] = connecting.result();
+    result.setResult([reader, new StreamWriter(transport, protocol, reader, loop)]);
+  });
+  // Cancelling the open cancels the connect (which closes the half-made socket).
+  result.addDoneCallback(() => {
+    if (result.cancelled() && !connecting.done()) connecting.cancel();
+  });
+  return result;
+}
+
+/** asyncio's open_connection: a connected `[reader, writer]` pair. Options: `limit` and createConnection's. */
+export function openConnection(host: string, port: number, opts?: StreamOptions & ConnectionOptions): Future<[StreamReader, StreamWriter]> {
+  const [limit, rest] = splitLimit(opts);
+  return openWith((loop, factory) => createConnection(loop as never, factory, host, port, rest) as never, limit);
+}
+
+/** asyncio's open_unix_connection. */
+export function openUnixConnection(path: string, opts?: StreamOptions): Future<[StreamReader, StreamWriter]> {
+  const [limit, rest] = splitLimit(opts);
+  return openWith((loop, factory) => createUnixConnection(loop as never, factory, path, rest as never) as never, limit);
+}
+
+function serverFactory(onClient: ClientConnected, limit: number | undefined, loop: EventLoop): () => StreamReaderProtocol {
+  validateFunction(onClient, 'onClient');
+  return () => new StreamReaderProtocol(new StreamReader({ limit, loop }), onClient, loop);
+}
+
+/**
+ * asyncio's start_server: `onClient(reader, writer)` runs for each connection; when it returns a
+ * coroutine (an async function's promise or a generator) that runs as a Task.
+ */
+export function startServer(onClient: ClientConnected, host: string | string[] | null | undefined, port: number, opts?: StreamOptions & ServerOptions): Future<Server> {
+  const [limit, rest] = splitLimit(opts);
+  const loop = getRunningLoop();
+  return createServer(loop as never, serverFactory(onClient, limit, loop), host, port, rest) as unknown as Future<Server>;
+}
+
+/** asyncio's start_unix_server. */
+export function startUnixServer(onClient: ClientConnected, path: string, opts?: StreamOptions & UnixServerOptions): Future<Server> {
+  const [limit, rest] = splitLimit(opts);
+  const loop = getRunningLoop();
+  return createUnixServer(loop as never, serverFactory(onClient, limit, loop), path, rest) as unknown as Future<Server>;
+}

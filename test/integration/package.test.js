@@ -1,0 +1,99 @@
+'use strict';
+// The two builds and the prebuilt install, as a user meets them. Everything happens in a
+// temporary copy of the package, so a prebuilt binary never shadows the repo's own fresh build.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFileSync, spawnSync } = require('node:child_process');
+
+const root = path.join(__dirname, '..', '..');
+const PACKAGE_PARTS = ['package.json', 'package-lock.json', 'tsconfig.json', 'binding.gyp', 'CMakeLists.txt', 'lib', 'native', 'scripts'];
+const BEST_BACKEND = process.platform === 'linux' ? 'epoll' : 'kqueue';
+let work;
+let copy;
+
+// A one-file program that proves the addon it loads can poll a real socket.
+const POLL_PROBE = `
+  const binding = BINDING;
+  const poller = new binding.Poller(binding.backends[0]);
+  const [a, b] = binding.socketpair('stream');
+  poller.add(a, binding.constants.READ);
+  binding.send(b, Buffer.from('hi'), 0, 2);
+  const n = poller.wait(1000);
+  const fd = poller.events[0];
+  const buf = Buffer.alloc(8);
+  const got = binding.recv(a, buf, 0, 8);
+  poller.close(); binding.close(a); binding.close(b);
+  console.log(JSON.stringify({ n, ok: fd === a, data: buf.toString('latin1', 0, got), backend: poller.backend }));
+`;
+
+function run(cmd, args, opts = {}) {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+}
+
+before(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'evloop-pkg-'));
+  copy = path.join(work, 'evloop');
+  fs.mkdirSync(copy);
+  for (const part of PACKAGE_PARTS) {
+    if (fs.existsSync(path.join(root, part))) fs.cpSync(path.join(root, part), path.join(copy, part), { recursive: true });
+  }
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
+});
+
+after(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+test('the cmake-js build produces an addon that loads and polls a socket', { timeout: 600_000 }, () => {
+  run('npx', ['cmake-js', 'rebuild', '--out', 'build-cmake'], { cwd: copy });
+  const addon = path.join(copy, 'build-cmake', 'Release', 'evloop.node');
+  assert.ok(fs.existsSync(addon), `${addon} was built`);
+  const out = run(process.execPath, ['-e', POLL_PROBE.replace('BINDING', `require(${JSON.stringify(addon)})`)]);
+  assert.deepEqual(JSON.parse(out), { n: 1, ok: true, data: 'hi', backend: BEST_BACKEND });
+});
+
+test('npm pack installs into an empty folder with no compiler on PATH and polls a socket', { timeout: 600_000 }, () => {
+  run('npm', ['run', 'prebuild'], { cwd: copy });
+  const prebuilt = path.join(copy, 'prebuilds', `${process.platform}-${process.arch}`);
+  assert.ok(fs.readdirSync(prebuilt).some((f) => f.endsWith('.node')), 'npm run prebuild wrote a .node file');
+
+  const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], { cwd: copy }).trim().split('\n').pop();
+  const tarPath = path.join(work, tarball);
+  const listing = run('tar', ['-tzf', tarPath]);
+  for (const shipped of ['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/binding.gyp', 'package/CMakeLists.txt', 'package/native/poller.h']) {
+    assert.ok(listing.includes(shipped), `the tarball ships ${shipped}`);
+  }
+  assert.match(listing, /package\/prebuilds\/linux-x64\/[^\n]+\.node/);
+
+  // A PATH with node, npm and sh (npm runs install scripts through it) only: no cc, g++,
+  // make or python for node-gyp to fall back on.
+  const bin = path.join(work, 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  // npm's own CLI script (bin/npm is a link to it), found the way a shell finds npm.
+  const npmCli = fs.realpathSync(run('sh', ['-c', 'command -v npm']).trim());
+  fs.symlinkSync(npmCli, path.join(bin, 'npm'));
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+  const env = { ...process.env, PATH: bin };
+  for (const tool of ['cc', 'gcc', 'g++', 'c++', 'make', 'python3']) {
+    assert.notEqual(spawnSync('/bin/sh', ['-c', `command -v ${tool}`], { env }).status, 0, `${tool} is not on the PATH`);
+  }
+
+  const app = path.join(work, 'app');
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  run(path.join(bin, 'npm'), ['install', '--no-audit', '--no-fund', '--prefer-offline', tarPath], { cwd: app, env });
+  assert.ok(!fs.existsSync(path.join(app, 'node_modules', 'evloop', 'build')), 'nothing was compiled at install');
+
+  const out = run(path.join(bin, 'node'), ['-e', POLL_PROBE.replace('BINDING', "require('evloop/internal').binding")], { cwd: app, env });
+  assert.deepEqual(JSON.parse(out), { n: 1, ok: true, data: 'hi', backend: BEST_BACKEND });
+
+  // The public API through both module systems.
+  const cjs = run(path.join(bin, 'node'), ['-e', "const { Selector } = require('evloop'); const s = new Selector(); console.log(s.backend); s.close();"], { cwd: app, env });
+  assert.equal(cjs.trim(), BEST_BACKEND);
+  const esm = run(path.join(bin, 'node'), ['--input-type=module', '-e', "import { Selector } from 'evloop'; const s = new Selector(); console.log(s.backend); s.close();"], { cwd: app, env });
+  assert.equal(esm.trim(), BEST_BACKEND);
+});
