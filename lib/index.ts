@@ -1,4 +1,5 @@
-// The public surface of evloop (../shared/API.md). Each concept lives in its own file.
+// The public surface of evloop (docs/api.md). Each concept lives in its own file.
+import './io/loop-networking';
 export { Selector, EVENT_READ, EVENT_WRITE, availableBackends, type SelectorKey, type SelectorOptions, type BackendOption } from './native/selector';
 export * from './util/status';
 export { Protocol, BufferedProtocol, DatagramProtocol, BaseProtocol, type ProtocolLike, type BufferedProtocolLike, type DatagramProtocolLike } from './io/protocols';
@@ -13,7 +14,8 @@ export { StreamReader, StreamReaderProtocol, StreamWriter, FlowControlProtocol, 
 export { connectionPool, isConnectionUsable, type StreamConnection, type ConnectionPoolOptions } from './pool/pool-connections';
 export { CancelledError, TimeoutError, InvalidStateError, IncompleteReadError, LimitOverrunError, EventLoopError } from './util/errors';
 export { Future, isFuture, type FutureState, type DoneCallback } from './core/future';
-export { EventLoop, Handle, TimerHandle, newEventLoop, getRunningLoop, type EventLoopOptions, type ExceptionContext, type ExceptionHandler } from './core/loop';
+export { Handle, TimerHandle } from './core/handles';
+export { EventLoop, newEventLoop, getRunningLoop, type EventLoopOptions, type ExceptionContext, type ExceptionHandler } from './core/loop';
 export { Task, ensureFuture, currentTask, allTasks, type Coroutine, type TaskOptions } from './core/task';
 export { sleep, gather, wait, shield, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type GatherOptions, type WaitOptions, type ReturnWhen, type AsCompletedOptions } from './core/combinators';
 export { waitFor, timeout, timeoutAt, Timeout } from './core/timeouts';

@@ -1,9 +1,11 @@
 // asyncio's waiting helpers. Each returns a Future (never a bare Promise), so it can be awaited,
 // yield*-ed and cancelled alike.
-import { Future, PENDING, FINISHED, _runningLoop, describe, typeError } from './future';
+import { Future, PENDING, FINISHED, describe, typeError } from './future';
+import { getRunningLoop } from './running';
 import { CancelledError, TimeoutError } from '../util/errors';
 import { ensureFuture } from './task';
-import type { EventLoop, TimerHandle, Handle } from './loop';
+import type { AbstractEventLoop as EventLoop } from './events';
+import type { Handle, TimerHandle } from './handles';
 
 export { ensureFuture };
 
@@ -63,7 +65,7 @@ function wakeSleeper(fut: SleepFuture<unknown>): void {
 /** Resolves to `value` after `ms` milliseconds (0 or less: after one pass of the loop). */
 export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
   checkMs(ms, 'sleep');
-  const loop = _runningLoop();
+  const loop = getRunningLoop();
   const fut = new SleepFuture<T>(loop);
   fut._value = value;
   if (ms <= 0) {
@@ -116,7 +118,7 @@ export function gather<T extends readonly unknown[] = unknown[]>(...args: unknow
   } else {
     aws = args;
   }
-  const loop = _runningLoop();
+  const loop = getRunningLoop();
   if (aws.length === 0) {
     const outer = new Future<T>(loop);
     outer.setResult([] as unknown as T);
@@ -185,7 +187,7 @@ export function wait<T = unknown>(aws: Iterable<unknown>, options: WaitOptions =
   }
   const timeout = options.timeout ?? null;
   if (timeout !== null) checkMs(timeout, 'wait');
-  const loop = _runningLoop();
+  const loop = getRunningLoop();
   const fs = new Set<Future<T>>();
   for (const aw of aws) fs.add(ensureFuture<T>(aw, loop));
   if (fs.size === 0) throw typeError('wait: the set of awaitables is empty', 'ERR_INVALID_ARG_VALUE');
@@ -219,7 +221,7 @@ export function wait<T = unknown>(aws: Iterable<unknown>, options: WaitOptions =
  * (which keeps running; await it again to get its result).
  */
 export function shield<T>(aw: unknown): Future<T> {
-  const loop = _runningLoop();
+  const loop = getRunningLoop();
   const inner = ensureFuture<T>(aw, loop);
   if (inner.done()) return inner;
   const outer = new Future<T>(inner._loop);
@@ -252,7 +254,7 @@ export function asCompleted<T = unknown>(aws: Iterable<unknown>, options: AsComp
   }
   const timeout = options.timeout ?? null;
   if (timeout !== null) checkMs(timeout, 'asCompleted');
-  const loop = _runningLoop();
+  const loop = getRunningLoop();
   const todo = new Set<Future<T>>();
   for (const aw of aws) todo.add(ensureFuture<T>(aw, loop));
   const slots: Future<T>[] = [];

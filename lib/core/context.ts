@@ -10,12 +10,11 @@
 // installed while an EventLoop is open (created and not closed), so a process that merely loads
 // evloop pays nothing.
 import { promiseHooks } from 'v8';
-import type { EventLoop } from './loop';
-import type { Task } from './task';
+import type { AbstractEventLoop, AwaitingTask } from './events';
 
 /** The async context an async-function task runs in; `task` may be handed over (see Task). */
 export class Frame {
-  constructor(public task: Task<unknown> | null) {}
+  constructor(public task: AwaitingTask | null) {}
 }
 
 const FRAME = Symbol('evloop.frame');
@@ -23,11 +22,11 @@ type Tagged = { [FRAME]?: Frame | null };
 
 export const current = {
   /** The loop whose pass is executing, if any. */
-  passLoop: null as EventLoop | null,
+  passLoop: null as AbstractEventLoop | null,
   /** The generator task whose step is executing, if any. */
-  stepTask: null as Task<unknown> | null,
+  stepTask: null as AwaitingTask | null,
   /** Loops between runForever() and stop(), most recent last. */
-  runningLoops: [] as EventLoop[],
+  runningLoops: [] as AbstractEventLoop[],
   /**
    * The frame of the code running now (null: none known, e.g. a continuation of a promise made
    * before the hooks were installed). Code that runs after `require('evloop')` in the same

@@ -2,20 +2,18 @@
 // It is PromiseLike (await) and Iterable (yield* in generator coroutines).
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { current } from './context';
-import type { EventLoop } from './loop';
-import type { Task } from './task';
+import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop } from './events';
+import { getRunningLoop } from './running';
 
 export type FutureState = 'PENDING' | 'CANCELLED' | 'FINISHED';
 export type DoneCallback<F> = (fut: F) => void;
 
-export const PENDING = 0;
-export const CANCELLED = 1;
-export const FINISHED = 2;
+export { PENDING, CANCELLED, FINISHED };
 const STATE_NAMES: readonly FutureState[] = ['PENDING', 'CANCELLED', 'FINISHED'];
 
 // Debug mode only: an exception nobody looked at is reported when its future is collected.
 interface Unretrieved {
-  loop: EventLoop;
+  loop: AbstractEventLoop;
   exception: unknown;
   kind: string;
 }
@@ -30,17 +28,6 @@ let capturedReject: ((e: unknown) => void) | null = null;
 function captureResolvers(resolve: (v: any) => void, reject: (e: unknown) => void): void {
   capturedResolve = resolve;
   capturedReject = reject;
-}
-
-let runningLoopHook: (() => EventLoop) | null = null;
-/** Set by loop.ts: resolves the loop a `new Future()` without a loop belongs to. */
-export function _setRunningLoopHook(fn: () => EventLoop): void {
-  runningLoopHook = fn;
-}
-/** @internal The running loop (throws when none), without importing loop.ts. */
-export function _runningLoop(): EventLoop {
-  if (runningLoopHook === null) throw new EventLoopError('no running event loop', 'ERR_NO_RUNNING_LOOP');
-  return runningLoopHook();
 }
 
 /**
@@ -74,18 +61,18 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
   /** @internal */ _result: T | undefined = undefined;
   /** @internal */ _exception: unknown = undefined;
   /** @internal */ _failed = false;
-  /** @internal */ _loop: EventLoop;
+  /** @internal */ _loop: AbstractEventLoop;
   /** @internal */ _callbacks: ((fut: any) => void)[] | null = null;
   /** @internal */ _scheduled: ((fut: any) => void)[] | null = null;
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal */ _cancelledExc: CancelledError | null = null;
   /** @internal */ _tracked = false;
 
-  constructor(loop?: EventLoop) {
-    this._loop = loop === undefined ? _runningLoop() : loop;
+  constructor(loop?: AbstractEventLoop) {
+    this._loop = loop === undefined ? getRunningLoop() : loop;
   }
 
-  getLoop(): EventLoop {
+  getLoop(): AbstractEventLoop {
     return this._loop;
   }
 
@@ -339,4 +326,3 @@ export function typeError(message: string, code = 'ERR_INVALID_ARG_TYPE'): TypeE
   return err;
 }
 
-export type { Task };

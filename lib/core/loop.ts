@@ -17,17 +17,15 @@
 //   Close an fd only after removing its reader and writer (binding.close also drops it from the
 //   poller, but the loop's own slots would be stale).
 import { CancelledError, EventLoopError } from '../util/errors';
-import { Future, PENDING, _setRunningLoopHook, describe, typeError } from './future';
-import { Task, type Coroutine, type TaskOptions } from './task';
+import { Future, describe, typeError } from './future';
+import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
 import { current, Frame, retainFrames, releaseFrames } from './context';
+import type { ExceptionContext as BaseExceptionContext } from './events';
+import { Handle, TimerHandle, type Runnable } from './handles';
+import { getRunningLoop as runningLoop } from './running';
 import { toLogger, type Logger } from '../util/logger';
 import { TimerQueue } from './timer-queue';
 import type { BackendName, Binding, NativePoller } from '../native/binding';
-import { createServer, createUnixServer, type ProtocolFactory, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
-import { createConnection, createUnixConnection, type ConnectionOptions } from '../io/connection';
-import { createDatagramEndpoint, type DatagramOptions, type UdpTransport } from '../io/datagram';
-import type { SocketTransport, StreamProtocol } from '../io/transports';
-import type { DatagramProtocolLike } from '../io/protocols';
 
 export type BackendOption = 'auto' | BackendName;
 
@@ -37,96 +35,29 @@ export interface EventLoopOptions {
   logger?: unknown;
 }
 
-export interface ExceptionContext {
-  message: string;
-  exception?: unknown;
+export interface ExceptionContext extends BaseExceptionContext {
   future?: Future<unknown>;
   task?: Task<unknown>;
   handle?: Handle;
-  [key: string]: unknown;
 }
 
 export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
 
-/** Something the ready queue can run: a Handle, or a Future running its done callbacks. */
-export interface Runnable {
-  _run(): void;
+/**
+ * Something that holds an fd on a loop (a transport, a server, a socket): the loop closes it
+ * when the loop itself is closed, since a closed loop can run no callback to tell its owner.
+ */
+export interface LoopResource {
+  _closeForLoop(): void;
+}
+
+declare module './events' {
+  // The concrete loop completes the contract the lower modules see (see events.ts).
+  interface AbstractEventLoop extends EventLoop {}
 }
 
 const EMPTY: unknown[] = [];
 const RESOLVED = Promise.resolve();
-
-export class Handle implements Runnable {
-  /** @internal */ _cb: ((...args: any[]) => unknown) | null;
-  /** @internal */ _args: unknown[];
-  /** @internal */ _cancelled = false;
-  /** @internal */ _loop: EventLoop;
-
-  constructor(cb: (...args: any[]) => unknown, args: unknown[], loop: EventLoop) {
-    this._cb = cb;
-    this._args = args;
-    this._loop = loop;
-  }
-
-  cancel(): void {
-    if (this._cancelled) return;
-    this._cancelled = true;
-    this._cb = null;
-    this._args = EMPTY;
-  }
-
-  cancelled(): boolean {
-    return this._cancelled;
-  }
-
-  /** @internal */
-  _run(): void {
-    const cb = this._cb;
-    if (cb === null) return;
-    const a = this._args;
-    switch (a.length) {
-      case 0:
-        cb();
-        break;
-      case 1:
-        cb(a[0]);
-        break;
-      case 2:
-        cb(a[0], a[1]);
-        break;
-      default:
-        cb.apply(undefined, a);
-    }
-  }
-
-  toString(): string {
-    const name = this._cb ? this._cb.name || 'anonymous' : 'cancelled';
-    return `<${this.constructor.name} ${name}>`;
-  }
-}
-
-export class TimerHandle extends Handle {
-  /** @internal */ _when: number;
-  /** @internal */ _seq: number;
-  /** @internal in the loop's heap */ _scheduled = true;
-
-  constructor(when: number, seq: number, cb: (...args: any[]) => unknown, args: unknown[], loop: EventLoop) {
-    super(cb, args, loop);
-    this._when = when;
-    this._seq = seq;
-  }
-
-  /** The deadline, in loop.time() milliseconds. */
-  when(): number {
-    return this._when;
-  }
-
-  override cancel(): void {
-    if (this._cancelled) return;
-    super.cancel();
-    if (this._scheduled) this._loop._timerCancelledCount++;
-  }
-}
 
 // asyncio's thresholds for rebuilding the heap without cancelled timers.
 const MIN_SCHEDULED_TIMER_HANDLES = 100;
@@ -172,12 +103,8 @@ export class EventLoop {
   /** @internal */ _timers = new TimerQueue<TimerHandle>();
   private _timerSeq = 0;
   /** @internal */ _timerCancelledCount = 0;
-  /**
-   * @internal Transports and servers holding an fd on this loop. close() closes whatever is
-   * still open (as a closed loop can run no callback, their protocols hear nothing), so a
-   * program that forgets to close a connection leaks no fd past its loop.
-   */
-  _openResources = new Set<{ _closeForLoop(): void }>();
+  // Transports, servers and sockets holding an fd on this loop (see trackResource).
+  private _openResources = new Set<LoopResource>();
   /** @internal */ _readers: (Handle | undefined)[] = [];
   /** @internal */ _writers: (Handle | undefined)[] = [];
   private _interest: number[] = [];
@@ -324,28 +251,18 @@ export class EventLoop {
     return true;
   }
 
-  // ---- networking (lib/server.ts, lib/connection.ts, lib/datagram.ts) ----
-
-  /** Listens on `host:port`; resolves to the Server. */
-  createServer(protocolFactory: ProtocolFactory, host: string | string[] | null | undefined, port: number, options?: ServerOptions): Future<Server> {
-    return createServer(this, protocolFactory, host, port, options);
+  /**
+   * @internal Registers something holding an fd on this loop: close() closes whatever is still
+   * open, so a program that forgets to close a connection leaks no fd past its loop.
+   */
+  _trackResource(resource: LoopResource): void {
+    if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
+    this._openResources.add(resource);
   }
 
-  /** Connects to `host:port`; resolves to `[transport, protocol]` once `connectionMade` has run. */
-  createConnection<P extends StreamProtocol>(protocolFactory: () => P, host: string, port: number, options?: ConnectionOptions): Future<[SocketTransport, P]> {
-    return createConnection(this, protocolFactory, host, port, options);
-  }
-
-  createUnixServer(protocolFactory: ProtocolFactory, path: string, options?: UnixServerOptions): Future<Server> {
-    return createUnixServer(this, protocolFactory, path, options);
-  }
-
-  createUnixConnection<P extends StreamProtocol>(protocolFactory: () => P, path: string): Future<[SocketTransport, P]> {
-    return createUnixConnection(this, protocolFactory, path);
-  }
-
-  createDatagramEndpoint<P extends DatagramProtocolLike>(protocolFactory: () => P, options?: DatagramOptions): Future<[UdpTransport, P]> {
-    return createDatagramEndpoint(this, protocolFactory, options);
+  /** @internal The resource closed itself. */
+  _untrackResource(resource: LoopResource): void {
+    this._openResources.delete(resource);
   }
 
   /** The native poller's backend name, once I/O has been used (undefined before). */
@@ -587,7 +504,6 @@ export class EventLoop {
   async runUntilComplete<T>(aw: unknown): Promise<T> {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     if (this._running) throw new EventLoopError('This event loop is already running', 'ERR_LOOP_RUNNING');
-    const { ensureFuture } = require('./task') as typeof import('./task');
     const fut = (typeof aw === "function" ? this.createTask(aw as () => T) : ensureFuture(aw, this)) as Future<T>;
     const stopWhenDone = (): void => this.stop();
     if (fut.done()) this.callSoon(stopWhenDone);
@@ -721,21 +637,7 @@ export function newEventLoop(options?: EventLoopOptions): EventLoop {
 
 /** The loop running the current code: the pass in progress, else the current task's, else the last started. */
 export function getRunningLoop(): EventLoop {
-  const loop = _runningLoopOrNull();
-  if (loop === null) throw new EventLoopError('no running event loop', 'ERR_NO_RUNNING_LOOP');
-  return loop;
+  return runningLoop() as EventLoop;
 }
-
-/** @internal */
-export function _runningLoopOrNull(): EventLoop | null {
-  if (current.passLoop !== null) return current.passLoop;
-  if (current.stepTask !== null) return current.stepTask._loop;
-  const frame = current.frame;
-  if (frame !== null && frame.task !== null && frame.task._state === PENDING && frame.task._loop.isRunning()) return frame.task._loop;
-  const running = current.runningLoops;
-  return running.length !== 0 ? running[running.length - 1]! : null;
-}
-
-_setRunningLoopHook(getRunningLoop);
 
 export { CancelledError };

@@ -15,11 +15,12 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { Future, PENDING, CANCELLED, FINISHED, _runningLoop, describe, typeError } from './future';
+import { Future, PENDING, CANCELLED, FINISHED, describe, typeError } from './future';
+import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { current, Frame, runInFrame } from './context';
 import { Status, statusOfError, statusMessage } from '../util/status';
-import type { EventLoop } from './loop';
+import type { AbstractEventLoop as EventLoop } from './events';
 
 export type GeneratorCoroutine<T> = Generator<unknown, T, any>;
 /** What a Task can drive: a generator, an async function's promise, or a function returning either. */
@@ -100,7 +101,7 @@ export class Task<T = unknown> extends Future<T> {
   };
 
   constructor(coro: Coroutine<T>, options?: TaskOptions) {
-    super(options?.loop ?? _runningLoop());
+    super(options?.loop ?? getRunningLoop());
     if (options !== undefined && (options === null || typeof options !== 'object')) throw typeError('createTask: options must be an object');
     const name = options?.name;
     if (name !== undefined && typeof name !== 'string') throw typeError(`createTask: name must be a string, got ${describe(name)}`);
@@ -389,7 +390,7 @@ export function ensureFuture<T = unknown>(aw: unknown, loop?: EventLoop): Future
     if (loop !== undefined && aw._loop !== loop) throw typeError('The future belongs to a different loop than the one given', 'ERR_DIFFERENT_LOOP');
     return aw as Future<T>;
   }
-  const l = loop ?? _runningLoop();
+  const l = loop ?? getRunningLoop();
   if (isGenerator(aw)) return l.createTask(aw as Generator<unknown, T, unknown>);
   if (isThenable(aw)) {
     const f = new Future<T>(l);
@@ -412,14 +413,15 @@ export function ensureFuture<T = unknown>(aw: unknown, loop?: EventLoop): Future
 
 /** The task whose code is running (generator step, or async-function task frame), else undefined. */
 export function currentTask(): Task<unknown> | undefined {
-  const t = current.stepTask;
+  // Only Tasks are ever put in these slots (context.ts types them by the part it needs).
+  const t = current.stepTask as Task<unknown> | null;
   if (t !== null) return t;
   const frame = current.frame;
-  if (frame !== null && frame.task !== null && frame.task._state === PENDING) return frame.task;
+  if (frame !== null && frame.task !== null && frame.task._state === PENDING) return frame.task as Task<unknown>;
   return undefined;
 }
 
 /** Pending tasks of `loop` (default: the running loop). */
 export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
-  return new Set((loop ?? _runningLoop())._tasks);
+  return new Set((loop ?? getRunningLoop())._tasks);
 }

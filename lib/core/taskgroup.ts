@@ -1,10 +1,11 @@
 // asyncio.TaskGroup (3.12 semantics) as TaskGroup.run(body): body(tg) creates child tasks; the
 // group waits for all of them; the first failure cancels the rest and the body; failures are
 // thrown as one AggregateError; cancelling the group's task reaches every child.
-import { Future, _runningLoop, typeError } from './future';
+import { Future, typeError } from './future';
+import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError } from '../util/errors';
 import { currentTask, isGenerator, type Coroutine, type Task, type TaskOptions } from './task';
-import type { EventLoop } from './loop';
+import type { AbstractEventLoop as EventLoop } from './events';
 
 export type TaskGroupBody<T> = (tg: TaskGroup) => Generator<unknown, T, any> | PromiseLike<T> | T;
 
@@ -44,7 +45,7 @@ export class TaskGroup {
    */
   static run<T>(body: TaskGroupBody<T>, options?: Omit<TaskOptions, 'loop'>): Task<T> {
     if (typeof body !== 'function') throw typeError('TaskGroup.run: body must be a function (tg) => coroutine');
-    const loop = _runningLoop();
+    const loop = getRunningLoop();
     const tg = new TaskGroup(loop);
     return loop.createTask<T>(() => {
       tg._entered = true;

@@ -1,8 +1,10 @@
 // Deadlines: waitFor(aw, ms) and timeout(ms, body), asyncio's wait_for and timeout().
-import { Future, PENDING, _runningLoop, describe, typeError } from './future';
+import { Future, PENDING, describe, typeError } from './future';
+import { getRunningLoop } from './running';
 import { CancelledError, InvalidStateError, TimeoutError } from '../util/errors';
 import { ensureFuture, type Task, type Coroutine } from './task';
-import type { EventLoop, TimerHandle } from './loop';
+import type { AbstractEventLoop as EventLoop } from './events';
+import type { TimerHandle } from './handles';
 
 function checkTimeout(ms: unknown, where: string): number | null {
   if (ms === null || ms === undefined || ms === Infinity) return null;
@@ -111,7 +113,7 @@ function startTimeout<T>(loop: EventLoop, ms: number | null, target: Future<T>, 
  */
 export function waitFor<T = unknown>(aw: unknown, ms: number | null | undefined): Timeout<T> {
   const timeout = checkTimeout(ms, 'waitFor');
-  const loop = _runningLoop();
+  const loop = getRunningLoop();
   const inner = ensureFuture<T>(aw, loop);
   const t = new Timeout<T>(loop);
   if (inner.done()) {
@@ -132,7 +134,7 @@ export function waitFor<T = unknown>(aw: unknown, ms: number | null | undefined)
  */
 export function timeout<T = unknown>(ms: number | null | undefined, body: Coroutine<T> | ((t: Timeout<T>) => unknown)): Timeout<T> {
   const delay = checkTimeout(ms, 'timeout');
-  const loop = _runningLoop();
+  const loop = getRunningLoop();
   const t = new Timeout<T>(loop);
   const coro = typeof body === 'function' ? () => (body as (t: Timeout<T>) => unknown)(t) : body;
   const task = loop.createTask(coro as Coroutine<T>);
@@ -141,7 +143,7 @@ export function timeout<T = unknown>(ms: number | null | undefined, body: Corout
 
 /** As timeout(), with an absolute deadline in loop.time() ms. */
 export function timeoutAt<T = unknown>(when: number | null, body: Coroutine<T> | ((t: Timeout<T>) => unknown)): Timeout<T> {
-  const loop = _runningLoop();
+  const loop = getRunningLoop();
   const t = timeout<T>(null, body);
   if (when !== null) t.reschedule(when);
   void loop;

@@ -45,7 +45,7 @@ export class UdpTransport implements DatagramTransport {
     this.#protocol = protocol;
     this.#connected = connected;
     this.#family = family;
-    loop._openResources.add(this);
+    loop._trackResource(this);
     loop.callSoon(() => {
       try {
         protocol.connectionMade?.(this as never);

@@ -57,7 +57,7 @@ export class Server implements TransportOwner {
     this.#protocolFactory = protocolFactory;
     this.#listeners = listeners;
     this.#config = config;
-    loop._openResources.add(this);
+    loop._trackResource(this);
   }
 
   /** The address of the first listening socket, as Node's `server.address()`. */
@@ -103,7 +103,7 @@ export class Server implements TransportOwner {
     }
     this.#listeners = [];
     this.#serving = false;
-    this.#loop._openResources.delete(this);
+    this.#loop._untrackResource(this);
     if (this.#config.unixPath !== null) unlinkSocket(this.#config.unixPath);
   }
 

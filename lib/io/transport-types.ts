@@ -41,7 +41,6 @@ export interface DatagramTransport {
   setProtocol(protocol: unknown): void;
 }
 
-// The transports are written against the loop and future classes; type-only imports keep
-// lib/loop.ts (which imports the transports to offer loop.createServer & co.) free of a cycle.
-export type IoLoop = import('../core/loop').EventLoop;
-export type FutureLike<T> = import('../core/future').Future<T>;
+// The loop and future types the transports program against (core, one layer down).
+export type { EventLoop as IoLoop } from '../core/loop';
+export type { Future as FutureLike } from '../core/future';

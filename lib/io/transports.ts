@@ -33,7 +33,7 @@ export function releaseFd(loop: IoLoop, fd: number, transport: { _closeForLoop()
   loop.removeReader(fd);
   loop.removeWriter(fd);
   binding.close(fd);
-  loop._openResources.delete(transport);
+  loop._untrackResource(transport);
 }
 
 export interface TransportOwner {
@@ -77,7 +77,7 @@ export class SocketTransport implements Transport {
     this.#buffered = isBufferedProtocol(protocol);
     this.#owner = options.owner ?? null;
     this.#isUnix = options.unix === true;
-    loop._openResources.add(this);
+    loop._trackResource(this);
     // asyncio's order: connectionMade first, then reading starts, then the waiter (whoever
     // awaits createConnection) learns that connectionMade has run.
     loop.callSoon(() => this.#start(options.waiter ?? null));

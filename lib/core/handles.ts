@@ -1,0 +1,86 @@
+// The loop's scheduled callbacks: asyncio's Handle (callSoon, readers, writers) and TimerHandle
+// (callLater, callAt).
+/** Something the ready queue can run: a Handle, or a Future running its done callbacks. */
+export interface Runnable {
+  _run(): void;
+}
+
+const EMPTY: unknown[] = [];
+
+/** The loop as a handle sees it: it counts cancelled timers to know when to purge them. */
+export interface HandleOwner {
+  /** @internal */ _timerCancelledCount: number;
+}
+
+export class Handle implements Runnable {
+  /** @internal */ _cb: ((...args: any[]) => unknown) | null;
+  /** @internal */ _args: unknown[];
+  /** @internal */ _cancelled = false;
+  /** @internal */ _loop: HandleOwner;
+
+  constructor(cb: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
+    this._cb = cb;
+    this._args = args;
+    this._loop = loop;
+  }
+
+  cancel(): void {
+    if (this._cancelled) return;
+    this._cancelled = true;
+    this._cb = null;
+    this._args = EMPTY;
+  }
+
+  cancelled(): boolean {
+    return this._cancelled;
+  }
+
+  /** @internal */
+  _run(): void {
+    const cb = this._cb;
+    if (cb === null) return;
+    const a = this._args;
+    switch (a.length) {
+      case 0:
+        cb();
+        break;
+      case 1:
+        cb(a[0]);
+        break;
+      case 2:
+        cb(a[0], a[1]);
+        break;
+      default:
+        cb.apply(undefined, a);
+    }
+  }
+
+  toString(): string {
+    const name = this._cb ? this._cb.name || 'anonymous' : 'cancelled';
+    return `<${this.constructor.name} ${name}>`;
+  }
+}
+
+export class TimerHandle extends Handle {
+  /** @internal */ _when: number;
+  /** @internal */ _seq: number;
+  /** @internal in the loop's heap */ _scheduled = true;
+
+  constructor(when: number, seq: number, cb: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
+    super(cb, args, loop);
+    this._when = when;
+    this._seq = seq;
+  }
+
+  /** The deadline, in loop.time() milliseconds. */
+  when(): number {
+    return this._when;
+  }
+
+  override cancel(): void {
+    if (this._cancelled) return;
+    super.cancel();
+    if (this._scheduled) this._loop._timerCancelledCount++;
+  }
+}
+

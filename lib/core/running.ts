@@ -1,0 +1,22 @@
+// Which loop runs the current code — asyncio's get_running_loop — read from context.ts alone, so
+// that futures and tasks made without a loop argument find theirs without importing loop.ts.
+import { EventLoopError } from '../util/errors';
+import { current } from './context';
+import { PENDING, type AbstractEventLoop } from './events';
+
+/** The loop running the current code: the pass in progress, else the current task's, else the last started. */
+export function getRunningLoop(): AbstractEventLoop {
+  const loop = runningLoopOrNull();
+  if (loop === null) throw new EventLoopError('no running event loop', 'ERR_NO_RUNNING_LOOP');
+  return loop;
+}
+
+/** @internal As getRunningLoop, or null. */
+export function runningLoopOrNull(): AbstractEventLoop | null {
+  if (current.passLoop !== null) return current.passLoop;
+  if (current.stepTask !== null) return current.stepTask._loop;
+  const frame = current.frame;
+  if (frame !== null && frame.task !== null && frame.task._state === PENDING && frame.task._loop.isRunning()) return frame.task._loop;
+  const running = current.runningLoops;
+  return running.length !== 0 ? running[running.length - 1]! : null;
+}
