@@ -1,6 +1,7 @@
 // asyncio's waiting helpers. Each returns a Future (never a bare Promise), so it can be awaited,
 // yield*-ed and cancelled alike.
-import { Future, PENDING, FINISHED, describe, typeError } from './future';
+import { Future, PENDING, FINISHED } from './future';
+import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, TimeoutError } from '../util/errors';
 import { ensureFuture } from './task';
@@ -9,9 +10,8 @@ import type { Handle, TimerHandle } from './handles';
 
 export { ensureFuture };
 
-function checkMs(ms: unknown, where: string): number {
-  if (typeof ms !== 'number' || Number.isNaN(ms)) throw typeError(`${where}: delay must be a number of milliseconds, got ${describe(ms)}`);
-  return ms;
+function checkMs(ms: unknown, name: string): number {
+  return validateNumber(ms, name);
 }
 
 /**
@@ -64,7 +64,7 @@ function wakeSleeper(fut: SleepFuture<unknown>): void {
 
 /** Resolves to `value` after `ms` milliseconds (0 or less: after one pass of the loop). */
 export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
-  checkMs(ms, 'sleep');
+  checkMs(ms, 'ms');
   const loop = getRunningLoop();
   const fut = new SleepFuture<T>(loop);
   fut._value = value;
@@ -179,18 +179,18 @@ export interface WaitOptions {
  */
 export function wait<T = unknown>(aws: Iterable<unknown>, options: WaitOptions = {}): Future<[Set<Future<T>>, Set<Future<T>>]> {
   if (aws === null || typeof aws !== 'object' || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== 'function' || aws instanceof Future) {
-    throw typeError(`wait: expected an iterable of awaitables, got ${describe(aws)}`);
+    throw invalidArgType('aws', 'an iterable of awaitables', aws);
   }
   const returnWhen = options.returnWhen ?? ALL_COMPLETED;
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
-    throw typeError(`wait: invalid returnWhen ${describe(returnWhen)}`, 'ERR_INVALID_ARG_VALUE');
+    throw invalidArgValue('returnWhen', returnWhen, 'must be one of FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED');
   }
   const timeout = options.timeout ?? null;
-  if (timeout !== null) checkMs(timeout, 'wait');
+  if (timeout !== null) checkMs(timeout, 'timeout');
   const loop = getRunningLoop();
   const fs = new Set<Future<T>>();
   for (const aw of aws) fs.add(ensureFuture<T>(aw, loop));
-  if (fs.size === 0) throw typeError('wait: the set of awaitables is empty', 'ERR_INVALID_ARG_VALUE');
+  if (fs.size === 0) throw invalidArgValue('aws', aws, 'must not be empty');
 
   const outer = new Future<[Set<Future<T>>, Set<Future<T>>]>(loop);
   let counter = fs.size;
@@ -250,10 +250,10 @@ export interface AsCompletedOptions {
  */
 export function asCompleted<T = unknown>(aws: Iterable<unknown>, options: AsCompletedOptions = {}): Future<T>[] {
   if (aws === null || typeof aws !== 'object' || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== 'function' || aws instanceof Future) {
-    throw typeError(`asCompleted: expected an iterable of awaitables, got ${describe(aws)}`);
+    throw invalidArgType('aws', 'an iterable of awaitables', aws);
   }
   const timeout = options.timeout ?? null;
-  if (timeout !== null) checkMs(timeout, 'asCompleted');
+  if (timeout !== null) checkMs(timeout, 'timeout');
   const loop = getRunningLoop();
   const todo = new Set<Future<T>>();
   for (const aw of aws) todo.add(ensureFuture<T>(aw, loop));

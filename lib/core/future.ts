@@ -1,6 +1,7 @@
 // asyncio.Future: a result that does not exist yet, with asyncio's state machine.
 // It is PromiseLike (await) and Iterable (yield* in generator coroutines).
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
+import { validateFunction } from '../util/validate';
 import { current } from './context';
 import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop } from './events';
 import { getRunningLoop } from './running';
@@ -134,7 +135,7 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
   }
 
   addDoneCallback(cb: DoneCallback<this>): void {
-    if (typeof cb !== 'function') throw typeError('addDoneCallback: callback must be a function');
+    validateFunction(cb, 'callback');
     if (this._state !== PENDING) {
       this._loop.callSoon(cb, this);
     } else if (this._callbacks === null) {
@@ -232,8 +233,8 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
     const name = this.constructor.name;
     if (this._state === PENDING) return `<${name} pending>`;
     if (this._state === CANCELLED) return `<${name} cancelled>`;
-    if (this._failed) return `<${name} finished exception=${describe(this._exception)}>`;
-    return `<${name} finished result=${describe(this._result)}>`;
+    if (this._failed) return `<${name} finished exception=${repr(this._exception)}>`;
+    return `<${name} finished result=${repr(this._result)}>`;
   }
 
   // ---- internals shared with Task, the loop and the combinators ----
@@ -313,16 +314,11 @@ export function isFuture(x: unknown): x is Future<unknown> {
   return x instanceof Future;
 }
 
-export function describe(x: unknown): string {
+/** A short repr of a value for toString(), as asyncio's reprlib. */
+function repr(x: unknown): string {
   if (x instanceof Error) return `${x.name}(${JSON.stringify(x.message)})`;
   if (typeof x === 'string') return JSON.stringify(x.length > 60 ? x.slice(0, 57) + '...' : x);
   if (x === null || typeof x !== 'object') return String(x);
   return Object.prototype.toString.call(x);
-}
-
-export function typeError(message: string, code = 'ERR_INVALID_ARG_TYPE'): TypeError {
-  const err = new TypeError(message) as TypeError & { code: string };
-  err.code = code;
-  return err;
 }
 

@@ -17,7 +17,8 @@
 //   Close an fd only after removing its reader and writer (binding.close also drops it from the
 //   poller, but the loop's own slots would be stale).
 import { CancelledError, EventLoopError } from '../util/errors';
-import { Future, describe, typeError } from './future';
+import { Future } from './future';
+import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
 import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
 import { current, Frame, retainFrames, releaseFrames } from './context';
 import type { ExceptionContext as BaseExceptionContext } from './events';
@@ -25,9 +26,9 @@ import { Handle, TimerHandle, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
 import { toLogger, type Logger } from '../util/logger';
 import { TimerQueue } from './timer-queue';
-import type { BackendName, Binding, NativePoller } from '../native/binding';
+import { BACKEND_OPTIONS, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
 
-export type BackendOption = 'auto' | BackendName;
+export type { BackendOption };
 
 export interface EventLoopOptions {
   debug?: boolean;
@@ -74,24 +75,11 @@ function loadBinding(): Binding {
   return bindingCache;
 }
 
-const READ = 1;
-const WRITE = 2;
-const READ_READY = 1 | 4 | 8; // READ | ERROR | HUP
-const WRITE_READY = 2 | 4 | 8; // WRITE | ERROR | HUP
-
-function checkCallback(cb: unknown, where: string): void {
-  if (typeof cb !== 'function') throw typeError(`${where}: callback must be a function, got ${describe(cb)}`);
-}
-
-function checkDelay(ms: unknown, where: string): number {
-  if (typeof ms !== 'number' || Number.isNaN(ms)) throw typeError(`${where}: delay must be a number (ms), got ${describe(ms)}`);
-  return ms;
-}
-
-function checkFd(fd: unknown, where: string): number {
-  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw typeError(`${where}: fd must be a non-negative integer, got ${describe(fd)}`);
-  return fd;
-}
+const READ = EVENT_READ;
+const WRITE = EVENT_WRITE;
+// An error or hang-up wakes both sides: the reader sees EOF/the error, the writer EPIPE.
+const READ_READY = EVENT_READ | EVENT_ERROR | EVENT_HUP;
+const WRITE_READY = EVENT_WRITE | EVENT_ERROR | EVENT_HUP;
 
 export class EventLoop {
   /** In debug mode, callbacks running longer than this (ms) are logged at warn. */
@@ -130,12 +118,8 @@ export class EventLoop {
   /** @internal pending tasks of this loop (allTasks) */ _tasks = new Set<Task<unknown>>();
 
   constructor(options: EventLoopOptions = {}) {
-    if (options === null || typeof options !== 'object') throw typeError('newEventLoop: options must be an object');
-    const backend = options.backend ?? 'auto';
-    if (!['auto', 'epoll', 'kqueue', 'poll', 'select'].includes(backend)) {
-      throw typeError(`backend must be one of auto, epoll, kqueue, poll, select; got ${describe(backend)}`, 'ERR_INVALID_ARG_VALUE');
-    }
-    this._backend = backend;
+    validateObject(options, 'options');
+    this._backend = validateOneOf(options.backend ?? 'auto', 'options.backend', BACKEND_OPTIONS);
     this._logger = toLogger(options.logger);
     if (options.debug) this._debug = true;
     retainFrames();
@@ -150,7 +134,7 @@ export class EventLoop {
 
   callSoon(cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
-    checkCallback(cb, 'callSoon');
+    validateFunction(cb, 'callback');
     const h = new Handle(cb, args, this);
     this._ready.push(h);
     if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
@@ -158,18 +142,18 @@ export class EventLoop {
   }
 
   callLater(ms: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle {
-    checkDelay(ms, 'callLater');
+    validateNumber(ms, 'delay');
     return this._callAt(performance.now() + ms, cb, args);
   }
 
   callAt(when: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle {
-    checkDelay(when, 'callAt');
+    validateNumber(when, 'when');
     return this._callAt(when, cb, args);
   }
 
   private _callAt(when: number, cb: (...args: any[]) => unknown, args: unknown[]): TimerHandle {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
-    checkCallback(cb, 'callAt');
+    validateFunction(cb, 'callback');
     // A queued timer lives through several young-generation GCs: share the empty argument list
     // rather than keep one array per timer alive.
     const t = new TimerHandle(when, this._timerSeq++, cb, args.length === 0 ? EMPTY : args, this);
@@ -200,8 +184,8 @@ export class EventLoop {
   // ---- I/O ----
 
   addReader(fd: number, cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {
-    checkFd(fd, 'addReader');
-    checkCallback(cb, 'addReader');
+    validateFd(fd);
+    validateFunction(cb, 'callback');
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     const mask = this._interest[fd] ?? 0;
     if ((mask & READ) === 0) this._setInterest(fd, mask, mask | READ);
@@ -213,8 +197,8 @@ export class EventLoop {
   }
 
   addWriter(fd: number, cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {
-    checkFd(fd, 'addWriter');
-    checkCallback(cb, 'addWriter');
+    validateFd(fd);
+    validateFunction(cb, 'callback');
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     const mask = this._interest[fd] ?? 0;
     if ((mask & WRITE) === 0) this._setInterest(fd, mask, mask | WRITE);
@@ -226,7 +210,7 @@ export class EventLoop {
   }
 
   removeReader(fd: number): boolean {
-    checkFd(fd, 'removeReader');
+    validateFd(fd);
     const h = this._readers[fd];
     if (h === undefined) return false;
     this._readers[fd] = undefined;
@@ -239,7 +223,7 @@ export class EventLoop {
   }
 
   removeWriter(fd: number): boolean {
-    checkFd(fd, 'removeWriter');
+    validateFd(fd);
     const h = this._writers[fd];
     if (h === undefined) return false;
     this._writers[fd] = undefined;
@@ -576,7 +560,7 @@ export class EventLoop {
   // ---- errors and debug ----
 
   setExceptionHandler(handler: ExceptionHandler | null): void {
-    if (handler !== null && typeof handler !== 'function') throw typeError('setExceptionHandler: handler must be a function or null');
+    if (handler !== null) validateFunction(handler, 'handler');
     this._exceptionHandler = handler;
   }
 

@@ -1,6 +1,6 @@
 // run(): the bridge from plain Node code to a coroutine on a fresh loop (asyncio.run).
 import { EventLoop, newEventLoop, getRunningLoop, type EventLoopOptions } from './loop';
-import { typeError } from './future';
+import { validateObject } from '../util/validate';
 import { gather } from './combinators';
 import type { Coroutine, Task } from './task';
 
@@ -11,7 +11,11 @@ export interface RunOptions extends EventLoopOptions {}
  * as a Task to completion; cancels what is left; closes the loop. Resolves to main's result.
  */
 export function run<T>(main: Coroutine<T>, options: RunOptions = {}): Promise<T> {
-  if (options === null || typeof options !== 'object') return Promise.reject(typeError('run: options must be an object'));
+  try {
+    validateObject(options, 'options');
+  } catch (err) {
+    return Promise.reject(err);
+  }
   let loop: EventLoop;
   let task: Task<T>;
   try {

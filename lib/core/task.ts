@@ -15,7 +15,8 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { Future, PENDING, CANCELLED, FINISHED, describe, typeError } from './future';
+import { Future, PENDING, CANCELLED, FINISHED } from './future';
+import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { current, Frame, runInFrame } from './context';
@@ -102,19 +103,19 @@ export class Task<T = unknown> extends Future<T> {
 
   constructor(coro: Coroutine<T>, options?: TaskOptions) {
     super(options?.loop ?? getRunningLoop());
-    if (options !== undefined && (options === null || typeof options !== 'object')) throw typeError('createTask: options must be an object');
+    if (options !== undefined) validateObject(options as unknown, 'options');
     const name = options?.name;
-    if (name !== undefined && typeof name !== 'string') throw typeError(`createTask: name must be a string, got ${describe(name)}`);
+    if (name !== undefined && typeof name !== 'string') throw invalidArgType('options.name', 'of type string', name);
     const signal = options?.signal;
     if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean')) {
-      throw typeError('createTask: signal must be an AbortSignal');
+      throw invalidArgType('options.signal', 'an AbortSignal', signal);
     }
     if (isGenerator(coro)) {
       this._gen = coro as Generator<unknown, T, unknown>;
     } else if (typeof coro === 'function') {
       this._fn = coro;
     } else if (coro instanceof Future) {
-      throw typeError(`a coroutine was expected, got ${coro}; use ensureFuture() for futures`);
+      throw invalidArgType('coro', 'a coroutine, not a Future (use ensureFuture() for futures)', coro);
     } else if (isThenable(coro)) {
       this._attachPromise(coro);
       // The promise captured the caller's frame when it started: that frame now belongs to this
@@ -126,7 +127,7 @@ export class Task<T = unknown> extends Future<T> {
         current.frame = new Frame(previous);
       }
     } else {
-      throw typeError(`a coroutine was expected (generator, promise or function), got ${describe(coro)}`);
+      throw invalidArgType('coro', 'a coroutine (a generator, a promise, or a function returning one)', coro);
     }
     this._name = name ?? `Task-${++taskCounter}`;
     this._loop._tasks.add(this as Task<unknown>);
@@ -333,7 +334,7 @@ export class Task<T = unknown> extends Future<T> {
     } else if (isThenable(y) || isGenerator(y)) {
       this._suspendOn(ensureFuture(y, loop));
     } else {
-      loop.callSoon(this._stepWithError, typeError(`Task got bad yield: ${describe(y)}`));
+      loop.callSoon(this._stepWithError, codedError(TypeError, 'ERR_INVALID_YIELD', `Task got bad yield: ${describe(y)} (yield* an evloop Future or Task)`));
     }
   }
 
@@ -387,7 +388,7 @@ export class Task<T = unknown> extends Future<T> {
 /** A Future for anything awaitable: a Future as is, a generator as a Task, a promise wrapped. */
 export function ensureFuture<T = unknown>(aw: unknown, loop?: EventLoop): Future<T> {
   if (aw instanceof Future) {
-    if (loop !== undefined && aw._loop !== loop) throw typeError('The future belongs to a different loop than the one given', 'ERR_DIFFERENT_LOOP');
+    if (loop !== undefined && aw._loop !== loop) throw codedError(TypeError, 'ERR_DIFFERENT_LOOP', 'The future belongs to a different loop than the one given');
     return aw as Future<T>;
   }
   const l = loop ?? getRunningLoop();
@@ -408,7 +409,7 @@ export function ensureFuture<T = unknown>(aw: unknown, loop?: EventLoop): Future
     );
     return f;
   }
-  throw typeError(`An evloop Future, a coroutine or an awaitable is required, got ${describe(aw)}`);
+  throw invalidArgType('aw', 'an evloop Future, a coroutine or an awaitable', aw);
 }
 
 /** The task whose code is running (generator step, or async-function task frame), else undefined. */

@@ -1,7 +1,8 @@
 // asyncio.TaskGroup (3.12 semantics) as TaskGroup.run(body): body(tg) creates child tasks; the
 // group waits for all of them; the first failure cancels the rest and the body; failures are
 // thrown as one AggregateError; cancelling the group's task reaches every child.
-import { Future, typeError } from './future';
+import { Future } from './future';
+import { validateFunction } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError } from '../util/errors';
 import { currentTask, isGenerator, type Coroutine, type Task, type TaskOptions } from './task';
@@ -44,7 +45,7 @@ export class TaskGroup {
    * resolves to the body's result once every child has finished.
    */
   static run<T>(body: TaskGroupBody<T>, options?: Omit<TaskOptions, 'loop'>): Task<T> {
-    if (typeof body !== 'function') throw typeError('TaskGroup.run: body must be a function (tg) => coroutine');
+    validateFunction(body, 'body');
     const loop = getRunningLoop();
     const tg = new TaskGroup(loop);
     return loop.createTask<T>(() => {

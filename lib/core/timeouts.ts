@@ -1,15 +1,15 @@
 // Deadlines: waitFor(aw, ms) and timeout(ms, body), asyncio's wait_for and timeout().
-import { Future, PENDING, describe, typeError } from './future';
+import { Future, PENDING } from './future';
+import { validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, InvalidStateError, TimeoutError } from '../util/errors';
 import { ensureFuture, type Task, type Coroutine } from './task';
 import type { AbstractEventLoop as EventLoop } from './events';
 import type { TimerHandle } from './handles';
 
-function checkTimeout(ms: unknown, where: string): number | null {
+function checkTimeout(ms: unknown): number | null {
   if (ms === null || ms === undefined || ms === Infinity) return null;
-  if (typeof ms !== 'number' || Number.isNaN(ms)) throw typeError(`${where}: timeout must be a number of milliseconds or null, got ${describe(ms)}`);
-  return ms;
+  return validateNumber(ms, 'timeout');
 }
 
 type TimeoutState = 'created' | 'entered' | 'expiring' | 'expired' | 'exiting' | 'exited';
@@ -38,7 +38,7 @@ export class Timeout<T = unknown> extends Future<T> {
   /** Moves the deadline to loop.time()-based `when` (null: no deadline). */
   reschedule(when: number | null): void {
     if (this._tstate !== 'entered') throw new InvalidStateError(`Timeout is not pending (${this._tstate})`);
-    if (when !== null && (typeof when !== 'number' || Number.isNaN(when))) throw typeError('reschedule: when must be a number or null');
+    if (when !== null) validateNumber(when, 'when');
     this._deadline = when;
     if (this._timer !== null) {
       this._timer.cancel();
@@ -112,7 +112,7 @@ function startTimeout<T>(loop: EventLoop, ms: number | null, target: Future<T>, 
  * and returns a value, that value is the result (asyncio 3.12).
  */
 export function waitFor<T = unknown>(aw: unknown, ms: number | null | undefined): Timeout<T> {
-  const timeout = checkTimeout(ms, 'waitFor');
+  const timeout = checkTimeout(ms);
   const loop = getRunningLoop();
   const inner = ensureFuture<T>(aw, loop);
   const t = new Timeout<T>(loop);
@@ -133,7 +133,7 @@ export function waitFor<T = unknown>(aw: unknown, ms: number | null | undefined)
  * deadline passed throws TimeoutError.
  */
 export function timeout<T = unknown>(ms: number | null | undefined, body: Coroutine<T> | ((t: Timeout<T>) => unknown)): Timeout<T> {
-  const delay = checkTimeout(ms, 'timeout');
+  const delay = checkTimeout(ms);
   const loop = getRunningLoop();
   const t = new Timeout<T>(loop);
   const coro = typeof body === 'function' ? () => (body as (t: Timeout<T>) => unknown)(t) : body;

@@ -1,7 +1,19 @@
 // The native addon, typed. The contract it implements is native/README.md.
 import * as path from 'path';
 
-export type BackendName = 'epoll' | 'kqueue' | 'poll' | 'select';
+/** Every poller backend evloop has, in the order 'auto' prefers them (the platform has a subset). */
+export const BACKEND_NAMES = ['epoll', 'kqueue', 'poll', 'select'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+/** What a `backend` option may say: a backend, or 'auto' for the platform's best. */
+export const BACKEND_OPTIONS = ['auto', ...BACKEND_NAMES] as const;
+export type BackendOption = (typeof BACKEND_OPTIONS)[number];
+
+// Readiness bits, as native/poller.h defines them (binding.constants has the same values; a test
+// checks): constants so the hot path compares with literals rather than property loads.
+export const EVENT_READ = 1;
+export const EVENT_WRITE = 2;
+export const EVENT_ERROR = 4;
+export const EVENT_HUP = 8;
 
 export interface SocketAddress {
   address: string;

@@ -1,11 +1,8 @@
 // asyncio's `selectors`, on the native Poller: level-triggered readiness for any fd.
-import { binding, type BackendName, type NativePoller } from './binding';
-import { codedError, invalidArgType, invalidArgValue, validateFd, validateInteger, validateObject } from '../util/validate';
+import { BACKEND_OPTIONS, EVENT_READ, EVENT_WRITE, binding, type BackendName, type BackendOption, type NativePoller } from './binding';
+import { codedError, invalidArgType, invalidArgValue, validateOneOf, validateFd, validateInteger, validateObject } from '../util/validate';
 
-export const EVENT_READ = 1;
-export const EVENT_WRITE = 2;
-
-export type BackendOption = 'auto' | BackendName;
+export { EVENT_READ, EVENT_WRITE, type BackendOption };
 
 export interface SelectorKey<D = unknown> {
   readonly fd: number;
@@ -17,7 +14,6 @@ export interface SelectorOptions {
   backend?: BackendOption;
 }
 
-const KNOWN_BACKENDS: readonly string[] = ['auto', 'epoll', 'kqueue', 'poll', 'select'];
 
 /** The backends this platform has, best first; `'auto'` means the first of them. */
 export function availableBackends(): BackendName[] {
@@ -30,9 +26,7 @@ export function availableBackends(): BackendName[] {
  */
 export function resolveBackend(backend: unknown = 'auto'): BackendName {
   if (typeof backend !== 'string') throw invalidArgType('backend', 'of type string', backend);
-  if (!KNOWN_BACKENDS.includes(backend)) {
-    throw invalidArgValue('backend', backend, `must be one of ${KNOWN_BACKENDS.map((b) => `'${b}'`).join(', ')}`);
-  }
+  validateOneOf(backend, 'backend', BACKEND_OPTIONS);
   const available = binding.backends;
   if (backend === 'auto') return available[0]!;
   if (!available.includes(backend as BackendName)) {

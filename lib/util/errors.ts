@@ -1,10 +1,11 @@
 // asyncio's exception types, as Error subclasses with stable `.code` strings.
 // CancelledError and TimeoutError also carry the task status they stand for (status.ts).
+import { Status } from './status';
 
 /** The awaited operation was cancelled. Tasks that end with it get status -125 (-ECANCELED). */
 export class CancelledError extends Error {
   readonly code = 'ERR_CANCELLED';
-  readonly status = -125;
+  readonly status = Status.CANCELLED;
   constructor(message?: string) {
     super(message === undefined ? '' : message);
     this.name = 'CancelledError';
@@ -14,7 +15,7 @@ export class CancelledError extends Error {
 /** A deadline passed (waitFor, timeout, wait helpers). Tasks ending with it get status -110 (-ETIMEDOUT). */
 export class TimeoutError extends Error {
   readonly code = 'ERR_TIMEOUT';
-  readonly status = -110;
+  readonly status = Status.TIMED_OUT;
   constructor(message?: string) {
     super(message === undefined ? '' : message);
     this.name = 'TimeoutError';

@@ -1,7 +1,7 @@
 // Task status codes: one signed integer in -999…999 tells where a task is and, once it has
 // failed, why. The band table below is the contract (docs/status.md); everything else here is
 // derived from it, so a band changes in one place only.
-import { codedError } from './validate';
+import { codedError, invalidArgType } from './validate';
 
 export type StatusCategory =
   | 'unhandled'
@@ -265,7 +265,7 @@ STATUS_BANDS.forEach((band, i) => {
 
 function checkCode(code: unknown, fn: string): number {
   if (typeof code !== 'number') {
-    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `${fn}: the status code must be a number, got ${describe(code)}`);
+    throw invalidArgType(`${fn}(code)`, 'of type number', code);
   }
   if (!Number.isInteger(code)) {
     throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `${fn}: the status code must be an integer, got ${code}`);
@@ -326,7 +326,7 @@ export function fromErrno(nameOrNumber: string | number): number {
     }
     return -n;
   }
-  throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `fromErrno: expected an errno name or number, got ${describe(nameOrNumber)}`);
+  throw invalidArgType('nameOrNumber', 'an errno name or number', nameOrNumber);
 }
 
 /** The errno name for a Linux errno number (positive or negated), or undefined. */
@@ -337,7 +337,7 @@ export function errnoName(n: number): string | undefined {
 /** The status code for an HTTP status 200…599 (`-status`); RangeError otherwise. */
 export function fromHttpStatus(n: number): number {
   if (typeof n !== 'number') {
-    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `fromHttpStatus: expected a number, got ${describe(n)}`);
+    throw invalidArgType('n', 'of type number', n);
   }
   if (!Number.isInteger(n) || n < 200 || n > 599) {
     throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `fromHttpStatus: HTTP status must be an integer in 200…599, got ${n}`);
@@ -447,9 +447,3 @@ export class HttpError extends Error {
   }
 }
 
-
-function describe(x: unknown): string {
-  if (x === null) return 'null';
-  if (typeof x === 'string') return `string ${JSON.stringify(x)}`;
-  return typeof x;
-}

@@ -16,7 +16,8 @@ export function codedError<E extends Error>(
   return err;
 }
 
-function describe(value: unknown): string {
+/** How a value is named in an error message (Node's wording: `Received type string ("x")`). */
+export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
   if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
@@ -49,6 +50,18 @@ export function validateInteger(value: unknown, name: string, min = Number.MIN_S
   if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
   if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
   return value;
+}
+
+/** Any number but NaN (delays and deadlines may be negative: they mean "now"). */
+export function validateNumber(value: unknown, name: string): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) throw invalidArgType(name, 'of type number', value);
+  return value;
+}
+
+/** One of a fixed list of strings. */
+export function validateOneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) throw invalidArgValue(name, value, `must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+  return value as T;
 }
 
 /** A non-negative finite number of milliseconds. */

@@ -184,13 +184,17 @@ test('runUntilComplete resolves to the result; stop before completion is an erro
   await assert.rejects(loop.runForever(), (e) => e.code === 'ERR_LOOP_CLOSED');
 });
 
-test('bad input: non-function callbacks, bad delays, bad fds, bad backend → TypeError', () => {
+test('bad input: non-function callbacks, bad delays, bad fds, bad backend → TypeError / RangeError with a code', () => {
   const loop = newEventLoop();
-  assert.throws(() => loop.callSoon(1), TypeError);
-  assert.throws(() => loop.callLater('5', () => {}), TypeError);
-  assert.throws(() => loop.callLater(NaN, () => {}), TypeError);
-  assert.throws(() => loop.addReader(-1, () => {}), TypeError);
-  assert.throws(() => loop.addWriter(1.5, () => {}), TypeError);
+  const type = (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_TYPE';
+  const range = (e) => e instanceof RangeError && e.code === 'ERR_OUT_OF_RANGE';
+  assert.throws(() => loop.callSoon(1), type);
+  assert.throws(() => loop.callLater('5', () => {}), type);
+  assert.throws(() => loop.callLater(NaN, () => {}), type);
+  // Node's own convention (and the Selector's): a number of the wrong value is a RangeError.
+  assert.throws(() => loop.addReader(-1, () => {}), range);
+  assert.throws(() => loop.addWriter(1.5, () => {}), range);
+  assert.throws(() => loop.addReader('3', () => {}), type);
   assert.throws(() => loop.addReader(0, null), TypeError);
   assert.throws(() => newEventLoop({ backend: 'iocp' }), (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_VALUE');
   assert.throws(() => loop.setExceptionHandler(5), TypeError);
