@@ -234,8 +234,9 @@ export class WritePipeTransport extends PipeTransportBase {
 
   write(data: Uint8Array): void {
     validateBytes(data);
-    if (this.closing) throw codedError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'Cannot write to a closing pipe transport');
-    if (this.lost || data.length === 0) return;
+    // As asyncio: once closing (by close(), or because the reader went away) writes are
+    // dropped; drain() is where a writer learns that the pipe is gone.
+    if (this.closing || this.lost || data.length === 0) return;
     if (this.#queued === 0) {
       let n: number;
       try {

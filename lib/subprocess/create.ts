@@ -103,12 +103,13 @@ function spawnProcess(loop: EventLoop, file: string, argv: string[], p: Prepared
   }
   const [pid, pidfd, inFd, outFd, errFd] = spawned;
   const waiters: Array<Future<void>> = [];
+  const transports: Array<{ abort(): void }> = [];
   const readStream = (fd: number, name: string): StreamReader | null => {
     if (fd < 0) return null;
     const reader = new StreamReader({ limit: p.limit, loop });
     const waiter = loop.createFuture<void>();
     waiters.push(waiter);
-    new ReadPipeTransport(loop, fd, new StreamReaderProtocol(reader, null, loop), waiter, { pipe: name, pid });
+    transports.push(new ReadPipeTransport(loop, fd, new StreamReaderProtocol(reader, null, loop), waiter, { pipe: name, pid }));
     return reader;
   };
   let stdin: StreamWriter | null = null;
@@ -117,9 +118,17 @@ function spawnProcess(loop: EventLoop, file: string, argv: string[], p: Prepared
     const waiter = loop.createFuture<void>();
     waiters.push(waiter);
     const transport = new WritePipeTransport(loop, inFd, protocol, waiter, { pipe: 'stdin', pid });
+    transports.push(transport);
     stdin = new StreamWriter(transport as never, protocol, null, loop);
   }
   const process = new Process(loop, pid, pidfd, { stdin, stdout: readStream(outFd, 'stdout'), stderr: readStream(errFd, 'stderr') });
+  // Cancelled before the caller got the Process: nobody can ever wait for this child, so kill
+  // it (as asyncio does) and close its pipes; the exit watch still reaps it.
+  result.addDoneCallback(() => {
+    if (!result.cancelled()) return;
+    process.kill();
+    for (const transport of transports) transport.abort();
+  });
   // Resolve once every pipe's connectionMade has run, as asyncio does.
   let left = waiters.length;
   if (left === 0) result.setResult(process);

@@ -8,7 +8,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const childProcess = require('child_process');
-const { binding, READ, WRITE, openFdCount, assertWait, closeAll } = require('../native-util');
+const { binding, READ, WRITE, openFdCount, assertWait, closeAll } = require('../helpers/native-util');
 
 const PIPE = -1;
 const INHERIT = -2;
