@@ -366,6 +366,10 @@ function connectPipe<P extends PipeProtocol, T>(
   }
   const waiter = loop.createFuture<void>();
   const transport = make(owned, protocol, waiter);
+  // Cancelled before it resolved: nobody will own the transport, so close it (and its fd).
+  result.addDoneCallback(() => {
+    if (result.cancelled()) (transport as unknown as { abort(): void }).abort();
+  });
   waiter.addDoneCallback(() => {
     if (result.done()) return;
     if (waiter.cancelled()) result.cancel();

@@ -11,6 +11,7 @@ const childProcess = require('node:child_process');
 const {
   run, getRunningLoop, sleep, CancelledError, Process, createSubprocessExec, createSubprocessShell,
 } = require('evloop');
+const { binding } = require('evloop/internal');
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length;
 let baseline;
@@ -395,6 +396,23 @@ describe('resources', () => {
       assert.equal(await ours.wait(), 5);
       nodeChild.stdin.end('go\n');
       assert.equal(await nodeExit, 9);
+    });
+  });
+
+  // Where pidfd_open is missing the exit is polled with waitChild on a backing-off timer; the
+  // same Process without its pidfd exercises that path here.
+  test('without a pidfd the exit is found by polling', async () => {
+    await run(async () => {
+      const [pid, pidfd] = binding.spawn('sleep', ['sleep', '3600'], null, null, [-3, -3, -3]);
+      binding.close(pidfd);
+      const proc = new Process(getRunningLoop(), pid, -1, { stdin: null, stdout: null, stderr: null });
+      assert.equal(proc.returncode, null);
+      const waiting = proc.wait();
+      await sleep(5); // a few polls find it running
+      assert.equal(proc.returncode, null);
+      proc.kill();
+      assert.equal(await waiting, -SIGKILL);
+      assert.equal(procState(pid), 'gone');
     });
   });
 
