@@ -28,7 +28,7 @@ abstract class PipeTransportBase {
     this.fd = fd;
     this.protocol = protocol;
     this.#extra = extra;
-    loop._openResources.add(this);
+    loop._trackResource(this);
     loop.callSoon(() => this.#start(waiter));
   }
 

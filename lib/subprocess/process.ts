@@ -58,7 +58,7 @@ export class Process {
     this.stdin = pipes.stdin;
     this.stdout = pipes.stdout;
     this.stderr = pipes.stderr;
-    loop._openResources.add(this);
+    loop._trackResource(this);
     if (pidfd >= 0) loop.addReader(pidfd, () => this.#poll());
     else this.#schedulePoll();
   }
@@ -108,7 +108,7 @@ export class Process {
     }
     this.#pollTimer?.cancel();
     this.#pollTimer = null;
-    this.#loop._openResources.delete(this);
+    this.#loop._untrackResource(this);
   }
 
   /** @internal The loop is closing while the child runs: stop watching it, kill nothing. */
