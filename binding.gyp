@@ -8,6 +8,7 @@
         "native/poller_poll.cc",
         "native/poller_select.cc",
         "native/poller_wrap.cc",
+        "native/process.cc",
         "native/sockets.cc"
       ],
       "include_dirs": [

@@ -1,5 +1,6 @@
 // Compiled (not run) by test/types.test.js: the shipped .d.ts types both coroutine styles.
 import { run, getRunningLoop, sleep, gather, waitFor, startServer, openConnection, Protocol, Pool, Status, statusCategory, createLogger, type Future, type Task, type StreamReader, type StreamWriter } from 'evloop';
+import { createSubprocessExec, createSubprocessShell, type Process, type ReadPipeTransport, type WritePipeTransport } from 'evloop';
 
 function* handler(reader: StreamReader, writer: StreamWriter) {
   const line: Buffer = yield* reader.readLine();
@@ -45,5 +46,30 @@ async function asyncMain(): Promise<void> {
   protoServer.close();
   server.close();
 }
+
+// Subprocesses and pipe transports (typed only: this function is not called).
+function* subprocessMain(): Generator<unknown, number, unknown> {
+  const proc: Process = yield* createSubprocessExec('cat', ['-'], { stderr: 'stdout', cwd: '/tmp', env: { A: '1' }, limit: 1024 });
+  const [out, err]: [Buffer | null, Buffer | null] = yield* proc.communicate(Buffer.from('x'));
+  const code: number = yield* proc.wait();
+  const rc: number | null = proc.returncode;
+  proc.sendSignal('SIGHUP');
+  const shell: Process = yield* createSubprocessShell('exit 3', { stdin: 'ignore' });
+  if (shell.stdout !== null) {
+    const line: Buffer = yield* shell.stdout.readLine();
+    void line;
+  }
+  shell.stdin?.write(Buffer.from('y'));
+  const loop = getRunningLoop();
+  const [rt, rp] = yield* loop.connectReadPipe(() => ({ dataReceived: (d: Buffer): void => void d }), 0);
+  const reader: ReadPipeTransport = rt;
+  reader.pauseReading();
+  void rp;
+  const [wt] = yield* loop.connectWritePipe(() => ({}), 1);
+  const writer: WritePipeTransport = wt;
+  writer.write(Buffer.from('z'));
+  return code + (rc ?? 0) + (out?.length ?? 0) + (err?.length ?? 0);
+}
+void subprocessMain;
 
 void run(asyncMain);

@@ -22,3 +22,6 @@ export { waitFor, timeout, timeoutAt, Timeout } from './core/timeouts';
 export { TaskGroup, type TaskGroupBody } from './core/taskgroup';
 export { run, type RunOptions } from './core/runners';
 export { Pool, type PoolOptions, type PoolStats, type AcquireOptions, type PoolEvent } from './pool/pool';
+export { ReadPipeTransport, WritePipeTransport, type PipeProtocol } from './io/pipes';
+export { Process } from './subprocess/process';
+export { createSubprocessExec, createSubprocessShell, type SubprocessOptions, type StdioOption } from './subprocess/create';

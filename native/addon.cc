@@ -48,6 +48,14 @@ EvloopAddon::EvloopAddon(Napi::Env env, Napi::Object exports) : env_(env) {
       InstanceMethod<&EvloopAddon::GetSockName>("getsockname", napi_enumerable),
       InstanceMethod<&EvloopAddon::GetPeerName>("getpeername", napi_enumerable),
       InstanceMethod<&EvloopAddon::ErrName>("errname", napi_enumerable),
+      InstanceMethod<&EvloopAddon::Pipe>("pipe", napi_enumerable),
+      InstanceMethod<&EvloopAddon::OwnPipe>("ownPipe", napi_enumerable),
+      InstanceMethod<&EvloopAddon::Read>("read", napi_enumerable),
+      InstanceMethod<&EvloopAddon::Write>("write", napi_enumerable),
+      InstanceMethod<&EvloopAddon::Spawn>("spawn", napi_enumerable),
+      InstanceMethod<&EvloopAddon::WaitChild>("waitChild", napi_enumerable),
+      InstanceMethod<&EvloopAddon::KillChild>("killChild", napi_enumerable),
+      InstanceMethod<&EvloopAddon::ReleaseChild>("releaseChild", napi_enumerable),
   });
 
   // Runs before the environment's own napi teardown (hooks run last-in first-out), while the
@@ -85,6 +93,11 @@ void EvloopAddon::Teardown() {
       close(static_cast<int>(fd));
     }
   }
+  // Running children are left running (nothing is killed behind the user's back); those that
+  // have already exited are reaped so they do not linger as zombies.
+  for (const auto& child : children_) orphans_.push_back(child.first);
+  children_.clear();
+  SweepOrphans();
 }
 
 void EvloopAddon::Own(int fd, uint8_t kind) {

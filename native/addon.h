@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "poller.h"
@@ -19,8 +20,8 @@ namespace evloop {
 
 class PollerWrap;
 
-// Socket families the addon remembers per owned fd (0 = not ours).
-enum OwnedKind : uint8_t { kNotOwned = 0, kInet = 1, kInet6 = 2, kUnix = 3 };
+// What the addon remembers per owned fd (0 = not ours): a socket's family, or a pipe / pidfd.
+enum OwnedKind : uint8_t { kNotOwned = 0, kInet = 1, kInet6 = 2, kUnix = 3, kPipe = 4, kPidfd = 5 };
 
 class EvloopAddon : public Napi::Addon<EvloopAddon> {
  public:
@@ -69,6 +70,18 @@ class EvloopAddon : public Napi::Addon<EvloopAddon> {
   Napi::Value GetPeerName(const Napi::CallbackInfo& info);
   Napi::Value ErrName(const Napi::CallbackInfo& info);
 
+  // Pipes and child processes (process.cc).
+  Napi::Value Pipe(const Napi::CallbackInfo& info);
+  Napi::Value OwnPipe(const Napi::CallbackInfo& info);
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value Spawn(const Napi::CallbackInfo& info);
+  Napi::Value WaitChild(const Napi::CallbackInfo& info);
+  Napi::Value KillChild(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseChild(const Napi::CallbackInfo& info);
+  // Reaps, without blocking, the released children that have exited.
+  void SweepOrphans();
+
   // Runs when the environment is torn down (worker terminated, process exiting): stops every
   // poller (joins helper threads, closes uv handles), closes poller fds and every owned fd.
   static void CleanupHook(void* arg);
@@ -79,6 +92,10 @@ class EvloopAddon : public Napi::Addon<EvloopAddon> {
   bool torn_down_ = false;
   std::vector<uint8_t> owned_;
   std::vector<PollerWrap*> pollers_;
+  // Children spawned and not yet reaped: pid -> pidfd (-1 without pidfds). Only these pids are
+  // ever waited for or signalled.
+  std::unordered_map<int, int> children_;
+  std::vector<int> orphans_;  // released while running: reaped by SweepOrphans
 };
 
 // The JS class Poller: one backend plus its libuv integration.

@@ -12,6 +12,13 @@ namespace evloop {
 const char* ErrName(int err, char* buf, size_t size) {
   // libuv's codes are the negated errno on every Unix.
   uv_err_name_r(-err, buf, size);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  // libuv names only the errnos it uses itself (not ECHILD, for one); glibc knows them all.
+  if (std::strncmp(buf, "Unknown", 7) == 0) {
+    const char* name = strerrorname_np(err);
+    if (name != nullptr) std::snprintf(buf, size, "%s", name);
+  }
+#endif
   return buf;
 }
 

@@ -442,7 +442,8 @@ Napi::Value EvloopAddon::Send(const Napi::CallbackInfo& info) {
 
 Napi::Value EvloopAddon::Writev(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
-  int fd = ArgOwnedFd(*this, env, info[0], "writev").fd;
+  OwnedFd owned = ArgOwnedFd(*this, env, info[0], "writev");
+  int fd = owned.fd;
   bool is_array = false;
   napi_value array = info[1];
   if (napi_is_array(env, array, &is_array) != napi_ok || !is_array) {
@@ -465,6 +466,11 @@ Napi::Value EvloopAddon::Writev(const Napi::CallbackInfo& info) {
     iov[i].iov_len = size;
   }
   if (count == 0) return Napi::Number::New(env, 0);
+  if (owned.kind == kPipe) {
+    // A pipe (Node ignores SIGPIPE, so a vanished reader is EPIPE).
+    ssize_t n = RetryOnEintr([&] { return ::writev(fd, iov, static_cast<int>(count)); });
+    return IoResult(env, n, "writev");
+  }
   // sendmsg rather than writev: only it takes MSG_NOSIGNAL.
   struct msghdr msg {};
   msg.msg_iov = iov;

@@ -18,6 +18,35 @@ const MIN_READ = 64 * 1024;
 let slab = Buffer.allocUnsafe(SLAB_SIZE);
 let slabUsed = 0;
 
+/**
+ * One read of `fd` into the shared slab (pipes share it with the sockets): the bytes as a view
+ * that is never written again, 0 at EOF, -1 when it would block. `read` is the binding call.
+ */
+export function slabRead(read: (fd: number, buf: Uint8Array, offset: number, length: number) => number, fd: number): Buffer | 0 | -1 {
+  let room = SLAB_SIZE - slabUsed;
+  if (room < MIN_READ) {
+    slab = Buffer.allocUnsafe(SLAB_SIZE);
+    slabUsed = 0;
+    room = SLAB_SIZE;
+  }
+  const n = read(fd, slab, slabUsed, room < MAX_READ ? room : MAX_READ);
+  if (n <= 0) return n as 0 | -1;
+  const data = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += n;
+  return data;
+}
+
+/** Checks write-buffer limits and fills in the missing one as asyncio does: [high, low]. */
+export function resolveWriteBufferLimits(limits: WriteBufferLimits = {}): [high: number, low: number] {
+  let { high, low } = limits;
+  if (high !== undefined && (typeof high !== 'number' || !(high >= 0))) throw outOfRange('high', '>= 0', high);
+  if (low !== undefined && (typeof low !== 'number' || !(low >= 0))) throw outOfRange('low', '>= 0', low);
+  if (high === undefined) high = low === undefined ? DEFAULT_HIGH_WATER : 4 * low;
+  if (low === undefined) low = Math.floor(high / 4);
+  if (low > high) throw outOfRange('low', `<= high (${high})`, low);
+  return [high, low];
+}
+
 /** Errors that mean "the peer went away": reported to the protocol, not to the exception handler. */
 const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTCONN', 'ESHUTDOWN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN']);
 
@@ -268,14 +297,7 @@ export class SocketTransport implements Transport {
   }
 
   setWriteBufferLimits(limits: WriteBufferLimits = {}): void {
-    let { high, low } = limits;
-    if (high !== undefined && (typeof high !== 'number' || !(high >= 0))) throw outOfRange('high', '>= 0', high);
-    if (low !== undefined && (typeof low !== 'number' || !(low >= 0))) throw outOfRange('low', '>= 0', low);
-    if (high === undefined) high = low === undefined ? DEFAULT_HIGH_WATER : 4 * low;
-    if (low === undefined) low = Math.floor(high / 4);
-    if (low > high) throw outOfRange('low', `<= high (${high})`, low);
-    this.#high = high;
-    this.#low = low;
+    [this.#high, this.#low] = resolveWriteBufferLimits(limits);
     this.#maybePauseProtocol();
   }
 

@@ -78,6 +78,16 @@ export interface Binding {
   getsockname(fd: number): SocketAddress;
   getpeername(fd: number): SocketAddress;
   errname(errno: number): string;
+  /** Pipes and child processes (native/process.cc). */
+  pipe(): [number, number];
+  ownPipe(fd: number): number;
+  read(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  write(fd: number, buf: Uint8Array, offset: number, length: number): number;
+  /** stdio codes: -1 pipe, -2 inherit, -3 /dev/null, -4 (stderr) as stdout, n >= 0 that fd. */
+  spawn(file: string, args: string[], env: string[] | null, cwd: string | null, stdio: [number, number, number]): [pid: number, pidfd: number, stdin: number, stdout: number, stderr: number];
+  waitChild(pid: number): number | null;
+  killChild(pid: number, signal: number): void;
+  releaseChild(pid: number): void;
 }
 
 // node-gyp-build looks in prebuilds/<platform>-<arch>/ first, then build/Release: a user's
