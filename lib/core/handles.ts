@@ -51,7 +51,7 @@ export class Handle implements Runnable {
         cb(a[0], a[1]);
         break;
       default:
-        cb.apply(undefined, a);
+        cb(...a);
     }
   }
 

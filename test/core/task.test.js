@@ -3,7 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const {
-  run, newEventLoop, getRunningLoop, currentTask, allTasks, sleep, gather, shield, wait, asCompleted, ensureFuture,
+  run, getRunningLoop, currentTask, allTasks, sleep, gather, shield, wait, asCompleted, ensureFuture,
   Task, CancelledError, TimeoutError, Status, FIRST_COMPLETED, FIRST_EXCEPTION,
 } = require('evloop');
 
@@ -329,9 +329,12 @@ test('shield: cancelling the outer does not cancel the inner', async () => {
 test('wait: ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, timeout returns without throwing; empty is an error', async () => {
   await run(async () => {
     const t = (ms, fail) => loopOf().createTask(function* () { yield* sleep(ms); if (fail) throw new Error('f'); return ms; });
-    const a = t(1), b = t(30);
+    // b waits on a gate, not a longer sleep: on a loaded machine both sleeps could be over.
+    const gate = loopOf().createFuture();
+    const a = t(1), b = loopOf().createTask(function* () { return yield* gate; });
     let [done, pending] = await wait([a, b], { returnWhen: FIRST_COMPLETED });
     assert.ok(done.has(a) && pending.has(b));
+    gate.setResult(30);
     [done, pending] = await wait([b]);
     assert.ok(done.has(b) && pending.size === 0);
     const c = t(1, true), d = t(10000);

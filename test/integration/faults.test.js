@@ -7,7 +7,6 @@ const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const net = require('node:net');
-const path = require('node:path');
 const readline = require('node:readline');
 const { run, getRunningLoop, Protocol, openConnection, startServer } = require('evloop');
 

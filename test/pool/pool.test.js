@@ -4,7 +4,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('net');
-const { run, Pool, CancelledError, TimeoutError, getRunningLoop } = require('evloop');
+const { run, Pool, CancelledError, TimeoutError } = require('evloop');
 
 /** A local server that counts and can drop its connections. */
 async function startServer() {

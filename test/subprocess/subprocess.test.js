@@ -201,7 +201,6 @@ describe('large data and back-pressure', () => {
 
   test('1 MiB by hand: write + drain while another task reads', async () => {
     await run(async () => {
-      const loop = getRunningLoop();
       const input = pattern(1 << 20);
       const proc = await createSubprocessExec('cat', [], { stderr: 'ignore' });
       const reading = proc.stdout.read();
