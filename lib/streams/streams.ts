@@ -19,6 +19,8 @@ import { codedError, invalidArgType, invalidArgValue, outOfRange, validateFuncti
 export const DEFAULT_LIMIT = 64 * 1024;
 
 const EMPTY = Buffer.alloc(0);
+// Held bytes up to this size are copied out of the transport's read slabs when a read waits.
+const COMPACT_MAX = 16 * 1024;
 const NEWLINE = Buffer.from('\n');
 const NEED_DATA: unique symbol = Symbol('needData');
 type Attempt<T> = () => T | typeof NEED_DATA;
@@ -173,7 +175,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
       pending.future.setException(err);
       return;
     }
-    if (value === NEED_DATA) return this.#resumeForWaiting();
+    if (value === NEED_DATA) {
+      this.#compactHeld();
+      return this.#resumeForWaiting();
+    }
     this.#pending = null;
     pending.future.setResult(value);
   }
@@ -207,8 +212,38 @@ export class StreamReader implements AsyncIterable<Buffer> {
       return future;
     }
     this.#pending = { future: future as Future<unknown>, attempt };
+    this.#compactHeld();
     this.#resumeForWaiting();
     return future;
+  }
+
+  /**
+   * A read that waits keeps what is buffered, and that is views into the transport's shared
+   * 512 KiB read slabs: a few bytes held that way pin a whole slab (2,000 connections each
+   * waiting on a 10-byte partial line pinned 1 GiB). Small holdings are copied into a buffer of
+   * their own — once per wait, so the pipelined fast path (which rarely waits while holding
+   * bytes) pays nothing; bulk holdings stay views, as copying them would cost more than they pin.
+   */
+  #compactHeld(): void {
+    const size = this.#size;
+    if (size === 0 || size > COMPACT_MAX) return;
+    const chunks = this.#chunks;
+    let pins = false;
+    for (let i = this.#head; i < chunks.length; i++) {
+      const backing = chunks[i]!.buffer.byteLength;
+      if (backing > COMPACT_MAX && backing > 4 * size) {
+        pins = true;
+        break;
+      }
+    }
+    if (!pins) return;
+    // Unpooled: a copy in Node's shared 8 KiB pool would pin that pool instead.
+    const copy = Buffer.allocUnsafeSlow(size);
+    let at = chunks[this.#head]!.copy(copy, 0, this.#headOffset);
+    for (let i = this.#head + 1; i < chunks.length; i++) at += chunks[i]!.copy(copy, at);
+    this.#chunks = [copy];
+    this.#head = 0;
+    this.#headOffset = 0;
   }
 
   // ---- the buffer ----------------------------------------------------------------------------
