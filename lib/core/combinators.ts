@@ -149,7 +149,7 @@ export function gather<T extends readonly unknown[] = unknown[]>(...args: unknow
         return;
       }
       if (fut._failed) {
-        outer.setException(fut.exception());
+        outer._setException(fut.exception());
         return;
       }
     }

@@ -1,10 +1,11 @@
 // asyncio.Future: a result that does not exist yet, with asyncio's state machine.
 // It is PromiseLike (await) and Iterable (yield* in generator coroutines).
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
-import { validateFunction } from '../util/validate';
+import { invalidArgType, validateFunction } from '../util/validate';
 import { current } from './context';
 import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop } from './events';
 import { getRunningLoop } from './running';
+import { isNativeError } from 'util/types';
 
 export type FutureState = 'PENDING' | 'CANCELLED' | 'FINISHED';
 export type DoneCallback<F> = (fut: F) => void;
@@ -124,9 +125,20 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
     this._scheduleCallbacks();
   }
 
+  /** `exception` must be an Error (or an Error class, instantiated): asyncio only lets exceptions be set. */
   setException(exception: unknown): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
-    if (typeof exception === 'function') exception = new (exception as new () => unknown)();
+    if (typeof exception === 'function' && (exception === Error || exception.prototype instanceof Error)) {
+      exception = new (exception as new () => Error)();
+    } else if (!(exception instanceof Error) && !isNativeError(exception)) {
+      throw invalidArgType('exception', 'an instance of Error or an Error class', exception);
+    }
+    this._setException(exception);
+  }
+
+  /** @internal Fails with whatever a coroutine threw or a promise rejected with (any value: JS can throw anything). */
+  _setException(exception: unknown): void {
+    if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
     this._exception = exception;
     this._failed = true;
     this._state = FINISHED;
@@ -302,7 +314,7 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
       this.cancel(src._cancelMessage);
     } else if (src._failed) {
       src._retrieved();
-      this.setException(src._exception);
+      this._setException(src._exception);
     } else {
       this.setResult(src._result as T);
     }

@@ -348,7 +348,7 @@ export class Task<T = unknown> extends Future<T> {
     if (e instanceof CancelledError) {
       this._finishCancelled(e);
     } else {
-      Future.prototype.setException.call(this, e);
+      Future.prototype._setException.call(this, e);
     }
   }
 
@@ -404,7 +404,7 @@ export function ensureFuture<T = unknown>(aw: unknown, loop?: EventLoop): Future
         if (e instanceof CancelledError) {
           f._cancelledExc = e;
           f.cancel(e.message);
-        } else f.setException(e);
+        } else f._setException(e);
       },
     );
     return f;

@@ -121,6 +121,13 @@ export function waitFor<T = unknown>(aw: unknown, ms: number | null | undefined)
     t._copyStateFrom(inner);
     return t;
   }
+  if (timeout !== null && timeout <= 0) {
+    // Already expired: cancel now, before a coroutine wrapped in a new task takes its first
+    // step (a task cancelled before it starts never runs its coroutine, as in asyncio).
+    startTimeout(loop, null, inner, t);
+    t._onDeadline();
+    return t;
+  }
   return startTimeout(loop, timeout, inner, t);
 }
 

@@ -52,6 +52,39 @@ test('result: setResult then result(), exception() is null, cannot set twice', w
   assert.equal(f.cancel(), false);
 }));
 
+// asyncio: Future.set_exception(42) raises TypeError — only exceptions may be set
+// (test_futures.py: test_exception_class / the "exception must be" checks).
+test('setException accepts only errors (an instance or an Error class); anything else is a TypeError', withLoop((loop) => {
+  for (const bad of [42, 'boom', null, undefined, { message: 'x' }, () => {}, class NotAnError {}, Symbol('s')]) {
+    const f = loop.createFuture();
+    assert.throws(() => f.setException(bad), (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_TYPE');
+    assert.equal(f.done(), false, 'a rejected setException leaves the future pending');
+  }
+  const f = loop.createFuture();
+  f.setException(TypeError);
+  assert.ok(f.exception() instanceof TypeError);
+  class MyError extends Error {}
+  const g = loop.createFuture();
+  g.setException(new MyError('m'));
+  assert.ok(g.exception() instanceof MyError);
+  // An error from another realm is still an error.
+  const h = loop.createFuture();
+  const foreign = require('vm').runInNewContext('new Error("elsewhere")');
+  h.setException(foreign);
+  assert.equal(h.exception(), foreign);
+}));
+
+test('a coroutine that throws a non-error still fails its task with that value', async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const t = loop.createTask(async () => { throw 42; });
+    await assert.rejects(async () => { await t; }, (e) => e === 42);
+    assert.equal(t.exception(), 42);
+    const g = loop.createTask(function* () { yield; throw 'str'; });
+    await assert.rejects(async () => { await g; }, (e) => e === 'str');
+  });
+});
+
 test('exception: setException then result() throws it, exception() returns it', withLoop((loop) => {
   const f = loop.createFuture();
   const err = new RangeError('x');

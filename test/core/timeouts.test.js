@@ -42,6 +42,42 @@ test('waitFor with timeout 0 or less times out a pending awaitable; a done one r
   });
 });
 
+// asyncio's wait_for(coro, 0) cancels the task it wrapped the coroutine in before its first
+// step: the coroutine never runs (test_waitfor.py: test_wait_for_timeout_less_then_0_or_0_*).
+test('waitFor(coroutine, 0 or less) never starts the coroutine', async () => {
+  for (const ms of [0, -5]) {
+    let started = false;
+    let cleanedUp = false;
+    await run(function* () {
+      const gen = (function* () {
+        started = true;
+        try {
+          yield* sleep(1000);
+        } finally {
+          cleanedUp = true;
+        }
+      })();
+      let err;
+      try {
+        yield* waitFor(gen, ms);
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(err instanceof TimeoutError);
+      assert.equal(started, false);
+      assert.equal(cleanedUp, false);
+      // The generator is finished: resuming it does nothing.
+      assert.deepEqual(gen.next(), { value: undefined, done: true });
+    });
+    await run(async () => {
+      let asyncStarted = false;
+      const gen = (function* () { asyncStarted = true; yield* sleep(1000); })();
+      await assert.rejects(async () => { await waitFor(gen, ms); }, TimeoutError);
+      assert.equal(asyncStarted, false);
+    });
+  }
+});
+
 test('waitFor with null timeout just waits', async () => {
   assert.equal(await run(async () => await waitFor(sleep(1, 1), null)), 1);
 });
