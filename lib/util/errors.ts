@@ -64,3 +64,39 @@ export class LimitOverrunError extends Error {
     this.consumed = consumed;
   }
 }
+
+/** A Barrier was reset or aborted while waiting, or is broken (asyncio.BrokenBarrierError). */
+export class BrokenBarrierError extends Error {
+  readonly code = 'ERR_BROKEN_BARRIER';
+  constructor(message?: string) {
+    super(message === undefined ? '' : message);
+    this.name = 'BrokenBarrierError';
+  }
+}
+
+/** getNowait() on an empty queue. */
+export class QueueEmpty extends Error {
+  readonly code = 'ERR_QUEUE_EMPTY';
+  constructor(message = 'the queue is empty') {
+    super(message);
+    this.name = 'QueueEmpty';
+  }
+}
+
+/** putNowait() on a full queue. */
+export class QueueFull extends Error {
+  readonly code = 'ERR_QUEUE_FULL';
+  constructor(message = 'the queue is full') {
+    super(message);
+    this.name = 'QueueFull';
+  }
+}
+
+/** put on a queue that was shut down, or get on one that was shut down and is empty (3.13). */
+export class QueueShutDown extends Error {
+  readonly code = 'ERR_QUEUE_SHUT_DOWN';
+  constructor(message = 'the queue is shut down') {
+    super(message);
+    this.name = 'QueueShutDown';
+  }
+}

@@ -1,0 +1,40 @@
+// asyncio.Event: a flag tasks can wait for.
+import type { Future } from '../core/future';
+import type { EventLoop } from '../core/loop';
+import { Waiter, WaiterQueue, bindLoop, resolvedTrue } from './waiter';
+
+export class Event {
+  private _value = false;
+  /** @internal */ _waiters = new WaiterQueue<true>();
+  private _loop: EventLoop | null = null;
+
+  isSet(): boolean {
+    return this._value;
+  }
+
+  /** Sets the flag and wakes every waiter (in the order they came). */
+  set(): void {
+    if (this._value) return;
+    this._value = true;
+    const waiters = this._waiters;
+    for (let w = waiters.shift(); w !== null; w = waiters.shift()) w.setResult(true);
+  }
+
+  clear(): void {
+    this._value = false;
+  }
+
+  /** Resolves to true once the flag is set (at once if it is). */
+  wait(): Future<true> {
+    if (this._value) return resolvedTrue();
+    const loop = (this._loop = bindLoop(this._loop, 'Event'));
+    const w = new Waiter<true>(loop);
+    this._waiters.push(w);
+    return w;
+  }
+
+  toString(): string {
+    const w = this._waiters.length;
+    return `<Event [${this._value ? 'set' : 'unset'}${w !== 0 ? `, waiters:${w}` : ''}]>`;
+  }
+}

@@ -1,0 +1,158 @@
+// The future a primitive hands to a task that has to wait, and the FIFO queue of them.
+//
+// asyncio's primitives are coroutines: a woken waiter takes the lock (or the item) only when its
+// task resumes, so a cancellation that lands between the wake-up and the resumption makes the
+// coroutine raise CancelledError and leave the lock to the next one. evloop's acquire()/get()
+// return a Future instead (it can be awaited, `yield*`-ed, gathered or given to waitFor), so the
+// primitive hands over at wake-up time — `setResult(true)` means "the lock is yours" — and a
+// Waiter can be *revoked*: cancel() on a waiter that has been granted but whose done callbacks
+// have not run yet (no task, combinator or callback has seen the result) gives the grant back to
+// the primitive and ends the waiter cancelled. A task cancelled in that window therefore sees
+// CancelledError at its await/yield* exactly as asyncio's coroutine would, and the lock, permit
+// or item goes to the next waiter: nothing stays held, no wake-up is lost.
+import { Future, PENDING, FINISHED, _runningLoop } from '../core/future';
+import { EventLoopError } from '../util/errors';
+import type { EventLoop } from '../core/loop';
+
+/** A primitive that can take back what it granted to a waiter (false: it can no longer). */
+export interface Granter<T> {
+  _revoke(waiter: Waiter<T>, value: T): boolean;
+}
+
+export class Waiter<T> extends Future<T> {
+  /** @internal */ _prev: Waiter<T> | null = null;
+  /** @internal */ _next: Waiter<T> | null = null;
+  /** @internal the queue it waits in, while it waits */ _queue: WaiterQueue<T> | null = null;
+  /** @internal what it brings (a putter's item) */ _payload: unknown = undefined;
+  /** @internal who granted its result, while the grant can still be revoked */ _granter: Granter<T> | null = null;
+
+  /** Resolves the waiter with `value` on behalf of `granter`, which may take it back (see header). */
+  _grant(granter: Granter<T>, value: T): void {
+    this._granter = granter;
+    this.setResult(value);
+  }
+
+  override result(): T {
+    // Someone looked at the result directly: it is theirs, no revocation any more.
+    this._granter = null;
+    return super.result();
+  }
+
+  override cancel(msg?: string): boolean {
+    if (this._state === PENDING) {
+      if (this._queue !== null) this._queue.unlink(this);
+      return super.cancel(msg);
+    }
+    const granter = this._granter;
+    // _scheduled: the done callbacks are queued on the loop and have not run, so no awaiting
+    // task, combinator or callback has seen the result yet.
+    if (granter === null || this._state !== FINISHED || this._failed || this._scheduled === null) return false;
+    this._granter = null;
+    let revoked: boolean;
+    try {
+      revoked = granter._revoke(this, this._result as T);
+    } catch {
+      revoked = false; // a revocation that cannot be done cleanly is not done: the grant stands
+    }
+    if (!revoked) return false;
+    this._state = PENDING;
+    this._result = undefined;
+    // Future.cancel would queue the callbacks a second time: they are queued already and read
+    // the state when they run.
+    const scheduled = this._scheduled;
+    this._scheduled = null;
+    this._callbacks = null;
+    super.cancel(msg);
+    this._scheduled = scheduled;
+    return true;
+  }
+}
+
+/** FIFO of waiters linked through the waiters themselves: O(1) push, shift and unlink on cancel. */
+export class WaiterQueue<T> {
+  head: Waiter<T> | null = null;
+  tail: Waiter<T> | null = null;
+  length = 0;
+
+  push(w: Waiter<T>): void {
+    w._queue = this;
+    w._prev = this.tail;
+    w._next = null;
+    if (this.tail === null) this.head = w;
+    else this.tail._next = w;
+    this.tail = w;
+    this.length++;
+  }
+
+  /** Removes and returns the first waiter (all queued waiters are pending). */
+  shift(): Waiter<T> | null {
+    const w = this.head;
+    if (w === null) return null;
+    this.unlink(w);
+    return w;
+  }
+
+  unlink(w: Waiter<T>): void {
+    if (w._queue !== this) return;
+    if (w._prev === null) this.head = w._next;
+    else w._prev._next = w._next;
+    if (w._next === null) this.tail = w._prev;
+    else w._next._prev = w._prev;
+    w._prev = w._next = null;
+    w._queue = null;
+    this.length--;
+  }
+}
+
+/**
+ * The loop a primitive's waiters belong to: bound on first wait (asyncio's _LoopBoundMixin). A
+ * primitive may outlive a closed loop and serve the next one; using it from two live loops is
+ * an error, as in asyncio.
+ */
+export function bindLoop(bound: EventLoop | null, what: string): EventLoop {
+  const loop = _runningLoop();
+  if (bound === null || bound === loop || bound.isClosed()) return loop;
+  throw new EventLoopError(`${what} is bound to a different event loop`, 'ERR_DIFFERENT_LOOP');
+}
+
+// Done futures carry no state a holder could change (cancel() is false, callbacks run at once),
+// so the fast paths of acquire()/put() share one per loop instead of allocating one per call.
+let doneLoop: EventLoop | null = null;
+let doneTrue: Future<true> | null = null;
+let doneVoid: Future<void> | null = null;
+
+function refresh(loop: EventLoop): void {
+  doneLoop = loop;
+  doneTrue = new Future<true>(loop);
+  doneTrue.setResult(true);
+  doneVoid = new Future<void>(loop);
+  doneVoid.setResult(undefined);
+}
+
+/** A done Future<true> of the running loop. */
+export function resolvedTrue(): Future<true> {
+  const loop = _runningLoop();
+  if (loop !== doneLoop) refresh(loop);
+  return doneTrue!;
+}
+
+/** A done Future<void> of the running loop. */
+export function resolvedVoid(): Future<void> {
+  const loop = _runningLoop();
+  if (loop !== doneLoop) refresh(loop);
+  return doneVoid!;
+}
+
+/** A done future of the running loop with `value`. */
+export function resolved<T>(value: T): Future<T> {
+  const f = new Future<T>(_runningLoop());
+  f.setResult(value);
+  return f;
+}
+
+/** A future of the running loop failed with `err`. */
+export function failed<T>(err: Error): Future<T> {
+  const f = new Future<T>(_runningLoop());
+  f.setException(err);
+  return f;
+}
