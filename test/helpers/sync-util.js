@@ -1,0 +1,28 @@
+'use strict';
+// Shared by the sync and queue suites: one loop pass (asyncio's `await asyncio.sleep(0)`), a task
+// made from a body in either coroutine style, and the running loop.
+const { sleep, getRunningLoop } = require('evloop');
+
+/** Lets every callback that is ready now run (one loop pass), in either style: `yield* tick()` / `await tick()`. */
+function tick() {
+  return sleep(0);
+}
+
+/** `n` loop passes. */
+function* ticksGen(n) {
+  for (let i = 0; i < n; i++) yield* sleep(0);
+}
+async function ticks(n) {
+  for (let i = 0; i < n; i++) await sleep(0);
+}
+
+function loop() {
+  return getRunningLoop();
+}
+
+/** createTask from a generator function or an async function (called with no arguments). */
+function spawn(fn) {
+  return getRunningLoop().createTask(fn);
+}
+
+module.exports = { tick, ticks, ticksGen, loop, spawn };
