@@ -11,7 +11,7 @@ import type { Future } from '../core/future';
 import type { EventLoop } from '../core/loop';
 import { QueueEmpty, QueueFull, QueueShutDown } from '../util/errors';
 import { invalidArgType, outOfRange, validateInteger, validateObject } from '../util/validate';
-import { Waiter, WaiterQueue, bindLoop, failed, resolved, resolvedVoid, type Granter } from '../sync/waiter';
+import { Waiter, WaiterQueue, bindLoop, failed, resolved, resolvedVoid, NOTHING_TO_GIVE_BACK, type Granter } from '../sync/waiter';
 
 export interface QueueOptions {
   /** Most items the queue holds; put() waits while it is full. 0 (the default): no limit. */
@@ -215,7 +215,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   private _finishJoiners(): void {
     const joiners = this._joiners;
     if (joiners === null) return;
-    for (let j = joiners.shift(); j !== null; j = joiners.shift()) j.setResult(undefined);
+    for (let j = joiners.shift(); j !== null; j = joiners.shift()) j._grant(NOTHING_TO_GIVE_BACK, undefined);
   }
 
   /** A served getter was cancelled before it saw its item: the item is the next to go out. */

@@ -1,7 +1,8 @@
-// asyncio.Event: a flag tasks can wait for.
+// asyncio.Event: a flag tasks can wait for. A waiter woken by set() and cancelled before it
+// resumed ends cancelled, as asyncio's coroutine raises CancelledError at its await (waiter.ts).
 import type { Future } from '../core/future';
 import type { EventLoop } from '../core/loop';
-import { Waiter, WaiterQueue, bindLoop, resolvedTrue } from './waiter';
+import { Waiter, WaiterQueue, bindLoop, resolvedTrue, NOTHING_TO_GIVE_BACK } from './waiter';
 
 export class Event {
   private _value = false;
@@ -17,7 +18,7 @@ export class Event {
     if (this._value) return;
     this._value = true;
     const waiters = this._waiters;
-    for (let w = waiters.shift(); w !== null; w = waiters.shift()) w.setResult(true);
+    for (let w = waiters.shift(); w !== null; w = waiters.shift()) w._grant(NOTHING_TO_GIVE_BACK, true);
   }
 
   clear(): void {

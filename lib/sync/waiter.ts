@@ -19,6 +19,9 @@ export interface Granter<T> {
   _revoke(waiter: Waiter<T>, value: T): boolean;
 }
 
+/** For waiters that are only told something (an event was set): taking it back costs nothing. */
+export const NOTHING_TO_GIVE_BACK: Granter<any> = { _revoke: () => true };
+
 export class Waiter<T> extends Future<T> {
   /** @internal */ _prev: Waiter<T> | null = null;
   /** @internal */ _next: Waiter<T> | null = null;
