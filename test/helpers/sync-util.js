@@ -16,6 +16,19 @@ async function ticks(n) {
   for (let i = 0; i < n; i++) await sleep(0);
 }
 
+/**
+ * Loop passes until `predicate()` holds (at most `max`): async-function tasks take a few more
+ * microtask hops than generator tasks to get to the same point, so a test that needs "every task
+ * is waiting now" counts passes instead of assuming asyncio's exact interleaving.
+ */
+async function until(predicate, max = 100) {
+  for (let i = 0; i < max; i++) {
+    if (predicate()) return;
+    await sleep(0);
+  }
+  throw new Error(`condition not reached after ${max} loop passes: ${predicate}`);
+}
+
 function loop() {
   return getRunningLoop();
 }
@@ -25,4 +38,4 @@ function spawn(fn) {
   return getRunningLoop().createTask(fn);
 }
 
-module.exports = { tick, ticks, ticksGen, loop, spawn };
+module.exports = { tick, ticks, ticksGen, until, loop, spawn };
