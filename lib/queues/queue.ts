@@ -11,7 +11,8 @@ import type { Future } from '../core/future';
 import type { EventLoop } from '../core/loop';
 import { QueueEmpty, QueueFull, QueueShutDown } from '../util/errors';
 import { invalidArgType, outOfRange, validateInteger, validateObject } from '../util/validate';
-import { Waiter, WaiterQueue, bindLoop, failed, resolved, resolvedVoid, NOTHING_TO_GIVE_BACK, type Granter } from '../sync/waiter';
+import { _runningLoop } from '../core/future';
+import { Waiter, WaiterQueue, bindLoop, failed, resolvedOn, resolvedVoid, NOTHING_TO_GIVE_BACK, type Granter } from '../sync/waiter';
 
 export interface QueueOptions {
   /** Most items the queue holds; put() waits while it is full. 0 (the default): no limit. */
@@ -106,8 +107,9 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
       this._putters.push(w);
       return w;
     }
+    const done = resolvedVoid(); // first: it throws without a running loop, before the item goes in
     this._admit(item);
-    return resolvedVoid();
+    return done;
   }
 
   /** Adds `item` now; throws QueueFull when full, QueueShutDown after shutdown(). */
@@ -119,7 +121,10 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
 
   /** Removes and resolves to the next item, waiting while empty. QueueShutDown once shut down and empty. */
   get(): Future<T> {
-    if (this._size() > 0) return resolved(this._takeAndRefill());
+    if (this._size() > 0) {
+      const loop = _runningLoop(); // first: without a running loop the item must stay queued
+      return resolvedOn(loop, this._takeAndRefill());
+    }
     if (this._isShutdown) return failed(new QueueShutDown());
     const w = new Waiter<T>((this._loop = bindLoop(this._loop, this.constructor.name)));
     this._getters.push(w);

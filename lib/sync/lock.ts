@@ -28,8 +28,9 @@ export class Lock implements Granter<true> {
   /** Resolves to true once the lock is the caller's; FIFO among waiters. */
   acquire(): Future<true> {
     if (!this._locked) {
+      const done = resolvedTrue(); // first: it throws without a running loop, and the lock must stay free then
       this._locked = true;
-      return resolvedTrue();
+      return done;
     }
     const loop = (this._loop = bindLoop(this._loop, 'Lock'));
     const w = new Waiter<true>(loop);

@@ -27,8 +27,9 @@ export class Semaphore implements Granter<true> {
   /** Resolves to true once a permit is the caller's. */
   acquire(): Future<true> {
     if (this._value > 0) {
+      const done = resolvedTrue(); // first: it throws without a running loop
       this._value--;
-      return resolvedTrue();
+      return done;
     }
     const loop = (this._loop = bindLoop(this._loop, this.constructor.name));
     const w = new Waiter<true>(loop);

@@ -87,12 +87,16 @@ export class WaiterQueue<T> {
     this.length++;
   }
 
-  /** Removes and returns the first waiter (all queued waiters are pending). */
+  /**
+   * Removes and returns the first waiter that can still be served (all queued waiters are
+   * pending; one whose loop was closed meanwhile can never run again and is dropped).
+   */
   shift(): Waiter<T> | null {
-    const w = this.head;
-    if (w === null) return null;
-    this.unlink(w);
-    return w;
+    for (let w = this.head; w !== null; w = this.head) {
+      this.unlink(w);
+      if (!w._loop.isClosed()) return w;
+    }
+    return null;
   }
 
   unlink(w: Waiter<T>): void {
@@ -146,9 +150,9 @@ export function resolvedVoid(): Future<void> {
   return doneVoid!;
 }
 
-/** A done future of the running loop with `value`. */
-export function resolved<T>(value: T): Future<T> {
-  const f = new Future<T>(_runningLoop());
+/** A done future of `loop` with `value`. */
+export function resolvedOn<T>(loop: EventLoop, value: T): Future<T> {
+  const f = new Future<T>(loop);
   f.setResult(value);
   return f;
 }

@@ -409,13 +409,34 @@ test('bad input: options, maxsize, shutdown(immediate)', () => {
   }
 });
 
-test('get() that has to wait needs a running loop', () => {
+test('get() and put() need a running loop; without one they throw and change nothing', () => {
   const q = new Queue();
   assert.throws(() => q.get(), (e) => e.code === 'ERR_NO_RUNNING_LOOP');
   q.putNowait(1);
-  assert.equal(q.getNowait(), 1);
-  // put() into a queue with room resolves without a loop being needed to wait on.
+  assert.throws(() => q.get(), (e) => e.code === 'ERR_NO_RUNNING_LOOP');
+  assert.equal(q.qsize(), 1); // the item stayed
   assert.throws(() => q.put(2), (e) => e.code === 'ERR_NO_RUNNING_LOOP');
-  void getRunningLoop;
-  void gather;
+  assert.equal(q.qsize(), 1); // and nothing went in
+  assert.equal(q.getNowait(), 1);
+  q.taskDone();
+  assert.throws(() => q.taskDone(), RangeError);
+});
+
+test('waiters of a loop that closed are skipped by the next loop', async () => {
+  const q = new Queue();
+  let stale;
+  await run(async () => {
+    stale = q.get();
+    assert.equal(q._getters.length, 1);
+  });
+  await run(async () => {
+    const fresh = spawn(async () => q.get());
+    await tick();
+    q.putNowait('x');
+    assert.equal(await fresh, 'x');
+    assert.equal(stale.done(), false); // its loop is gone: it is dropped, not served
+    assert.equal(q._getters.length, 0);
+    void getRunningLoop;
+    void gather;
+  });
 });
