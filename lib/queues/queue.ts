@@ -8,10 +8,10 @@
 // the storage hooks (_push, _take, _unget, _removeItem, _size, _clear, _items).
 import Denque = require('denque');
 import type { Future } from '../core/future';
-import type { EventLoop } from '../core/loop';
+import type { AbstractEventLoop as EventLoop } from '../core/events';
 import { QueueEmpty, QueueFull, QueueShutDown } from '../util/errors';
 import { invalidArgType, outOfRange, validateInteger, validateObject } from '../util/validate';
-import { _runningLoop } from '../core/future';
+import { getRunningLoop as _runningLoop } from '../core/running';
 import { Waiter, WaiterQueue, bindLoop, failed, resolvedOn, resolvedVoid, NOTHING_TO_GIVE_BACK, type Granter } from '../sync/waiter';
 
 export interface QueueOptions {

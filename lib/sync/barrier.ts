@@ -5,7 +5,7 @@
 // abort() act at once rather than after taking the condition's lock: nothing here holds that lock
 // across a wait, so the waiters see the new state when they next check it, as in asyncio.
 import type { Task } from '../core/task';
-import type { EventLoop } from '../core/loop';
+import type { AbstractEventLoop as EventLoop } from '../core/events';
 import { BrokenBarrierError } from '../util/errors';
 import { validateInteger } from '../util/validate';
 import { Condition } from './condition';

@@ -9,7 +9,7 @@
 import { CancelledError } from '../util/errors';
 import type { Future } from '../core/future';
 import type { Task } from '../core/task';
-import type { EventLoop } from '../core/loop';
+import type { AbstractEventLoop as EventLoop } from '../core/events';
 import { invalidArgType, validateFunction, validateInteger } from '../util/validate';
 import { Lock, lockNotHeld } from './lock';
 import { Waiter, WaiterQueue, bindLoop } from './waiter';

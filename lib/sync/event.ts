@@ -1,7 +1,7 @@
 // asyncio.Event: a flag tasks can wait for. A waiter woken by set() and cancelled before it
 // resumed ends cancelled, as asyncio's coroutine raises CancelledError at its await (waiter.ts).
 import type { Future } from '../core/future';
-import type { EventLoop } from '../core/loop';
+import type { AbstractEventLoop as EventLoop } from '../core/events';
 import { Waiter, WaiterQueue, bindLoop, resolvedTrue, NOTHING_TO_GIVE_BACK } from './waiter';
 
 export class Event {

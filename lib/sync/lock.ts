@@ -5,7 +5,7 @@
 // waiter cancelled before it resumed gives the lock back (waiter.ts), and the next one gets it.
 import type { Future } from '../core/future';
 import type { Task } from '../core/task';
-import type { EventLoop } from '../core/loop';
+import type { AbstractEventLoop as EventLoop } from '../core/events';
 import { EventLoopError } from '../util/errors';
 import { validateFunction } from '../util/validate';
 import { Waiter, WaiterQueue, bindLoop, resolvedTrue, type Granter } from './waiter';

@@ -5,7 +5,7 @@
 // cancelled before it resumed gives its permit back to the next one (waiter.ts).
 import type { Future } from '../core/future';
 import type { Task } from '../core/task';
-import type { EventLoop } from '../core/loop';
+import type { AbstractEventLoop as EventLoop } from '../core/events';
 import { outOfRange, validateFunction, validateInteger } from '../util/validate';
 import { Waiter, WaiterQueue, bindLoop, resolvedTrue, type Granter } from './waiter';
 import { useHeld, type Awaitable } from './use';

@@ -2,7 +2,7 @@
 // Task, so it can be awaited, `yield*`-ed and cancelled (Pool.use's contract).
 import type { Future } from '../core/future';
 import { isGenerator, type Task } from '../core/task';
-import type { EventLoop } from '../core/loop';
+import type { AbstractEventLoop as EventLoop } from '../core/events';
 
 export type Awaitable<V> = V | PromiseLike<V> | Generator<unknown, V, unknown>;
 

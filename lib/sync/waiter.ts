@@ -10,9 +10,11 @@
 // the primitive and ends the waiter cancelled. A task cancelled in that window therefore sees
 // CancelledError at its await/yield* exactly as asyncio's coroutine would, and the lock, permit
 // or item goes to the next waiter: nothing stays held, no wake-up is lost.
-import { Future, PENDING, FINISHED, _runningLoop } from '../core/future';
+import { Future } from '../core/future';
+import { PENDING, FINISHED } from '../core/events';
+import { getRunningLoop as _runningLoop } from '../core/running';
 import { EventLoopError } from '../util/errors';
-import type { EventLoop } from '../core/loop';
+import type { AbstractEventLoop as EventLoop } from '../core/events';
 
 /** A primitive that can take back what it granted to a waiter (false: it can no longer). */
 export interface Granter<T> {
