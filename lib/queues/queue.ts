@@ -102,7 +102,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   put(item: T): Future<void> {
     if (this._isShutdown) return failed(new QueueShutDown());
     if (this._maxsize > 0 && this._size() >= this._maxsize) {
-      const w = new Waiter<void>((this._loop = bindLoop(this._loop, this.constructor.name)));
+      const w = new Waiter<void>((this._loop = bindLoop(this._loop, this)));
       w._payload = item;
       this._putters.push(w);
       return w;
@@ -126,7 +126,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
       return resolvedOn(loop, this._takeAndRefill());
     }
     if (this._isShutdown) return failed(new QueueShutDown());
-    const w = new Waiter<T>((this._loop = bindLoop(this._loop, this.constructor.name)));
+    const w = new Waiter<T>((this._loop = bindLoop(this._loop, this)));
     this._getters.push(w);
     return w;
   }
@@ -146,7 +146,7 @@ export class Queue<T = unknown> implements AsyncIterable<T> {
   /** Resolves once every item put has been taken and marked with taskDone(). */
   join(): Future<void> {
     if (this._unfinished === 0) return resolvedVoid();
-    const w = new Waiter<void>((this._loop = bindLoop(this._loop, this.constructor.name)));
+    const w = new Waiter<void>((this._loop = bindLoop(this._loop, this)));
     (this._joiners ??= new WaiterQueue<void>()).push(w);
     return w;
   }

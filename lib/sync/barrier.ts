@@ -48,7 +48,7 @@ export class Barrier {
    * or is broken.
    */
   wait(): Task<number> {
-    const loop = (this._loop = bindLoop(this._loop, 'Barrier'));
+    const loop = (this._loop = bindLoop(this._loop, this));
     return loop.createTask(this._waitBody(loop), { eagerStart: true });
   }
 

@@ -40,21 +40,21 @@ export class Condition {
   /** Acquire, run `fn` (generator function or async function), release on every exit path. */
   use<R>(fn: () => Awaitable<R>): Task<R> {
     validateFunction(fn, 'fn');
-    const loop = bindLoop(this._loop, 'Condition');
+    const loop = bindLoop(this._loop, this);
     return useHeld(loop, () => this._lock.acquire(), () => this._lock.release(), fn);
   }
 
   /** Releases the lock, waits for notify(), re-acquires; resolves to true. Requires the lock. */
   wait(): Task<true> {
     if (!this.locked()) throw lockNotHeld('wait() on a Condition whose lock is not acquired');
-    const loop = (this._loop = bindLoop(this._loop, 'Condition'));
+    const loop = (this._loop = bindLoop(this._loop, this));
     return loop.createTask(this._waitBody(loop), { eagerStart: true });
   }
 
   /** Waits until `predicate()` is truthy (checked first, then after each wake-up); resolves to its value. */
   waitFor<V>(predicate: () => V): Task<V> {
     validateFunction(predicate, 'predicate');
-    const loop = bindLoop(this._loop, 'Condition');
+    const loop = bindLoop(this._loop, this);
     return loop.createTask(this._waitForBody(loop, predicate), { eagerStart: true });
   }
 

@@ -28,7 +28,7 @@ export class Event {
   /** Resolves to true once the flag is set (at once if it is). */
   wait(): Future<true> {
     if (this._value) return resolvedTrue();
-    const loop = (this._loop = bindLoop(this._loop, 'Event'));
+    const loop = (this._loop = bindLoop(this._loop, this));
     const w = new Waiter<true>(loop);
     this._waiters.push(w);
     return w;

@@ -32,7 +32,7 @@ export class Lock implements Granter<true> {
       this._locked = true;
       return done;
     }
-    const loop = (this._loop = bindLoop(this._loop, 'Lock'));
+    const loop = (this._loop = bindLoop(this._loop, this));
     const w = new Waiter<true>(loop);
     this._waiters.push(w);
     return w;
@@ -47,7 +47,7 @@ export class Lock implements Granter<true> {
   /** Acquire, run `fn` (generator function or async function), release on every exit path. */
   use<R>(fn: () => Awaitable<R>): Task<R> {
     validateFunction(fn, 'fn');
-    const loop = bindLoop(this._loop, 'Lock');
+    const loop = bindLoop(this._loop, this);
     return useHeld(loop, () => this.acquire(), () => this.release(), fn);
   }
 

@@ -31,7 +31,7 @@ export class Semaphore implements Granter<true> {
       this._value--;
       return done;
     }
-    const loop = (this._loop = bindLoop(this._loop, this.constructor.name));
+    const loop = (this._loop = bindLoop(this._loop, this));
     const w = new Waiter<true>(loop);
     this._waiters.push(w);
     return w;
@@ -45,7 +45,7 @@ export class Semaphore implements Granter<true> {
   /** Acquire, run `fn` (generator function or async function), release on every exit path. */
   use<R>(fn: () => Awaitable<R>): Task<R> {
     validateFunction(fn, 'fn');
-    const loop = bindLoop(this._loop, this.constructor.name);
+    const loop = bindLoop(this._loop, this);
     return useHeld(loop, () => this.acquire(), () => this.release(), fn);
   }
 

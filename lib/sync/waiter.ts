@@ -118,10 +118,10 @@ export class WaiterQueue<T> {
  * primitive may outlive a closed loop and serve the next one; using it from two live loops is
  * an error, as in asyncio.
  */
-export function bindLoop(bound: EventLoop | null, what: string): EventLoop {
+export function bindLoop(bound: EventLoop | null, owner: object): EventLoop {
   const loop = _runningLoop();
   if (bound === null || bound === loop || bound.isClosed()) return loop;
-  throw new EventLoopError(`${what} is bound to a different event loop`, 'ERR_DIFFERENT_LOOP');
+  throw new EventLoopError(`${owner.constructor.name} is bound to a different event loop`, 'ERR_DIFFERENT_LOOP');
 }
 
 // Done futures carry no state a holder could change (cancel() is false, callbacks run at once),

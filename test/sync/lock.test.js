@@ -293,3 +293,27 @@ test('acquire() that has to wait needs a running loop; a lock outlives one run()
     assert.equal(lock.locked(), false);
   });
 });
+
+// test_ambiguous_loops: a primitive bound to a loop that is still open refuses another loop's waiters.
+test('waiting on a primitive bound to another open loop throws ERR_DIFFERENT_LOOP', async () => {
+  const { newEventLoop, Condition, Queue } = require('evloop');
+  const other = newEventLoop();
+  try {
+    await run(async () => {
+      const lock = new Lock();
+      await lock.acquire(); // the fast path needs no binding
+      lock._loop = other; // private, as CPython's test sets lock._loop
+      assert.throws(() => lock.acquire(), (e) => e instanceof EventLoopError && e.code === 'ERR_DIFFERENT_LOOP' && /Lock/.test(e.message));
+      assert.equal(lock._waiters.length, 0);
+      const cond = new Condition(lock);
+      cond._loop = other;
+      assert.throws(() => cond.wait(), (e) => e.code === 'ERR_DIFFERENT_LOOP');
+      assert.equal(lock.locked(), true);
+      const q = new Queue();
+      q._loop = other;
+      assert.throws(() => q.get(), (e) => e.code === 'ERR_DIFFERENT_LOOP' && /Queue/.test(e.message));
+    });
+  } finally {
+    other.close();
+  }
+});
