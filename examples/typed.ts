@@ -1,6 +1,7 @@
 // Compiled (not run) by test/types.test.js: the shipped .d.ts types both coroutine styles.
 import { run, getRunningLoop, sleep, gather, waitFor, startServer, openConnection, Protocol, Pool, Status, statusCategory, createLogger, type Future, type Task, type StreamReader, type StreamWriter } from 'evloop';
 import { createSubprocessExec, createSubprocessShell, type Process, type ReadPipeTransport, type WritePipeTransport } from 'evloop';
+import { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier, Queue, LifoQueue, PriorityQueue, QueueShutDown, BrokenBarrierError, type QueueOptions } from 'evloop';
 
 function* handler(reader: StreamReader, writer: StreamWriter) {
   const line: Buffer = yield* reader.readLine();
@@ -71,5 +72,54 @@ function* subprocessMain(): Generator<unknown, number, unknown> {
   return code + (rc ?? 0) + (out?.length ?? 0) + (err?.length ?? 0);
 }
 void subprocessMain;
+
+// Synchronization primitives and queues in both styles (typed only: not called).
+function* syncMain(): Generator<unknown, number, unknown> {
+  const lock = new Lock();
+  const held: true = yield* lock.acquire();
+  lock.release();
+  const n: number = yield* lock.use(function* () {
+    yield* sleep(1);
+    return 1;
+  });
+  const ev = new Event();
+  ev.set();
+  const set: boolean = ev.isSet() && (yield* ev.wait());
+  const cond = new Condition(lock);
+  const ok: string = yield* cond.use(function* () {
+    return yield* cond.waitFor(() => 'ready');
+  });
+  const sem: Semaphore = new BoundedSemaphore(2);
+  const permits: number = yield* sem.use(async () => 2);
+  const index: number = yield* new Barrier(1).wait();
+  const opts: QueueOptions = { maxsize: 4 };
+  const q = new Queue<string>(opts);
+  yield* q.put('a');
+  const item: string = yield* q.get();
+  const lifo = new LifoQueue<number>();
+  lifo.putNowait(1);
+  const pq = new PriorityQueue<[number, string]>({ compare: (a, b) => a[0] - b[0] });
+  pq.putNowait([1, 'x']);
+  const top: [number, string] = pq.getNowait();
+  q.shutdown(true);
+  return (held ? 1 : 0) + n + (set ? 1 : 0) + ok.length + permits + index + item.length + lifo.qsize() + top[0];
+}
+void syncMain;
+
+async function queueMain(): Promise<number> {
+  const q = new Queue<number>();
+  q.putNowait(1);
+  q.shutdown();
+  let sum = 0;
+  for await (const x of q) sum += x;
+  try {
+    await q.get();
+  } catch (e) {
+    if (!(e instanceof QueueShutDown) && !(e instanceof BrokenBarrierError)) throw e;
+  }
+  await new Lock().use(async () => { await sleep(1); });
+  return sum;
+}
+void queueMain;
 
 void run(asyncMain);
