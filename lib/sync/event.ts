@@ -1,6 +1,7 @@
 // asyncio.Event: a flag tasks can wait for. A waiter woken by set() and cancelled before it
 // resumed ends cancelled, as asyncio's coroutine raises CancelledError at its await (waiter.ts).
 import type { Future } from '../core/future';
+import { invalidArgValue } from '../util/validate';
 import type { AbstractEventLoop as EventLoop } from '../core/events';
 import { Waiter, WaiterQueue, bindLoop, resolvedTrue, NOTHING_TO_GIVE_BACK } from './waiter';
 
@@ -8,6 +9,10 @@ export class Event {
   private _value = false;
   /** @internal */ _waiters = new WaiterQueue<true>();
   private _loop: EventLoop | null = null;
+
+  constructor() {
+    if (arguments.length !== 0 && arguments[0] !== undefined) throw invalidArgValue('loop', arguments[0], 'is not accepted: an Event binds to the running loop on first wait');
+  }
 
   isSet(): boolean {
     return this._value;

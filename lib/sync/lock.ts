@@ -7,7 +7,7 @@ import type { Future } from '../core/future';
 import type { Task } from '../core/task';
 import type { AbstractEventLoop as EventLoop } from '../core/events';
 import { EventLoopError } from '../util/errors';
-import { validateFunction } from '../util/validate';
+import { invalidArgValue, validateFunction } from '../util/validate';
 import { Waiter, WaiterQueue, bindLoop, resolvedTrue, type Granter } from './waiter';
 import { useHeld, type Awaitable } from './use';
 
@@ -19,6 +19,11 @@ export class Lock implements Granter<true> {
   private _locked = false;
   /** @internal */ _waiters = new WaiterQueue<true>();
   private _loop: EventLoop | null = null;
+
+  constructor() {
+    // asyncio 3.10+ refuses Lock(loop=...): the lock binds to the running loop on first wait.
+    if (arguments.length !== 0 && arguments[0] !== undefined) throw invalidArgValue('loop', arguments[0], 'is not accepted: a Lock binds to the running loop on first wait');
+  }
 
   /** True while some task holds the lock (or it is being handed to a waiter). */
   locked(): boolean {

@@ -317,3 +317,18 @@ test('waiting on a primitive bound to another open loop throws ERR_DIFFERENT_LOO
     other.close();
   }
 });
+
+// test_lock_doesnt_accept_loop_parameter
+test('Lock and Event take no loop argument', async () => {
+  const { Event, newEventLoop } = require('evloop');
+  const loop = newEventLoop();
+  try {
+    for (const C of [Lock, Event]) {
+      assert.throws(() => new C(loop), (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_VALUE');
+      assert.throws(() => new C({ loop }), (e) => e instanceof TypeError && e.code === 'ERR_INVALID_ARG_VALUE');
+      assert.ok(new C(undefined) instanceof C);
+    }
+  } finally {
+    loop.close();
+  }
+});
