@@ -6,7 +6,7 @@
 // it gives the item back (or takes its item out again), so a cancelled get never loses an item
 // and a cancelled put never leaves one behind (waiter.ts). Subclasses choose the order through
 // the storage hooks (_push, _take, _unget, _removeItem, _size, _clear, _items).
-import Denque = require('denque');
+import Denque from 'denque';
 import type { Future } from '../core/future';
 import type { AbstractEventLoop as EventLoop } from '../core/events';
 import { QueueEmpty, QueueFull, QueueShutDown } from '../util/errors';

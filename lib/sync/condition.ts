@@ -97,10 +97,13 @@ export class Condition {
             yield* this._lock.acquire();
             break;
           } catch (e) {
+            // eslint-disable-next-line no-unsafe-finally -- not a cancellation: nothing to re-acquire for
             if (!(e instanceof CancelledError)) throw e;
             cancelled = e;
           }
         }
+        // asyncio's Condition.wait: the cancellation is re-raised only once the lock is held again.
+        // eslint-disable-next-line no-unsafe-finally
         if (cancelled !== null) throw cancelled;
       }
     } catch (e) {

@@ -10,8 +10,8 @@ export class Event {
   /** @internal */ _waiters = new WaiterQueue<true>();
   private _loop: EventLoop | null = null;
 
-  constructor() {
-    if (arguments.length !== 0 && arguments[0] !== undefined) throw invalidArgValue('loop', arguments[0], 'is not accepted: an Event binds to the running loop on first wait');
+  constructor(loop?: never) {
+    if (loop !== undefined) throw invalidArgValue('loop', loop, 'is not accepted: an Event binds to the running loop on first wait');
   }
 
   isSet(): boolean {

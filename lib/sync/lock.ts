@@ -20,9 +20,9 @@ export class Lock implements Granter<true> {
   /** @internal */ _waiters = new WaiterQueue<true>();
   private _loop: EventLoop | null = null;
 
-  constructor() {
+  constructor(loop?: never) {
     // asyncio 3.10+ refuses Lock(loop=...): the lock binds to the running loop on first wait.
-    if (arguments.length !== 0 && arguments[0] !== undefined) throw invalidArgValue('loop', arguments[0], 'is not accepted: a Lock binds to the running loop on first wait');
+    if (loop !== undefined) throw invalidArgValue('loop', loop, 'is not accepted: a Lock binds to the running loop on first wait');
   }
 
   /** True while some task holds the lock (or it is being handed to a waiter). */
