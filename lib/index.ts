@@ -35,3 +35,5 @@ export { Pool, type PoolOptions, type PoolStats, type AcquireOptions, type PoolE
 export { ReadPipeTransport, WritePipeTransport, type PipeProtocol } from './io/pipes';
 export { Process } from './subprocess/process';
 export { createSubprocessExec, createSubprocessShell, type SubprocessOptions, type StdioOption } from './subprocess/create';
+export { Socket, socket, type SocketOptions, type SocketFamily, type SocketType, type ShutdownHow, type SocketOptionName, type SocketAddressInput } from './io/socket';
+import './io/sock-ops';

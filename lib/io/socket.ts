@@ -1,0 +1,206 @@
+// A socket owned by evloop, for asyncio's low-level `loop.sock_*` operations (sock-ops.ts).
+// The fd comes from the addon, so it is non-blocking and close-on-exec from birth, and no call
+// here can touch an fd the addon did not create (a stale number fails with EBADF).
+import { binding, type SockOptName, type SocketAddress } from '../native/binding';
+import { _runningLoopOrNull } from '../core/loop';
+import { normalizeAddress } from './address';
+import type { FutureLike, IoLoop } from './transport-types';
+import { codedError, invalidArgType, invalidArgValue, validateInteger, validateObject } from '../util/validate';
+
+export type SocketFamily = 'IPv4' | 'IPv6' | 'unix';
+export type SocketType = 'stream' | 'dgram';
+export type ShutdownHow = 'read' | 'write' | 'both' | 0 | 1 | 2;
+export type SocketOptionName = Exclude<SockOptName, never>;
+/** Where a socket binds or connects: `{ address, port }` or `[host, port]`; a path for Unix sockets. */
+export type SocketAddressInput = { address: string; port: number; family?: string } | readonly [string, number] | string;
+
+export interface SocketOptions {
+  family?: SocketFamily;
+  type?: SocketType;
+}
+
+const FAMILIES: Record<SocketFamily, 'inet' | 'inet6' | 'unix'> = { IPv4: 'inet', IPv6: 'inet6', unix: 'unix' };
+const SHUTDOWN: Record<string, 0 | 1 | 2> = { read: 0, write: 1, both: 2 };
+
+export function socketClosedError(): Error & { code: string } {
+  return codedError(Error, 'ERR_SOCKET_CLOSED', 'Socket is closed');
+}
+
+export class Socket {
+  #fd: number;
+  readonly family: SocketFamily;
+  readonly type: SocketType;
+  /** @internal The loop that closes this socket if it is still open when the loop closes. */
+  _loop: IoLoop | null = null;
+  /** @internal The pending read-side operation (recv, recvInto, recvfrom, accept), if any. */
+  _reading: FutureLike<unknown> | null = null;
+  /** @internal The pending write-side operation (sendall, sendto, connect), if any. */
+  _writing: FutureLike<unknown> | null = null;
+  #state: 'open' | 'closed' | 'detached' = 'open';
+
+  /** @internal Use `socket()`; accepted connections come from `loop.sockAccept`. */
+  constructor(fd: number, family: SocketFamily, type: SocketType, loop: IoLoop | null) {
+    this.#fd = fd;
+    this.family = family;
+    this.type = type;
+    if (loop !== null) this._attach(loop);
+  }
+
+  /** The file descriptor; -1 once closed, or once a transport has taken the socket over. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  isClosed(): boolean {
+    return this.#state !== 'open';
+  }
+
+  /** @internal The fd, or the coded error of a closed socket. */
+  _checkOpen(): number {
+    if (this.#state !== 'open') throw socketClosedError();
+    return this.#fd;
+  }
+
+  /**
+   * @internal Ties the socket to the loop that uses it, so that closing that loop closes it
+   * (as it closes transports). The last loop to use it owns it.
+   */
+  _attach(loop: IoLoop): void {
+    if (this._loop === loop) return;
+    this._loop?._openResources.delete(this);
+    this._loop = loop;
+    if (!loop.isClosed()) loop._openResources.add(this);
+  }
+
+  /**
+   * @internal A transport takes the fd over (asyncio's `sock=`): this object lets go of it
+   * without closing it, and every later call sees a closed socket.
+   */
+  _detach(): number {
+    const fd = this._checkOpen();
+    if (this._pending()) {
+      throw codedError(Error, 'ERR_SOCKET_BUSY', 'A socket with a pending sock* operation cannot be handed to a transport');
+    }
+    this.#state = 'detached';
+    this.#fd = -1;
+    this._loop?._openResources.delete(this);
+    this._loop = null;
+    return fd;
+  }
+
+  /** @internal */
+  _pending(): boolean {
+    return (this._reading !== null && !this._reading.done()) || (this._writing !== null && !this._writing.done());
+  }
+
+  bind(addr: SocketAddressInput): void {
+    const fd = this._checkOpen();
+    if (this.family === 'unix') binding.bindUnix(fd, validatePath(addr, 'addr'));
+    else {
+      const { host, port } = normalizeAddress(addr, 'addr');
+      binding.bind(fd, host, port);
+    }
+  }
+
+  listen(backlog = 128): void {
+    const fd = this._checkOpen();
+    binding.listen(fd, validateInteger(backlog, 'backlog', 0, 65535));
+  }
+
+  setOption(name: SocketOptionName, value: number | boolean): void {
+    const fd = this._checkOpen();
+    if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name);
+    if (typeof value !== 'number' && typeof value !== 'boolean') throw invalidArgType('value', 'of type number or boolean', value);
+    binding.setsockopt(fd, name, value);
+  }
+
+  getOption(name: SocketOptionName): number {
+    const fd = this._checkOpen();
+    if (typeof name !== 'string') throw invalidArgType('name', 'of type string', name);
+    return binding.getsockopt(fd, name);
+  }
+
+  /** The local address, as Node's `net` gives it (`{ address: path, family: 'unix', port: 0 }` for Unix). */
+  address(): SocketAddress {
+    return binding.getsockname(this._checkOpen());
+  }
+
+  /** The peer's address; throws `ENOTCONN` when not connected. */
+  remoteAddress(): SocketAddress {
+    return binding.getpeername(this._checkOpen());
+  }
+
+  /** `'read'`, `'write'`, `'both'` (or 0, 1, 2 as in `socket.SHUT_*`). */
+  shutdown(how: ShutdownHow): void {
+    const fd = this._checkOpen();
+    const value = typeof how === 'string' ? SHUTDOWN[how] : how;
+    if (value !== 0 && value !== 1 && value !== 2) throw invalidArgValue('how', how, "must be 'read', 'write', 'both', 0, 1 or 2");
+    binding.shutdown(fd, value);
+  }
+
+  /**
+   * Closes the fd (idempotent). A sock* operation still waiting on it fails with
+   * `ERR_SOCKET_CLOSED`, and its reader or writer leaves the loop first, so no stale handle is
+   * ever polled on a number the kernel may hand out again.
+   */
+  close(): void {
+    if (this.#state !== 'open') return;
+    const fd = this.#fd;
+    const loop = this._loop;
+    this.#state = 'closed';
+    this.#fd = -1;
+    if (loop !== null && !loop.isClosed()) {
+      // The pending operations' own done callbacks remove their handles too, but a pass later;
+      // the fd is closed now.
+      if (this._reading !== null && !this._reading.done()) {
+        loop.removeReader(fd);
+        this._reading.setException(socketClosedError());
+      }
+      if (this._writing !== null && !this._writing.done()) {
+        loop.removeWriter(fd);
+        this._writing.setException(socketClosedError());
+      }
+      loop._openResources.delete(this);
+    }
+    this._loop = null;
+    binding.close(fd);
+  }
+
+  /** @internal The owning loop is closing: release the fd (the loop has dropped its handles). */
+  _closeForLoop(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'closed';
+    const fd = this.#fd;
+    this.#fd = -1;
+    this._loop = null;
+    binding.close(fd);
+  }
+
+  toString(): string {
+    return `<Socket fd=${this.#fd} family=${this.family} type=${this.type}${this.#state === 'open' ? '' : ` ${this.#state}`}>`;
+  }
+}
+
+export function validatePath(path: unknown, name: string): string {
+  if (typeof path !== 'string' || path.length === 0) throw invalidArgType(name, 'a non-empty string (a Unix socket path)', path);
+  return path;
+}
+
+export function validateSocket(sock: unknown, name = 'sock'): Socket {
+  if (!(sock instanceof Socket)) throw invalidArgType(name, 'an instance of Socket', sock);
+  return sock;
+}
+
+/**
+ * A new non-blocking, close-on-exec socket (`{ family: 'IPv4', type: 'stream' }` by default).
+ * Made while a loop runs, it belongs to that loop: closing the loop closes it.
+ */
+export function socket(options: SocketOptions = {}): Socket {
+  validateObject(options, 'options');
+  const family = (options.family ?? 'IPv4') as SocketFamily;
+  const type = (options.type ?? 'stream') as SocketType;
+  if (typeof family !== 'string' || !Object.prototype.hasOwnProperty.call(FAMILIES, family)) throw invalidArgValue('options.family', family, "must be 'IPv4', 'IPv6' or 'unix'");
+  if (type !== 'stream' && type !== 'dgram') throw invalidArgValue('options.type', type, "must be 'stream' or 'dgram'");
+  const fd = binding.socket(FAMILIES[family], type);
+  return new Socket(fd, family, type, _runningLoopOrNull());
+}
