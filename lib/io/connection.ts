@@ -3,7 +3,8 @@ import { binding } from '../native/binding';
 import { domainOf, lookupAll, normalizeAddress, validateFamily, validateHost, validatePort, type AddressInput, type ResolvedAddress } from './address';
 import { SocketTransport, type StreamProtocol } from './transports';
 import type { FutureLike, IoLoop } from './transport-types';
-import { codedError, invalidArgType, validateFunction, validateObject } from '../util/validate';
+import { codedError, invalidArgType, invalidArgValue, validateFunction, validateObject } from '../util/validate';
+import { sockArgs, type Socket } from './socket';
 
 export interface ConnectionOptions {
   /** 4 or 6: only that family when `host` is a name. */
@@ -12,6 +13,8 @@ export interface ConnectionOptions {
   localAddr?: AddressInput;
   /** TCP_NODELAY. Default true, as asyncio. */
   noDelay?: boolean;
+  /** A connected stream Socket to use instead of connecting (asyncio's `sock=`); the transport takes it over. */
+  sock?: Socket;
 }
 
 type Connected<P> = FutureLike<[SocketTransport, P]>;
@@ -102,7 +105,26 @@ function startTransport<P extends StreamProtocol>(loop: IoLoop, fd: number, prot
   }) as never);
 }
 
-/** `loop.createConnection(protocolFactory, host, port, opts)` → `[transport, protocol]` once `connectionMade` ran. */
+/** A connected Socket becomes the transport's fd (asyncio's `sock=`). */
+function connectSock<P extends StreamProtocol>(loop: IoLoop, protocolFactory: () => P, sock: Socket, noDelay: boolean): Connected<P> {
+  const result = loop.createFuture<[SocketTransport, P]>();
+  try {
+    sock.remoteAddress(); // ENOTCONN: the caller keeps the socket
+  } catch (err) {
+    result.setException(err);
+    return result;
+  }
+  const fd = sock._detach();
+  const unix = sock.family === 'unix';
+  if (noDelay && !unix) binding.setsockopt(fd, 'TCP_NODELAY', 1);
+  startTransport(loop, fd, protocolFactory, result, unix);
+  return result;
+}
+
+/**
+ * `loop.createConnection(protocolFactory, host, port, opts)` → `[transport, protocol]` once
+ * `connectionMade` ran; or `(protocolFactory, { sock })` on a connected Socket.
+ */
 export function createConnection<P extends StreamProtocol>(
   loop: IoLoop,
   protocolFactory: () => P,
@@ -111,6 +133,12 @@ export function createConnection<P extends StreamProtocol>(
   opts: ConnectionOptions = {},
 ): Connected<P> {
   validateFunction(protocolFactory, 'protocolFactory');
+  const given = sockArgs({ unix: false }, host, port, opts as ConnectionOptions | undefined);
+  if (given !== null) {
+    const [sock, rest] = given;
+    if (rest.localAddr !== undefined || rest.family !== undefined) throw invalidArgValue('options.sock', sock, 'cannot be combined with localAddr or family');
+    return connectSock(loop, protocolFactory, sock, rest.noDelay !== false);
+  }
   validateHost(host);
   validatePort(port);
   validateObject(opts, 'options');
@@ -138,8 +166,10 @@ export function createConnection<P extends StreamProtocol>(
 }
 
 /** `loop.createUnixConnection(protocolFactory, path, opts)`. */
-export function createUnixConnection<P extends StreamProtocol>(loop: IoLoop, protocolFactory: () => P, path: string, opts: Record<string, never> = {}): Connected<P> {
+export function createUnixConnection<P extends StreamProtocol>(loop: IoLoop, protocolFactory: () => P, path: string, opts: { sock?: Socket } = {}): Connected<P> {
   validateFunction(protocolFactory, 'protocolFactory');
+  const given = sockArgs({ unix: true }, path, undefined, opts as { sock?: Socket } | undefined);
+  if (given !== null) return connectSock(loop, protocolFactory, given[0], false);
   if (typeof path !== 'string' || path.length === 0) throw invalidArgType('path', 'a non-empty string', path);
   validateObject(opts, 'options');
   const result = loop.createFuture<[SocketTransport, P]>();

@@ -8,30 +8,40 @@ import { createConnection, createUnixConnection, type ConnectionOptions } from '
 import { createDatagramEndpoint, type DatagramOptions, type UdpTransport } from './datagram';
 import type { SocketTransport, StreamProtocol } from './transports';
 import type { DatagramProtocolLike } from './protocols';
+import type { Socket } from './socket';
 
 declare module '../core/loop' {
   interface EventLoop {
     /** Listens on `host:port`; resolves to the Server. */
     createServer(protocolFactory: ProtocolFactory, host: string | string[] | null | undefined, port: number, options?: ServerOptions): Future<Server>;
+    /** asyncio's `sock=`: serves on a bound stream Socket (listen() is called), which the server takes over. */
+    createServer(protocolFactory: ProtocolFactory, options: ServerOptions & { sock: Socket }): Future<Server>;
     /** Connects to `host:port`; resolves to `[transport, protocol]` once `connectionMade` has run. */
     createConnection<P extends StreamProtocol>(protocolFactory: () => P, host: string, port: number, options?: ConnectionOptions): Future<[SocketTransport, P]>;
+    /** asyncio's `sock=`: wraps a connected stream Socket, which the transport takes over. */
+    createConnection<P extends StreamProtocol>(protocolFactory: () => P, options: ConnectionOptions & { sock: Socket }): Future<[SocketTransport, P]>;
     createUnixServer(protocolFactory: ProtocolFactory, path: string, options?: UnixServerOptions): Future<Server>;
+    createUnixServer(protocolFactory: ProtocolFactory, options: UnixServerOptions & { sock: Socket }): Future<Server>;
     createUnixConnection<P extends StreamProtocol>(protocolFactory: () => P, path: string): Future<[SocketTransport, P]>;
+    createUnixConnection<P extends StreamProtocol>(protocolFactory: () => P, options: { sock: Socket }): Future<[SocketTransport, P]>;
     createDatagramEndpoint<P extends DatagramProtocolLike>(protocolFactory: () => P, options?: DatagramOptions): Future<[UdpTransport, P]>;
   }
 }
 
-const proto = EventLoop.prototype;
-proto.createServer = function (this: EventLoop, protocolFactory, host, port, options) {
+// The address forms and the `{ sock }` forms share one entry each: the io functions sort the
+// arguments out (socket.ts's sockArgs).
+type Loose = (...args: any[]) => any;
+const proto = EventLoop.prototype as unknown as Record<string, Loose>;
+proto.createServer = function (this: EventLoop, protocolFactory: ProtocolFactory, host: never, port: never, options?: ServerOptions) {
   return createServer(this, protocolFactory, host, port, options);
 };
-proto.createConnection = function <P extends StreamProtocol>(this: EventLoop, protocolFactory: () => P, host: string, port: number, options?: ConnectionOptions) {
+proto.createConnection = function <P extends StreamProtocol>(this: EventLoop, protocolFactory: () => P, host: never, port: never, options?: ConnectionOptions) {
   return createConnection(this, protocolFactory, host, port, options);
 };
-proto.createUnixServer = function (this: EventLoop, protocolFactory, path, options) {
+proto.createUnixServer = function (this: EventLoop, protocolFactory: ProtocolFactory, path: never, options?: UnixServerOptions) {
   return createUnixServer(this, protocolFactory, path, options);
 };
-proto.createUnixConnection = function <P extends StreamProtocol>(this: EventLoop, protocolFactory: () => P, path: string) {
+proto.createUnixConnection = function <P extends StreamProtocol>(this: EventLoop, protocolFactory: () => P, path: never) {
   return createUnixConnection(this, protocolFactory, path);
 };
 proto.createDatagramEndpoint = function <P extends DatagramProtocolLike>(this: EventLoop, protocolFactory: () => P, options?: DatagramOptions) {

@@ -5,7 +5,8 @@ import { toLogger, type Logger } from '../util/logger';
 import { domainOf, formatAddress, lookupAll, validateFamily, validateHost, validatePort, type ResolvedAddress } from './address';
 import { SocketTransport, type StreamProtocol, type TransportOwner } from './transports';
 import type { FutureLike, IoLoop } from './transport-types';
-import { invalidArgType, validateFunction, validateInteger, validateMs, validateObject } from '../util/validate';
+import { sockArgs, type Socket } from './socket';
+import { invalidArgType, invalidArgValue, validateFunction, validateInteger, validateMs, validateObject } from '../util/validate';
 
 export interface ServerOptions {
   /** listen() backlog; also how many connections one readiness accepts at most. Default 100. */
@@ -28,6 +29,8 @@ export interface ServerOptions {
    * error. Without one, accept failures go to the loop's exception handler (asyncio's way).
    */
   logger?: unknown;
+  /** A bound stream Socket to serve on instead of an address (asyncio's `sock=`); the server takes it over. */
+  sock?: Socket;
 }
 
 export type ProtocolFactory = () => StreamProtocol;
@@ -223,9 +226,26 @@ function openListener(addr: ResolvedAddress, port: number, opts: ServerOptions, 
   }
 }
 
+/** A bound Socket becomes the server's one listener (asyncio's `sock=`). */
+function serveSock(loop: IoLoop, protocolFactory: ProtocolFactory, sock: Socket, common: CommonServerOptions, noDelay: boolean): FutureLike<Server> {
+  const fut = loop.createFuture<Server>();
+  try {
+    binding.listen(sock._checkOpen(), common.backlog); // a failure leaves the socket with the caller
+  } catch (err) {
+    fut.setException(err);
+    return fut;
+  }
+  const fd = sock._detach();
+  const server = new Server(loop, protocolFactory, [fd], { ...common, noDelay: noDelay && sock.family !== 'unix', unixPath: null });
+  if (common.startServing) server.startServing();
+  fut.setResult(server);
+  return fut;
+}
+
 /**
  * `loop.createServer(protocolFactory, host, port, opts)`: listens on every address `host`
  * resolves to (`host` null or undefined: all IPv4 interfaces). Resolves to the Server.
+ * `(protocolFactory, { sock })` serves on a bound Socket instead.
  */
 export function createServer(
   loop: IoLoop,
@@ -235,6 +255,15 @@ export function createServer(
   opts: ServerOptions = {},
 ): FutureLike<Server> {
   validateFunction(protocolFactory, 'protocolFactory');
+  const given = sockArgs({ unix: false }, host, port, opts as ServerOptions | undefined);
+  if (given !== null) {
+    const [sock, rest] = given;
+    for (const key of ['family', 'reuseAddress', 'reusePort', 'ipv6Only'] as const) {
+      if (rest[key] !== undefined) throw invalidArgValue('options.sock', sock, `cannot be combined with ${key}`);
+    }
+    const common = commonOptions(rest);
+    return serveSock(loop, protocolFactory, sock, common, common.noDelay);
+  }
   const hosts = host === null || host === undefined ? ['0.0.0.0'] : Array.isArray(host) ? host : [host];
   hosts.forEach((h, i) => validateHost(h, Array.isArray(host) ? `host[${i}]` : 'host'));
   validatePort(port);
@@ -293,6 +322,12 @@ function unlinkSocket(path: string): void {
 /** `loop.createUnixServer(protocolFactory, path, opts)`. */
 export function createUnixServer(loop: IoLoop, protocolFactory: ProtocolFactory, path: string, opts: UnixServerOptions = {}): FutureLike<Server> {
   validateFunction(protocolFactory, 'protocolFactory');
+  const given = sockArgs({ unix: true }, path, undefined, opts as UnixServerOptions | undefined);
+  if (given !== null) {
+    const [sock, rest] = given;
+    if (rest.cleanupSocket !== undefined) throw invalidArgValue('options.sock', sock, 'cannot be combined with cleanupSocket');
+    return serveSock(loop, protocolFactory, sock, commonOptions(rest), false);
+  }
   if (typeof path !== 'string' || path.length === 0) throw invalidArgType('path', 'a non-empty string', path);
   const common = commonOptions(opts);
   const fut = loop.createFuture<Server>();

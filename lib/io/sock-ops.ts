@@ -9,7 +9,7 @@
 // stream would each get an unpredictable share of it).
 import { EventLoop } from '../core/loop';
 import type { Future } from '../core/future';
-import type { Handle } from '../core/loop';
+import type { Handle } from '../core/handles';
 import { EventLoopError } from '../util/errors';
 import { binding, type SocketAddress } from '../native/binding';
 import { literalAddress, lookupAll, normalizeAddress } from './address';

@@ -2,7 +2,7 @@
 // The fd comes from the addon, so it is non-blocking and close-on-exec from birth, and no call
 // here can touch an fd the addon did not create (a stale number fails with EBADF).
 import { binding, type SockOptName, type SocketAddress } from '../native/binding';
-import { _runningLoopOrNull } from '../core/loop';
+import { runningLoopOrNull } from '../core/running';
 import { normalizeAddress } from './address';
 import type { FutureLike, IoLoop } from './transport-types';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateObject } from '../util/validate';
@@ -67,9 +67,9 @@ export class Socket {
    */
   _attach(loop: IoLoop): void {
     if (this._loop === loop) return;
-    this._loop?._openResources.delete(this);
+    this._loop?._untrackResource(this);
     this._loop = loop;
-    if (!loop.isClosed()) loop._openResources.add(this);
+    if (!loop.isClosed()) loop._trackResource(this);
   }
 
   /**
@@ -83,7 +83,7 @@ export class Socket {
     }
     this.#state = 'detached';
     this.#fd = -1;
-    this._loop?._openResources.delete(this);
+    this._loop?._untrackResource(this);
     this._loop = null;
     return fd;
   }
@@ -160,7 +160,7 @@ export class Socket {
         loop.removeWriter(fd);
         this._writing.setException(socketClosedError());
       }
-      loop._openResources.delete(this);
+      loop._untrackResource(this);
     }
     this._loop = null;
     binding.close(fd);
@@ -179,6 +179,38 @@ export class Socket {
   toString(): string {
     return `<Socket fd=${this.#fd} family=${this.family} type=${this.type}${this.#state === 'open' ? '' : ` ${this.#state}`}>`;
   }
+}
+
+/** The options of a connection function given `{ sock }` (asyncio's `sock=`) in place of an address. */
+export interface SockOption {
+  sock?: Socket;
+}
+
+function isPlainOptions(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === 'object' && !Array.isArray(x);
+}
+
+/**
+ * Sorts out a connection function's arguments when a socket replaces the address: either
+ * `fn(factory, { sock, ...opts })` or `fn(factory, null, undefined, { sock, ...opts })`.
+ * Returns null when no `sock` is given (the address form). Checks the socket (open, a stream,
+ * a Unix one for the Unix twins) without taking it yet.
+ */
+export function sockArgs<O extends object>(where: { unix: boolean }, address: unknown, port: unknown, opts: O | undefined): [Socket, O] | null {
+  let options: unknown = opts;
+  if (isPlainOptions(address) && 'sock' in address) {
+    if (port !== undefined || (opts !== undefined && Object.keys(opts).length !== 0)) throw invalidArgValue('options', address, 'must be the last argument');
+    options = address;
+    address = undefined;
+  }
+  if (!isPlainOptions(options) || options.sock === undefined) return null;
+  if (address !== undefined && address !== null) throw invalidArgValue('options.sock', options.sock, 'cannot be combined with an address');
+  const sock = validateSocket(options.sock, 'options.sock');
+  sock._checkOpen();
+  if (sock.type !== 'stream') throw invalidArgValue('options.sock', sock, "must be a 'stream' socket");
+  if (where.unix && sock.family !== 'unix') throw invalidArgValue('options.sock', sock, "must be a 'unix' socket");
+  const { sock: _taken, ...rest } = options;
+  return [sock, rest as O];
 }
 
 export function validatePath(path: unknown, name: string): string {
@@ -202,5 +234,5 @@ export function socket(options: SocketOptions = {}): Socket {
   if (typeof family !== 'string' || !Object.prototype.hasOwnProperty.call(FAMILIES, family)) throw invalidArgValue('options.family', family, "must be 'IPv4', 'IPv6' or 'unix'");
   if (type !== 'stream' && type !== 'dgram') throw invalidArgValue('options.type', type, "must be 'stream' or 'dgram'");
   const fd = binding.socket(FAMILIES[family], type);
-  return new Socket(fd, family, type, _runningLoopOrNull());
+  return new Socket(fd, family, type, runningLoopOrNull() as IoLoop | null);
 }

@@ -13,6 +13,7 @@ import { createServer, createUnixServer, type Server, type ServerOptions, type U
 import { isGenerator, isThenable } from '../core/task';
 import { validateBytes } from '../io/transports';
 import type { Transport } from '../io/transport-types';
+import type { Socket } from '../io/socket';
 import { codedError, invalidArgType, invalidArgValue, outOfRange, validateFunction } from '../util/validate';
 
 /** asyncio's `_DEFAULT_LIMIT`: 64 KiB. */
@@ -801,16 +802,30 @@ function openWith(
   return result;
 }
 
-/** asyncio's open_connection: a connected `[reader, writer]` pair. Options: `limit` and createConnection's. */
-export function openConnection(host: string, port: number, opts?: StreamOptions & ConnectionOptions): Future<[StreamReader, StreamWriter]> {
-  const [limit, rest] = splitLimit(opts);
-  return openWith((loop, factory) => createConnection(loop as never, factory, host, port, rest) as never, limit);
+// `{ sock }` (asyncio's `sock=`) may stand where the address goes: `openConnection({ sock })`.
+function sockFirst(address: unknown): boolean {
+  return address !== null && typeof address === 'object' && !Array.isArray(address) && 'sock' in address;
 }
 
-/** asyncio's open_unix_connection. */
-export function openUnixConnection(path: string, opts?: StreamOptions): Future<[StreamReader, StreamWriter]> {
+/**
+ * asyncio's open_connection: a connected `[reader, writer]` pair. Options: `limit` and
+ * createConnection's; `openConnection({ sock, limit? })` wraps a connected Socket.
+ */
+export function openConnection(host: string, port: number, opts?: StreamOptions & ConnectionOptions): Future<[StreamReader, StreamWriter]>;
+export function openConnection(opts: StreamOptions & ConnectionOptions & { sock: Socket }): Future<[StreamReader, StreamWriter]>;
+export function openConnection(host: unknown, port?: unknown, opts?: StreamOptions & ConnectionOptions): Future<[StreamReader, StreamWriter]> {
+  if (sockFirst(host)) [host, port, opts] = [undefined, undefined, host as StreamOptions & ConnectionOptions];
   const [limit, rest] = splitLimit(opts);
-  return openWith((loop, factory) => createUnixConnection(loop as never, factory, path, rest as never) as never, limit);
+  return openWith((loop, factory) => createConnection(loop as never, factory, host as string, port as number, rest) as never, limit);
+}
+
+/** asyncio's open_unix_connection; `openUnixConnection({ sock, limit? })` wraps a connected Unix Socket. */
+export function openUnixConnection(path: string, opts?: StreamOptions): Future<[StreamReader, StreamWriter]>;
+export function openUnixConnection(opts: StreamOptions & { sock: Socket }): Future<[StreamReader, StreamWriter]>;
+export function openUnixConnection(path: unknown, opts?: StreamOptions & { sock?: Socket }): Future<[StreamReader, StreamWriter]> {
+  if (sockFirst(path)) [path, opts] = [undefined, path as StreamOptions];
+  const [limit, rest] = splitLimit(opts);
+  return openWith((loop, factory) => createUnixConnection(loop as never, factory, path as string, rest as never) as never, limit);
 }
 
 function serverFactory(onClient: ClientConnected, limit: number | undefined, loop: EventLoop): () => StreamReaderProtocol {
@@ -821,16 +836,23 @@ function serverFactory(onClient: ClientConnected, limit: number | undefined, loo
 /**
  * asyncio's start_server: `onClient(reader, writer)` runs for each connection; when it returns a
  * coroutine (an async function's promise or a generator) that runs as a Task.
+ * `startServer(onClient, { sock, ... })` serves on a bound Socket.
  */
-export function startServer(onClient: ClientConnected, host: string | string[] | null | undefined, port: number, opts?: StreamOptions & ServerOptions): Future<Server> {
+export function startServer(onClient: ClientConnected, host: string | string[] | null | undefined, port: number, opts?: StreamOptions & ServerOptions): Future<Server>;
+export function startServer(onClient: ClientConnected, opts: StreamOptions & ServerOptions & { sock: Socket }): Future<Server>;
+export function startServer(onClient: ClientConnected, host: unknown, port?: unknown, opts?: StreamOptions & ServerOptions): Future<Server> {
+  if (sockFirst(host)) [host, port, opts] = [undefined, undefined, host as StreamOptions & ServerOptions];
   const [limit, rest] = splitLimit(opts);
   const loop = getRunningLoop();
-  return createServer(loop as never, serverFactory(onClient, limit, loop), host, port, rest) as unknown as Future<Server>;
+  return createServer(loop as never, serverFactory(onClient, limit, loop), host as string, port as number, rest) as unknown as Future<Server>;
 }
 
-/** asyncio's start_unix_server. */
-export function startUnixServer(onClient: ClientConnected, path: string, opts?: StreamOptions & UnixServerOptions): Future<Server> {
+/** asyncio's start_unix_server; `startUnixServer(onClient, { sock, ... })` serves on a bound Unix Socket. */
+export function startUnixServer(onClient: ClientConnected, path: string, opts?: StreamOptions & UnixServerOptions): Future<Server>;
+export function startUnixServer(onClient: ClientConnected, opts: StreamOptions & UnixServerOptions & { sock: Socket }): Future<Server>;
+export function startUnixServer(onClient: ClientConnected, path: unknown, opts?: StreamOptions & UnixServerOptions): Future<Server> {
+  if (sockFirst(path)) [path, opts] = [undefined, path as StreamOptions & UnixServerOptions];
   const [limit, rest] = splitLimit(opts);
   const loop = getRunningLoop();
-  return createUnixServer(loop as never, serverFactory(onClient, limit, loop), path, rest) as unknown as Future<Server>;
+  return createUnixServer(loop as never, serverFactory(onClient, limit, loop), path as string, rest) as unknown as Future<Server>;
 }
