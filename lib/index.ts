@@ -1,6 +1,7 @@
 // The public surface of evloop (docs/api.md). Each concept lives in its own file.
 import './io/loop-networking';
 import './io/sock-ops';
+import './threads/executor';
 export { Selector, EVENT_READ, EVENT_WRITE, availableBackends, type SelectorKey, type SelectorOptions, type BackendOption } from './native/selector';
 export * from './util/status';
 export { Protocol, BufferedProtocol, DatagramProtocol, BaseProtocol, type ProtocolLike, type BufferedProtocolLike, type DatagramProtocolLike } from './io/protocols';
@@ -37,3 +38,5 @@ export { ReadPipeTransport, WritePipeTransport, type PipeProtocol } from './io/p
 export { Process } from './subprocess/process';
 export { createSubprocessExec, createSubprocessShell, type SubprocessOptions, type StdioOption } from './subprocess/create';
 export { Socket, socket, type SocketOptions, type SocketFamily, type SocketType, type ShutdownHow, type SocketOptionName, type SocketAddressInput } from './io/socket';
+export { toThread } from './threads/to-thread';
+export { type Executor } from './threads/executor';
