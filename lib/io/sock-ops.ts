@@ -73,7 +73,7 @@ function begin<T>(loop: EventLoop, sock: Socket, side: Side): [number, Future<T>
  * Errors reject the Future. The handle is dropped the moment the Future is settled here, or,
  * when it is cancelled (or failed by sock.close()), by its done callback.
  */
-function drive<T>(loop: EventLoop, fd: number, fut: Future<T>, side: Side, first: Attempt<T>, retry: Attempt<T> = first): void {
+function drive<T>(loop: EventLoop, sock: Socket, fd: number, fut: Future<T>, side: Side, first: Attempt<T>, retry: Attempt<T> = first): void {
   if (fut.done()) return;
   let r: T | typeof AGAIN;
   try {
@@ -88,6 +88,9 @@ function drive<T>(loop: EventLoop, fd: number, fut: Future<T>, side: Side, first
   }
   const slots = side === 'read' ? loop._readers : loop._writers;
   const drop = (): void => {
+    if (side === 'read') {
+      if (sock._readHandle === handle) sock._readHandle = null;
+    } else if (sock._writeHandle === handle) sock._writeHandle = null;
     if (slots[fd] !== handle) return;
     if (side === 'read') loop.removeReader(fd);
     else loop.removeWriter(fd);
@@ -109,6 +112,8 @@ function drive<T>(loop: EventLoop, fd: number, fut: Future<T>, side: Side, first
     fut.setResult(v);
   };
   const handle: Handle = side === 'read' ? loop.addReader(fd, onReady) : loop.addWriter(fd, onReady);
+  if (side === 'read') sock._readHandle = handle;
+  else sock._writeHandle = handle;
   fut._addCallbackInternal(drop);
 }
 
@@ -141,7 +146,7 @@ function sockRecv(this: EventLoop, sock: Socket, n: number): Future<Buffer> {
     return fut;
   }
   const buf = Buffer.allocUnsafe(n);
-  drive(this, fd, fut, 'read', () => {
+  drive(this, sock, fd, fut, 'read', () => {
     const got = binding.recv(fd, buf, 0, n);
     return got < 0 ? AGAIN : trimmed(buf, got);
   });
@@ -156,7 +161,7 @@ function sockRecvInto(this: EventLoop, sock: Socket, buf: Uint8Array): Future<nu
     fut.setResult(0);
     return fut;
   }
-  drive(this, fd, fut, 'read', () => {
+  drive(this, sock, fd, fut, 'read', () => {
     const got = binding.recv(fd, buf, 0, buf.length);
     return got < 0 ? AGAIN : got;
   });
@@ -168,7 +173,7 @@ function sockSendall(this: EventLoop, sock: Socket, data: Uint8Array): Future<vo
   validateBytes(data);
   const [fd, fut] = begin<void>(this, sock, 'write');
   let offset = 0;
-  drive(this, fd, fut, 'write', () => {
+  drive(this, sock, fd, fut, 'write', () => {
     while (offset < data.length) {
       const sent = binding.send(fd, data, offset, data.length - offset);
       if (sent < 0) return AGAIN;
@@ -187,6 +192,7 @@ function sockConnect(this: EventLoop, sock: Socket, addr: unknown): Future<void>
   const connect = (start: () => number): void =>
     drive(
       this,
+      sock,
       fd,
       fut,
       'write',
@@ -202,7 +208,7 @@ function sockConnect(this: EventLoop, sock: Socket, addr: unknown): Future<void>
 function sockAccept(this: EventLoop, sock: Socket): Future<[Socket, SocketAddress]> {
   validateSocket(sock);
   const [fd, fut] = begin<[Socket, SocketAddress]>(this, sock, 'read');
-  drive(this, fd, fut, 'read', () => {
+  drive(this, sock, fd, fut, 'read', () => {
     for (;;) {
       const conn = binding.accept(fd);
       if (conn < 0) return AGAIN;
@@ -225,7 +231,7 @@ function sockRecvfrom(this: EventLoop, sock: Socket, n: number): Future<[Buffer,
   validateInteger(n, 'n', 1, MAX_RECV);
   const [fd, fut] = begin<[Buffer, SocketAddress]>(this, sock, 'read');
   const buf = Buffer.allocUnsafe(n);
-  drive(this, fd, fut, 'read', () => {
+  drive(this, sock, fd, fut, 'read', () => {
     const r = binding.recvfrom(fd, buf, 0, n);
     if (r === -1) return AGAIN;
     return [trimmed(buf, r.bytes), { address: r.address, family: r.family, port: r.port }];
@@ -239,7 +245,7 @@ function sockSendto(this: EventLoop, sock: Socket, data: Uint8Array, addr: unkno
   normalizeAddress(addr, 'addr');
   const [fd, fut] = begin<number>(this, sock, 'write');
   withAddress(sock, fut, addr, (host, port) =>
-    drive(this, fd, fut, 'write', () => {
+    drive(this, sock, fd, fut, 'write', () => {
       const sent = binding.sendto(fd, data, 0, data.length, host, port);
       return sent < 0 ? AGAIN : sent;
     }),

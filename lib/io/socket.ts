@@ -5,6 +5,7 @@ import { binding, type SockOptName, type SocketAddress } from '../native/binding
 import { runningLoopOrNull } from '../core/running';
 import { normalizeAddress } from './address';
 import type { FutureLike, IoLoop } from './transport-types';
+import type { Handle } from '../core/handles';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateObject } from '../util/validate';
 
 export type SocketFamily = 'IPv4' | 'IPv6' | 'unix';
@@ -36,6 +37,14 @@ export class Socket {
   _reading: FutureLike<unknown> | null = null;
   /** @internal The pending write-side operation (sendall, sendto, connect), if any. */
   _writing: FutureLike<unknown> | null = null;
+  /**
+   * @internal The reader / writer handles sock-ops registered on `_loop` for this fd. A
+   * cancelled operation's handle lingers until its done callback runs a pass later; whatever
+   * gives the fd up (close, a transport taking it) removes them first, so the loop never keeps
+   * a slot or poller interest for an fd number the kernel may hand out again.
+   */
+  _readHandle: Handle | null = null;
+  _writeHandle: Handle | null = null;
   #state: 'open' | 'closed' | 'detached' = 'open';
 
   /** @internal Use `socket()`; accepted connections come from `loop.sockAccept`. */
@@ -83,6 +92,7 @@ export class Socket {
     }
     this.#state = 'detached';
     this.#fd = -1;
+    this._dropHandles(fd);
     this._loop?._untrackResource(this);
     this._loop = null;
     return fd;
@@ -150,20 +160,24 @@ export class Socket {
     this.#state = 'closed';
     this.#fd = -1;
     if (loop !== null && !loop.isClosed()) {
-      // The pending operations' own done callbacks remove their handles too, but a pass later;
-      // the fd is closed now.
-      if (this._reading !== null && !this._reading.done()) {
-        loop.removeReader(fd);
-        this._reading.setException(socketClosedError());
-      }
-      if (this._writing !== null && !this._writing.done()) {
-        loop.removeWriter(fd);
-        this._writing.setException(socketClosedError());
-      }
+      this._dropHandles(fd);
+      if (this._reading !== null && !this._reading.done()) this._reading.setException(socketClosedError());
+      if (this._writing !== null && !this._writing.done()) this._writing.setException(socketClosedError());
       loop._untrackResource(this);
     }
     this._loop = null;
     binding.close(fd);
+  }
+
+  /** @internal Takes this socket's reader and writer off its loop (when still theirs). */
+  _dropHandles(fd: number): void {
+    const loop = this._loop;
+    if (loop !== null && !loop.isClosed()) {
+      if (this._readHandle !== null && loop._readers[fd] === this._readHandle) loop.removeReader(fd);
+      if (this._writeHandle !== null && loop._writers[fd] === this._writeHandle) loop.removeWriter(fd);
+    }
+    this._readHandle = null;
+    this._writeHandle = null;
   }
 
   /** @internal The owning loop is closing: release the fd (the loop has dropped its handles). */
