@@ -1,5 +1,5 @@
 // Compiled (not run) by test/types.test.js: the shipped .d.ts types both coroutine styles.
-import { run, getRunningLoop, sleep, gather, waitFor, startServer, openConnection, Protocol, Pool, Status, statusCategory, createLogger, type Future, type Task, type StreamReader, type StreamWriter } from 'evloop';
+import { run, getRunningLoop, sleep, gather, waitFor, startServer, openConnection, Protocol, Pool, Status, statusCategory, createLogger, socket, toThread, type Socket, type SocketAddress, type Future, type Task, type StreamReader, type StreamWriter } from 'evloop';
 import { createSubprocessExec, createSubprocessShell, type Process, type ReadPipeTransport, type WritePipeTransport } from 'evloop';
 import { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier, Queue, LifoQueue, PriorityQueue, QueueShutDown, BrokenBarrierError, type QueueOptions } from 'evloop';
 
@@ -121,5 +121,36 @@ async function queueMain(): Promise<number> {
   return sum;
 }
 void queueMain;
+
+// Low-level sockets and threads: typed results in both styles.
+function* socketsAndThreads(): Generator<unknown, number, unknown> {
+  const loop = getRunningLoop();
+  const listener: Socket = socket({ family: 'IPv6', type: 'stream' });
+  listener.bind(['::1', 0]);
+  listener.listen();
+  const [conn, peer]: [Socket, SocketAddress] = yield* loop.sockAccept(listener);
+  const data: Buffer = yield* loop.sockRecv(conn, 1024);
+  const n: number = yield* loop.sockRecvInto(conn, new Uint8Array(16));
+  yield* loop.sockSendall(conn, data);
+  const [dgram, from]: [Buffer, SocketAddress] = yield* loop.sockRecvfrom(socket({ type: 'dgram' }), 100);
+  const sent: number = yield* loop.sockSendto(socket({ type: 'dgram' }), dgram, [from.address, from.port]);
+  const sum: number = yield* toThread<number>('./work.js', 'add', 1, 2);
+  const viaExecutor: string = yield* loop.runInExecutor<string>({ run: async (task: number) => String(task) }, 5);
+  return n + sent + sum + viaExecutor.length + peer.port;
+}
+
+async function sockOption(sock: Socket): Promise<void> {
+  const loop = getRunningLoop();
+  await loop.sockConnect(sock, { address: '127.0.0.1', port: 80 });
+  const [transport] = await loop.createConnection(() => new Echo(), { sock });
+  const server = await startServer(handler, { sock: socket(), limit: 1024 });
+  const [reader] = await openConnection({ sock: socket() });
+  const line: Buffer = await reader.readLine();
+  transport.close();
+  server.close();
+  void line;
+}
+void socketsAndThreads;
+void sockOption;
 
 void run(asyncMain);

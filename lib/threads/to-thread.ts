@@ -5,7 +5,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import { fileURLToPath } from 'url';
-import type { Piscina } from 'piscina';
+import type { Worker } from 'worker_threads';
 import { getRunningLoop } from '../core/loop';
 import type { Future } from '../core/future';
 import { invalidArgType } from '../util/validate';
@@ -14,10 +14,20 @@ import { fromRecord, type TaskOutcome } from './thread-error';
 import type { ThreadTask } from './worker';
 
 const IDLE_MS = 5000;
-let pool: Piscina | null = null;
+
+/**
+ * The part of Piscina's pool evloop uses. Declared here so that the shipped types do not pull
+ * in Piscina's own declarations (which need compiler options a user may not have).
+ */
+export interface ThreadPool {
+  run(task: unknown, options: { signal: AbortSignal }): Promise<unknown>;
+  readonly threads: Worker[];
+}
+
+let pool: ThreadPool | null = null;
 
 /** @internal evloop's own worker pool (created on first use). */
-export function defaultThreadPool(): Piscina {
+export function defaultThreadPool(): ThreadPool {
   if (pool === null) {
     // Loaded on first use: a program that never runs a thread does not pay for Piscina.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
