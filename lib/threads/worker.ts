@@ -12,7 +12,6 @@ export interface ThreadTask {
 }
 
 // tsc turns import() into require() for CommonJS output; ES modules need the real one.
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
 const importESM = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
 
 const modules = new Map<string, unknown>();
