@@ -29,6 +29,18 @@ function isExecutor(x: unknown): x is Executor {
   return x !== null && typeof x === 'object' && typeof (x as Executor).run === 'function';
 }
 
+/** AbortSignal.any (Node 20.3+), or the same by hand before it. */
+function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  const any = (AbortSignal as { any?: (signals: AbortSignal[]) => AbortSignal }).any;
+  if (typeof any === 'function') return any([a, b]);
+  const controller = new AbortController();
+  for (const s of [a, b]) {
+    if (s.aborted) controller.abort(s.reason);
+    else s.addEventListener('abort', () => controller.abort(s.reason), { once: true });
+  }
+  return controller.signal;
+}
+
 function runInExecutor(this: EventLoop, executor: unknown, ...args: unknown[]): Future<unknown> {
   if (executor === null || executor === undefined) {
     const task = threadTask(args[0], args[1], args.slice(2));
@@ -44,7 +56,7 @@ function runInExecutor(this: EventLoop, executor: unknown, ...args: unknown[]): 
     (signal) => {
       // A signal of the caller's own still works: either one aborts the task.
       const theirs = extra?.signal;
-      const both = theirs instanceof AbortSignal ? AbortSignal.any([signal, theirs]) : signal;
+      const both = theirs instanceof AbortSignal ? eitherSignal(signal, theirs) : signal;
       return executor.run(task, { ...extra, signal: both });
     },
     (fut, value) => fut.setResult(value),
