@@ -5,6 +5,7 @@ import { releaseFd, validateBytes } from './transports';
 import type { DatagramProtocolLike } from './protocols';
 import type { DatagramTransport, FutureLike, IoLoop } from './transport-types';
 import { codedError, invalidArgValue, validateFunction, validateObject } from '../util/validate';
+import { validateSocket, type Socket } from './socket';
 
 // The largest UDP payload: a datagram is read whole into this buffer, then copied out at its
 // own size (datagrams are kept by protocols far more often than stream chunks are).
@@ -17,6 +18,8 @@ export interface DatagramOptions {
   reuseAddress?: boolean;
   reusePort?: boolean;
   allowBroadcast?: boolean;
+  /** An IPv4/IPv6 datagram Socket to use as is (asyncio's `sock=`); the transport takes it over. */
+  sock?: Socket;
 }
 
 interface QueuedDatagram {
@@ -228,6 +231,7 @@ export function createDatagramEndpoint<P extends DatagramProtocolLike>(
 ): FutureLike<[UdpTransport, P]> {
   validateFunction(protocolFactory, 'protocolFactory');
   validateObject(opts, 'options');
+  if (opts.sock !== undefined) return endpointOnSock(loop, protocolFactory, opts);
   const local = opts.localAddr === undefined ? null : normalizeAddress(opts.localAddr, 'options.localAddr');
   const remote = opts.remoteAddr === undefined ? null : normalizeAddress(opts.remoteAddr, 'options.remoteAddr');
   const family = validateFamily(opts.family);
@@ -262,15 +266,46 @@ export function createDatagramEndpoint<P extends DatagramProtocolLike>(
         if (fd >= 0) binding.close(fd);
         return result.setException(err);
       }
-      const waiter = loop.createFuture<void>();
-      const transport = new UdpTransport(loop, fd, protocol, remoteResolved !== null, fam, waiter);
-      waiter.addDoneCallback((() => {
-        if (result.done()) return transport.abort();
-        const err = waiter.cancelled() ? codedError(Error, 'ECONNABORTED', 'endpoint aborted') : waiter.exception();
-        if (err) result.setException(err);
-        else result.setResult([transport, protocol]);
-      }) as never);
+      startEndpoint(loop, fd, protocol, remoteResolved !== null, fam, result);
     });
   });
+  return result;
+}
+
+function startEndpoint<P extends DatagramProtocolLike>(loop: IoLoop, fd: number, protocol: P, connected: boolean, family: 4 | 6, result: FutureLike<[UdpTransport, P]>): void {
+  const waiter = loop.createFuture<void>();
+  const transport = new UdpTransport(loop, fd, protocol, connected, family, waiter);
+  waiter.addDoneCallback((() => {
+    if (result.done()) return transport.abort();
+    const err = waiter.cancelled() ? codedError(Error, 'ECONNABORTED', 'endpoint aborted') : waiter.exception();
+    if (err) result.setException(err);
+    else result.setResult([transport, protocol]);
+  }) as never);
+}
+
+/** asyncio's `sock=`: a datagram Socket of the caller's (bound or connected, or neither) becomes the endpoint. */
+function endpointOnSock<P extends DatagramProtocolLike>(loop: IoLoop, protocolFactory: () => P, opts: DatagramOptions): FutureLike<[UdpTransport, P]> {
+  const sock = validateSocket(opts.sock, 'options.sock');
+  sock._checkOpen();
+  if (sock.type !== 'dgram' || sock.family === 'unix') throw invalidArgValue('options.sock', sock, "must be an 'IPv4' or 'IPv6' 'dgram' socket");
+  for (const key of ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast'] as const) {
+    if (opts[key] !== undefined) throw invalidArgValue('options.sock', sock, `cannot be combined with ${key}`);
+  }
+  const result = loop.createFuture<[UdpTransport, P]>();
+  let protocol: P;
+  try {
+    protocol = protocolFactory(); // a failure leaves the socket with the caller
+  } catch (err) {
+    result.setException(err);
+    return result;
+  }
+  let connected = true;
+  try {
+    sock.remoteAddress();
+  } catch {
+    connected = false;
+  }
+  const family = sock.family === 'IPv6' ? 6 : 4;
+  startEndpoint(loop, sock._detach(), protocol, connected, family, result);
   return result;
 }

@@ -626,6 +626,49 @@ describe('{ sock } in place of an address (asyncio sock=)', () => {
     });
   });
 
+  test('createDatagramEndpoint({ sock }) on a bound socket, and on a connected one', async () => {
+    const before = openFds();
+    await run(async () => {
+      const loop = getRunningLoop();
+      const bound = socket({ type: 'dgram' });
+      bound.bind(['127.0.0.1', 0]);
+      const addr = bound.address();
+      const got = loop.createFuture();
+      const [server] = await loop.createDatagramEndpoint(
+        () => ({
+          connectionMade(t) {
+            this.t = t;
+          },
+          datagramReceived(data, from) {
+            this.t.sendto(Buffer.concat([data, Buffer.from('!')]), from);
+          },
+        }),
+        { sock: bound },
+      );
+      assert.equal(bound.fd, -1);
+      const peer = socket({ type: 'dgram' });
+      await loop.sockConnect(peer, addr);
+      const [client] = await loop.createDatagramEndpoint(
+        () => ({
+          datagramReceived(data) {
+            got.setResult(data.toString());
+          },
+        }),
+        { sock: peer },
+      );
+      client.sendto(Buffer.from('hey')); // connected: no address needed
+      assert.equal(await got, 'hey!');
+      client.close();
+      server.close();
+      const tcp = socket();
+      assert.throws(() => loop.createDatagramEndpoint(() => ({}), { sock: tcp }), { code: 'ERR_INVALID_ARG_VALUE' });
+      assert.throws(() => loop.createDatagramEndpoint(() => ({}), { sock: socket({ type: 'dgram' }), localAddr: ['127.0.0.1', 0] }), { code: 'ERR_INVALID_ARG_VALUE' });
+      tcp.close();
+      await sleep(0);
+    });
+    assert.equal(openFds(), before, 'no fd leaked');
+  });
+
   test('bad { sock }: wrong kind, closed, combined with an address, unconnected', async () => {
     await run(async () => {
       const loop = getRunningLoop();
