@@ -169,6 +169,11 @@ export class Socket {
     binding.close(fd);
   }
 
+  /** `using sock = socket()` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /** @internal Takes this socket's reader and writer off its loop (when still theirs). */
   _dropHandles(fd: number): void {
     const loop = this._loop;

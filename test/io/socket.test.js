@@ -734,7 +734,7 @@ describe('bad input', () => {
     assert.throws(() => u.bind(['127.0.0.1', 0]), { code: 'ERR_INVALID_ARG_TYPE' });
     u.close();
     s.close();
-    s.close();
+    s[Symbol.dispose](); // idempotent, and what `using` calls
     for (const call of [
       () => s.bind(['127.0.0.1', 0]),
       () => s.listen(),
