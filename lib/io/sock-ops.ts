@@ -86,12 +86,11 @@ function drive<T>(loop: EventLoop, sock: Socket, fd: number, fut: Future<T>, sid
     fut.setResult(r);
     return;
   }
-  const slots = side === 'read' ? loop._readers : loop._writers;
   const drop = (): void => {
     if (side === 'read') {
       if (sock._readHandle === handle) sock._readHandle = null;
     } else if (sock._writeHandle === handle) sock._writeHandle = null;
-    if (slots[fd] !== handle) return;
+    if ((side === 'read' ? loop._readers : loop._writers)[fd] !== handle) return;
     if (side === 'read') loop.removeReader(fd);
     else loop.removeWriter(fd);
   };
@@ -111,7 +110,14 @@ function drive<T>(loop: EventLoop, sock: Socket, fd: number, fut: Future<T>, sid
     drop();
     fut.setResult(v);
   };
-  const handle: Handle = side === 'read' ? loop.addReader(fd, onReady) : loop.addWriter(fd, onReady);
+  let handle: Handle;
+  try {
+    handle = side === 'read' ? loop.addReader(fd, onReady) : loop.addWriter(fd, onReady);
+  } catch (err) {
+    // The poller refused the fd (select's FD_SETSIZE): the operation fails, the side is free.
+    fut.setException(err);
+    return;
+  }
   if (side === 'read') sock._readHandle = handle;
   else sock._writeHandle = handle;
   fut._addCallbackInternal(drop);

@@ -813,6 +813,26 @@ describe('bad input', () => {
     s.close();
   });
 
+  test('select: an fd past FD_SETSIZE rejects the waiting operation (ERR_OUT_OF_RANGE) and frees its side', async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      // The poller (and select's wake pipe, which must sit below FD_SETSIZE too) exists first.
+      const low = socket({ type: 'dgram' });
+      low.bind(['127.0.0.1', 0]);
+      loop.sockRecvfrom(low, 1).cancel();
+      const held = [low];
+      let high = socket({ type: 'dgram' });
+      while (high.fd < 1024) {
+        held.push(high);
+        high = socket({ type: 'dgram' });
+      }
+      high.bind(['127.0.0.1', 0]);
+      await assert.rejects(loop.sockRecvfrom(high, 10), { code: 'ERR_OUT_OF_RANGE' });
+      await assert.rejects(loop.sockRecvfrom(high, 10), { code: 'ERR_OUT_OF_RANGE' }, 'not ERR_SOCKET_BUSY');
+      for (const s of [high, ...held]) s.close();
+    }, { backend: 'select' });
+  });
+
   test('fd-leak check: open, connect, cancel, fail and close 200 sockets', async () => {
     const before = openFds();
     await run(async () => {
