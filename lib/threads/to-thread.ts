@@ -59,7 +59,7 @@ export function settleThreadOutcome<T>(fut: Future<T>, value: unknown): void {
   const outcome = value as TaskOutcome;
   if (outcome.ok) fut.setResult(outcome.value as T);
   else if ('error' in outcome) fut.setException(fromRecord(outcome.error));
-  else fut.setException(outcome.thrown);
+  else fut._setException(outcome.thrown); // the worker threw something that is not an Error
 }
 
 /**

@@ -93,6 +93,8 @@ describe('loop.runInExecutor', () => {
       // A run() that throws at once, or returns a plain value.
       await assert.rejects(loop.runInExecutor({ run() { throw new Error('sync'); } }, 1), { message: 'sync' });
       assert.equal(await loop.runInExecutor({ run: () => 7 }, 1), 7);
+      // A promise may reject with anything, as a coroutine may throw anything.
+      await assert.rejects(loop.runInExecutor({ run: () => Promise.reject('not an Error') }, 1), (err) => err === 'not an Error');
     });
   });
 
