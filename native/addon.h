@@ -177,6 +177,11 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   bool active_ = false;    // started
   bool blocking_ = false;  // the thread is inside poll()/select()
   bool wake_pending_ = false;
+  // A removal happened since the thread took its snapshot: poll()/select() may still hold
+  // that fd's file open (see ForgetFd).
+  bool removed_since_snapshot_ = false;
+  uint64_t snapshot_gen_ = 0;          // counts snapshots, so ForgetFd can wait for a fresh one
+  std::condition_variable snapshot_cv_;
   int wake_read_ = -1;
   int wake_write_ = -1;
   WaitSnapshot snapshot_;  // the helper thread's private copy

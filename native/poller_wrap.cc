@@ -214,17 +214,34 @@ Napi::Value PollerWrap::Modify(const Napi::CallbackInfo& info) {
 
 Napi::Value PollerWrap::Remove(const Napi::CallbackInfo& info) {
   int fd = RegisterArgs(info, false, nullptr);
-  return ChangeInterest(info.Env(), [&] { return backend_->Remove(fd); });
+  return ChangeInterest(info.Env(), [&] {
+    int err = backend_->Remove(fd);
+    if (err == 0) removed_since_snapshot_ = true;
+    return err;
+  });
 }
 
+// Called just before `fd` is closed. The helper thread's poll()/select() holds a reference to
+// every file in its snapshot until it returns, so closing the number alone would leave, e.g., a
+// listening socket accepting connections (which then get reset instead of refused). When the
+// thread may be blocked on a snapshot that has `fd`, wake it and wait for a snapshot without it.
 void PollerWrap::ForgetFd(int fd) {
-  if (closed_ || !backend_->registry().Has(fd)) return;
+  if (closed_) return;
+  bool registered;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    backend_->Remove(fd);
-    WakeHelper();
+    std::unique_lock<std::mutex> lock(mu_);
+    registered = backend_->registry().Has(fd);
+    if (registered) {
+      backend_->Remove(fd);
+      removed_since_snapshot_ = true;
+    }
+    if (helper_running_ && blocking_ && removed_since_snapshot_) {
+      uint64_t gen = snapshot_gen_;
+      WakeHelper();
+      snapshot_cv_.wait(lock, [&] { return !blocking_ || snapshot_gen_ != gen || quit_; });
+    }
   }
-  UpdateRef();
+  if (registered) UpdateRef();
 }
 
 int32_t* PollerWrap::EventsBuffer(napi_env env) {
@@ -512,12 +529,15 @@ void PollerWrap::HelperMain() {
     cv_.wait(lock, [this] { return quit_ || (armed_ && active_ && backend_->Size() > 0); });
     if (quit_) return;
     backend_->Snapshot(&snapshot_);
+    snapshot_gen_++;
+    removed_since_snapshot_ = false;
     blocking_ = true;
     lock.unlock();
     bool woken = false;
     int r = backend_->BlockOnSnapshot(&snapshot_, wake_read_, &woken);
     lock.lock();
     blocking_ = false;
+    snapshot_cv_.notify_all();
     if (woken || wake_pending_) {
       // The interest set changed (or we are quitting): take a fresh snapshot. Level-triggered
       // readiness that was found meanwhile will be found again.
