@@ -4,7 +4,7 @@
 // Node's TLSSocket gives us, unchanged, its certificate checks, its error codes and every
 // option name of tls.connect / tls.createSecureContext (docs/tls.md says why not the addon).
 import * as tls from 'tls';
-import { isIP } from 'net';
+import { isIP, Socket as NetSocket } from 'net';
 import { Duplex } from 'stream';
 import { TimeoutError } from '../util/errors';
 import { codedError, invalidArgType, invalidArgValue, validateMs, validateObject } from '../util/validate';
@@ -117,17 +117,40 @@ export function resolveTlsConfig(
 /** The raw transport the TLS records travel on (a SocketTransport, or anything shaped like it). */
 type RawTransport = Transport;
 
+/** What sits under Node's TLSSocket: bytes in from the raw transport, TLS records out to it. */
+interface Wire {
+  /** The object given to TLSSocket as its `socket`. */
+  readonly tlsParent: Duplex;
+  /** Bytes read by the raw transport; false: stop reading until `_wireWantsData`. */
+  feed(data: Buffer): boolean;
+  feedEof(): void;
+  destroy(): void;
+  readonly destroyed: boolean;
+  /** Bytes TLS handed down that the raw transport has not taken yet. */
+  readonly pending: number;
+}
+
 /**
- * The in-memory duplex between Node's TLS engine and the raw transport: what TLS writes goes to
- * the raw transport, what the raw transport reads is pushed here. Back-pressure both ways: a
- * raw transport over its high-water mark holds the write callback; a full read buffer pauses
- * raw reading.
+ * The portable wire: a Duplex, which Node wraps in its JSStreamSocket. Every record TLS writes
+ * costs a stream write plus a setImmediate before the next may go.
  */
-class Wire extends Duplex {
+class DuplexWire extends Duplex implements Wire {
   readonly #owner: SslTransport;
   constructor(owner: SslTransport) {
     super({ allowHalfOpen: true, decodeStrings: false, autoDestroy: false });
     this.#owner = owner;
+  }
+  get tlsParent(): Duplex {
+    return this;
+  }
+  get pending(): number {
+    return this.writableLength;
+  }
+  feed(data: Buffer): boolean {
+    return this.push(data);
+  }
+  feedEof(): void {
+    this.push(null);
   }
   override _read(): void {
     this.#owner._wireWantsData();
@@ -145,6 +168,115 @@ class Wire extends Duplex {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.#owner._wireDestroyed();
     cb(err);
+  }
+}
+
+interface JSStreamHandle {
+  readBuffer(data: Buffer): void;
+  emitEOF(): void;
+  finishWrite(req: object, status: number): void;
+  finishShutdown(req: object, status: number): void;
+  close: (cb: () => void) => void;
+  isClosing: () => boolean;
+  onreadstart: () => number;
+  onreadstop: () => number;
+  onshutdown: (req: object) => number;
+  onwrite: (req: object, bufs: Buffer[]) => number;
+}
+
+// Node's own C++ stream that calls into JS (what JSStreamSocket wraps), taken directly so TLS
+// records go straight to the raw transport: no Duplex, no setImmediate per write. It sits in
+// process.binding's allow-list; without it, the DuplexWire does the same job more slowly.
+const JSStream: (new () => JSStreamHandle) | null = (() => {
+  if (process.env.EVLOOP_TLS_WIRE === 'duplex') return null;
+  try {
+    const binding = (process as unknown as { binding(name: string): { JSStream?: new () => JSStreamHandle } }).binding('js_stream');
+    return typeof binding.JSStream === 'function' ? binding.JSStream : null;
+  } catch {
+    return null;
+  }
+})();
+
+const UV_ECANCELED = -125;
+
+/** The fast wire: a net.Socket over Node's JSStream handle, driven by hand. */
+class NativeWire implements Wire {
+  readonly tlsParent: Duplex;
+  readonly #handle: JSStreamHandle;
+  readonly #owner: SslTransport;
+  #writeReq: object | null = null;
+  #pending = 0;
+  #destroyed = false;
+  readonly #finishWrite = (): void => {
+    const req = this.#writeReq;
+    if (req === null || this.#destroyed) return;
+    this.#writeReq = null;
+    this.#pending = 0;
+    this.#handle.finishWrite(req, 0);
+  };
+
+  constructor(owner: SslTransport) {
+    this.#owner = owner;
+    const handle = new JSStream!();
+    this.#handle = handle;
+    handle.isClosing = () => this.#destroyed;
+    handle.onreadstart = () => {
+      owner._wireWantsData();
+      return 0;
+    };
+    handle.onreadstop = () => {
+      owner._wireFull();
+      return 0;
+    };
+    handle.onshutdown = (req) => {
+      owner._wireFinal();
+      queueMicrotask(() => {
+        if (!this.#destroyed) handle.finishShutdown(req, 0);
+      });
+      return 0;
+    };
+    handle.onwrite = (req, bufs) => {
+      const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+      this.#writeReq = req;
+      this.#pending = data.length;
+      // Completion is reported after this call returns (TLS must not see it re-entrantly).
+      owner._wireWrite(data, this.#deferFinish);
+      return 0;
+    };
+    handle.close = (cb) => {
+      this.#destroy();
+      setImmediate(cb);
+    };
+    this.tlsParent = new NetSocket({ handle: handle as never, manualStart: true } as never);
+  }
+
+  readonly #deferFinish = (): void => queueMicrotask(this.#finishWrite);
+
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+  get pending(): number {
+    return this.#pending;
+  }
+  feed(data: Buffer): boolean {
+    if (!this.#destroyed) this.#handle.readBuffer(data);
+    return true; // reading stops through onreadstop
+  }
+  feedEof(): void {
+    if (!this.#destroyed) this.#handle.emitEOF();
+  }
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.tlsParent.destroy();
+    this.#destroy();
+  }
+  #destroy(): void {
+    if (this.#destroyed) return;
+    const req = this.#writeReq;
+    this.#writeReq = null;
+    if (req !== null) this.#handle.finishWrite(req, UV_ECANCELED);
+    this.#destroyed = true;
+    this.#owner._wireDestroyed();
   }
 }
 
@@ -170,6 +302,11 @@ export class SslTransport implements Transport {
   #appConnected = false;
   #timer: { cancel(): void } | null = null;
   #early: Buffer[] | null = null;
+  // Filled in when the handshake completes (asyncio's way): still there after the close.
+  #peercert: tls.PeerCertificate | null = null;
+  #cipher: tls.CipherNameAndProtocol | undefined = undefined;
+  #alpn: string | null = null;
+  #tlsVersion: string | null = null;
   #closing = false;
   #lostCalled = false;
   #pendingError: Error | null = null;
@@ -206,11 +343,11 @@ export class SslTransport implements Transport {
       },
       dataReceived(data: Buffer): void {
         const wire = self.#wire;
-        if (wire !== null && !wire.push(data)) self.#blockWire();
+        if (wire !== null && !wire.feed(data)) self.#blockWire();
       },
       eofReceived(): boolean {
         self.#eofSeen = true;
-        self.#wire?.push(null);
+        self.#wire?.feedEof();
         return true; // the TLS layer decides when the raw transport closes
       },
       connectionLost(err: Error | null): void {
@@ -233,11 +370,11 @@ export class SslTransport implements Transport {
   _attach(raw: RawTransport): void {
     this.#raw = raw;
     const config = this.#config;
-    const wire = new Wire(this);
+    const wire: Wire = JSStream !== null ? new NativeWire(this) : new DuplexWire(this);
     this.#wire = wire;
     let socket: tls.TLSSocket;
     if (config.serverSide) {
-      socket = new tls.TLSSocket(wire as never, {
+      socket = new tls.TLSSocket(wire.tlsParent as never, {
         isServer: true,
         secureContext: config.secureContext,
         requestCert: config.requestCert,
@@ -247,7 +384,7 @@ export class SslTransport implements Transport {
       socket.once('secure', () => this.#serverSecure());
     } else {
       socket = tls.connect({
-        socket: wire as never,
+        socket: wire.tlsParent as never,
         secureContext: config.secureContext,
         rejectUnauthorized: config.rejectUnauthorized,
         ALPNProtocols: config.ALPNProtocols,
@@ -282,6 +419,12 @@ export class SslTransport implements Transport {
     this.#state = STATE_OPEN;
     this.#timer?.cancel();
     this.#timer = null;
+    const socket = this.#socket!;
+    const cert = socket.getPeerCertificate();
+    this.#peercert = cert !== null && Object.keys(cert).length > 0 ? cert : null;
+    this.#cipher = socket.getCipher();
+    this.#alpn = socket.alpnProtocol || null;
+    this.#tlsVersion = socket.getProtocol();
     if (this.#callConnectionMade) {
       this.#appConnected = true;
       try {
@@ -404,6 +547,11 @@ export class SslTransport implements Transport {
     if (!this.#gracefulRawClose) this.#raw?.abort();
   }
 
+  /** @internal TLS has buffered enough decrypted data: stop reading the raw transport. */
+  _wireFull(): void {
+    this.#blockWire();
+  }
+
   #blockWire(): void {
     this.#wireBlocked = true;
     this.#syncRawReading();
@@ -514,7 +662,7 @@ export class SslTransport implements Transport {
   }
 
   getWriteBufferSize(): number {
-    return (this.#socket?.writableLength ?? 0) + (this.#wire?.writableLength ?? 0) + (this.#raw?.getWriteBufferSize() ?? 0);
+    return (this.#socket?.writableLength ?? 0) + (this.#wire?.pending ?? 0) + (this.#raw?.getWriteBufferSize() ?? 0);
   }
 
   setWriteBufferLimits(limits: WriteBufferLimits = {}): void {
@@ -576,24 +724,21 @@ export class SslTransport implements Transport {
 
   getExtraInfo(name: 'peername' | 'sockname'): SocketAddress | undefined;
   getExtraInfo(name: 'fd'): number;
-  getExtraInfo(name: 'peercert'): tls.DetailedPeerCertificate | null;
+  getExtraInfo(name: 'peercert'): tls.PeerCertificate | null;
   getExtraInfo(name: 'cipher'): tls.CipherNameAndProtocol | undefined;
   getExtraInfo(name: 'alpnProtocol'): string | null | undefined;
   getExtraInfo(name: string, fallback?: unknown): unknown;
   getExtraInfo(name: string, fallback?: unknown): unknown {
     const socket = this.#socket;
     switch (name) {
-      case 'peercert': {
-        if (socket === null || this.#state !== STATE_OPEN) return fallback;
-        const cert = socket.getPeerCertificate(true);
-        return cert === null || Object.keys(cert).length === 0 ? fallback ?? null : cert;
-      }
+      case 'peercert':
+        return this.#peercert ?? fallback ?? null;
       case 'cipher':
-        return socket?.getCipher() ?? fallback;
+        return this.#cipher ?? fallback;
       case 'alpnProtocol':
-        return socket === null || this.#state !== STATE_OPEN ? fallback : socket.alpnProtocol || null;
+        return this.#state === STATE_HANDSHAKE ? fallback : this.#alpn;
       case 'tlsProtocol':
-        return socket?.getProtocol() ?? fallback;
+        return this.#tlsVersion ?? fallback;
       case 'session':
         return socket?.getSession() ?? fallback;
       case 'tlsSocket':
