@@ -296,11 +296,11 @@ test('startTls upgrades a plaintext connection on both sides', async () => {
       dataReceived(data) {
         if (String(data) === 'STARTTLS\n') {
           this.transport.write(Buffer.from('GO\n'));
-          const tlsProto = new Recorder(loop, { echo: true });
-          loop.startTls(this.transport, tlsProto, serverTls, { serverSide: true }).then((t) => {
-            tlsProto.transport = t;
-            upgraded.setResult(t);
-          }, (e) => upgraded.setException(e));
+          const tlsProto = new Recorder(loop);
+          const secure = loop.startTls(this.transport, tlsProto, serverTls, { serverSide: true });
+          // Data after the upgrade comes once the handshake is done: the future holds the transport.
+          tlsProto.dataReceived = (d) => secure.result().write(d);
+          secure.then((t) => upgraded.setResult(t), (e) => upgraded.setException(e));
         }
       }
     }
