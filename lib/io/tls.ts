@@ -347,6 +347,11 @@ export class SslTransport implements Transport {
       },
       eofReceived(): boolean {
         self.#eofSeen = true;
+        if (self.#state === STATE_HANDSHAKE) {
+          // asyncio: EOF in the handshake is a reset; do not wait for the time-out.
+          self.#handshakeFailed(codedError(Error, 'ECONNRESET', 'Connection closed by the peer during the TLS handshake'));
+          return true;
+        }
         self.#wire?.feedEof();
         return true; // the TLS layer decides when the raw transport closes
       },
