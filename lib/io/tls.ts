@@ -236,11 +236,12 @@ class NativeWire implements Wire {
       return 0;
     };
     handle.onwrite = (req, bufs) => {
-      const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
       this.#writeReq = req;
-      this.#pending = data.length;
+      let n = 0;
+      for (let i = 0; i < bufs.length; i++) n += bufs[i]!.length;
+      this.#pending = n;
       // Completion is reported after this call returns (TLS must not see it re-entrantly).
-      owner._wireWrite(data, this.#deferFinish);
+      owner._wireWrite(bufs.length === 1 ? bufs[0]! : bufs, this.#deferFinish);
       return 0;
     };
     handle.close = (cb) => {
@@ -526,10 +527,11 @@ export class SslTransport implements Transport {
   // ---- the wire ------------------------------------------------------------------------------
 
   /** @internal */
-  _wireWrite(chunk: Buffer, cb: (err?: Error | null) => void): void {
+  _wireWrite(chunk: Buffer | Buffer[], cb: (err?: Error | null) => void): void {
     const raw = this.#raw;
     if (raw === null || raw.isClosing()) return cb();
-    raw.write(chunk);
+    if (Array.isArray(chunk)) raw.writelines(chunk);
+    else raw.write(chunk);
     if (this.#rawWritePaused) this.#heldWireCb = cb;
     else cb();
   }
