@@ -406,6 +406,7 @@ export class SslTransport implements Transport {
     socket.on('error', (err: Error) => this.#socketError(err));
     socket.on('end', () => this.#loop.callSoon(() => this.#peerEnded()));
     socket.on('data', this.#onData);
+    socket.on('close', () => this.#socketClosed());
     this.#timer = this.#loop.callLater(config.handshakeTimeout, () => this.#handshakeTimedOut());
   }
 
@@ -417,6 +418,9 @@ export class SslTransport implements Transport {
       const verifyError = (socket as unknown as { _handle: { verifyError(): Error | null } })._handle.verifyError();
       if (verifyError !== null && this.#config.rejectUnauthorized) return this.#handshakeFailed(verifyError);
     }
+    // What tls.Server does once a client is in: later TLS errors are then emitted as 'error'
+    // (before, Node keeps them for the server's 'tlsClientError', which there is none of).
+    (socket as unknown as { _releaseControl?(): void })._releaseControl?.();
     this.#handshakeDone();
   }
 
@@ -482,6 +486,17 @@ export class SslTransport implements Transport {
     if (this.#state === STATE_CLOSED) return;
     // A connection error is the peer going away, reported through connectionLost.
     this.#fatalError(err, 'Fatal error on TLS transport');
+  }
+
+  /** Node's TLSSocket went away by itself: unless the raw transport is already closing, drop it. */
+  #socketClosed(): void {
+    if (this.#gracefulRawClose || this.#state === STATE_CLOSED) return;
+    if (this.#state === STATE_HANDSHAKE) {
+      this.#handshakeFailed(codedError(Error, 'ECONNRESET', 'The TLS connection closed during the handshake'));
+      return;
+    }
+    this.#state = STATE_CLOSED;
+    this.#teardown();
   }
 
   #deliver(chunk: Buffer): void {
