@@ -813,6 +813,8 @@ export function startTls(
   // Nothing arrives for the old protocol from here on; what is read is TLS.
   transport.setProtocol(ssl.wireProtocol);
   ssl._attach(transport);
+  // asyncio resumes reading for the handshake, whatever the plaintext protocol had asked.
+  transport.resumeReading();
   waiter.addDoneCallback((() => {
     if (waiter.cancelled()) ssl.abort();
   }) as never);
