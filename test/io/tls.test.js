@@ -340,6 +340,7 @@ test('startTls upgrades a plaintext connection on both sides', async () => {
     await proto.until(loop, 3);
     assert.equal(String(proto.data()), 'GO\n');
     const tlsProto = new Recorder(loop);
+    plain.pauseReading(); // startTls reads for the handshake all the same (asyncio)
     const secure = await loop.startTls(plain, tlsProto, clientTls, { serverHostname: 'localhost' });
     tlsProto.transport = secure;
     const serverSide = await upgraded;
