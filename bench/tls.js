@@ -5,7 +5,8 @@
 //   2. bulk: 4 connections each keeping 64 KiB chunks in flight (256 KiB window), echoed back.
 // Reported: messages (or MiB) per second, the server's CPU time per message (or per MiB) from
 // /proc — the fair figure when the client, also Node, is the bottleneck — and evloop/node ratios.
-// usage: node bench/tls.js [--seconds 3]
+// usage: node bench/tls.js [--seconds 3] [--only pingpong|bulk]
+// EVLOOP_BENCH_PROF=dir writes a --cpu-prof profile of the evloop server there.
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -14,6 +15,8 @@ const { makeCerts } = require('../test/helpers/tls-certs.js');
 
 const i = process.argv.indexOf('--seconds');
 const SECONDS = i > 0 ? Number(process.argv[i + 1]) : 3;
+const j = process.argv.indexOf('--only'); // pingpong | bulk (e.g. to profile one of them)
+const ONLY = j > 0 ? process.argv[j + 1] : null;
 const CLK_TCK = 100;
 const certs = makeCerts();
 
@@ -122,7 +125,10 @@ async function main() {
   const results = {};
   for (const impl of ['evloop', 'node']) {
     const { child, port } = await startServer(impl);
-    results[impl] = { pingpong: await runPingPong(port, child.pid), bulk: await runBulk(port, child.pid) };
+    results[impl] = {
+      pingpong: ONLY === 'bulk' ? null : await runPingPong(port, child.pid),
+      bulk: ONLY === 'pingpong' ? null : await runBulk(port, child.pid),
+    };
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
   }
@@ -130,6 +136,7 @@ async function main() {
   for (const scenario of ['pingpong', 'bulk']) {
     const e = results.evloop[scenario];
     const n = results.node[scenario];
+    if (e === null) continue;
     const label = scenario === 'pingpong' ? '64 B ping-pong, 64 conns' : '64 KiB bulk, 4 conns';
     console.log(`  ${label}`);
     console.log(`    evloop ${e.rate.toFixed(0).padStart(9)} ${e.unit}  ${e.cpuPer.toFixed(2).padStart(7)} ${e.cpuUnit}`);
