@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const net = require('node:net');
 const tls = require('node:tls');
-const { run, getRunningLoop, Protocol, BufferedProtocol, TimeoutError, CancelledError } = require('evloop');
+const { run, getRunningLoop, Protocol, BufferedProtocol, TimeoutError, CancelledError, socket, openConnection, startServer } = require('evloop');
 const { makeCerts } = require('../helpers/tls-certs.js');
 
 const certs = makeCerts();
@@ -353,6 +353,46 @@ test('startTls upgrades a plaintext connection on both sides', async () => {
     secure.close();
     assert.equal(await tlsProto.lost, null);
     server.close();
+  });
+});
+
+// test_ssl.py: test_create_server_ssl / create_connection(sock=…, ssl=…): TLS over a Socket
+// the caller made (asyncio's sock=), on both sides, protocols and streams.
+test('TLS over { sock }: createServer / createConnection and startServer / openConnection', async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const bound = socket();
+    bound.bind(['127.0.0.1', 0]);
+    const server = await loop.createServer(() => new Recorder(loop, { echo: true }), { sock: bound, tls: serverTls });
+    const port = server.address().port;
+    const sock = socket();
+    await loop.sockConnect(sock, ['127.0.0.1', port]);
+    // No serverHostname: the certificate is checked against the peer's address (127.0.0.1).
+    const [t, p] = await loop.createConnection(() => new Recorder(loop), { sock, tls: clientTls });
+    assert.equal(t.getExtraInfo('peercert').subject.CN, 'localhost');
+    t.write(Buffer.from('sock'));
+    await p.until(loop, 4);
+    assert.equal(String(p.data()), 'sock');
+    t.close();
+    await p.lost;
+    const wrong = socket();
+    await loop.sockConnect(wrong, ['127.0.0.1', port]);
+    await assert.rejects(loop.createConnection(() => new Recorder(loop), { sock: wrong, tls: clientTls, serverHostname: 'example.com' }), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    server.close();
+
+    const bound2 = socket();
+    bound2.bind(['127.0.0.1', 0]);
+    const srv = await startServer(async (reader, writer) => {
+      writer.write(await reader.readLine());
+      writer.close();
+    }, { sock: bound2, tls: serverTls });
+    const c = socket();
+    await loop.sockConnect(c, srv.address());
+    const [reader, writer] = await openConnection({ sock: c, tls: clientTls, serverHostname: 'localhost' });
+    writer.write(Buffer.from('streams over sock\n'));
+    assert.equal(String(await reader.readLine()), 'streams over sock\n');
+    writer.close();
+    srv.close();
   });
 });
 
