@@ -1,6 +1,8 @@
 // Compiled (not run) by test/types.test.js: the shipped .d.ts types both coroutine styles.
 import { run, getRunningLoop, sleep, gather, waitFor, startServer, openConnection, Protocol, Pool, Status, statusCategory, createLogger, socket, toThread, type Socket, type SocketAddress, type Future, type Task, type StreamReader, type StreamWriter } from 'evloop';
 import { createSubprocessExec, createSubprocessShell, type Process, type ReadPipeTransport, type WritePipeTransport } from 'evloop';
+import { SslTransport, type TlsOption } from 'evloop';
+import * as tls from 'tls';
 import { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier, Queue, LifoQueue, PriorityQueue, QueueShutDown, BrokenBarrierError, type QueueOptions } from 'evloop';
 
 function* handler(reader: StreamReader, writer: StreamWriter) {
@@ -72,6 +74,23 @@ function* subprocessMain(): Generator<unknown, number, unknown> {
   return code + (rc ?? 0) + (out?.length ?? 0) + (err?.length ?? 0);
 }
 void subprocessMain;
+
+// TLS (typed only: not called).
+async function tlsMain(): Promise<void> {
+  const loop = getRunningLoop();
+  const opts: TlsOption = { ca: 'PEM', ALPNProtocols: ['h2'], rejectUnauthorized: true };
+  const [t, p] = await loop.createConnection(() => new Echo(), 'localhost', 443, { tls: opts, serverHostname: 'localhost', handshakeTimeout: 5000 });
+  const secure: SslTransport = t;
+  const cert: tls.PeerCertificate | null = secure.getExtraInfo('peercert');
+  const alpn: string | null | undefined = secure.getExtraInfo('alpnProtocol');
+  const server = await loop.createServer(() => new Echo(), '127.0.0.1', 0, { tls: tls.createSecureContext({}) });
+  const [plain] = await loop.createConnection(() => new Echo(), 'localhost', 25);
+  const upgraded: SslTransport = await loop.startTls(plain, p, true, { serverHostname: 'mail.test' });
+  const [r, w] = await openConnection('localhost', 443, { tls: true, limit: 1024 });
+  const streamServer = await startServer(handler, '127.0.0.1', 0, { tls: { key: 'k', cert: 'c' }, handshakeTimeout: 1000 });
+  void [cert, alpn, server, upgraded, r, w, streamServer];
+}
+void tlsMain;
 
 // Synchronization primitives and queues in both styles (typed only: not called).
 function* syncMain(): Generator<unknown, number, unknown> {

@@ -9,6 +9,7 @@ export type { Transport, DatagramTransport, WriteBufferLimits } from './io/trans
 export { SocketTransport } from './io/transports';
 export { Server, type ServerOptions, type UnixServerOptions, type ProtocolFactory } from './io/server';
 export { type ConnectionOptions } from './io/connection';
+export { SslTransport, type TlsOption, type TlsCheckOptions, type TlsConnectionOptions } from './io/tls';
 export { UdpTransport, type DatagramOptions } from './io/datagram';
 export type { SocketAddress } from './native/binding';
 export { createLogger, toLogger, formatMessage, LOG_LEVELS, type Logger, type LogLevel, type LogSink, type LoggerOptions, type LogMethod, type PinoLike } from './util/logger';

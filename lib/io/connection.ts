@@ -2,11 +2,12 @@
 import { binding } from '../native/binding';
 import { domainOf, lookupAll, normalizeAddress, validateFamily, validateHost, validatePort, type AddressInput, type ResolvedAddress } from './address';
 import { SocketTransport, type StreamProtocol } from './transports';
+import { resolveTlsConfig, SslTransport, type TlsConfig, type TlsConnectionOptions } from './tls';
 import type { FutureLike, IoLoop } from './transport-types';
 import { codedError, invalidArgType, invalidArgValue, validateFunction, validateObject } from '../util/validate';
 import { sockArgs, type Socket } from './socket';
 
-export interface ConnectionOptions {
+export interface ConnectionOptions extends TlsConnectionOptions {
   /** 4 or 6: only that family when `host` is a name. */
   family?: 0 | 4 | 6 | 'IPv4' | 'IPv6';
   /** Bind the socket here before connecting. */
@@ -18,6 +19,7 @@ export interface ConnectionOptions {
 }
 
 type Connected<P> = FutureLike<[SocketTransport, P]>;
+type TlsConnected<P> = FutureLike<[SslTransport, P]>;
 
 /**
  * Connects `fd` to each candidate in turn; resolves to the connected fd. The socket is made by
@@ -106,18 +108,22 @@ function startTransport<P extends StreamProtocol>(loop: IoLoop, fd: number, prot
 }
 
 /** A connected Socket becomes the transport's fd (asyncio's `sock=`). */
-function connectSock<P extends StreamProtocol>(loop: IoLoop, protocolFactory: () => P, sock: Socket, noDelay: boolean): Connected<P> {
+function connectSock<P extends StreamProtocol>(loop: IoLoop, protocolFactory: () => P, sock: Socket, opts: ConnectionOptions): Connected<P> {
   const result = loop.createFuture<[SocketTransport, P]>();
+  let peer: string;
   try {
-    sock.remoteAddress(); // ENOTCONN: the caller keeps the socket
+    peer = (sock.remoteAddress() as { address?: string }).address ?? ''; // ENOTCONN: the caller keeps the socket
   } catch (err) {
     result.setException(err);
     return result;
   }
+  // Without serverHostname the certificate is checked against the peer's address.
+  const tlsConfig = tlsConfigOf(opts, peer);
   const fd = sock._detach();
   const unix = sock.family === 'unix';
-  if (noDelay && !unix) binding.setsockopt(fd, 'TCP_NODELAY', 1);
-  startTransport(loop, fd, protocolFactory, result, unix);
+  if (opts.noDelay !== false && !unix) binding.setsockopt(fd, 'TCP_NODELAY', 1);
+  if (tlsConfig === null) startTransport(loop, fd, protocolFactory, result, unix);
+  else startTlsTransport(loop, fd, protocolFactory, result as never, tlsConfig);
   return result;
 }
 
@@ -125,6 +131,40 @@ function connectSock<P extends StreamProtocol>(loop: IoLoop, protocolFactory: ()
  * `loop.createConnection(protocolFactory, host, port, opts)` → `[transport, protocol]` once
  * `connectionMade` ran; or `(protocolFactory, { sock })` on a connected Socket.
  */
+/**
+ * The TCP connection is up: run the TLS handshake over it. The result settles with the
+ * handshake (asyncio's order: the app protocol's connectionMade runs once it is done).
+ */
+function startTlsTransport<P extends StreamProtocol>(loop: IoLoop, fd: number, protocolFactory: () => P, result: TlsConnected<P>, config: TlsConfig): void {
+  let protocol: P;
+  try {
+    protocol = protocolFactory();
+  } catch (err) {
+    binding.close(fd);
+    result.setException(err);
+    return;
+  }
+  const waiter = loop.createFuture<SslTransport>();
+  const ssl = new SslTransport(loop, protocol, config, waiter, true);
+  new SocketTransport(loop, fd, ssl.wireProtocol);
+  const onCancel = (): void => {
+    if (result.cancelled()) ssl.abort();
+  };
+  result.addDoneCallback(onCancel as never);
+  waiter.addDoneCallback((() => {
+    result.removeDoneCallback(onCancel as never);
+    if (result.done()) {
+      ssl.abort();
+    } else if (waiter.cancelled() || waiter.exception()) {
+      ssl.abort();
+      result.setException(waiter.exception() ?? codedError(Error, 'ECONNABORTED', 'connection aborted'));
+    } else {
+      result.setResult([ssl, protocol]);
+    }
+  }) as never);
+}
+
+/** `loop.createConnection(protocolFactory, host, port, opts)` → `[transport, protocol]` once `connectionMade` ran. */
 export function createConnection<P extends StreamProtocol>(
   loop: IoLoop,
   protocolFactory: () => P,
@@ -137,7 +177,7 @@ export function createConnection<P extends StreamProtocol>(
   if (given !== null) {
     const [sock, rest] = given;
     if (rest.localAddr !== undefined || rest.family !== undefined) throw invalidArgValue('options.sock', sock, 'cannot be combined with localAddr or family');
-    return connectSock(loop, protocolFactory, sock, rest.noDelay !== false);
+    return connectSock(loop, protocolFactory, sock, rest);
   }
   validateHost(host);
   validatePort(port);
@@ -145,6 +185,7 @@ export function createConnection<P extends StreamProtocol>(
   const family = validateFamily(opts.family);
   const local = opts.localAddr === undefined ? null : normalizeAddress(opts.localAddr, 'options.localAddr');
   const noDelay = opts.noDelay !== false;
+  const tlsConfig = tlsConfigOf(opts, host);
   const result = loop.createFuture<[SocketTransport, P]>();
 
   lookupAll(host, family, (err, addrs: ResolvedAddress[]) => {
@@ -160,16 +201,27 @@ export function createConnection<P extends StreamProtocol>(
         return binding.connect(fd, addr.address, port);
       },
     }));
-    connectAny(loop, result as Connected<unknown>, attempts, (fd) => startTransport(loop, fd, protocolFactory, result, false));
+    connectAny(loop, result as Connected<unknown>, attempts, (fd) =>
+      tlsConfig === null ? startTransport(loop, fd, protocolFactory, result, false) : startTlsTransport(loop, fd, protocolFactory, result as never, tlsConfig),
+    );
   });
   return result;
+}
+
+function tlsConfigOf(opts: TlsConnectionOptions, host: string): TlsConfig | null {
+  if (opts.tls === undefined || opts.tls === null || (opts.tls as unknown) === false) {
+    if (opts.serverHostname !== undefined) throw invalidArgValue('options.serverHostname', opts.serverHostname, 'is only meaningful with options.tls');
+    if (opts.handshakeTimeout !== undefined) throw invalidArgValue('options.handshakeTimeout', opts.handshakeTimeout, 'is only meaningful with options.tls');
+    return null;
+  }
+  return resolveTlsConfig(opts.tls, { serverSide: false, serverHostname: opts.serverHostname, handshakeTimeout: opts.handshakeTimeout, host });
 }
 
 /** `loop.createUnixConnection(protocolFactory, path, opts)`. */
 export function createUnixConnection<P extends StreamProtocol>(loop: IoLoop, protocolFactory: () => P, path: string, opts: { sock?: Socket } = {}): Connected<P> {
   validateFunction(protocolFactory, 'protocolFactory');
   const given = sockArgs({ unix: true }, path, undefined, opts as { sock?: Socket } | undefined);
-  if (given !== null) return connectSock(loop, protocolFactory, given[0], false);
+  if (given !== null) return connectSock(loop, protocolFactory, given[0], { noDelay: false });
   if (typeof path !== 'string' || path.length === 0) throw invalidArgType('path', 'a non-empty string', path);
   validateObject(opts, 'options');
   const result = loop.createFuture<[SocketTransport, P]>();

@@ -4,6 +4,7 @@ import { binding, type SocketAddress } from '../native/binding';
 import { toLogger, type Logger } from '../util/logger';
 import { domainOf, formatAddress, lookupAll, validateFamily, validateHost, validatePort, type ResolvedAddress } from './address';
 import { SocketTransport, type StreamProtocol, type TransportOwner } from './transports';
+import { resolveTlsConfig, SslTransport, type TlsOption } from './tls';
 import type { FutureLike, IoLoop } from './transport-types';
 import { sockArgs, type Socket } from './socket';
 import { invalidArgType, invalidArgValue, validateFunction, validateInteger, validateMs, validateObject } from '../util/validate';
@@ -31,6 +32,10 @@ export interface ServerOptions {
   logger?: unknown;
   /** A bound stream Socket to serve on instead of an address (asyncio's `sock=`); the server takes it over. */
   sock?: Socket;
+  /** Serve TLS: Node's secure-context options (key and cert at least) or a tls.SecureContext. */
+  tls?: TlsOption | null;
+  /** Milliseconds a client's handshake may take before the connection is dropped. Default 60 000. */
+  handshakeTimeout?: number;
 }
 
 export type ProtocolFactory = () => StreamProtocol;
@@ -262,13 +267,14 @@ export function createServer(
       if (rest[key] !== undefined) throw invalidArgValue('options.sock', sock, `cannot be combined with ${key}`);
     }
     const common = commonOptions(rest);
-    return serveSock(loop, protocolFactory, sock, common, common.noDelay);
+    return serveSock(loop, withTls(loop, protocolFactory, rest), sock, common, common.noDelay);
   }
   const hosts = host === null || host === undefined ? ['0.0.0.0'] : Array.isArray(host) ? host : [host];
   hosts.forEach((h, i) => validateHost(h, Array.isArray(host) ? `host[${i}]` : 'host'));
   validatePort(port);
   const common = commonOptions(opts);
   const family = validateFamily(opts.family);
+  const factory = withTls(loop, protocolFactory, opts);
   const fut = loop.createFuture<Server>();
 
   let outstanding = hosts.length;
@@ -298,7 +304,7 @@ export function createServer(
         fut.setException(e);
         return;
       }
-      const server = new Server(loop, protocolFactory, listeners, { ...common, unixPath: null });
+      const server = new Server(loop, factory, listeners, { ...common, unixPath: null });
       if (common.startServing) server.startServing();
       fut.setResult(server);
     });
@@ -306,7 +312,22 @@ export function createServer(
   return fut;
 }
 
-export interface UnixServerOptions extends Omit<ServerOptions, 'reuseAddress' | 'reusePort' | 'family' | 'ipv6Only' | 'noDelay'> {
+/**
+ * With `options.tls`, each accepted connection gets the application's protocol behind a TLS
+ * layer: the raw transport drives the layer, the application sees an SslTransport once the
+ * handshake is done. A failed handshake just drops the connection (asyncio's way).
+ */
+function withTls(loop: IoLoop, protocolFactory: ProtocolFactory, opts: ServerOptions): ProtocolFactory {
+  if (opts.tls === undefined || opts.tls === null || (opts.tls as unknown) === false) {
+    if (opts.handshakeTimeout !== undefined) throw invalidArgValue('options.handshakeTimeout', opts.handshakeTimeout, 'is only meaningful with options.tls');
+    return protocolFactory;
+  }
+  // One secure context for all connections: building it parses keys and certificates.
+  const config = resolveTlsConfig(opts.tls, { serverSide: true, handshakeTimeout: opts.handshakeTimeout });
+  return () => new SslTransport(loop, protocolFactory(), config, null, true).wireProtocol;
+}
+
+export interface UnixServerOptions extends Omit<ServerOptions, 'reuseAddress' | 'reusePort' | 'family' | 'ipv6Only' | 'noDelay' | 'tls' | 'handshakeTimeout'> {
   /** Remove a stale socket file left at `path` first (never a file of another kind). Default true. */
   cleanupSocket?: boolean;
 }

@@ -243,7 +243,32 @@ export class SocketTransport implements Transport {
   }
 
   writelines(list: Iterable<Uint8Array>): void {
-    for (const data of list) this.write(data);
+    const chunks = Array.isArray(list) ? (list as Uint8Array[]) : [...list];
+    if (chunks.length < 2 || this.#writeQueued > 0 || this.#eof || this.#connectionLost) {
+      for (const data of chunks) this.write(data);
+      return;
+    }
+    for (const data of chunks) validateBytes(data);
+    // Nothing queued: the whole list in one writev (TLS hands its records down this way).
+    let sent: number;
+    try {
+      sent = binding.writev(this.#fd, chunks);
+    } catch (err) {
+      return this.#fatalError(err, 'Fatal write error on socket transport');
+    }
+    let skip = sent > 0 ? sent : 0;
+    for (const data of chunks) {
+      if (skip >= data.length) {
+        skip -= data.length;
+        continue;
+      }
+      const rest = skip > 0 ? data.subarray(skip) : data;
+      skip = 0;
+      if (this.#writeQueued === 0) this.#loop.addWriter(this.#fd, this.#writeReady);
+      this.#writeQueue.push(Buffer.from(rest));
+      this.#writeQueued += rest.length;
+    }
+    this.#maybePauseProtocol();
   }
 
   #onWritable(): void {

@@ -108,6 +108,27 @@ for (const backend of availableBackends()) {
       assert.equal(openFds(), before, 'no fd leaked');
     });
 
+    test('writelines goes out in one writev; what the kernel does not take is queued in order, copied', async () => {
+      await run(async () => {
+        const loop = getRunningLoop();
+        const { server, nextConnection, port } = await recordingServer(loop);
+        const [transport, client] = await loop.createConnection(() => new Recorder(loop), '127.0.0.1', port);
+        const serverSide = await nextConnection();
+        // 8 MiB in 32 chunks: more than the socket buffers take, so the writev is partial.
+        const chunks = Array.from({ length: 32 }, (_, i) => Buffer.alloc(256 * 1024, i));
+        const expected = Buffer.concat(chunks);
+        transport.writelines(chunks);
+        assert.ok(transport.getWriteBufferSize() > 0);
+        assert.equal(client.paused, 1);
+        for (const c of chunks) c.fill(0xff); // the caller may reuse its buffers at once
+        transport.close();
+        assert.equal(await serverSide.lost, null);
+        assert.ok(serverSide.received().equals(expected));
+        await client.lost;
+        server.close();
+      }, { backend });
+    });
+
     test('a truthy eofReceived keeps the transport open for writing (half-close)', async () => {
       await run(async () => {
         const loop = getRunningLoop();
