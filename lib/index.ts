@@ -41,3 +41,6 @@ export { createSubprocessExec, createSubprocessShell, type SubprocessOptions, ty
 export { Socket, socket, type SocketOptions, type SocketFamily, type SocketType, type ShutdownHow, type SocketOptionName, type SocketAddressInput } from './io/socket';
 export { toThread } from './threads/to-thread';
 export { type Executor } from './threads/executor';
+export { MemoryQueue, type MemoryQueueOptions } from './ops/memory-queue';
+export type { Queue as TaskQueue, QueueMessage, EnqueueOptions, NackOptions, Delivery, DeadLetterEntry, DeadLetterReason, QueueStatsSnapshot } from './ops/queue';
+export type { TaskOps, TaskInfo, RunRecord, RunQuery, QueueStats, DeadLetter, Health, OpsChange } from './ops/types';
