@@ -44,3 +44,8 @@ export { type Executor } from './threads/executor';
 export { MemoryQueue, type MemoryQueueOptions } from './ops/memory-queue';
 export type { Queue as TaskQueue, QueueMessage, EnqueueOptions, NackOptions, Delivery, DeadLetterEntry, DeadLetterReason, QueueStatsSnapshot } from './ops/queue';
 export type { TaskOps, TaskInfo, RunRecord, RunQuery, QueueStats, DeadLetter, Health, OpsChange } from './ops/types';
+export { createTaskOps, type TaskOpsOptions, type EmbeddedTaskOps } from './ops/task-ops';
+export type { TaskDefinition, TaskHandler, RunContext } from './ops/registry';
+export type { DueItem, DueFunction, ScannerLease } from './ops/scanner';
+export type { StopOptions } from './ops/worker';
+export type { RetryPolicyOptions } from './ops/retry-policy';

@@ -4,3 +4,8 @@ export { binding, type Binding, type NativePoller, type BackendName, type Socket
 export { BACKEND_NAMES, BACKEND_OPTIONS, EVENT_READ, EVENT_WRITE, EVENT_ERROR, EVENT_HUP } from './native/binding';
 // The process-wide worker pool behind toThread (a Piscina instance), for tests that watch its threads.
 export { defaultThreadPool } from './threads/to-thread';
+// Task operations, part by part (the public entry has createTaskOps and MemoryQueue).
+export { Registry, defineTasks, checkRunKey, checkRunQuery, TASK_DEFAULTS } from './ops/registry';
+export { decide, retryPolicy, isTransient, HARD_MAX_ATTEMPTS } from './ops/retry-policy';
+export { Scanner, localLease } from './ops/scanner';
+export { WorkerPool } from './ops/worker';

@@ -1,0 +1,353 @@
+// Workers: N consumers, each an evloop task that takes a delivery, runs the task's handler as a
+// task of its own under the task's time-out, and then — only then — acks, retries (nack with a
+// delay) or dead-letters, as the failure's status band decides (retry-policy.ts).
+//
+// What is never lost: a consumer that is cancelled, or a pool that stops, requeues what it held
+// (nack without delay) after giving the handler `cancelGrace` ms to end. A handler that ignores
+// cancellation is abandoned after that grace (logged), never waited for forever. While a run
+// lasts, the consumer extends its delivery every third of the visibility time-out, so a long
+// run keeps its message; should the queue still hand the message to someone else (the lease was
+// lost), the run is cancelled rather than finished twice, and its late ack would be refused.
+import { Future } from '../core/future';
+import { getRunningLoop, type EventLoop, type TimerHandle } from '../core/loop';
+import { ensureFuture, type Task } from '../core/task';
+import { wait, FIRST_COMPLETED } from '../core/combinators';
+import { CancelledError, TimeoutError } from '../util/errors';
+import { Status, statusMessage, statusOfError } from '../util/status';
+import type { Logger, LogMethod } from '../util/logger';
+import { validateInteger, validateMs } from '../util/validate';
+import { decide, HARD_MAX_ATTEMPTS, type RetryPolicy } from './retry-policy';
+import type { Registry, RunContext, TaskSpec } from './registry';
+import type { Delivery, Queue } from './queue';
+import type { OpsChange } from './types';
+
+export interface WorkerPoolOptions {
+  queue: Queue;
+  registry: Registry;
+  policy: RetryPolicy;
+  /** Concurrent consumers (default 4). */
+  concurrency?: number;
+  /** Milliseconds a cancelled handler gets to end before it is abandoned (default 5000). */
+  cancelGrace?: number;
+  /** The fencing token handed to handlers as ctx.fence. */
+  fence?: () => number;
+  emit?: (change: OpsChange) => void;
+}
+
+export interface StopOptions {
+  /** Milliseconds running handlers get to finish before they are cancelled and requeued (default 10 000). */
+  timeout?: number;
+}
+
+type Interrupt = 'cancel' | 'stop' | 'timeout' | 'lost';
+
+interface Active {
+  readonly runId: string;
+  readonly delivery: Delivery;
+  readonly abort: AbortController;
+  /** Resolved to wake the consumer early (cancel, stop, lost lease). */
+  readonly wake: Future<void>;
+  reason: Interrupt | null;
+}
+
+const WHY: Readonly<Record<Interrupt, string>> = {
+  cancel: 'cancelled by request',
+  stop: 'worker stopped',
+  timeout: 'time-out',
+  lost: 'delivery lost to another consumer',
+};
+
+/** ctx.log: the process logger with `task key` as the default key. */
+class RunLogger implements Logger {
+  constructor(
+    private readonly base: Logger,
+    private readonly label: string,
+  ) {}
+  debug: LogMethod = (desc, detail, key = this.label) => this.base.debug(desc, detail, key);
+  info: LogMethod = (desc, detail, key = this.label) => this.base.info(desc, detail, key);
+  warn: LogMethod = (desc, detail, key = this.label) => this.base.warn(desc, detail, key);
+  error: LogMethod = (desc, detail, key = this.label) => this.base.error(desc, detail, key);
+  critical: LogMethod = (desc, detail, key = this.label) => this.base.critical(desc, detail, key);
+}
+
+function interruptError(reason: Interrupt, ms: number): Error {
+  return reason === 'timeout' ? new TimeoutError(`run timed out after ${ms} ms`) : new CancelledError(WHY[reason]);
+}
+
+export class WorkerPool {
+  readonly concurrency: number;
+  private readonly queue: Queue;
+  private readonly registry: Registry;
+  private readonly policy: RetryPolicy;
+  private readonly cancelGrace: number;
+  private readonly fence: () => number;
+  private readonly emit: (change: OpsChange) => void;
+  private readonly log: Logger;
+  private loop: EventLoop | null = null;
+  private consumers: Task<void>[] = [];
+  private readonly waiting = new Set<Future<Delivery>>();
+  private readonly active = new Map<string, Active>();
+  private stopping = false;
+  private stopped: Future<void> | null = null;
+
+  constructor(options: WorkerPoolOptions) {
+    this.queue = options.queue;
+    this.registry = options.registry;
+    this.policy = options.policy;
+    this.concurrency = options.concurrency === undefined ? 4 : validateInteger(options.concurrency, 'workers', 0, 10_000);
+    this.cancelGrace = options.cancelGrace === undefined ? 5000 : validateMs(options.cancelGrace, 'cancelGrace');
+    this.fence = options.fence ?? (() => 0);
+    this.emit = options.emit ?? (() => {});
+    this.log = this.registry.log;
+  }
+
+  /** Consumers running now (0 before start and after stop). */
+  get running(): number {
+    return this.consumers.length;
+  }
+
+  /** Runs being handled by this pool right now. */
+  get busy(): number {
+    return this.active.size;
+  }
+
+  start(): void {
+    if (this.loop !== null) return;
+    const loop = (this.loop = getRunningLoop());
+    for (let i = 0; i < this.concurrency; i++) {
+      const task = loop.createTask(() => this.consume(), { name: `worker-${i + 1}` });
+      this.consumers.push(task);
+      task.addDoneCallback((t) => {
+        this.consumers = this.consumers.filter((c) => c !== t);
+        if (!t.cancelled() && t.exception() !== null) this.log.critical('worker crashed', t.exception(), t.getName());
+      });
+    }
+  }
+
+  /** Interrupts a run this pool is handling; false when it handles no such run. */
+  cancelRun(runId: string): boolean {
+    const active = this.active.get(runId);
+    if (active === undefined) return false;
+    this.interrupt(active, 'cancel');
+    return true;
+  }
+
+  /**
+   * Stops taking deliveries, lets running handlers finish for up to `timeout` ms, then cancels
+   * and requeues what is left. Resolves once every consumer has ended.
+   */
+  stop(options: StopOptions = {}): Future<void> {
+    if (this.stopped !== null) return this.stopped;
+    const timeout = options.timeout === undefined ? 10_000 : validateMs(options.timeout, 'options.timeout');
+    const loop = this.loop ?? getRunningLoop();
+    this.stopping = true;
+    for (const f of this.waiting) f.cancel('worker stopped');
+    const consumers = this.consumers.slice();
+    this.stopped = loop.createTask(async () => {
+      if (consumers.length === 0) return;
+      const [, pending] = await wait(consumers, { timeout });
+      if (pending.size === 0) return;
+      for (const active of this.active.values()) this.interrupt(active, 'stop');
+      // Each interrupted consumer waits up to cancelGrace for its handler, then requeues.
+      const [, stuck] = await wait(pending, { timeout: this.cancelGrace + 1000 });
+      for (const t of stuck) t.cancel('worker stopped');
+      if (stuck.size !== 0) await wait(stuck);
+    }) as unknown as Future<void>;
+    return this.stopped;
+  }
+
+  private interrupt(active: Active, reason: Interrupt): void {
+    if (active.reason !== null) return;
+    active.reason = reason;
+    if (!active.wake.done()) active.wake.setResult(undefined);
+  }
+
+  // ---- a consumer ----
+
+  private *consume(): Generator<unknown, void, any> {
+    while (!this.stopping) {
+      const next = ensureFuture<Delivery>(this.queue.consume(), this.loop!);
+      this.waiting.add(next);
+      let delivery: Delivery;
+      try {
+        delivery = yield* next;
+      } catch (err) {
+        // A delivery that arrived in the same pass as our cancellation goes straight back.
+        if (next.done() && !next.cancelled() && next.exception() === null) this.requeueUnstarted(next.result());
+        if ((err as { code?: unknown }).code === 'ERR_QUEUE_CLOSED') return;
+        if (err instanceof CancelledError && this.stopping) return;
+        throw err;
+      } finally {
+        this.waiting.delete(next);
+      }
+      this.emit({ kind: 'queue' });
+      yield* this.handle(delivery);
+    }
+  }
+
+  private requeueUnstarted(delivery: Delivery): void {
+    delivery.nack();
+    this.emit({ kind: 'queue' });
+  }
+
+  private *handle(delivery: Delivery): Generator<unknown, void, any> {
+    const runId = delivery.message.runId;
+    const registry = this.registry;
+    const run = registry.get(runId);
+    if (run === undefined || registry.isFinished(run)) {
+      // Cancelled (or forgotten) while its message was on its way: nothing left to do.
+      yield* this.settle(delivery.ack(), runId);
+      return;
+    }
+    const spec = registry.tasks.get(run.task);
+    if (spec === undefined) {
+      yield* this.deadLetter(delivery, runId, Status.UNHANDLED, new Error(`no task named ${JSON.stringify(run.task)} in this process`), 'unknown task');
+      return;
+    }
+    if (run.attempts >= HARD_MAX_ATTEMPTS) {
+      const status = run.status < 0 ? run.status : Status.UNHANDLED;
+      yield* this.deadLetter(delivery, runId, status, run.error ?? new Error('attempts exhausted'), `${HARD_MAX_ATTEMPTS} attempts made`);
+      return;
+    }
+    registry.started(runId);
+    const loop = this.loop!;
+    const active: Active = { runId, delivery, abort: new AbortController(), wake: loop.createFuture<void>(), reason: null };
+    this.active.set(runId, active);
+    const ctx: RunContext = {
+      id: runId,
+      task: run.task,
+      key: run.key,
+      attempt: run.attempts,
+      signal: active.abort.signal,
+      log: new RunLogger(this.log, `${run.task} ${run.key}`),
+      fence: this.fence(),
+    };
+    const params = run.params;
+    const heartbeat = this.heartbeat(active);
+    const runTask = loop.createTask(() => spec.run(params, ctx), { name: `${run.task} ${run.key}` });
+    let cancelledConsumer: unknown = null;
+    try {
+      yield* wait([runTask, active.wake], { timeout: spec.timeout, returnWhen: FIRST_COMPLETED });
+      if (!runTask.done()) {
+        if (active.reason === null) active.reason = 'timeout';
+        yield* this.cancelRunTask(active, runTask, spec);
+      }
+    } catch (err) {
+      // This consumer was cancelled: the run goes back to the queue, after its grace.
+      cancelledConsumer = err;
+      if (active.reason === null || active.reason === 'timeout') active.reason = 'stop';
+      try {
+        yield* this.cancelRunTask(active, runTask, spec);
+      } catch {
+        // cancelled again: requeue at once
+      }
+    } finally {
+      heartbeat.cancel();
+      this.active.delete(runId);
+    }
+    yield* this.conclude(active, runTask, spec);
+    if (cancelledConsumer !== null) throw cancelledConsumer;
+  }
+
+  private *cancelRunTask(active: Active, runTask: Task<unknown>, spec: TaskSpec): Generator<unknown, void, any> {
+    if (!active.abort.signal.aborted) active.abort.abort(interruptError(active.reason!, spec.timeout));
+    runTask.cancel(WHY[active.reason!]);
+    if (!runTask.done()) yield* wait([runTask], { timeout: this.cancelGrace });
+    if (!runTask.done()) {
+      this.log.error(`run ignored its cancellation for ${this.cancelGrace} ms, abandoned`, `${runTask.getName()}`, active.runId);
+    }
+  }
+
+  /** Extends the delivery every third of the visibility time-out; a refused extend means the lease is lost. */
+  private heartbeat(active: Active): { cancel(): void } {
+    const loop = this.loop!;
+    const every = this.queue.visibilityTimeout / 3;
+    let timer: TimerHandle | null = null;
+    const beat = (): void => {
+      timer = null;
+      Promise.resolve(active.delivery.extend()).then(
+        (ok) => {
+          if (this.active.get(active.runId) !== active) return;
+          if (ok) timer = loop.callLater(every, beat);
+          else this.interrupt(active, 'lost');
+        },
+        (err) => {
+          this.log.warn('delivery extend failed', err, active.runId);
+          if (this.active.get(active.runId) === active) timer = loop.callLater(every, beat);
+        },
+      );
+    };
+    timer = loop.callLater(every, beat);
+    return {
+      cancel: () => {
+        if (timer !== null) timer.cancel();
+        timer = null;
+      },
+    };
+  }
+
+  private *conclude(active: Active, runTask: Task<unknown>, spec: TaskSpec): Generator<unknown, void, any> {
+    const { runId, delivery, reason } = active;
+    const registry = this.registry;
+    if (reason === 'lost') {
+      // Someone else owns the message now; it records the outcome.
+      this.log.warn('run stopped, its delivery went to another consumer', `${spec.name}`, runId);
+      return;
+    }
+    const finishedOk = runTask.done() && !runTask.cancelled() && runTask.exception() === null;
+    if (finishedOk) {
+      // Finished, even if an interrupt came too late to stop it: the result stands.
+      if (yield* this.settle(delivery.ack(), runId)) registry.succeeded(runId, runTask.result());
+      return;
+    }
+    if (reason === 'cancel') {
+      if (yield* this.settle(delivery.ack(), runId)) registry.cancelled(runId, WHY.cancel);
+      return;
+    }
+    if (reason === 'stop') {
+      if (yield* this.settle(delivery.nack(), runId)) registry.requeued(runId, WHY.stop);
+      return;
+    }
+    let status: number;
+    let error: unknown;
+    if (reason === 'timeout') {
+      status = Status.TIMED_OUT;
+      error = interruptError('timeout', spec.timeout);
+    } else if (runTask.cancelled()) {
+      status = Status.CANCELLED;
+      error = new CancelledError('the handler was cancelled');
+    } else {
+      error = runTask.exception();
+      status = statusOfError(error);
+    }
+    const run = registry.get(runId);
+    const attempts = run?.attempts ?? 1;
+    const decision = decide(status, Math.max(1, attempts), spec, this.policy);
+    if (decision.action === 'retry') {
+      if (yield* this.settle(delivery.nack({ delay: decision.delay }), runId)) registry.retrying(runId, status, error, decision.delay, decision.why);
+    } else {
+      yield* this.deadLetter(delivery, runId, status, error, decision.why);
+    }
+  }
+
+  private *deadLetter(delivery: Delivery, runId: string, status: number, error: unknown, why: string): Generator<unknown, void, any> {
+    if (yield* this.settle(delivery.deadLetter({ status, statusMessage: statusMessage(status) }), runId)) {
+      this.registry.deadLettered(runId, status, error, why);
+      this.emit({ kind: 'deadLetter' });
+    }
+  }
+
+  /** Awaits an ack/nack/deadLetter; a refused one (stale delivery) means the outcome is not ours to record. */
+  private *settle(op: PromiseLike<boolean>, runId: string): Generator<unknown, boolean, any> {
+    let ok: boolean;
+    try {
+      ok = yield* ensureFuture<boolean>(op, this.loop!);
+    } catch (err) {
+      this.log.error('queue refused the outcome', err, runId);
+      return false;
+    }
+    this.emit({ kind: 'queue' });
+    if (!ok) this.log.warn('run outcome dropped, its delivery had expired', undefined, runId);
+    return ok;
+  }
+}
