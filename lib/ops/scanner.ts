@@ -29,6 +29,8 @@ export interface ScannerLease {
   acquire(): PromiseLike<number | null>;
   /** When the scanner stops. */
   release(): PromiseLike<void>;
+  /** True for a lease nobody else can hold (the embedded one): the scanner is active from its start. */
+  readonly alwaysHeld?: boolean;
 }
 
 export type ScannerState = 'active' | 'standby' | 'off';
@@ -49,6 +51,7 @@ export interface ScannerOptions {
 /** The embedded queue's lease: one process, always active, token 0. */
 export function localLease(): ScannerLease {
   return {
+    alwaysHeld: true,
     acquire: () => resolvedOn(getRunningLoop(), 0),
     release: () => resolvedOn(getRunningLoop(), undefined),
   };
@@ -76,6 +79,7 @@ export class Scanner {
   private readonly log: Logger;
   private task: Task<void> | null = null;
   private _state: ScannerState = 'off';
+  private announced = false;
   /** Scans completed (for tests and the dashboard). */
   scans = 0;
 
@@ -99,6 +103,8 @@ export class Scanner {
   start(): void {
     if (this.task !== null) return;
     this.task = getRunningLoop().createTask(() => this.loop(), { name: 'scanner' });
+    // Until its first answer, a shared lease may be held elsewhere: stand by rather than claim.
+    this._state = this.lease.alwaysHeld === true ? 'active' : 'standby';
   }
 
   /** Ends the scan loop (a scan in progress is cancelled) and releases the lease. */
@@ -146,7 +152,8 @@ export class Scanner {
       this._state = 'standby';
       return null;
     }
-    if (this._state !== 'active') this.log.info('scanner active', `every ${this.interval} ms`, `fence ${fence}`);
+    if (!this.announced || this._state !== 'active') this.log.info('scanner active', `every ${this.interval} ms`, `fence ${fence}`);
+    this.announced = true;
     this._state = 'active';
 
     const items = yield* this.callDue(loop);

@@ -1,15 +1,75 @@
 'use strict';
-// README's first command runs examples/demo.js: keep it working.
+// README's first command runs examples/demo.js (the main job); examples/streams-demo.js shows
+// the streams layer. Keep both working.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 
-test('the demo exchanges messages with an evloop server and exits cleanly', () => {
-  const out = execFileSync(process.execPath, [path.join(__dirname, '..', '..', 'examples', 'demo.js')], { encoding: 'utf8', timeout: 60_000 });
+const root = path.join(__dirname, '..', '..');
+const hasApi = fs.existsSync(path.join(root, 'dist', 'ops', 'api', 'server.js'));
+
+test('the streams demo exchanges messages with an evloop server and exits cleanly', () => {
+  const out = execFileSync(process.execPath, [path.join(root, 'examples', 'streams-demo.js')], { encoding: 'utf8', timeout: 60_000 });
   assert.match(out, /got "echo: hello, evloop"/);
   assert.match(out, /got "echo: asyncio, for Node\.js"/);
   assert.match(out, /sent a 1048576-byte line, got 1048582 bytes back/);
   assert.match(out, /task status -125 \(cancelled\)/);
   assert.match(out, /\ndone\n$/);
+});
+
+function getJson(url) {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+      })
+      .on('error', reject);
+  });
+}
+
+test(`the main demo: API, dashboard, scanner and workers; SIGINT stops it with exit 0 (${hasApi ? 'with' : 'without'} lib/ops/api)`, async () => {
+  const child = spawn(process.execPath, [path.join(root, 'examples', 'demo.js')], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  try {
+    if (!hasApi) {
+      child.stdout.on('data', (c) => (stdout += c));
+      const { code } = await exited;
+      assert.equal(code, 1);
+      assert.match(stderr, /This build has no REST API \(lib\/ops\/api\)/);
+      return;
+    }
+    const url = await new Promise((resolve, reject) => {
+      child.stdout.on('data', (c) => {
+        stdout += c;
+        const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(stdout);
+        if (m) resolve(m[1]);
+      });
+      exited.then(({ code }) => reject(new Error(`demo exited (${code}) before listening: ${stdout} ${stderr}`)));
+    });
+    const health = await getJson(`${url}/health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(
+      { status: health.body.status, queue: health.body.queue, scanner: health.body.scanner, workers: health.body.workers },
+      { status: 'ok', queue: 'memory', scanner: 'active', workers: 4 },
+    );
+    assert.match(stdout, /^dashboard: http:\/\/127\.0\.0\.1:\d+\/$/m);
+    assert.match(stdout, /^ {2}curl .*\/tasks\/resize\/runs$/m);
+    child.kill('SIGINT');
+    const { code, signal } = await exited;
+    assert.equal(signal, null);
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /\nstopped\n$/);
+    assert.match(stderr, /INFO  stopping, on SIGINT/);
+  } finally {
+    clearTimeout(guard);
+  }
 });
