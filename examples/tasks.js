@@ -63,19 +63,30 @@ const tasks = {
   },
 };
 
-// Called every --interval ms. Keys name the work: while a run with a key is queued or running,
-// the same key is not queued again, so a slow run is never doubled by the next scan. Here each
-// key changes every few seconds, so each kind of task comes back regularly.
+// What is due, and how often. A key names one piece of work: while a run with that key is queued
+// or running, the queue refuses the same key again, so a slow run is never doubled by the next
+// scan. Deciding what is due is the tasks file's part: here one run per task per period, and
+// the period is remembered so that a finished run is not started again within it.
+const schedule = [
+  { every: 2000, item: (n) => ({ task: 'resize', key: `image:${n}`, params: { id: n, width: 640 } }) },
+  { every: 5000, item: (n) => ({ task: 'fetchFeed', key: `feed:${n}`, params: { url: 'https://example.org/feed' } }) },
+  { every: 10_000, item: (n) => ({ task: 'sendReport', key: `report:${n}` }) },
+  { every: 15_000, item: (n) => ({ task: 'slowExport', key: `export:${n}` }) },
+  { every: 12_000, item: (n) => ({ task: 'chargeCard', key: `order:${n}`, params: { order: n } }) },
+  { every: 20_000, item: (n) => ({ task: 'buggy', key: `bug:${n}`, params: {} }) },
+];
+const lastPeriod = new Map();
+
+// Called every --interval ms with Date.now(); returns [{ task, key, params? }].
 function due(now) {
-  const every = (ms) => Math.floor(now / ms);
-  return [
-    { task: 'resize', key: `image:${every(2000)}`, params: { id: every(2000), width: 640 } },
-    { task: 'fetchFeed', key: `feed:${every(5000)}`, params: { url: 'https://example.org/feed' } },
-    { task: 'sendReport', key: `report:${every(10_000)}` },
-    { task: 'slowExport', key: `export:${every(15_000)}` },
-    { task: 'chargeCard', key: `order:${every(12_000)}`, params: { order: every(12_000) } },
-    { task: 'buggy', key: `bug:${every(20_000)}`, params: {} },
-  ];
+  const items = [];
+  for (const entry of schedule) {
+    const period = Math.floor(now / entry.every);
+    if (lastPeriod.get(entry) === period) continue;
+    lastPeriod.set(entry, period);
+    items.push(entry.item(period));
+  }
+  return items;
 }
 
 module.exports = { tasks, due };
