@@ -115,22 +115,44 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
 
   const message = (run: RunRecord): QueueMessage => ({ runId: run.id, task: run.task, params: run.params });
 
-  /** Creates a run and enqueues it; the record is dropped unseen when the queue refuses the key. */
-  async function enqueueRun(task: string, key: string | undefined, params: unknown, how: string, token?: number): Promise<RunRecord> {
+  /**
+   * Creates a run and enqueues it; the record is dropped unseen when the queue refuses the key.
+   * The memory queue answers at once: then no task is needed, and the run is logged as queued
+   * before any worker can log it as started.
+   */
+  function enqueueRun(task: string, key: string | undefined, params: unknown, how: string, token?: number): Future<RunRecord> {
     const run = registry.create(task, key, params);
+    let enqueued: Future<void>;
     try {
-      // The memory queue answers at once: then the run is logged as queued before any worker
-      // can log it as started.
-      const enqueued = ensureFuture(queue.enqueue(message(run), token === undefined ? { key: run.key } : { key: run.key, fence: token }), loop);
-      if (!enqueued.done()) await enqueued;
-      enqueued.result();
+      enqueued = ensureFuture<void>(queue.enqueue(message(run), token === undefined ? { key: run.key } : { key: run.key, fence: token }), loop);
     } catch (err) {
       registry.discard(run.id);
-      throw err;
+      return failed(loop, err);
     }
-    registry.queued(run, how);
-    emit({ kind: 'queue' });
-    return registry.snapshot(run.id)!;
+    const finish = (): RunRecord => {
+      if (enqueued.cancelled() || enqueued.exception() !== null) {
+        registry.discard(run.id);
+        enqueued.result(); // throws what the queue said
+      }
+      registry.queued(run, how);
+      emit({ kind: 'queue' });
+      return registry.snapshot(run.id)!;
+    };
+    if (!enqueued.done()) {
+      return loop.createTask(async () => {
+        try {
+          await enqueued;
+        } catch {
+          // finish() reports it
+        }
+        return finish();
+      });
+    }
+    try {
+      return settled(loop, finish());
+    } catch (err) {
+      return failed(loop, err);
+    }
   }
 
   async function submitDue(item: DueItem, token: number): Promise<SubmitOutcome> {
@@ -183,7 +205,7 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
         if (input === undefined) input = {};
         validateObject(input, 'input');
         const key = input.key === undefined ? undefined : checkRunKey(input.key);
-        return loop.createTask(() => enqueueRun(task, key, input.params, 'request'));
+        return enqueueRun(task, key, input.params, 'request');
       } catch (err) {
         return failed(loop, err);
       }

@@ -4,17 +4,17 @@
 //
 // What is never lost: a consumer that is cancelled, or a pool that stops, requeues what it held
 // (nack without delay) after giving the handler `cancelGrace` ms to end. A handler that ignores
-// cancellation is abandoned after that grace (logged), never waited for forever. While a run
-// lasts, the consumer extends its delivery every third of the visibility time-out, so a long
-// run keeps its message; should the queue still hand the message to someone else (the lease was
+// cancellation is abandoned after that grace (logged), never waited for forever. While runs
+// last, the pool extends their deliveries every third of the visibility time-out, so a long run
+// keeps its message; should the queue still hand the message to someone else (the lease was
 // lost), the run is cancelled rather than finished twice, and its late ack would be refused.
 import { Future } from '../core/future';
-import { getRunningLoop, type EventLoop, type TimerHandle } from '../core/loop';
+import { getRunningLoop, type EventLoop } from '../core/loop';
 import { ensureFuture, type Task } from '../core/task';
-import { wait, FIRST_COMPLETED } from '../core/combinators';
+import { sleep, wait } from '../core/combinators';
 import { CancelledError, TimeoutError } from '../util/errors';
 import { Status, statusMessage, statusOfError } from '../util/status';
-import type { Logger, LogMethod } from '../util/logger';
+import type { Logger } from '../util/logger';
 import { validateInteger, validateMs } from '../util/validate';
 import { decide, HARD_MAX_ATTEMPTS, type RetryPolicy } from './retry-policy';
 import type { Registry, RunContext, TaskSpec } from './registry';
@@ -44,10 +44,12 @@ type Interrupt = 'cancel' | 'stop' | 'timeout' | 'lost';
 interface Active {
   readonly runId: string;
   readonly delivery: Delivery;
-  readonly abort: AbortController;
-  /** Resolved to wake the consumer early (cancel, stop, lost lease). */
+  /** Created when the handler first reads ctx.signal (most never do: it is the costliest part of a run). */
+  abort: AbortController | null;
+  /** Resolved when the handler ends, its time-out passes, or it is interrupted (cancel, stop, lost lease). */
   readonly wake: Future<void>;
   reason: Interrupt | null;
+  timeout: number;
 }
 
 const WHY: Readonly<Record<Interrupt, string>> = {
@@ -63,11 +65,46 @@ class RunLogger implements Logger {
     private readonly base: Logger,
     private readonly label: string,
   ) {}
-  debug: LogMethod = (desc, detail, key = this.label) => this.base.debug(desc, detail, key);
-  info: LogMethod = (desc, detail, key = this.label) => this.base.info(desc, detail, key);
-  warn: LogMethod = (desc, detail, key = this.label) => this.base.warn(desc, detail, key);
-  error: LogMethod = (desc, detail, key = this.label) => this.base.error(desc, detail, key);
-  critical: LogMethod = (desc, detail, key = this.label) => this.base.critical(desc, detail, key);
+  debug(desc: string, detail?: unknown, key: unknown = this.label): void {
+    this.base.debug(desc, detail, key);
+  }
+  info(desc: string, detail?: unknown, key: unknown = this.label): void {
+    this.base.info(desc, detail, key);
+  }
+  warn(desc: string, detail?: unknown, key: unknown = this.label): void {
+    this.base.warn(desc, detail, key);
+  }
+  error(desc: string, detail?: unknown, key: unknown = this.label): void {
+    this.base.error(desc, detail, key);
+  }
+  critical(desc: string, detail?: unknown, key: unknown = this.label): void {
+    this.base.critical(desc, detail, key);
+  }
+}
+
+/** The handler's ctx; `signal` and `log` are made on first use. */
+class Context implements RunContext {
+  private _log: Logger | null = null;
+  constructor(
+    readonly id: string,
+    readonly task: string,
+    readonly key: string,
+    readonly attempt: number,
+    readonly fence: number,
+    private readonly active: Active,
+    private readonly base: Logger,
+  ) {}
+  get signal(): AbortSignal {
+    const active = this.active;
+    if (active.abort === null) {
+      active.abort = new AbortController();
+      if (active.reason !== null) active.abort.abort(interruptError(active.reason, active.timeout));
+    }
+    return active.abort.signal;
+  }
+  get log(): Logger {
+    return (this._log ??= new RunLogger(this.base, `${this.task} ${this.key}`));
+  }
 }
 
 function interruptError(reason: Interrupt, ms: number): Error {
@@ -88,6 +125,7 @@ export class WorkerPool {
   private readonly waiting = new Set<Future<Delivery>>();
   private readonly active = new Map<string, Active>();
   private stopping = false;
+  private beat: Task<void> | null = null;
   private stopped: Future<void> | null = null;
 
   constructor(options: WorkerPoolOptions) {
@@ -114,6 +152,7 @@ export class WorkerPool {
   start(): void {
     if (this.loop !== null) return;
     const loop = (this.loop = getRunningLoop());
+    if (this.concurrency > 0) this.beat = loop.createTask(() => this.heartbeat(), { name: 'worker-heartbeat' });
     for (let i = 0; i < this.concurrency; i++) {
       const task = loop.createTask(() => this.consume(), { name: `worker-${i + 1}` });
       this.consumers.push(task);
@@ -144,14 +183,19 @@ export class WorkerPool {
     for (const f of this.waiting) f.cancel('worker stopped');
     const consumers = this.consumers.slice();
     this.stopped = loop.createTask(async () => {
-      if (consumers.length === 0) return;
-      const [, pending] = await wait(consumers, { timeout });
-      if (pending.size === 0) return;
-      for (const active of this.active.values()) this.interrupt(active, 'stop');
-      // Each interrupted consumer waits up to cancelGrace for its handler, then requeues.
-      const [, stuck] = await wait(pending, { timeout: this.cancelGrace + 1000 });
-      for (const t of stuck) t.cancel('worker stopped');
-      if (stuck.size !== 0) await wait(stuck);
+      try {
+        if (consumers.length === 0) return;
+        const [, pending] = await wait(consumers, { timeout });
+        if (pending.size === 0) return;
+        for (const active of this.active.values()) this.interrupt(active, 'stop');
+        // Each interrupted consumer waits up to cancelGrace for its handler, then requeues.
+        const [, stuck] = await wait(pending, { timeout: this.cancelGrace + 1000 });
+        for (const t of stuck) t.cancel('worker stopped');
+        if (stuck.size !== 0) await wait(stuck);
+      } finally {
+        this.beat?.cancel();
+        this.beat = null;
+      }
     }) as unknown as Future<void>;
     return this.stopped;
   }
@@ -159,7 +203,7 @@ export class WorkerPool {
   private interrupt(active: Active, reason: Interrupt): void {
     if (active.reason !== null) return;
     active.reason = reason;
-    if (!active.wake.done()) active.wake.setResult(undefined);
+    this.wakeUp(active);
   }
 
   // ---- a consumer ----
@@ -211,79 +255,81 @@ export class WorkerPool {
     }
     registry.started(runId);
     const loop = this.loop!;
-    const active: Active = { runId, delivery, abort: new AbortController(), wake: loop.createFuture<void>(), reason: null };
+    const active: Active = { runId, delivery, abort: null, wake: loop.createFuture<void>(), reason: null, timeout: spec.timeout };
     this.active.set(runId, active);
-    const ctx: RunContext = {
-      id: runId,
-      task: run.task,
-      key: run.key,
-      attempt: run.attempts,
-      signal: active.abort.signal,
-      log: new RunLogger(this.log, `${run.task} ${run.key}`),
-      fence: this.fence(),
-    };
+    const ctx = new Context(runId, run.task, run.key, run.attempts, this.fence(), active, this.log);
     const params = run.params;
-    const heartbeat = this.heartbeat(active);
     const runTask = loop.createTask(() => spec.run(params, ctx), { name: `${run.task} ${run.key}` });
+    runTask._addCallbackInternal(() => this.wakeUp(active));
+    const timer = loop.callLater(spec.timeout, this.onTimeout, active);
     let cancelledConsumer: unknown = null;
     try {
-      yield* wait([runTask, active.wake], { timeout: spec.timeout, returnWhen: FIRST_COMPLETED });
-      if (!runTask.done()) {
-        if (active.reason === null) active.reason = 'timeout';
-        yield* this.cancelRunTask(active, runTask, spec);
-      }
+      yield* active.wake;
+      if (!runTask.done()) yield* this.cancelRunTask(active, runTask);
     } catch (err) {
       // This consumer was cancelled: the run goes back to the queue, after its grace.
       cancelledConsumer = err;
       if (active.reason === null || active.reason === 'timeout') active.reason = 'stop';
       try {
-        yield* this.cancelRunTask(active, runTask, spec);
+        yield* this.cancelRunTask(active, runTask);
       } catch {
         // cancelled again: requeue at once
       }
     } finally {
-      heartbeat.cancel();
+      timer.cancel();
       this.active.delete(runId);
     }
     yield* this.conclude(active, runTask, spec);
     if (cancelledConsumer !== null) throw cancelledConsumer;
   }
 
-  private *cancelRunTask(active: Active, runTask: Task<unknown>, spec: TaskSpec): Generator<unknown, void, any> {
-    if (!active.abort.signal.aborted) active.abort.abort(interruptError(active.reason!, spec.timeout));
-    runTask.cancel(WHY[active.reason!]);
+  private wakeUp(active: Active): void {
+    if (!active.wake.done()) active.wake.setResult(undefined);
+  }
+
+  private readonly onTimeout = (active: Active): void => {
+    if (active.reason === null) active.reason = 'timeout';
+    this.wakeUp(active);
+  };
+
+  private *cancelRunTask(active: Active, runTask: Task<unknown>): Generator<unknown, void, any> {
+    const reason = active.reason ?? 'stop';
+    active.reason = reason;
+    if (active.abort !== null && !active.abort.signal.aborted) active.abort.abort(interruptError(reason, active.timeout));
+    runTask.cancel(WHY[reason]);
     if (!runTask.done()) yield* wait([runTask], { timeout: this.cancelGrace });
     if (!runTask.done()) {
       this.log.error(`run ignored its cancellation for ${this.cancelGrace} ms, abandoned`, `${runTask.getName()}`, active.runId);
     }
   }
 
-  /** Extends the delivery every third of the visibility time-out; a refused extend means the lease is lost. */
-  private heartbeat(active: Active): { cancel(): void } {
-    const loop = this.loop!;
+  /**
+   * One heartbeat for the whole pool: every third of the visibility time-out, each delivery in
+   * hand is extended. Its timer is always due before any delivery's deadline, so even after the
+   * loop was blocked past the time-out, the extends run before the queue's expiry check. A
+   * refused extend means the lease is lost: that run is interrupted.
+   */
+  private *heartbeat(): Generator<unknown, void, any> {
     const every = this.queue.visibilityTimeout / 3;
-    let timer: TimerHandle | null = null;
-    const beat = (): void => {
-      timer = null;
-      Promise.resolve(active.delivery.extend()).then(
-        (ok) => {
-          if (this.active.get(active.runId) !== active) return;
-          if (ok) timer = loop.callLater(every, beat);
-          else this.interrupt(active, 'lost');
-        },
-        (err) => {
+    for (;;) {
+      yield* sleep(every);
+      for (const active of this.active.values()) {
+        let extended: Future<boolean>;
+        try {
+          extended = ensureFuture<boolean>(active.delivery.extend(), this.loop!);
+        } catch (err) {
           this.log.warn('delivery extend failed', err, active.runId);
-          if (this.active.get(active.runId) === active) timer = loop.callLater(every, beat);
-        },
-      );
-    };
-    timer = loop.callLater(every, beat);
-    return {
-      cancel: () => {
-        if (timer !== null) timer.cancel();
-        timer = null;
-      },
-    };
+          continue;
+        }
+        const check = (f: Future<boolean>): void => {
+          if (f.cancelled()) return;
+          if (f.exception() !== null) this.log.warn('delivery extend failed', f.exception(), active.runId);
+          else if (!f.result() && this.active.get(active.runId) === active) this.interrupt(active, 'lost');
+        };
+        if (extended.done()) check(extended);
+        else extended.addDoneCallback(check);
+      }
+    }
   }
 
   private *conclude(active: Active, runTask: Task<unknown>, spec: TaskSpec): Generator<unknown, void, any> {
