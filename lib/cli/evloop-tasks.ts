@@ -129,6 +129,8 @@ export async function loadTasksFile(file: string): Promise<TasksModule> {
       mod = await importModule(pathToFileURL(resolved).href);
     } else {
       try {
+        // A user's file, named at run time: only require() (or import()) can load it.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
         mod = require(resolved) as Record<string, unknown>;
       } catch (err) {
         if ((err as { code?: unknown }).code !== 'ERR_REQUIRE_ESM') throw err;
@@ -162,6 +164,8 @@ type StartApiServer = (ops: TaskOps, options?: { host?: string; port?: number; c
 /** The REST API module, when this build has it (lib/ops/api, from the ops-web work). */
 function loadApi(): StartApiServer | null {
   try {
+    // Loaded when present, so that this program builds and runs (with --no-api) without it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require('../ops/api/server') as { startApiServer: StartApiServer }).startApiServer;
   } catch (err) {
     if ((err as { code?: unknown }).code === 'MODULE_NOT_FOUND' && /ops[\\/]api[\\/]server/.test(String((err as Error).message))) return null;

@@ -3,7 +3,8 @@
 // message with the same key" is atomic by construction; the Futures it returns are already
 // settled. It lives and dies with the process: durability is the Redis queue's job.
 import { Future } from '../core/future';
-import { getRunningLoop, type EventLoop, type TimerHandle } from '../core/loop';
+import { getRunningLoop, type EventLoop } from '../core/loop';
+import type { TimerHandle } from '../core/handles';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateMs, validateObject } from '../util/validate';
 import type { DeadLetterEntry, DeadLetterReason, Delivery, EnqueueOptions, NackOptions, Queue, QueueMessage, QueueStatsSnapshot } from './queue';
 

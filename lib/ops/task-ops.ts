@@ -73,7 +73,6 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
   validateObject(options, 'options');
   const loop = getRunningLoop();
   const listeners = new Set<(change: OpsChange) => void>();
-  let log: Logger;
   const emit = (change: OpsChange): void => {
     for (const listener of listeners) {
       try {
@@ -84,7 +83,7 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
     }
   };
   const registry = new Registry({ tasks: options.tasks, maxFinishedRuns: options.maxFinishedRuns, logger: options.logger, onChange: emit });
-  log = registry.log;
+  const log: Logger = registry.log;
   const ownQueue = options.queue === undefined;
   const queue: Queue = options.queue ?? new MemoryQueue({ visibilityTimeout: options.visibilityTimeout });
   const policy = retryPolicy(options.retry);

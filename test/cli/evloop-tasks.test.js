@@ -108,9 +108,9 @@ test('--no-api: runs the scan and the workers; SIGINT lets the run in flight fin
   const { code, signal, stderr } = await p.exit;
   assert.equal(signal, null);
   assert.equal(code, 0, stderr);
-  assert.match(stderr, / INFO  stopping, on SIGINT: running tasks get 10000 ms, then are requeued/);
-  assert.match(stderr, / INFO  run finished, hold held: 0/);
-  assert.match(stderr, / INFO  task operations stopped/);
+  assert.match(stderr, / INFO {2}stopping, on SIGINT: running tasks get 10000 ms, then are requeued/);
+  assert.match(stderr, / INFO {2}run finished, hold held: 0/);
+  assert.match(stderr, / INFO {2}task operations stopped/);
   assert.ok(stderr.indexOf('run finished, hold held') < stderr.indexOf('task operations stopped'));
 });
 

@@ -68,7 +68,7 @@ test(`the main demo: API, dashboard, scanner and workers; SIGINT stops it with e
     assert.equal(signal, null);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /\nstopped\n$/);
-    assert.match(stderr, /INFO  stopping, on SIGINT/);
+    assert.match(stderr, /INFO {2}stopping, on SIGINT/);
   } finally {
     clearTimeout(guard);
   }

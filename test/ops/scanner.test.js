@@ -88,10 +88,10 @@ test('a due that throws, returns garbage, hangs, or yields bad items: logged, an
     assert.match(log, /ERROR scan failed, due must return an array of \{ task, key, params\? \}, number/);
     assert.match(log, /ERROR scan failed, due timed out, TimeoutError \[ERR_TIMEOUT\]: due\(\) did not answer within 30 ms/);
     assert.match(log, /ERROR scan failed, due threw, Error \[ECONNREFUSED\]: async failure/);
-    assert.match(log, /WARN  scan item refused, .*ERR_UNKNOWN_TASK.*: nope a/);
-    assert.match(log, /WARN  scan item refused, .*ERR_INVALID_ARG_VALUE.*: t $/m);
-    assert.match(log, /WARN  scan item refused, .*ERR_INVALID_ARG_TYPE.*: t undefined/);
-    assert.match(log, /WARN  scan item refused, .*ERR_INVALID_ARG_TYPE.*: null/);
+    assert.match(log, /WARN {2}scan item refused, .*ERR_UNKNOWN_TASK.*: nope a/);
+    assert.match(log, /WARN {2}scan item refused, .*ERR_INVALID_ARG_VALUE.*: t $/m);
+    assert.match(log, /WARN {2}scan item refused, .*ERR_INVALID_ARG_TYPE.*: t undefined/);
+    assert.match(log, /WARN {2}scan item refused, .*ERR_INVALID_ARG_TYPE.*: null/);
     assert.equal(due.calls[2].ctx.signal.aborted, true, 'the hung call was told to stop');
     assert.equal(due.calls[3].ctx.signal.aborted, true);
     const { runs } = await ops.listRuns({ limit: 10, offset: 0 });

@@ -80,8 +80,8 @@ test('a run: queued (1), running (100), success (0) with its result and ISO time
     // The project's log format: `short desc, detail info: key`.
     assert.match(text(), / DEBUG run queued \(request\), resize image:42: 1$/m);
     assert.match(text(), / DEBUG run started, attempt 1, resize image:42: 100$/m);
-    assert.match(text(), / INFO  resizing, to 64px: resize image:42$/m);
-    assert.match(text(), / INFO  run finished, resize image:42: 0$/m);
+    assert.match(text(), / INFO {2}resizing, to 64px: resize image:42$/m);
+    assert.match(text(), / INFO {2}run finished, resize image:42: 0$/m);
   }));
 
 test('startRun: unknown task, bad input, duplicate key — each a coded error that changes nothing', () =>

@@ -5,7 +5,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { run, createTaskOps, sleep, getRunningLoop, allTasks, gather, wait } = require('evloop');
 const { WorkerPool, retryPolicy } = require('evloop/internal');
-const { captureLogger, until, finished } = require('../helpers/ops-util');
+const { captureLogger, finished } = require('../helpers/ops-util');
 
 function quiet() {
   return captureLogger('critical').logger;
@@ -41,8 +41,8 @@ test('a handler that blocks the loop past the visibility time-out keeps its deli
           run: async () => {
             calls++;
             await sleep(5);
-            const until = Date.now() + 250; // 2.5x the visibility time-out, without yielding
-            while (Date.now() < until);
+            const end = Date.now() + 250; // 2.5x the visibility time-out, without yielding
+            while (Date.now() < end);
             await sleep(5);
             return 'ok';
           },
@@ -172,7 +172,7 @@ test('graceful stop past its deadline: runs in flight are cancelled and requeued
       assert.equal(r.endedAt, undefined);
     }
     assert.deepEqual(ops.queue.statsNow(), { depth: 2, inFlight: 0, delayed: 0, deadLetters: 0 });
-    assert.match(text(), /INFO  run requeued, worker stopped, slow a: 1/);
+    assert.match(text(), /INFO {2}run requeued, worker stopped, slow a: 1/);
   }));
 
 test('a handler that ignores cancellation is abandoned after the grace: stop and time-outs still end', () =>
