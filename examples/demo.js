@@ -4,7 +4,7 @@
 // and end as dead letters. Open the printed URL; Ctrl-C stops it gracefully.
 // The same as `evloop-tasks --tasks examples/tasks.js`, written out as a template for embedding.
 const evloop = require('..');
-const { run, getRunningLoop, createTaskOps, createLogger } = evloop;
+const { run, Event, createTaskOps, createLogger } = evloop;
 const { tasks, due } = require('./tasks');
 
 run(async () => {
@@ -29,13 +29,15 @@ run(async () => {
   console.log('Ctrl-C stops it (running tasks finish or go back to the queue).');
 
   // SIGINT / SIGTERM end the wait; the stop below is graceful.
-  const stop = getRunningLoop().createFuture();
-  const onSignal = (signal) => {
-    if (!stop.done()) stop.setResult(signal);
+  const stop = new Event();
+  let signal;
+  const onSignal = (name) => {
+    signal = name;
+    stop.set();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const signal = await stop;
+  await stop.wait();
   logger.info('stopping', `on ${signal}`);
   await api.close();
   await ops.stop({ timeout: 5000 });

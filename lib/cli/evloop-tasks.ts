@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import { pathToFileURL } from 'url';
 import { parseArgs } from 'util';
 import { newEventLoop } from '../core/loop';
+import { Event } from '../sync/event';
 import { createLogger, type Logger } from '../util/logger';
 import { createTaskOps, type EmbeddedTaskOps } from '../ops/task-ops';
 import { defineTasks, type TaskDefinition } from '../ops/registry';
@@ -211,16 +212,22 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   return new Promise<number>((resolveExit) => {
     const body = async (): Promise<void> => {
-      const stopRequested = loop.createFuture<string>();
+      const stopRequested = new Event();
+      let stopSignal = '';
       const onSignal = (signal: string): void => {
-        if (!stopRequested.done()) stopRequested.setResult(signal);
-        else {
+        if (!stopRequested.isSet()) {
+          stopSignal = signal;
+          stopRequested.set();
+        } else {
           // A second signal while stopping: the user insists.
           logger.warn('second signal during the graceful stop, exiting now', signal);
           resolveExit(1);
         }
       };
       for (const s of signals) process.on(s, onSignal);
+      // Signal handlers do not keep Node alive; with no API, no scanner and no workers nothing
+      // else would, and the process must stay until it is told to stop.
+      const keepAlive = setInterval(() => {}, 1 << 30);
       let ops: EmbeddedTaskOps | null = null;
       let api: ApiServerLike | null = null;
       try {
@@ -240,17 +247,19 @@ export async function main(argv: readonly string[]): Promise<number> {
         } else {
           stdout(`running without the API: ${opts.workers} workers, scanner ${ops.health().scanner}\n`);
         }
-        const signal = await stopRequested;
-        logger.info('stopping', `on ${signal}: running tasks get ${STOP_TIMEOUT} ms, then are requeued`);
+        await stopRequested.wait();
+        logger.info('stopping', `on ${stopSignal}: running tasks get ${STOP_TIMEOUT} ms, then are requeued`);
       } catch (err) {
         logger.critical('evloop-tasks failed', err);
         await shutdown(ops, api, logger);
         for (const s of signals) process.removeListener(s, onSignal);
+        clearInterval(keepAlive);
         resolveExit(1);
         return;
       }
       await shutdown(ops, api, logger);
       for (const s of signals) process.removeListener(s, onSignal);
+      clearInterval(keepAlive);
       resolveExit(0);
     };
     loop.runUntilComplete(body).catch((err: unknown) => {
