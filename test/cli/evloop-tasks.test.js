@@ -1,10 +1,11 @@
 'use strict';
 // The `evloop-tasks` command as a child process: its start-up line, its exit codes (0 after a
 // graceful stop, 2 for bad usage), the tasks files it accepts and refuses.
-const { test } = require('node:test');
+const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const http = require('node:http');
 const path = require('node:path');
 
@@ -12,6 +13,12 @@ const root = path.join(__dirname, '..', '..');
 const bin = path.join(root, 'bin', 'evloop-tasks.js');
 const fixtures = path.join(root, 'test', 'helpers', 'tasks');
 const hasApi = fs.existsSync(path.join(root, 'dist', 'ops', 'api', 'server.js'));
+
+// A tasks file that throws when loaded lives outside test/ (the runner would load it as a test).
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'evloop-tasks-cli-'));
+const throwsOnLoad = path.join(scratch, 'throws-on-load.js');
+fs.writeFileSync(throwsOnLoad, "'use strict';\nthrow new Error('this tasks file is broken');\n");
+after(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 /** Spawns the command; `waitFor(re)` resolves with the match once stdout shows it; `exit` resolves to { code, signal, stdout, stderr }. */
 function cli(args, env = {}) {
@@ -88,7 +95,7 @@ test('bad usage exits 2 with a clear message and the usage', async () => {
     [['--tasks', path.join(fixtures, 'missing.js'), '--no-api'], /tasks file not found: .*missing\.js/],
     [['--tasks', path.join(fixtures, 'no-tasks.js'), '--no-api'], /tasks file .*no-tasks\.js must export \{ tasks: \{ name: \{ run, … \} \}, due\? \}/],
     [['--tasks', path.join(fixtures, 'bad-definition.js'), '--no-api'], /tasks file .*bad-definition\.js: The value of "tasks\.t\.retries" is out of range/],
-    [['--tasks', path.join(fixtures, 'throws-on-load.js'), '--no-api'], /cannot load tasks file .*: this tasks file is broken/],
+    [['--tasks', throwsOnLoad, '--no-api'], /cannot load tasks file .*: this tasks file is broken/],
   ];
   const results = await Promise.all(cases.map(([args]) => cli(args).exit));
   results.forEach((r, i) => {

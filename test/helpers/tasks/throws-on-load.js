@@ -1,2 +1,0 @@
-'use strict';
-throw new Error('this tasks file is broken');
