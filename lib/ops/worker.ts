@@ -219,13 +219,25 @@ export class WorkerPool {
         // A delivery that arrived in the same pass as our cancellation goes straight back.
         if (next.done() && !next.cancelled() && next.exception() === null) this.requeueUnstarted(next.result());
         if ((err as { code?: unknown }).code === 'ERR_QUEUE_CLOSED') return;
-        if (err instanceof CancelledError && this.stopping) return;
-        throw err;
+        if (err instanceof CancelledError) {
+          if (this.stopping) return;
+          throw err;
+        }
+        // A store that fails (a network queue) must not cost the pool a consumer.
+        this.log.error('consume failed, trying again in 1 s', err);
+        yield* sleep(1000);
+        continue;
       } finally {
         this.waiting.delete(next);
       }
       this.emit({ kind: 'queue' });
-      yield* this.handle(delivery);
+      try {
+        yield* this.handle(delivery);
+      } catch (err) {
+        if (err instanceof CancelledError) throw err;
+        // Not settled: the message comes back after the visibility time-out.
+        this.log.critical('worker failed handling a delivery', err, delivery.message.runId);
+      }
     }
   }
 

@@ -218,3 +218,39 @@ test('a handler that ignores cancellation is abandoned after the grace: stop and
     assert.equal(hangs.length, 2);
     for (const release of hangs) release();
   }));
+
+test('a queue whose consume() fails once costs no consumer: logged, tried again', () =>
+  run(async () => {
+    const { MemoryQueue } = require('evloop');
+    const { Registry } = require('evloop/internal');
+    const { logger, text } = captureLogger('error');
+    const inner = new MemoryQueue();
+    let failures = 1;
+    // The shape a networked queue has: a consume() that can fail.
+    const queue = Object.create(inner, {
+      consume: {
+        value() {
+          if (failures-- > 0) return Promise.reject(Object.assign(new Error('connection reset'), { code: 'ECONNRESET' }));
+          return inner.consume();
+        },
+      },
+    });
+    const finishedRun = getRunningLoop().createFuture();
+    const registry = new Registry({
+      tasks: { t: { run: () => 'ok' } },
+      logger,
+      onChange: (c) => {
+        if (registry.get(c.runId)?.endedAt !== undefined && !finishedRun.done()) finishedRun.setResult();
+      },
+    });
+    const pool = new WorkerPool({ queue, registry, policy: retryPolicy(), concurrency: 1 });
+    pool.start();
+    const r = registry.create('t', 'k', null);
+    await inner.enqueue({ runId: r.id, task: 't' }, { key: 'k' });
+    await finishedRun;
+    assert.equal(registry.get(r.id).status, 0);
+    assert.equal(pool.running, 1);
+    assert.match(text(), /ERROR consume failed, trying again in 1 s, Error \[ECONNRESET\]: connection reset/);
+    await pool.stop();
+    await inner.close();
+  }));
