@@ -8,6 +8,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>evloop tasks</title>
+<link rel="icon" href="data:,">
 <style>
   :root {
     --bg: #f4f6f9; --panel: #fff; --ink: #1d2430; --muted: #687385; --line: #e3e7ee;
@@ -22,7 +23,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .pill { display: inline-flex; align-items: center; gap: 6px; padding: 3px 10px; border-radius: 999px;
           background: rgba(255,255,255,.1); font-size: 12px; }
   .dot { width: 8px; height: 8px; border-radius: 50%; background: #888; display: inline-block; }
-  .dot.active, .dot.ok { background: #35c46e; } .dot.standby { background: #f0b429; } .dot.off, .dot.down { background: #e05252; }
+  .dot.active, .dot.ok { background: #35c46e; } .dot.standby { background: #f0b429; } .dot.off { background: #9aa5b4; } .dot.down { background: #e05252; }
   header .spacer { flex: 1; }
   header .updated { font-size: 12px; color: #aab4c3; }
   main { padding: 20px 24px 40px; display: grid; grid-template-columns: minmax(0, 1fr) 340px; gap: 20px; max-width: 1500px; margin: 0 auto; }
