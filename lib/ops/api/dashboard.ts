@@ -209,8 +209,8 @@ export const DASHBOARD_HTML = `<!doctype html>
     return ms < 1000 ? ms + ' ms' : (ms / 1000).toFixed(1) + ' s';
   }
 
-  // Queued, running, waiting on a callback, or waiting for a retry: the server decides (409 if over).
-  function cancellable(run) { return run.status > 0 || (/^retry/.test(run.category) && !run.endedAt); }
+  // Queued, running or waiting for a retry: a run has no end time until it is over.
+  function cancellable(run) { return !run.endedAt; }
 
   function renderRuns(data) {
     var body = $('runs-body');
