@@ -3,6 +3,7 @@
 // refused the moment it crosses the limit; what the client sends after that is read and dropped
 // (never kept) so that it can still read the 413, up to a bound past which the socket is closed.
 import type { IncomingMessage } from 'http';
+import { invalidArgType } from '../../util/validate';
 import { httpError } from './http-error';
 
 /** After a refusal, at most this many times the limit is drained before the socket is closed. */
@@ -90,7 +91,7 @@ export async function readJsonObject(req: IncomingMessage, limit: number): Promi
     throw httpError(400, 'ERR_INVALID_JSON', `the request body is not valid JSON: ${(err as Error).message}`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw httpError(400, 'ERR_INVALID_ARG_TYPE', `the request body must be a JSON object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+    throw invalidArgType('body', 'a JSON object', value);
   }
   return value as Record<string, unknown>;
 }

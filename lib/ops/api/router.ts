@@ -1,6 +1,7 @@
 // Path matching for the API's handful of routes: a pattern is a list of segments, `:name` ones
 // capture (URL-decoded). Unknown path → 404; known path with another method → 405 with `Allow`.
 // A dozen fixed routes do not earn a router dependency.
+import { invalidArgValue } from '../../util/validate';
 import { httpError } from './http-error';
 
 export type Params = Record<string, string>;
@@ -67,7 +68,7 @@ function matchSegments(pattern: readonly string[], parts: readonly string[]): Pa
       try {
         value = decodeURIComponent(part);
       } catch {
-        throw httpError(400, 'ERR_INVALID_ARG_VALUE', `the path segment ${JSON.stringify(part)} is not valid percent-encoding`);
+        throw invalidArgValue(p.slice(1), part, 'is not valid percent-encoding');
       }
       (params ??= {})[p.slice(1)] = value;
     } else if (p !== part) {
