@@ -66,14 +66,18 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       cleanup();
       reject(err);
     };
+    // A client that goes away mid-body ends the request without 'end' (and not always with 'error').
+    const onClose = (): void => onError(Object.assign(new Error('the client closed the connection before the body was complete'), { code: 'ECONNRESET' }));
     const cleanup = (): void => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      req.off('close', onClose);
     };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
+    req.on('close', onClose);
   });
 }
 

@@ -30,6 +30,8 @@ const STATUS_OF_CODE: Readonly<Record<string, number>> = Object.freeze({
   ERR_DUPLICATE_KEY: 409,
   ERR_RUN_FINISHED: 409,
   ERR_BODY_TOO_LARGE: 413,
+  // The client left mid-request; the answer goes nowhere, but it is not a server fault to log.
+  ECONNRESET: 400,
 });
 
 /** The HTTP status for an error, or 500 when its code is not one the API knows. */
