@@ -433,3 +433,35 @@ test('a client that leaves in the middle of a body changes nothing, and the serv
   assert.deepEqual(await snapshot(), before);
   assert.deepEqual(fx.logger.lines.filter((l) => l.desc === 'api request failed'), []);
 });
+
+test('a client that keeps sending past a refused body is cut off (nothing kept, no hang)', async () => {
+  const ops = { onChange: () => () => {} };
+  const api = await startApiServer(ops, { bodyLimit: 1024, logger: { debug() {}, info() {}, warn() {}, error() {}, critical() {} } });
+  try {
+    const { status, closed } = await new Promise((resolve) => {
+      const s = net.connect(api.port, '127.0.0.1');
+      let text = '';
+      let sent = 0;
+      const chunk = Buffer.alloc(4096, 0x20);
+      const pump = () => {
+        // Far past the 8× drain allowance: 1 MiB against a 1 KiB limit.
+        while (sent < 1024 * 1024) {
+          sent += chunk.length;
+          const hex = chunk.length.toString(16);
+          if (!s.write(`${hex}\r\n${chunk}\r\n`)) return s.once('drain', pump);
+        }
+      };
+      s.on('connect', () => {
+        s.write('POST /tasks/echo/runs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+        pump();
+      });
+      s.on('data', (d) => { text += d; });
+      s.on('error', () => {});
+      s.on('close', () => resolve({ status: /^HTTP\/1\.1 (\d+)/.exec(text)?.[1], closed: true }));
+    });
+    assert.equal(status, '413');
+    assert.ok(closed);
+  } finally {
+    await api.close();
+  }
+});

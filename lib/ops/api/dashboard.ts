@@ -224,9 +224,9 @@ export const DASHBOARD_HTML = `<!doctype html>
       body.appendChild(el('tr', { 'data-run-id': run.id, 'data-category': run.category, 'data-status': String(run.status) }, [
         el('td', { className: 'mono', title: run.id, text: run.id.length > 12 ? run.id.slice(0, 12) + '\\u2026' : run.id }),
         el('td', { text: run.task }),
-        el('td', { className: 'mono', text: run.key }),
+        el('td', { className: 'mono', title: 'params: ' + JSON.stringify(run.params), text: run.key }),
         el('td', null, [badge(run)]),
-        el('td', { className: 'msg', title: run.error ? run.error.message : run.statusMessage,
+        el('td', { className: 'msg', title: run.error ? run.error.message : 'result: ' + JSON.stringify(run.result),
                    text: run.statusMessage + (run.error && run.error.message ? ' \\u2014 ' + run.error.message : '') }),
         el('td', { className: 'num', text: String(run.attempts) }),
         el('td', { title: run.createdAt, text: ago(run.createdAt) }),
