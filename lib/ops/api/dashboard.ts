@@ -226,7 +226,7 @@ export const DASHBOARD_HTML = `<!doctype html>
         el('td', { text: run.task }),
         el('td', { className: 'mono', title: 'params: ' + JSON.stringify(run.params), text: run.key }),
         el('td', null, [badge(run)]),
-        el('td', { className: 'msg', title: run.error ? run.error.message : 'result: ' + JSON.stringify(run.result),
+        el('td', { className: 'msg', title: run.error ? run.error.message : run.result !== undefined ? 'result: ' + JSON.stringify(run.result) : run.statusMessage,
                    text: run.statusMessage + (run.error && run.error.message ? ' \\u2014 ' + run.error.message : '') }),
         el('td', { className: 'num', text: String(run.attempts) }),
         el('td', { title: run.createdAt, text: ago(run.createdAt) }),
