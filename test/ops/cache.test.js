@@ -189,3 +189,23 @@ test('ResponseCache: expiry by its clock, a bound on entries, tags of changes', 
   assert.deepEqual(tagsOfChange({ kind: 'deadLetter' }).sort(), [Tags.deadLetters, Tags.queue].sort());
   assert.deepEqual(tagsOfChange({ kind: 'queue' }), [Tags.queue]);
 });
+
+test('ResponseCache: a change drops exactly the answers carrying its tags', async () => {
+  const cache = new ResponseCache({ ttl: 60_000 });
+  const put = (key, tags) => cache.compute(key, tags, () => ({ key }));
+  await put('/runs/x', [Tags.anyRun, Tags.run('x')]);
+  await put('/runs/y', [Tags.anyRun, Tags.run('y')]);
+  await put('/runs?task=a', [Tags.runLists, Tags.runList('a')]);
+  await put('/runs?task=b', [Tags.runLists, Tags.runList('b')]);
+  await put('/runs', [Tags.runLists, Tags.runListAll]);
+  await put('/queue', [Tags.queue]);
+  await put('/tasks', []);
+  cache.onChange({ kind: 'run', runId: 'x', task: 'a' });
+  const kept = ['/runs/x', '/runs/y', '/runs?task=a', '/runs?task=b', '/runs', '/queue', '/tasks'].filter((k) => cache.get(k));
+  assert.deepEqual(kept, ['/runs/y', '/runs?task=b', '/tasks']);
+  cache.onChange({ kind: 'run' });
+  assert.deepEqual(['/runs/y', '/runs?task=b', '/tasks'].filter((k) => cache.get(k)), ['/tasks']);
+  // Thousands of changes to runs nobody asked about leave nothing behind.
+  for (let i = 0; i < 5000; i++) cache.onChange({ kind: 'run', runId: `r${i}`, task: 'a' });
+  assert.equal(cache.size, 1);
+});

@@ -42,6 +42,12 @@ interface Entry extends CachedAnswer {
   readonly tags: readonly CacheTag[];
 }
 
+interface Computation {
+  run: Promise<FreshAnswer>;
+  readonly tags: readonly CacheTag[];
+  stale: boolean;
+}
+
 export interface ResponseCacheOptions {
   /** How long an answer is served from the cache, in ms; 0 turns caching off. */
   ttl: number;
@@ -65,13 +71,14 @@ export class ResponseCache {
   private readonly maxEntries: number;
   private readonly now: () => number;
   private readonly entries = new Map<string, Entry>();
-  // Tag → the change number that last dropped it. A computation that began before that number
-  // may have read the old state, so its answer is sent but not kept.
-  private readonly droppedAt = new Map<CacheTag, number>();
-  private changeNo = 0;
+  // Tag → keys of the entries carrying it, so a change costs what it drops, not the cache's size.
+  private readonly byTag = new Map<CacheTag, Set<string>>();
+  // Computations under way. A change marks those it affects stale: they may have read the old
+  // state, so their answer is sent but not kept.
+  private readonly computing = new Set<Computation>();
   // Identical misses share one computation, so a burst of dashboards polling an expired answer
   // asks the store once.
-  private readonly pending = new Map<string, { run: Promise<FreshAnswer>; tags: readonly CacheTag[] }>();
+  private readonly pending = new Map<string, Computation>();
 
   constructor(options: ResponseCacheOptions) {
     this.ttl = options.ttl;
@@ -88,7 +95,7 @@ export class ResponseCache {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.now()) {
-      this.entries.delete(key);
+      this.remove(key);
       return undefined;
     }
     return entry;
@@ -117,42 +124,44 @@ export class ResponseCache {
       const inFlight = this.pending.get(key);
       if (inFlight !== undefined) return inFlight.run;
     }
-    const startedAt = this.changeNo;
-    const run = (async (): Promise<FreshAnswer> => {
-      const data = await produce();
-      const computedAt = this.now();
-      const cacheTime = new Date(computedAt).toISOString();
-      const json = JSON.stringify(data);
-      const body = Buffer.from(withCacheFields(json, false, cacheTime));
-      if (store && this.ttl > 0 && !this.droppedSince(tags, startedAt)) {
-        this.store(key, {
-          hitBody: Buffer.from(withCacheFields(json, true, cacheTime)),
-          computedAt,
-          expiresAt: computedAt + this.ttl,
-          tags,
-        });
+    const computation: Computation = { run: undefined!, tags, stale: false };
+    this.computing.add(computation);
+    computation.run = (async (): Promise<FreshAnswer> => {
+      try {
+        const data = await produce();
+        const computedAt = this.now();
+        const cacheTime = new Date(computedAt).toISOString();
+        const json = JSON.stringify(data);
+        const body = Buffer.from(withCacheFields(json, false, cacheTime));
+        if (store && this.ttl > 0 && !computation.stale) {
+          this.store(key, {
+            hitBody: Buffer.from(withCacheFields(json, true, cacheTime)),
+            computedAt,
+            expiresAt: computedAt + this.ttl,
+            tags,
+          });
+        }
+        return { body, computedAt };
+      } finally {
+        this.computing.delete(computation);
+        if (this.pending.get(key) === computation) this.pending.delete(key);
       }
-      return { body, computedAt };
     })();
-    if (shared) {
-      this.pending.set(key, { run, tags });
-      const clear = (): void => {
-        if (this.pending.get(key)?.run === run) this.pending.delete(key);
-      };
-      run.then(clear, clear);
-    }
-    return run;
+    if (shared && this.computing.has(computation)) this.pending.set(key, computation);
+    return computation.run;
   }
 
   /** Drops every answer carrying one of `tags`. */
   drop(tags: readonly CacheTag[]): void {
-    const no = ++this.changeNo;
-    for (const tag of tags) this.droppedAt.set(tag, no);
+    for (const tag of tags) {
+      const keys = this.byTag.get(tag);
+      if (keys !== undefined) for (const key of keys) this.remove(key);
+    }
+    if (this.computing.size === 0) return;
     const set = new Set(tags);
-    const hit = (entryTags: readonly CacheTag[]): boolean => entryTags.some((tag) => set.has(tag));
-    for (const [key, entry] of this.entries) if (hit(entry.tags)) this.entries.delete(key);
-    // A computation under way may have read the old state: later requests must not join it.
-    for (const [key, p] of this.pending) if (hit(p.tags)) this.pending.delete(key);
+    for (const c of this.computing) if (c.tags.some((tag) => set.has(tag))) c.stale = true;
+    // Later requests must not join a computation that may have read the old state.
+    for (const [key, c] of this.pending) if (c.stale) this.pending.delete(key);
   }
 
   /** Drops what an operations change can affect. */
@@ -161,28 +170,37 @@ export class ResponseCache {
   }
 
   clear(): void {
-    this.changeNo++;
     this.entries.clear();
+    this.byTag.clear();
+    for (const c of this.computing) c.stale = true;
     this.pending.clear();
   }
 
-  private droppedSince(tags: readonly CacheTag[], changeNo: number): boolean {
-    if (this.changeNo === changeNo) return false;
-    for (const tag of tags) {
-      const at = this.droppedAt.get(tag);
-      if (at !== undefined && at > changeNo) return true;
-    }
-    return false;
-  }
-
   private store(key: string, entry: Entry): void {
-    this.entries.delete(key);
+    this.remove(key);
     if (this.entries.size >= this.maxEntries) {
       // Map order is insertion order: the first key is the oldest answer.
       const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
+      if (!oldest.done) this.remove(oldest.value);
     }
     this.entries.set(key, entry);
+    for (const tag of entry.tags) {
+      let keys = this.byTag.get(tag);
+      if (keys === undefined) this.byTag.set(tag, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return;
+    this.entries.delete(key);
+    for (const tag of entry.tags) {
+      const keys = this.byTag.get(tag);
+      if (keys === undefined) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.byTag.delete(tag);
+    }
   }
 }
 
