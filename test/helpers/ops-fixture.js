@@ -31,7 +31,8 @@ function startFixture({ workers = 1, cacheTtl = 1000, bodyLimit } = {}) {
     let stop;
     const stopped = new Promise((r) => { stop = r; });
     const loopDone = run(async () => {
-      const ops = createTaskOps({ tasks, workers, logger });
+      // A scan that finds nothing due: the scanner runs (and shows as active) without adding runs.
+      const ops = createTaskOps({ tasks, workers, logger, due: async () => [], interval: 1000 });
       ops.start();
       const options = { cacheTtl, logger };
       if (bodyLimit !== undefined) options.bodyLimit = bodyLimit;
