@@ -465,3 +465,35 @@ test('a client that keeps sending past a refused body is cut off (nothing kept, 
     await api.close();
   }
 });
+
+test('close() while a request is in flight: it is answered (Connection: close), then close() resolves', async () => {
+  let answer;
+  let asked;
+  const askedP = new Promise((r) => { asked = r; });
+  const ops = {
+    onChange: () => () => {},
+    getRun: () => new Promise((resolve) => { answer = resolve; asked(); }),
+  };
+  const quiet = { debug() {}, info() {}, warn() {}, error() {}, critical() {} };
+  const api = await startApiServer(ops, { logger: quiet });
+  const agent = new http.Agent({ keepAlive: true });
+  const response = new Promise((resolve, reject) => {
+    http.get(`${api.url}/runs/r1`, { agent }, (r) => {
+      let t = '';
+      r.on('data', (d) => { t += d; });
+      r.on('end', () => resolve({ status: r.statusCode, connection: r.headers.connection, json: JSON.parse(t) }));
+    }).on('error', reject);
+  });
+  await askedP;
+  let closed = false;
+  const closing = api.close().then(() => { closed = true; });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(closed, false, 'close() waits for the request in flight');
+  answer({ id: 'r1' });
+  const res = await response;
+  assert.equal(res.status, 200);
+  assert.equal(res.connection, 'close');
+  assert.equal(res.json.run.id, 'r1');
+  await closing;
+  agent.destroy();
+});

@@ -49,21 +49,25 @@ function bypassesCache(req: IncomingMessage): boolean {
   return pragma !== undefined && /no-cache/i.test(pragma);
 }
 
-function send(res: ServerResponse, status: number, body: Buffer | string, headers: Record<string, string | number>): void {
+function send(res: ServerResponse, status: number, body: Buffer | string, headers: Record<string, string | number>, closing: boolean): void {
   const buf = typeof body === 'string' ? Buffer.from(body) : body;
   headers['Content-Length'] = buf.length;
+  if (closing) headers.Connection = 'close';
   res.writeHead(status, headers);
   res.end(buf);
 }
 
+/** How long close() lets requests in progress finish before their connections are cut. */
+const CLOSE_GRACE_MS = 2000;
+
 class Api implements ApiServer {
   readonly url: string;
   readonly port: number;
-  private closing: Promise<void> | undefined;
+  private closePromise: Promise<void> | undefined;
 
   constructor(
     private readonly server: Server,
-    private readonly unsubscribe: () => void,
+    private readonly onClose: () => void,
     host: string,
   ) {
     this.port = (server.address() as AddressInfo).port;
@@ -71,12 +75,18 @@ class Api implements ApiServer {
   }
 
   close(): Promise<void> {
-    return (this.closing ??= new Promise<void>((resolve, reject) => {
-      this.unsubscribe();
-      this.server.close((err) => (err ? reject(err) : resolve()));
-      // Keep-alive connections would hold close() open; busy ones are closed when their answer is sent.
+    return (this.closePromise ??= new Promise<void>((resolve, reject) => {
+      this.onClose();
+      // Idle keep-alive connections would hold close() open: end them now. Busy ones answer with
+      // `Connection: close` (see send) and end with it; one that never finishes is cut after a grace.
+      const grace = setTimeout(() => this.server.closeAllConnections(), CLOSE_GRACE_MS);
+      grace.unref();
+      this.server.close((err) => {
+        clearTimeout(grace);
+        if (err) reject(err);
+        else resolve();
+      });
       this.server.closeIdleConnections();
-      this.server.on('request', (_req: IncomingMessage, res: ServerResponse) => res.on('finish', () => this.server.closeIdleConnections()));
     }));
   }
 }
@@ -94,6 +104,7 @@ export async function startApiServer(ops: TaskOps, options: ApiServerOptions = {
 
   const cache = new ResponseCache({ ttl });
   const unsubscribe = ops.onChange((change) => cache.onChange(change));
+  let closing = false;
 
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     const status = httpStatusOf(err);
@@ -105,7 +116,7 @@ export async function startApiServer(ops: TaskOps, options: ApiServerOptions = {
     const headers: Record<string, string | number> = { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-store' };
     const extra = (err as { headers?: Record<string, string> }).headers;
     if (extra) Object.assign(headers, extra);
-    send(res, status, errorBody(err, status), headers);
+    send(res, status, errorBody(err, status), headers, closing);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -116,7 +127,7 @@ export async function startApiServer(ops: TaskOps, options: ApiServerOptions = {
     if (isRead && !bypass) {
       const hit = cache.get(target);
       if (hit !== undefined) {
-        send(res, 200, hit.hitBody, { 'Content-Type': JSON_TYPE, 'Cache-Control': `max-age=${cache.maxAge(hit)}` });
+        send(res, 200, hit.hitBody, { 'Content-Type': JSON_TYPE, 'Cache-Control': `max-age=${cache.maxAge(hit)}` }, closing);
         return;
       }
     }
@@ -126,12 +137,12 @@ export async function startApiServer(ops: TaskOps, options: ApiServerOptions = {
     const { handler, params } = router.match(method, path);
     switch (handler.kind) {
       case 'page':
-        send(res, 200, dashboard, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' });
+        send(res, 200, dashboard, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' }, closing);
         return;
       case 'read': {
         const { tags, produce } = handler.read(ops, params, search);
         const fresh = await cache.compute(target, tags, produce, { shared: !bypass, store: !/no-store/i.test(req.headers['cache-control'] ?? '') });
-        send(res, 200, fresh.body, { 'Content-Type': JSON_TYPE, 'Cache-Control': `max-age=${cache.maxAge(undefined)}` });
+        send(res, 200, fresh.body, { 'Content-Type': JSON_TYPE, 'Cache-Control': `max-age=${cache.maxAge(undefined)}` }, closing);
         return;
       }
       case 'write': {
@@ -146,7 +157,7 @@ export async function startApiServer(ops: TaskOps, options: ApiServerOptions = {
         cache.drop(tagsOfChanges(result.changes));
         const headers: Record<string, string | number> = { 'Content-Type': JSON_TYPE, 'Cache-Control': 'no-store' };
         if (result.location !== undefined) headers.Location = result.location;
-        send(res, result.status, JSON.stringify(result.body), headers);
+        send(res, result.status, JSON.stringify(result.body), headers, closing);
         return;
       }
     }
@@ -185,7 +196,10 @@ export async function startApiServer(ops: TaskOps, options: ApiServerOptions = {
     unsubscribe();
     throw err;
   }
-  const api = new Api(server, unsubscribe, host);
+  const api = new Api(server, () => {
+    closing = true;
+    unsubscribe();
+  }, host);
   log.info('api listening', api.url);
   return api;
 }
