@@ -109,6 +109,7 @@ export async function startApiServer(ops: TaskOps, options: ApiServerOptions = {
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     const status = httpStatusOf(err);
     if (status >= 500) log.error('api request failed', err, `${req.method} ${req.url}`);
+    else log.debug(`api request refused, ${status}`, (err as { code?: unknown }).code, `${req.method} ${req.url}`);
     if (res.headersSent) {
       res.destroy();
       return;
