@@ -6,7 +6,6 @@
 // load generator is often the limit, so the server's own CPU time per request is shown as well.
 //   node bench/api.js [--runs 10000] [--seconds 4] [--rounds 2] [--connections 10] [--path /runs?limit=50]
 const { execFile } = require('child_process');
-const path = require('path');
 const { run, createTaskOps, startApiServer } = require('..');
 
 function arg(name, fallback) {

@@ -1,4 +1,5 @@
 'use strict';
+/* global document -- the functions given to page.waitForFunction run in the page */
 // The dashboard in a real browser: Debian's chromium driven by playwright-core. From the page:
 // start a run and see it finish, cancel another, retry a dead letter; then a screenshot into
 // test-artifacts/ (git-ignored).
