@@ -49,3 +49,4 @@ export type { TaskDefinition, TaskHandler, RunContext } from './ops/registry';
 export type { DueItem, DueFunction, ScannerLease } from './ops/scanner';
 export type { StopOptions } from './ops/worker';
 export type { RetryPolicyOptions } from './ops/retry-policy';
+export { startApiServer, type ApiServer, type ApiServerOptions } from './ops/api/server';

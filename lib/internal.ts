@@ -9,3 +9,4 @@ export { Registry, defineTasks, checkRunKey, checkRunQuery, TASK_DEFAULTS } from
 export { decide, retryPolicy, isTransient, HARD_MAX_ATTEMPTS } from './ops/retry-policy';
 export { Scanner, localLease } from './ops/scanner';
 export { WorkerPool } from './ops/worker';
+export { ResponseCache, tagsOfChange, Tags, type CacheTag, type ResponseCacheOptions } from './ops/api/cache';
