@@ -17,9 +17,10 @@ test('a delivery held by a dead consumer goes to a worker after the visibility t
     let calls = 0;
     const ops = createTaskOps({ tasks: { t: { run: async (p) => (calls++, p.v) } }, logger: quiet(), workers: 1, visibilityTimeout: 100 });
     const r = await ops.startRun('t', { key: 'k', params: { v: 'done' } });
-    // A consumer that takes the message and dies (never acks, never extends).
-    const dead = await ops.queue.consume();
+    // A consumer that takes the message and dies (never acks, never extends). The clock starts
+    // before the take: the visibility time-out counts from it.
     const t0 = loop.time();
+    const dead = await ops.queue.consume();
     ops.start();
     const [done] = await finished(ops, [r.id]);
     assert.ok(loop.time() - t0 >= 99, `redelivered after ${loop.time() - t0} ms`);
