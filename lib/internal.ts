@@ -9,3 +9,5 @@ export { Registry, defineTasks, checkRunKey, checkRunQuery, TASK_DEFAULTS } from
 export { decide, retryPolicy, isTransient, HARD_MAX_ATTEMPTS } from './ops/retry-policy';
 export { Scanner, localLease } from './ops/scanner';
 export { WorkerPool } from './ops/worker';
+// Whether evloop's promise hooks are installed now (they are while an async-function task is pending).
+export { framesCarried } from './core/context';

@@ -20,7 +20,7 @@ import { CancelledError, EventLoopError } from '../util/errors';
 import { Future } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
 import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
-import { current, Frame, retainFrames, releaseFrames } from './context';
+import { current, Frame } from './context';
 import type { ExceptionContext as BaseExceptionContext } from './events';
 import { Handle, TimerHandle, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
@@ -122,7 +122,6 @@ export class EventLoop {
     this._backend = validateOneOf(options.backend ?? 'auto', 'options.backend', BACKEND_OPTIONS);
     this._logger = toLogger(options.logger);
     if (options.debug) this._debug = true;
-    retainFrames();
   }
 
   // ---- time and scheduling ----
@@ -539,7 +538,8 @@ export class EventLoop {
       }
     }
     this._closed = true;
-    releaseFrames();
+    // Its pending async-function tasks will never finish: they stop holding the promise hooks.
+    for (const task of this._tasks) task._releaseFrames();
     this._ready.length = 0;
     this._timers.clear();
     this._timerCancelledCount = 0;
