@@ -36,6 +36,8 @@ export const current = {
    * promise created there can be handed to its task.
    */
   frame: new Frame(null) as Frame | null,
+  /** Counts promise jobs while the hooks are on (Future's then tells a V8 thenable job by it). */
+  job: 0,
 };
 
 // Promise jobs never nest, so one slot is enough to restore the frame of the code around them.
@@ -47,6 +49,7 @@ function onInit(promise: Promise<unknown>): void {
   (promise as Tagged)[FRAME] = current.frame;
 }
 function onBefore(promise: Promise<unknown>): void {
+  current.job++;
   outerFrame = current.frame;
   const f = (promise as Tagged)[FRAME];
   current.frame = f === undefined ? null : f;
@@ -79,10 +82,12 @@ export function retainFrames(): void {
 /** That task is done (or its loop closed). */
 export function releaseFrames(): void {
   if (users === 0) return;
-  // Removed from a macrotask, outside any promise job: a job whose before hook ran must see its
-  // after hook (a task often finishes inside one), and a task started right after another
-  // finished keeps the hooks on without reinstalling them.
-  if (--users === 0 && stopSoon === null) {
+  if (--users !== 0 || stopSoon !== null) return;
+  // Inside a job whose before hook ran (a task usually finishes in one), its after hook must
+  // still run: the hooks are then removed from a macrotask.
+  if (outerFrame === NO_JOB) {
+    uninstall();
+  } else {
     stopSoon = setImmediate(uninstall);
     stopSoon.unref();
   }

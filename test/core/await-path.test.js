@@ -200,3 +200,27 @@ test('the promise hooks are on only while an async-function task is pending', as
   await settle();
   assert.equal(framesCarried(), false, 'closing the loop releases its pending tasks');
 });
+
+test('await of a done future inside a task resumes after two microtask hops (a native promise: one)', async () => {
+  await run(async () => {
+    const loop = loopOf();
+    const hopsAcross = async (awaitable) => {
+      let hops = 0;
+      let stop = false;
+      const counter = (async () => { while (!stop) { hops++; await null; } })();
+      await awaitable;
+      stop = true;
+      await counter;
+      return hops;
+    };
+    await hopsAcross(Promise.resolve(0)); // warm-up
+    const native = await hopsAcross(Promise.resolve(1));
+    const fut = loop.createFuture();
+    fut.setResult(2);
+    const viaFuture = await hopsAcross(fut);
+    assert.ok(viaFuture <= native + 1, `done future: ${viaFuture} hops, native promise: ${native}`);
+    const failed = loop.createFuture();
+    failed.setException(new Error('late'));
+    await assert.rejects(async () => { await failed; }, /late/);
+  });
+});
