@@ -10,3 +10,5 @@ export { decide, retryPolicy, isTransient, HARD_MAX_ATTEMPTS } from './ops/retry
 export { Scanner, localLease } from './ops/scanner';
 export { WorkerPool } from './ops/worker';
 export { ResponseCache, tagsOfChange, Tags, type CacheTag, type ResponseCacheOptions } from './ops/api/cache';
+// Whether evloop's promise hooks are installed now (they are while an async-function task is pending).
+export { framesCarried } from './core/context';

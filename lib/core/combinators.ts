@@ -6,7 +6,8 @@ import { getRunningLoop } from './running';
 import { CancelledError, TimeoutError } from '../util/errors';
 import { ensureFuture } from './task';
 import type { AbstractEventLoop as EventLoop } from './events';
-import type { Handle, TimerHandle } from './handles';
+import type { TimerHandle } from './handles';
+import type { QueuedTimer } from './timer-queue';
 
 export { ensureFuture };
 
@@ -15,29 +16,38 @@ function checkMs(ms: unknown, name: string): number {
 }
 
 /**
- * The future sleep() returns: cancelling it also cancels its timer. When it wakes — from its
- * timer, or for sleep(0) from the ready queue one pass after sleep() was called — it runs its
- * waiters right there instead of scheduling them for one more pass: a sleeping task resumes
- * after exactly one hop, as asyncio's sleep(0) (a bare yield) does.
+ * The future sleep() returns, which is also its own timer in the loop's timer queue (one object
+ * per sleep instead of a future, a TimerHandle and an argument array: a sleeping task's timer
+ * lives through young-generation GCs, so every byte of it is copied). Cancelling it cancels the
+ * timer. When it wakes — from the timer queue, or for sleep(0) from the ready queue one pass
+ * after sleep() was called — it runs its waiters right there instead of scheduling them for one
+ * more pass: a sleeping task resumes after exactly one hop, as asyncio's sleep(0) (a bare yield)
+ * does.
  */
-class SleepFuture<T> extends Future<T> {
-  /** @internal */ _handle: Handle | null = null;
-  /** @internal queued itself for sleep(0) */ _zero = false;
+class SleepFuture<T> extends Future<T> implements QueuedTimer {
+  /** @internal */ _when = 0;
+  /** @internal */ _seq = 0;
+  /** @internal the timer is cancelled */ _cancelled = false;
+  /** @internal in the loop's timer queue */ _queued = false;
   /** @internal */ _value: T | undefined = undefined;
 
   override cancel(msg?: string): boolean {
-    const h = this._handle;
-    if (h !== null) {
-      this._handle = null;
-      h.cancel();
+    if (this._queued && !this._cancelled) {
+      this._cancelled = true;
+      this._loop._timerCancelledCount++;
     }
     return super.cancel(msg);
   }
 
-  /** @internal */
-  _wake(): void {
-    this._handle = null;
-    if (this._state !== PENDING) return;
+  /**
+   * @internal Run by the ready queue: while pending, only because it is due (its timer fired,
+   * or sleep(0)'s pass came); once done, to run its done callbacks.
+   */
+  override _run(): void {
+    if (this._state !== PENDING) {
+      super._run();
+      return;
+    }
     this._result = this._value;
     this._state = FINISHED;
     const cbs = this._callbacks;
@@ -46,20 +56,6 @@ class SleepFuture<T> extends Future<T> {
     this._scheduled = cbs;
     super._run();
   }
-
-  /** @internal */
-  override _run(): void {
-    if (this._zero) {
-      this._zero = false;
-      this._wake();
-      return;
-    }
-    super._run();
-  }
-}
-
-function wakeSleeper(fut: SleepFuture<unknown>): void {
-  fut._wake();
 }
 
 /** Resolves to `value` after `ms` milliseconds (0 or less: after one pass of the loop). */
@@ -69,10 +65,12 @@ export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
   const fut = new SleepFuture<T>(loop);
   fut._value = value;
   if (ms <= 0) {
-    fut._zero = true;
     loop._pushReady(fut);
   } else {
-    fut._handle = loop.callLater(ms, wakeSleeper, fut);
+    fut._when = performance.now() + ms;
+    fut._seq = loop._timerSeq++;
+    fut._queued = true;
+    loop._addTimer(fut);
   }
   return fut;
 }

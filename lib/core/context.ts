@@ -6,9 +6,11 @@
 // frame; before/after: its reaction runs in that frame), not by AsyncLocalStorage. Node 20's
 // AsyncLocalStorage rides on async_hooks, which gives every promise an async id, a resource and
 // an emitInit call: it made every promise in the process 2-3x slower in micro-benchmarks and
-// cost a getStore() per await. The hooks here do two property stores per promise and are only
-// installed while an EventLoop is open (created and not closed), so a process that merely loads
-// evloop pays nothing.
+// cost a getStore() per await. The hooks here do two property stores per promise, but any
+// promise hook — even an empty one — slows every promise in the process (bench/promise-hooks.js:
+// +20-25% for empty hooks, +55-90% for these), so they are installed only while an async-function
+// task is pending (Task retains them): a loop running protocols, callbacks and generator tasks
+// costs other promise code nothing.
 import { promiseHooks } from 'v8';
 import type { AbstractEventLoop, AwaitingTask } from './events';
 
@@ -34,30 +36,42 @@ export const current = {
    * promise created there can be handed to its task.
    */
   frame: new Frame(null) as Frame | null,
+  /** Counts promise jobs while the hooks are on (Future's then tells a V8 thenable job by it). */
+  job: 0,
 };
 
 // Promise jobs never nest, so one slot is enough to restore the frame of the code around them.
-let outerFrame: Frame | null = null;
+// NO_JOB: no before hook seen (the hooks were installed inside the running job).
+const NO_JOB = new Frame(null);
+let outerFrame: Frame | null = NO_JOB;
 
 function onInit(promise: Promise<unknown>): void {
   (promise as Tagged)[FRAME] = current.frame;
 }
 function onBefore(promise: Promise<unknown>): void {
+  current.job++;
   outerFrame = current.frame;
   const f = (promise as Tagged)[FRAME];
   current.frame = f === undefined ? null : f;
 }
 function onAfter(): void {
+  if (outerFrame === NO_JOB) return;
   current.frame = outerFrame;
-  outerFrame = null;
+  outerFrame = NO_JOB;
 }
 
 let users = 0;
 let stopHooks: (() => void) | null = null;
+let stopSoon: NodeJS.Immediate | null = null;
 
-/** An EventLoop was created: carry frames through promises while any loop is open. */
+/** An async-function task started (or is about to): carry frames through promises. */
 export function retainFrames(): void {
-  if (users++ === 0) {
+  if (users++ !== 0) return;
+  if (stopSoon !== null) {
+    clearImmediate(stopSoon);
+    stopSoon = null;
+  }
+  if (stopHooks === null) {
     const stops = [promiseHooks.onInit(onInit), promiseHooks.onBefore(onBefore), promiseHooks.onAfter(onAfter)];
     stopHooks = () => {
       for (const stop of stops) stop();
@@ -65,13 +79,30 @@ export function retainFrames(): void {
   }
 }
 
-/** An EventLoop was closed. */
+/** That task is done (or its loop closed). */
 export function releaseFrames(): void {
   if (users === 0) return;
-  if (--users === 0 && stopHooks !== null) {
-    stopHooks();
-    stopHooks = null;
+  if (--users !== 0 || stopSoon !== null) return;
+  // Inside a job whose before hook ran (a task usually finishes in one), its after hook must
+  // still run: the hooks are then removed from a macrotask.
+  if (outerFrame === NO_JOB) {
+    uninstall();
+  } else {
+    stopSoon = setImmediate(uninstall);
+    stopSoon.unref();
   }
+}
+
+function uninstall(): void {
+  stopSoon = null;
+  if (users !== 0 || stopHooks === null) return;
+  stopHooks();
+  stopHooks = null;
+}
+
+/** @internal Whether the promise hooks are installed now (tests and benches). */
+export function framesCarried(): boolean {
+  return stopHooks !== null;
 }
 
 /** Runs `fn` in `frame` (the frame follows every promise `fn` creates). */

@@ -6,6 +6,7 @@
 // concrete class by declaration merging (`interface AbstractEventLoop extends EventLoop {}`), so a
 // Future's `getLoop()` is typed as the whole loop without future.ts importing it.
 import type { Handle, Runnable, TimerHandle } from './handles';
+import type { QueuedTimer } from './timer-queue';
 
 /** A future's states (Future._state); named by FutureState. */
 export const PENDING = 0;
@@ -35,6 +36,10 @@ export interface AbstractEventLoop {
   /** @internal Queues a runnable (a future's callbacks) without a Handle. */
   _pushReady(r: Runnable): void;
   /** @internal */ _debug: boolean;
+  /** @internal Queues a timer that runs itself (sleep's future); `_seq` comes from `_timerSeq++`. */
+  _addTimer(t: QueuedTimer & Runnable): void;
+  /** @internal */ _timerSeq: number;
+  /** @internal */ _timerCancelledCount: number;
 }
 
 /**

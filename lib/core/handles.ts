@@ -64,7 +64,7 @@ export class Handle implements Runnable {
 export class TimerHandle extends Handle {
   /** @internal */ _when: number;
   /** @internal */ _seq: number;
-  /** @internal in the loop's heap */ _scheduled = true;
+  /** @internal in the loop's timer queue */ _queued = true;
 
   constructor(when: number, seq: number, cb: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
     super(cb, args, loop);
@@ -80,7 +80,7 @@ export class TimerHandle extends Handle {
   override cancel(): void {
     if (this._cancelled) return;
     super.cancel();
-    if (this._scheduled) this._loop._timerCancelledCount++;
+    if (this._queued) this._loop._timerCancelledCount++;
   }
 }
 

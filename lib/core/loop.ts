@@ -20,12 +20,12 @@ import { CancelledError, EventLoopError } from '../util/errors';
 import { Future } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
 import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
-import { current, Frame, retainFrames, releaseFrames } from './context';
+import { current, Frame } from './context';
 import type { ExceptionContext as BaseExceptionContext } from './events';
 import { Handle, TimerHandle, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
 import { toLogger, type Logger } from '../util/logger';
-import { TimerQueue } from './timer-queue';
+import { TimerQueue, type QueuedTimer } from './timer-queue';
 import { BACKEND_OPTIONS, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
 
 export type { BackendOption };
@@ -88,8 +88,8 @@ export class EventLoop {
   /** @internal */ _debug = false;
   /** @internal */ _ready: Runnable[] = [];
   private _readySpare: Runnable[] = [];
-  /** @internal */ _timers = new TimerQueue<TimerHandle>();
-  private _timerSeq = 0;
+  /** @internal */ _timers = new TimerQueue<QueuedTimer & Runnable>();
+  /** @internal */ _timerSeq = 0;
   /** @internal */ _timerCancelledCount = 0;
   // Transports, servers and sockets holding an fd on this loop (see trackResource).
   private _openResources = new Set<LoopResource>();
@@ -122,7 +122,6 @@ export class EventLoop {
     this._backend = validateOneOf(options.backend ?? 'auto', 'options.backend', BACKEND_OPTIONS);
     this._logger = toLogger(options.logger);
     if (options.debug) this._debug = true;
-    retainFrames();
   }
 
   // ---- time and scheduling ----
@@ -157,12 +156,17 @@ export class EventLoop {
     // A queued timer lives through several young-generation GCs: share the empty argument list
     // rather than keep one array per timer alive.
     const t = new TimerHandle(when, this._timerSeq++, cb, args.length === 0 ? EMPTY : args, this);
+    this._addTimer(t);
+    return t;
+  }
+
+  /** @internal */
+  _addTimer(t: QueuedTimer & Runnable): void {
     this._timers.push(t);
-    if (when < this._nodeTimerWhen && this._running) {
+    if (t._when < this._nodeTimerWhen && this._running) {
       if (this._inPass) this._timersChanged = true;
       else this._armTimer();
     }
-    return t;
   }
 
   /** @internal Queue a runnable (a future's callbacks) without a Handle. */
@@ -539,7 +543,8 @@ export class EventLoop {
       }
     }
     this._closed = true;
-    releaseFrames();
+    // Its pending async-function tasks will never finish: they stop holding the promise hooks.
+    for (const task of this._tasks) task._releaseFrames();
     this._ready.length = 0;
     this._timers.clear();
     this._timerCancelledCount = 0;

@@ -19,7 +19,7 @@ import { Future, PENDING, CANCELLED, FINISHED } from './future';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
-import { current, Frame, runInFrame } from './context';
+import { current, Frame, releaseFrames, retainFrames, runInFrame } from './context';
 import { Status, statusOfError, statusMessage } from '../util/status';
 import type { AbstractEventLoop as EventLoop } from './events';
 
@@ -74,6 +74,7 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal generator mode: the future the step is suspended on */ _futWaiter: Future<unknown> | null = null;
   /** @internal async mode: evloop futures awaited inside the task's frame */ _waiters: Future<unknown>[] | null = null;
   /** @internal */ _mustCancel = false;
+  /** @internal this task keeps the promise hooks installed (context.ts) */ _holdsFrames = false;
   private _numCancelsRequested = 0;
   private _finalStatus = 0;
   private _signal: AbortSignal | null = null;
@@ -117,6 +118,7 @@ export class Task<T = unknown> extends Future<T> {
     } else if (coro instanceof Future) {
       throw invalidArgType('coro', 'a coroutine, not a Future (use ensureFuture() for futures)', coro);
     } else if (isThenable(coro)) {
+      this._retainFrames();
       this._attachPromise(coro);
       // The promise captured the caller's frame when it started: that frame now belongs to this
       // task, and the caller continues in a fresh one.
@@ -218,6 +220,8 @@ export class Task<T = unknown> extends Future<T> {
       return;
     }
     this.status = Status.IN_PROCESS;
+    // The hooks must be on before fn runs, so that the promises it creates carry its frame.
+    this._retainFrames();
     let r: unknown;
     try {
       r = runInFrame(new Frame(this as Task<unknown>), fn);
@@ -226,6 +230,7 @@ export class Task<T = unknown> extends Future<T> {
       return;
     }
     if (isGenerator(r)) {
+      this._releaseFrames();
       this._gen = r as Generator<unknown, T, unknown>;
       this._step(undefined, false);
     } else if (isThenable(r)) {
@@ -234,6 +239,19 @@ export class Task<T = unknown> extends Future<T> {
     } else {
       this._finishResult(r as T);
     }
+  }
+
+  private _retainFrames(): void {
+    if (this._holdsFrames) return;
+    this._holdsFrames = true;
+    retainFrames();
+  }
+
+  /** @internal the task finished, or its loop closed */
+  _releaseFrames(): void {
+    if (!this._holdsFrames) return;
+    this._holdsFrames = false;
+    releaseFrames();
   }
 
   private _attachPromise(p: PromiseLike<T>): void {
@@ -360,6 +378,7 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal every completion path ends here */
   override _scheduleCallbacks(): void {
     this._loop._tasks.delete(this as Task<unknown>);
+    this._releaseFrames();
     this._futWaiter = null;
     this._waiters = null;
     if (this._signal !== null) {

@@ -12,7 +12,7 @@ export interface QueuedTimer {
   readonly _seq: number;
   _cancelled: boolean;
   /** True while queued; the queue clears it when the timer leaves. */
-  _scheduled: boolean;
+  _queued: boolean;
 }
 
 interface Bucket<T> {
@@ -63,7 +63,7 @@ export class TimerQueue<T extends QueuedTimer> {
     if (this.#length === 0) return;
     const key = this.#keys[0]!;
     const bucket = this.#buckets.get(key)!;
-    bucket.items[bucket.head]!._scheduled = false;
+    bucket.items[bucket.head]!._queued = false;
     bucket.items[bucket.head++] = undefined as unknown as T; // let it be collected
     this.#length--;
     if (bucket.head === bucket.items.length) {
@@ -90,7 +90,7 @@ export class TimerQueue<T extends QueuedTimer> {
         const t = items[i]!;
         if (!t._cancelled && t._when > now) break;
         items[i] = undefined as unknown as T; // let it be collected
-        t._scheduled = false;
+        t._queued = false;
         if (t._cancelled) dropped++;
         else out.push(t);
       }
@@ -110,7 +110,7 @@ export class TimerQueue<T extends QueuedTimer> {
       const kept: T[] = [];
       for (let i = bucket.head; i < bucket.items.length; i++) {
         const t = bucket.items[i]!;
-        if (t._cancelled) t._scheduled = false;
+        if (t._cancelled) t._queued = false;
         else kept.push(t);
       }
       this.#length -= bucket.items.length - bucket.head - kept.length;
@@ -126,7 +126,7 @@ export class TimerQueue<T extends QueuedTimer> {
   }
 
   clear(): void {
-    for (const t of this) t._scheduled = false;
+    for (const t of this) t._queued = false;
     this.#buckets.clear();
     this.#keys = [];
     this.#length = 0;

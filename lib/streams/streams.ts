@@ -11,6 +11,7 @@ import { Future } from '../core/future';
 import { getRunningLoop, type EventLoop } from '../core/loop';
 import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
 import { isGenerator, isThenable } from '../core/task';
+import { releaseFrames, retainFrames } from '../core/context';
 import { validateBytes } from '../io/transports';
 import type { Transport } from '../io/transport-types';
 import type { Socket } from '../io/socket';
@@ -591,7 +592,15 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     if (onClient === null) return;
     const writer = new StreamWriter(transport, this, reader, this.loop);
     this.#writer = writer;
-    const result = onClient(reader!, writer);
+    // An async handler starts here, before its task exists: the promise hooks must be on for
+    // its continuations to carry the frame the task takes over (cancel reaches its awaits).
+    retainFrames();
+    let result: unknown;
+    try {
+      result = onClient(reader!, writer);
+    } finally {
+      releaseFrames();
+    }
     // Futures are not coroutines (asyncio does not wrap them either).
     if (result instanceof Future || (!isGenerator(result) && !isThenable(result))) return;
     // A coroutine: run it as a task; if it fails, report it and close the connection.

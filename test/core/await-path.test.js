@@ -177,3 +177,50 @@ test('I/O is not starved by a busy ready queue: an echo round trip completes whi
     server.close();
   });
 });
+
+test('the promise hooks are on only while an async-function task is pending', async () => {
+  const { framesCarried } = require('evloop/internal');
+  const settle = () => new Promise((r) => setImmediate(r));
+  await settle();
+  assert.equal(framesCarried(), false, 'no loop');
+  const loop = newEventLoop();
+  await loop.runUntilComplete(loop.createTask(function* () { yield* sleep(0); }));
+  await settle();
+  assert.equal(framesCarried(), false, 'a loop open running a generator task');
+  let during;
+  await loop.runUntilComplete(loop.createTask(async () => { during = framesCarried(); await sleep(0); }));
+  assert.equal(during, true, 'an async-function task pending');
+  await settle();
+  assert.equal(framesCarried(), false, 'removed once it finished');
+  const stuck = loop.createTask(async () => { await sleep(60000); });
+  await loop.runUntilComplete(loop.createTask(function* () { yield; }));
+  assert.equal(framesCarried(), true);
+  loop.close();
+  assert.equal(stuck.done(), false);
+  await settle();
+  assert.equal(framesCarried(), false, 'closing the loop releases its pending tasks');
+});
+
+test('await of a done future inside a task resumes after two microtask hops (a native promise: one)', async () => {
+  await run(async () => {
+    const loop = loopOf();
+    const hopsAcross = async (awaitable) => {
+      let hops = 0;
+      let stop = false;
+      const counter = (async () => { while (!stop) { hops++; await null; } })();
+      await awaitable;
+      stop = true;
+      await counter;
+      return hops;
+    };
+    await hopsAcross(Promise.resolve(0)); // warm-up
+    const native = await hopsAcross(Promise.resolve(1));
+    const fut = loop.createFuture();
+    fut.setResult(2);
+    const viaFuture = await hopsAcross(fut);
+    assert.ok(viaFuture <= native + 1, `done future: ${viaFuture} hops, native promise: ${native}`);
+    const failed = loop.createFuture();
+    failed.setException(new Error('late'));
+    await assert.rejects(async () => { await failed; }, /late/);
+  });
+});

@@ -1,0 +1,107 @@
+'use strict';
+// The experiments behind two design choices (issue #13), in one process, medians of 5 rounds:
+//  1. What any V8 promise hook costs plain-promise code: why evloop installs its hooks only while
+//     an async-function task is pending, and why no per-promise-hook design can stay within 5%.
+//  2. What `await` of a done future costs in three designs: a native promise (the floor); a
+//     thenable (evloop's Future: V8 runs a PromiseResolveThenableJob that calls then()); and a
+//     prototype of the alternative — a Future that *is* a native promise, whose `constructor`
+//     getter V8 reads synchronously in the awaiting code (the moment a task could learn what it
+//     awaits) and then awaits with no thenable job at all.
+const { promiseHooks } = require('v8');
+const { run, getRunningLoop } = require('evloop');
+
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+const N = 200000;
+
+async function plainWork() {
+  let x = 0;
+  for (let i = 0; i < N; i++) x += await Promise.resolve(i);
+  await Promise.all(Array.from({ length: N / 4 }, (_, i) => Promise.resolve(i).then((v) => v + 1)));
+  return x;
+}
+
+const TAG = Symbol('frame');
+let cur = {};
+let outer = null;
+const hookSets = {
+  'no hook': [],
+  'an empty init hook': [() => promiseHooks.onInit(() => {})],
+  'empty before + after hooks': [() => promiseHooks.onBefore(() => {}), () => promiseHooks.onAfter(() => {})],
+  'init storing a property': [() => promiseHooks.onInit((p) => { p[TAG] = cur; })],
+  "evloop's three hooks": [
+    () => promiseHooks.onInit((p) => { p[TAG] = cur; }),
+    () => promiseHooks.onBefore((p) => { outer = cur; const f = p[TAG]; cur = f === undefined ? null : f; }),
+    () => promiseHooks.onAfter(() => { cur = outer; outer = null; }),
+  ],
+};
+
+// The prototype: a native promise with a Future's fields; `await` reads its constructor.
+let capturedResolve;
+function capture(resolve) { capturedResolve = resolve; }
+let constructorReads = 0;
+class NativeFuture extends Promise {
+  constructor() {
+    super(capture);
+    this._resolve = capturedResolve;
+    this._state = 0;
+    this._result = undefined;
+  }
+  setResult(v) { this._state = 2; this._result = v; this._resolve(v); }
+}
+Object.defineProperty(NativeFuture.prototype, 'constructor', {
+  get() { constructorReads++; return Promise; },
+  configurable: true,
+});
+
+async function timeIt(fn) {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+(async () => {
+  // 1. hooks
+  const hookTimes = {};
+  for (let r = 0; r < 6; r++) {
+    for (const [name, installs] of Object.entries(hookSets)) {
+      const stops = installs.map((install) => install());
+      const ms = await timeIt(plainWork);
+      for (const stop of stops) stop();
+      if (r > 0) (hookTimes[name] ??= []).push(ms);
+    }
+  }
+  const base = median(hookTimes['no hook']);
+  console.log('plain-promise work with V8 promise hooks installed      ms (median of 5)  slowdown');
+  for (const [name, t] of Object.entries(hookTimes)) {
+    console.log(`  ${name.padEnd(34)} ${median(t).toFixed(1).padStart(8)}   ${((median(t) / base - 1) * 100).toFixed(1)}%`);
+  }
+
+  // 2. await designs, each inside an async-function task (as user code runs)
+  const designs = {
+    'native promise': async () => {
+      for (let i = 0; i < N; i++) { let res; const p = new Promise((r) => { res = r; }); res(i); await p; }
+    },
+    'evloop Future (thenable)': async () => {
+      const loop = getRunningLoop();
+      for (let i = 0; i < N; i++) { const f = loop.createFuture(); f.setResult(i); await f; }
+    },
+    'prototype: Future as native promise': async () => {
+      for (let i = 0; i < N; i++) { const f = new NativeFuture(); f.setResult(i); await f; }
+    },
+  };
+  const awaitTimes = {};
+  for (let r = 0; r < 6; r++) {
+    for (const [name, body] of Object.entries(designs)) {
+      const ms = await run(() => timeIt(body));
+      await new Promise((resolve) => setImmediate(resolve));
+      if (r > 0) (awaitTimes[name] ??= []).push(ms);
+    }
+  }
+  const nat = median(awaitTimes['native promise']);
+  console.log('\nfuture create → resolve → await, inside an async-function task   M/s (median of 5)  / native');
+  for (const [name, t] of Object.entries(awaitTimes)) {
+    const rate = N / median(t) / 1000;
+    console.log(`  ${name.padEnd(38)} ${rate.toFixed(2).padStart(6)}   ${(nat / median(t)).toFixed(2)}x`);
+  }
+  console.log(`  (the prototype's constructor getter ran ${constructorReads} times: once per await)`);
+})();
