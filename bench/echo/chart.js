@@ -39,7 +39,7 @@ function renderChart(doc) {
     const cells = doc.results.filter((c) => c.scenario === scenario.name);
     const max = Math.max(0, ...cells.map((c) => c.msgs_per_s ?? 0));
     y += 26;
-    text(x0, y, scenario.title, ' class="panel"');
+    text(x0, y, `(${scenario.id}) ${scenario.title}`, ' class="panel"');
     y += 8;
     for (const c of cells) {
       const top = y;

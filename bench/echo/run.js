@@ -25,10 +25,10 @@ const BIN = path.join(ROOT, 'build', 'bench'); // git-ignored, like the rest of 
 
 const SCENARIOS = [
   // (a) busy-polls: a sleeping load generator's own wake-up would be most of the round trip.
-  { id: 'a', name: 'a_1c_64B', title: '(a) 1 connection, 64 B ping-pong', conns: 1, depth: 1, size: 64, busyPoll: true },
-  { id: 'b', name: 'b_64c_64B', title: '(b) 64 connections, 64 B', conns: 64, depth: 1, size: 64 },
-  { id: 'c', name: 'c_64c_x16_64B', title: '(c) 64 connections, pipelined ×16, 64 B', conns: 64, depth: 16, size: 64 },
-  { id: 'd', name: 'd_8c_64KiB', title: '(d) 8 connections, 64 KiB bulk (×4 in flight)', conns: 8, depth: 4, size: 65536 },
+  { id: 'a', name: 'a_1c_64B', title: '1 connection, 64 B ping-pong', conns: 1, depth: 1, size: 64, busyPoll: true },
+  { id: 'b', name: 'b_64c_64B', title: '64 connections, 64 B', conns: 64, depth: 1, size: 64 },
+  { id: 'c', name: 'c_64c_x16_64B', title: '64 connections, pipelined ×16, 64 B', conns: 64, depth: 16, size: 64 },
+  { id: 'd', name: 'd_8c_64KiB', title: '8 connections, 64 KiB bulk (×4 in flight)', conns: 8, depth: 4, size: 65536 },
 ];
 
 const node = (file, ...args) => () => ({ file: process.execPath, args: [path.join(ROOT, 'bench', file), ...args, '--port', '0'] });
@@ -51,7 +51,8 @@ const USAGE = `usage: npm run bench:echo -- [options]     (or node bench/echo/ru
   --seconds S       measured seconds per scenario (default 3)
   --warmup S        unmeasured seconds before each window (default 1)
   --servers a,b     subset of: ${SERVERS.map((s) => s.name).join(', ')}
-  --scenarios a,b   subset of: ${SCENARIOS.map((s) => `${s.id} ${s.title}`).join('; ')}
+  --scenarios a,b   subset of:
+${SCENARIOS.map((s) => `                      ${s.id}  ${s.title}`).join('\n')}
   --out DIR         where echo.json and echo.svg go (default bench/results)
   --chart FILE      also write the chart to FILE (e.g. docs/img/echo.svg)
   --quiet S         before each measurement, wait up to S seconds (default 0) for the rest of the
@@ -439,6 +440,7 @@ async function main() {
   let done = 0;
   note(`bench:echo: ${servers.length} server(s) × ${opts.scenarios.length} scenario(s) × ${opts.rounds} round(s), ` +
     `${opts.warmup} + ${opts.seconds} s each: about ${Math.ceil((total * perRun) / 60)} min` +
+    (opts.quiet > 0 ? ` (up to ${Math.ceil((total * opts.quiet) / 60)} more waiting for quiet)` : '') +
     (pin ? '; server on CPU 0, load generator on CPU 1' : ''));
   for (let round = 1; round <= opts.rounds; round++) {
     for (let k = 0; k < servers.length; k++) {
