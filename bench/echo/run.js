@@ -163,6 +163,7 @@ let stopping = false; // a signal came: measure and write nothing more
 function track(child) {
   children.add(child);
   child.once('exit', () => children.delete(child));
+  child.once('error', () => child.pid || children.delete(child)); // never started
   return child;
 }
 
@@ -227,7 +228,7 @@ function startServer(command, pin) {
 }
 
 function stopServer(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (!child.pid || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       try {
@@ -467,7 +468,7 @@ async function main() {
           ? `${fmt(r.msgs_per_s).padStart(10)} msgs/s  p99 ${fmt(r.p99_us, 0)} us  server ${fmt(r.server_cpu_pct)}%  ${fmt((r.server_cpu_pct * 1e4) / r.msgs_per_s, 2)} us/msg  other ${fmt(r.other_cpu_pct)}%`
           : `FAILED: ${outcome.error}`}   [${done}/${total}${done < total ? `, ~${left} min left` : ''}]`);
       }
-      if (!up.error) await stopServer(up.child);
+      await stopServer(up.child); // also one that never said it was listening
       if (stopping) return;
     }
   }
