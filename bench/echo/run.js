@@ -476,6 +476,11 @@ async function main() {
   const cells = summarise(runs, servers, opts.scenarios);
   const text = table(cells, opts.scenarios, opts);
   const ratios = ratioTable(cells, servers, opts.scenarios);
+  const other = median(runs.filter((r) => r.result).map((r) => r.result.other_cpu_pct));
+  if (other > QUIET_PCT) {
+    note(`WARNING: the rest of the machine used ${Math.round(other)}% of a core (median over the windows) while this ran, ` +
+      'so the servers did not have their core to themselves: trust ratios within this run, not absolute figures.');
+  }
   process.stdout.write(`${text}\n${ratios ? `\nevloop's ratios (msgs/s, and server CPU per message against C):\n${ratios}\n` : ''}`);
 
   const doc = {
@@ -496,6 +501,7 @@ async function main() {
     scenarios: opts.scenarios,
     results: cells,
     runs,
+    other_cpu_pct_median: other,
     elapsed_s: (Date.now() - started) / 1000,
   };
   fs.mkdirSync(opts.out, { recursive: true });
