@@ -369,7 +369,7 @@ function table(cells, scenarios, opts) {
     ['vs_C', 6, (c) => fmt(c.vs_c, 2)],
     ['other', 5, (c) => fmt(c.other_cpu_pct_max, 0, '%')],
   ];
-  const line = (get) => cols.map(([h, w, f, align], i) => {
+  const line = (get) => cols.map(([h, w, f, align]) => {
     const s = get(h, f);
     return align === 'l' ? s.padEnd(w) : s.padStart(w);
   }).join(' ').trimEnd();
