@@ -4,7 +4,7 @@
 // message, reads into one reused 256 KiB buffer, a copy only for bytes the kernel would not take.
 // usage: node bench/echo-raw.js --port N [--backend epoll|poll|select]   (listens on 127.0.0.1;
 // --port 0 picks a free port; the chosen one is printed as "listening on 127.0.0.1:PORT")
-const { binding } = require('../dist/binding.js');
+const { binding } = require('evloop/internal');
 
 function option(name, fallback) {
   const i = process.argv.indexOf(name);

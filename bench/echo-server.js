@@ -1,10 +1,14 @@
 'use strict';
-// The evloop echo server for ../shared/bench/run.sh, on the public API.
-// usage: node bench/echo-server.js --port N [--api protocol|streams] [--backend auto|epoll|poll|select]
+// The evloop echo server of the echo rig (`npm run bench:echo`, bench/echo/run.js), on the
+// public API only.
+// usage: node bench/echo-server.js --port N [--api protocol|streams|async] [--backend auto|epoll|poll|select]
 //   --api protocol (default): a Protocol whose dataReceived writes the chunk straight back.
 //   --api streams: startServer with a generator coroutine per client: read, write, drain.
+//   --api async: the same client handler as an async function (await read, write, await drain).
 // --port 0 picks a free port; the chosen one is printed as "listening on 127.0.0.1:PORT".
-const { run, getRunningLoop, startServer } = require('../dist/index.js');
+// Every variant applies back-pressure: a client that sends without reading its replies stops
+// being read, instead of growing the server's write buffer without bound.
+const { run, getRunningLoop, startServer } = require('evloop');
 
 function option(name, fallback) {
   const i = process.argv.indexOf(name);
@@ -13,8 +17,8 @@ function option(name, fallback) {
 const port = Number(option('--port', NaN));
 const api = option('--api', 'protocol');
 const backend = option('--backend', 'auto');
-if (!Number.isInteger(port) || port < 0 || port > 65535 || !['protocol', 'streams'].includes(api)) {
-  console.error('usage: node bench/echo-server.js --port N [--api protocol|streams] [--backend auto|epoll|poll|select]');
+if (!Number.isInteger(port) || port < 0 || port > 65535 || !['protocol', 'streams', 'async'].includes(api)) {
+  console.error('usage: node bench/echo-server.js --port N [--api protocol|streams|async] [--backend auto|epoll|poll|select]');
   process.exit(2);
 }
 
@@ -24,6 +28,15 @@ class EchoProtocol {
   }
   dataReceived(data) {
     this.transport.write(data);
+  }
+  // The transport calls these when its write buffer crosses the high / low water marks: a
+  // client that does not read what it is sent stops being read, so the server holds at most
+  // the high-water mark for it, not everything it sends.
+  pauseWriting() {
+    this.transport.pauseReading();
+  }
+  resumeWriting() {
+    this.transport.resumeReading();
   }
 }
 
@@ -37,12 +50,26 @@ function* echoClient(reader, writer) {
   writer.close();
 }
 
+// What most Node code looks like: an async function. `await writer.drain()` is the
+// back-pressure: it waits only while the writer's buffer is over its high-water mark.
+async function echoClientAsync(reader, writer) {
+  for (;;) {
+    const data = await reader.read(256 * 1024);
+    if (data.length === 0) break;
+    writer.write(data);
+    await writer.drain();
+  }
+  writer.close();
+}
+
+const handlers = { streams: echoClient, async: echoClientAsync };
+
 function* main() {
   const loop = getRunningLoop();
   const server =
     api === 'protocol'
       ? yield* loop.createServer(() => new EchoProtocol(), '127.0.0.1', port, { backlog: 1024 })
-      : yield* startServer(echoClient, '127.0.0.1', port, { backlog: 1024 });
+      : yield* startServer(handlers[api], '127.0.0.1', port, { backlog: 1024 });
   console.log(`listening on 127.0.0.1:${server.address().port} (${api} api)`);
   const stopped = loop.createFuture();
   for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => stopped.setResult(signal));
