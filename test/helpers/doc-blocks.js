@@ -56,19 +56,31 @@ function programs(markdown) {
       const between = lines.slice(block.end, next.line - 1);
       if (between.every((l) => l.trim() === '')) expected = next.code.replace(/\s+$/, '').split('\n');
     }
-    out.push({ kind, line: block.line, code: block.code, fragment: block.flags.includes('fragment'), expected });
+    out.push({ kind, line: block.line, code: block.code, fragment: block.flags.includes('fragment'), sigint: block.flags.includes('sigint'), expected });
   }
   return out;
 }
 
-/** Whether `actual` (a program's stdout) matches the expected lines: exact, `…` = any run of characters. */
+/**
+ * Whether `actual` (a program's stdout) matches the expected lines: exact but for trailing
+ * blanks; `…` within a line stands for any characters, a line that is only `…` for any number
+ * of lines (none included).
+ */
 function matchesOutput(actual, expected) {
-  const got = actual.replace(/\s+$/, '').split('\n').map((l) => l.replace(/\s+$/, ''));
-  if (got.length !== expected.length) return false;
-  return expected.every((line, i) => {
-    const pattern = line.replace(/\s+$/, '').split('…').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-    return new RegExp(`^${pattern}$`).test(got[i]);
-  });
+  const got = actual.split('\n').map((l) => l.replace(/\s+$/, '')).join('\n').replace(/\s+$/, '');
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  let pattern = '';
+  let started = false;
+  for (const raw of expected) {
+    const line = raw.replace(/\s+$/, '');
+    if (line.trim() === '…') {
+      pattern += started ? '(?:\\n[^\\n]*)*?' : '(?:[^\\n]*\\n)*?';
+      continue;
+    }
+    pattern += (started ? '\\n' : '') + line.split('…').map(escape).join('[^\\n]*');
+    started = true;
+  }
+  return new RegExp(`^${pattern}$`).test(got);
 }
 
 module.exports = { fencedBlocks, kindOf, programs, matchesOutput };
