@@ -84,12 +84,14 @@ export function withAddress<E>(err: E, address: string, port?: number): E {
   if (!(err instanceof Error)) return err;
   const e = err as Error & { syscall?: unknown; address?: string; port?: number; path?: string };
   if (typeof e.syscall !== 'string' || e.address !== undefined) return err;
+  // V8 formats `stack` lazily: read it before the message changes, then mend its first line.
+  const stack = e.stack;
   const before = `${e.name}: ${e.message}`;
   e.address = address;
   if (port === undefined) e.path = address;
   else e.port = port;
   // As Node prints it, IPv6 included (`connect ECONNREFUSED ::1:6379`).
   e.message += port === undefined ? ` ${address}` : ` ${address}:${port}`;
-  if (typeof e.stack === 'string' && e.stack.startsWith(before)) e.stack = `${e.name}: ${e.message}${e.stack.slice(before.length)}`;
+  if (typeof stack === 'string' && stack.startsWith(before)) e.stack = `${e.name}: ${e.message}${stack.slice(before.length)}`;
   return err;
 }
