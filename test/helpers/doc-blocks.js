@@ -1,5 +1,5 @@
 'use strict';
-// Code blocks of the Markdown docs, as docs/README.md's "Examples are programs" describes them:
+// Code blocks of the Markdown docs, as docs/contributing.md's "Examples are programs" describes them:
 // every ```js / ```cjs / ```mjs / ```ts block is a complete program; ```<lang> fragment marks one
 // that is not; a ```text block right after a program (blank lines between at most) is its
 // expected standard output, where `…` stands for any run of characters within a line.

@@ -2,7 +2,7 @@
 // Every code block of README.md and docs/**/*.md is a program, and this runs each one as a reader
 // would: CommonJS or ESM on its own, TypeScript type-checked (strict) with the repo's tsc and
 // then run. Where the doc shows the output (a ```text block right after the code), stdout must
-// match it. The conventions are in docs/README.md ("Examples are programs"); pages added later
+// match it. The conventions are in docs/contributing.md ("Examples are programs"); pages added later
 // are picked up by the glob, no list to keep.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');

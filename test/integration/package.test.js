@@ -60,7 +60,7 @@ test('npm pack of a fresh clone ships a prebuild and installs with only node and
   const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], { cwd: clone }).trim().split('\n').pop();
   const tarPath = path.join(work, tarball);
   const listing = run('tar', ['-tzf', tarPath]);
-  for (const shipped of ['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/binding.gyp', 'package/CMakeLists.txt', 'package/native/poller.h', 'package/docs/README.md', 'package/README.md']) {
+  for (const shipped of ['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/binding.gyp', 'package/CMakeLists.txt', 'package/native/poller.h', 'package/docs/README.md', 'package/docs/api.md', 'package/README.md']) {
     assert.ok(listing.includes(shipped), `the tarball ships ${shipped}`);
   }
   assert.match(listing, new RegExp(`package/prebuilds/${process.platform}-${process.arch}/[^\\n]+\\.node`));
