@@ -131,6 +131,13 @@ test('connect errors name the address: "connect ECONNREFUSED 127.0.0.1:PORT", wi
     assert.match(err.stack, new RegExp(`^Error: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\n`));
     // The streams API reports the same error.
     await assert.rejects(openConnection('127.0.0.1', port), { message: `connect ECONNREFUSED 127.0.0.1:${port}`, address: '127.0.0.1', port });
+    // IPv6 as Node prints it, and a name: the address tried, after the lookup.
+    const v6 = await loop.createServer(() => new Protocol(), '::1', 0);
+    const v6Port = v6.address().port;
+    v6.close();
+    await v6.waitClosed();
+    await assert.rejects(openConnection('::1', v6Port), { message: `connect ECONNREFUSED ::1:${v6Port}`, address: '::1', port: v6Port });
+    await assert.rejects(openConnection('localhost', port, { family: 4 }), { message: `connect ECONNREFUSED 127.0.0.1:${port}` });
   }));
 
 test('bind/listen errors name the address; a Unix socket error names its path', () =>
