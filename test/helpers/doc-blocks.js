@@ -1,7 +1,8 @@
 'use strict';
 // Code blocks of the Markdown docs, as docs/contributing.md's "Examples are programs" describes them:
 // every ```js / ```cjs / ```mjs / ```ts block is a complete program; ```<lang> fragment marks one
-// that is not; a ```text block right after a program (blank lines between at most) is its
+// that is not, ```<lang> file=NAME a module the page's programs load (saved as NAME beside
+// them, not run); a ```text block right after a program (blank lines between at most) is its
 // expected standard output, where `…` stands for any run of characters within a line.
 
 const RUNNABLE = new Set(['js', 'javascript', 'cjs', 'mjs', 'ts', 'mts', 'cts', 'typescript']);
@@ -56,7 +57,8 @@ function programs(markdown) {
       const between = lines.slice(block.end, next.line - 1);
       if (between.every((l) => l.trim() === '')) expected = next.code.replace(/\s+$/, '').split('\n');
     }
-    out.push({ kind, line: block.line, code: block.code, fragment: block.flags.includes('fragment'), sigint: block.flags.includes('sigint'), expected });
+    const file = block.flags.find((f) => f.startsWith('file='))?.slice('file='.length) ?? null;
+    out.push({ kind, line: block.line, code: block.code, fragment: block.flags.includes('fragment'), sigint: block.flags.includes('sigint'), file, expected });
   }
   return out;
 }

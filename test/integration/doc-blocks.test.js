@@ -38,6 +38,12 @@ test('fragment and sigint marks; a text block right after a program is its outpu
   assert.equal(other.expected, null, 'prose between code and text: not its output');
 });
 
+test('file=NAME marks a module the page\'s programs load', () => {
+  const [mod, main] = programs([`${F}js file=hash.js`, 'exports.h = 1;', F, `${F}js`, "require('./hash.js');", F].join('\n'));
+  assert.equal(mod.file, 'hash.js');
+  assert.equal(main.file, null);
+});
+
 test('a longer fence holds shorter ones: a Markdown example of a block is not a program', () => {
   const md = ['````markdown', `${F}js`, 'console.log(1);', F, '````', `${F}js`, 'console.log(2);', F].join('\n');
   assert.deepEqual(programs(md).map((p) => p.code), ['console.log(2);\n']);

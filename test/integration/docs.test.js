@@ -41,9 +41,10 @@ after(() => {
 // A block marked `sigint` is a server that runs until interrupted: it gets SIGINT once it has
 // printed its first line, and must then exit 0 as from Ctrl-C.
 function spawnProgram(file, sigint) {
-  if (!sigint) return Promise.resolve(spawnSync(process.execPath, [file], { cwd: work, encoding: 'utf8', timeout: TIME_LIMIT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const cwd = path.dirname(file);
+  if (!sigint) return Promise.resolve(spawnSync(process.execPath, [file], { cwd, encoding: 'utf8', timeout: TIME_LIMIT, stdio: ['ignore', 'pipe', 'pipe'] }));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const result = { stdout: '', stderr: '', status: null, signal: null, error: undefined };
     const timer = setTimeout(() => {
       result.error = { code: 'ETIMEDOUT' };
@@ -100,21 +101,32 @@ test('the docs have program blocks, and fragments are the exception', () => {
   assert.ok(fragments * 4 <= all.length, `${fragments} of ${all.length} blocks are fragments`);
 });
 
+// Each page's programs run in a folder of their own, beside the page's file=NAME modules.
+function pageDir(rel) {
+  const dir = path.join(work, rel.replace(/[^a-z0-9]+/gi, '-'));
+  if (!fs.existsSync(dir)) {
+    fs.mkdirSync(dir);
+    for (const { block } of all.filter((b) => b.rel === rel && b.block.file !== null)) fs.writeFileSync(path.join(dir, block.file), block.code);
+  }
+  return dir;
+}
+
 for (const { rel, block, where } of all) {
   if (block.fragment) {
     test(`${where} (fragment) parses`, () => checkFragment(block, where));
     continue;
   }
+  if (block.file !== null) continue; // a module for the page's programs, not a program
   if (block.kind === 'ts') continue; // compiled together below
   test(`${where} runs as ${block.kind === 'esm' ? 'an ES module' : 'CommonJS'}`, async () => {
     const name = `${rel.replace(/[^a-z0-9]+/gi, '-')}-${block.line}${block.kind === 'esm' ? '.mjs' : '.cjs'}`;
-    const file = path.join(work, name);
+    const file = path.join(pageDir(rel), name);
     fs.writeFileSync(file, block.code);
     await runProgram(file, block, where);
   });
 }
 
-const tsBlocks = all.filter((b) => b.block.kind === 'ts' && !b.block.fragment);
+const tsBlocks = all.filter((b) => b.block.kind === 'ts' && !b.block.fragment && b.block.file === null);
 if (tsBlocks.length > 0) {
   test('TypeScript blocks compile under strict tsc and run', async () => {
     const dir = path.join(work, 'ts');
