@@ -80,7 +80,7 @@ export function formatAddress(addr: SocketAddress | undefined): string {
  * (`address` and `port`; a Unix socket's `address` and `path`), and the message ends with it
  * (`connect ECONNREFUSED 127.0.0.1:6379`). Errors that are not OS errors pass through.
  */
-export function withAddress<E>(err: E, address: string, port?: number): E {
+export function errorWithAddress<E>(err: E, address: string, port?: number): E {
   if (!(err instanceof Error)) return err;
   const e = err as Error & { syscall?: unknown; address?: string; port?: number; path?: string };
   if (typeof e.syscall !== 'string' || e.address !== undefined) return err;

@@ -1,6 +1,6 @@
 // Outgoing stream connections (asyncio's create_connection and create_unix_connection).
 import { binding } from '../native/binding';
-import { domainOf, lookupAll, normalizeAddress, validateFamily, validateHost, validatePort, withAddress, type AddressInput, type ResolvedAddress } from './address';
+import { domainOf, lookupAll, normalizeAddress, validateFamily, validateHost, validatePort, errorWithAddress, type AddressInput, type ResolvedAddress } from './address';
 import { SocketTransport, type StreamProtocol } from './transports';
 import { resolveTlsConfig, SslTransport, type TlsConfig, type TlsConnectionOptions } from './tls';
 import type { FutureLike, IoLoop } from './transport-types';
@@ -202,7 +202,7 @@ export function createConnection<P extends StreamProtocol>(
       },
       // A failed bind names the local address; anything else the one we were connecting to.
       where: (err: unknown): unknown =>
-        local !== null && (err as { syscall?: unknown }).syscall === 'bind' ? withAddress(err, local.host, local.port) : withAddress(err, addr.address, port),
+        local !== null && (err as { syscall?: unknown }).syscall === 'bind' ? errorWithAddress(err, local.host, local.port) : errorWithAddress(err, addr.address, port),
     }));
     connectAny(loop, result as Connected<unknown>, attempts, (fd) =>
       tlsConfig === null ? startTransport(loop, fd, protocolFactory, result, false) : startTlsTransport(loop, fd, protocolFactory, result as never, tlsConfig),
@@ -232,7 +232,7 @@ export function createUnixConnection<P extends StreamProtocol>(loop: IoLoop, pro
     {
       open: (): number => binding.socket('unix', 'stream'),
       connect: (fd: number): number => binding.connectUnix(fd, path),
-      where: (err: unknown): unknown => withAddress(err, path),
+      where: (err: unknown): unknown => errorWithAddress(err, path),
     },
   ];
   connectAny(loop, result as Connected<unknown>, attempts, (fd) => startTransport(loop, fd, protocolFactory, result, true));

@@ -1,6 +1,6 @@
 // UDP endpoints (asyncio's create_datagram_endpoint and _SelectorDatagramTransport).
 import { binding, type SocketAddress } from '../native/binding';
-import { domainOf, lookupAll, normalizeAddress, validateFamily, withAddress, type AddressInput, type ResolvedAddress } from './address';
+import { domainOf, lookupAll, normalizeAddress, validateFamily, errorWithAddress, type AddressInput, type ResolvedAddress } from './address';
 import { releaseFd, validateBytes } from './transports';
 import type { DatagramProtocolLike } from './protocols';
 import type { DatagramTransport, FutureLike, IoLoop } from './transport-types';
@@ -263,14 +263,14 @@ export function createDatagramEndpoint<P extends DatagramProtocolLike>(
           try {
             binding.bind(fd, localResolved.address, local!.port);
           } catch (err) {
-            throw withAddress(err, localResolved.address, local!.port);
+            throw errorWithAddress(err, localResolved.address, local!.port);
           }
         }
         if (remoteResolved !== null) {
           try {
             binding.connect(fd, remoteResolved.address, remote!.port);
           } catch (err) {
-            throw withAddress(err, remoteResolved.address, remote!.port);
+            throw errorWithAddress(err, remoteResolved.address, remote!.port);
           }
         }
         protocol = protocolFactory();

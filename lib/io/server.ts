@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import { binding, type SocketAddress } from '../native/binding';
 import { toLogger, type Logger } from '../util/logger';
-import { domainOf, formatAddress, lookupAll, validateFamily, validateHost, validatePort, withAddress, type ResolvedAddress } from './address';
+import { domainOf, formatAddress, lookupAll, validateFamily, validateHost, validatePort, errorWithAddress, type ResolvedAddress } from './address';
 import { SocketTransport, type StreamProtocol, type TransportOwner } from './transports';
 import { resolveTlsConfig, SslTransport, type TlsOption } from './tls';
 import type { FutureLike, IoLoop } from './transport-types';
@@ -242,7 +242,7 @@ function openListener(addr: ResolvedAddress, port: number, opts: ServerOptions, 
     return fd;
   } catch (err) {
     binding.close(fd);
-    throw withAddress(err, addr.address, port);
+    throw errorWithAddress(err, addr.address, port);
   }
 }
 
@@ -374,7 +374,7 @@ export function createUnixServer(loop: IoLoop, protocolFactory: ProtocolFactory,
     binding.listen(fd, common.backlog);
   } catch (err) {
     binding.close(fd);
-    fut.setException(withAddress(err, path));
+    fut.setException(errorWithAddress(err, path));
     return fut;
   }
   const server = new Server(loop, protocolFactory, [fd], { ...common, noDelay: false, unixPath: path });
