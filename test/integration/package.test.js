@@ -1,57 +1,24 @@
 'use strict';
-// The two builds and the published package, as a user meets them. Everything happens in a fresh
-// `git clone` of this repository (what is committed at HEAD), so neither a prebuilt binary nor a
-// file left in the working tree can make the result look better than a real release.
+// The published package, as a user meets it. Everything happens in a fresh `git clone` of this
+// repository (what is committed at HEAD), so neither a prebuilt binary nor a file left in the
+// working tree can make the result look better than a real release.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { execFileSync, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 
-const root = path.join(__dirname, '..', '..');
-const BEST_BACKEND = process.platform === 'linux' ? 'epoll' : 'kqueue';
+const { POLL_PROBE, BEST_BACKEND, freshClone, run } = require('../helpers/package-util');
+
 let work;
 let clone;
 
-// A one-file program that proves the addon it loads can poll a real socket.
-const POLL_PROBE = `
-  const binding = BINDING;
-  const poller = new binding.Poller(binding.backends[0]);
-  const [a, b] = binding.socketpair('stream');
-  poller.add(a, binding.constants.READ);
-  binding.send(b, Buffer.from('hi'), 0, 2);
-  const n = poller.wait(1000);
-  const fd = poller.events[0];
-  const buf = Buffer.alloc(8);
-  const got = binding.recv(a, buf, 0, 8);
-  poller.close(); binding.close(a); binding.close(b);
-  console.log(JSON.stringify({ n, ok: fd === a, data: buf.toString('latin1', 0, got), backend: poller.backend }));
-`;
-
-function run(cmd, args, opts = {}) {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-}
-
 before(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'evloop-pkg-'));
-  clone = path.join(work, 'evloop');
-  run('git', ['clone', '--quiet', root, clone]);
-  // The dev dependencies `npm ci` would install (same lockfile), without a second download: the
-  // publish steps below only run their tools, and node_modules is never packed.
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(clone, 'node_modules'), 'dir');
+  ({ work, clone } = freshClone());
 });
 
 after(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
-});
-
-test('the cmake-js build produces an addon that loads and polls a socket', { timeout: 600_000 }, () => {
-  run('npx', ['cmake-js', 'rebuild', '--out', 'build-cmake'], { cwd: clone });
-  const addon = path.join(clone, 'build-cmake', 'Release', 'evloop.node');
-  assert.ok(fs.existsSync(addon), `${addon} was built`);
-  const out = run(process.execPath, ['-e', POLL_PROBE.replace('BINDING', `require(${JSON.stringify(addon)})`)]);
-  assert.deepEqual(JSON.parse(out), { n: 1, ok: true, data: 'hi', backend: BEST_BACKEND });
 });
 
 test('npm pack of a fresh clone ships a prebuild and installs with only node and npm on PATH', { timeout: 600_000 }, () => {
