@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'build/**', 'build-cmake/**', 'prebuilds/**', 'node_modules/**', 'bench/results/**', 'test-artifacts/**'] },
+  { ignores: ['dist/**', 'build/**', 'build-cmake/**', 'prebuilds/**', 'node_modules/**', 'bench/results/**', 'test-artifacts/**', '.doc-programs-*/**'] },
   {
     files: ['lib/**/*.ts'],
     extends: [js.configs.recommended, ...tseslint.configs.recommended],

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 // The public surface of evloop (docs/api.md). Each concept lives in its own file.
 import './io/loop-networking';
 import './io/sock-ops';
@@ -20,7 +21,7 @@ export { Future, isFuture, type FutureState, type DoneCallback } from './core/fu
 export { Handle, TimerHandle } from './core/handles';
 export { EventLoop, newEventLoop, getRunningLoop, type EventLoopOptions, type ExceptionContext, type ExceptionHandler } from './core/loop';
 export { Task, ensureFuture, currentTask, allTasks, type Coroutine, type TaskOptions } from './core/task';
-export { sleep, gather, wait, shield, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type GatherOptions, type WaitOptions, type ReturnWhen, type AsCompletedOptions } from './core/combinators';
+export { sleep, gather, wait, shield, asCompleted, FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED, type GatherOptions, type WaitOptions, type ReturnWhen, type AsCompletedOptions, type AwaitedResult, type GatherResult, type GatherSettledResult } from './core/combinators';
 export { waitFor, timeout, timeoutAt, Timeout } from './core/timeouts';
 export { TaskGroup, type TaskGroupBody } from './core/taskgroup';
 export { run, type RunOptions } from './core/runners';

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 // A documented internal entry (`require('evloop/internal')`) for tests and tools that need the
 // native binding itself. Not part of the public API: it may change in any release.
 export { binding, type Binding, type NativePoller, type BackendName, type SocketAddress } from './native/binding';

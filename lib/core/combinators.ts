@@ -11,6 +11,18 @@ import type { QueuedTimer } from './timer-queue';
 
 export { ensureFuture };
 
+/** What the combinators accept: an evloop Future or Task, a promise, or a generator coroutine. */
+export type Awaitable<T = unknown> = PromiseLike<T> | Generator<unknown, T, any>;
+
+/** The value awaiting `A` gives: a Future's, Task's or promise's value, a generator's return value. */
+export type AwaitedResult<A> = A extends PromiseLike<infer T> ? T : A extends Generator<unknown, infer T, any> ? T : unknown;
+
+/** gather's result: the awaitables' values, position by position (a tuple for a tuple). */
+export type GatherResult<A extends readonly unknown[]> = { -readonly [K in keyof A]: AwaitedResult<A[K]> };
+
+/** gather's result with `returnExceptions`: a failure (or CancelledError) stands in its slot. */
+export type GatherSettledResult<A extends readonly unknown[]> = { -readonly [K in keyof A]: AwaitedResult<A[K]> | Error };
+
 function checkMs(ms: unknown, name: string): number {
   return validateNumber(ms, name);
 }
@@ -107,7 +119,11 @@ function isGatherOptions(x: unknown): x is GatherOptions {
  * or `gather([a, b, c], { returnExceptions })`. The first failure fails the gather unless
  * returnExceptions (then errors stand in the result array, cancellations as CancelledError).
  */
-export function gather<T extends readonly unknown[] = unknown[]>(...args: unknown[]): Future<T> {
+export function gather<A extends readonly Awaitable[] | []>(aws: A, options: GatherOptions & { returnExceptions: true }): Future<GatherSettledResult<A>>;
+export function gather<A extends readonly Awaitable[] | []>(aws: A, options?: GatherOptions & { returnExceptions?: false }): Future<GatherResult<A>>;
+export function gather<A extends readonly Awaitable[] | []>(aws: A, options: GatherOptions): Future<GatherSettledResult<A>>;
+export function gather<A extends readonly Awaitable[]>(...aws: A): Future<GatherResult<A>>;
+export function gather<T extends readonly unknown[]>(...args: unknown[]): Future<T> {
   let aws: unknown[];
   let returnExceptions = false;
   if (Array.isArray(args[0]) && (args.length === 1 || (args.length === 2 && isGatherOptions(args[1])))) {
@@ -175,7 +191,8 @@ export interface WaitOptions {
  * Waits for the awaitables until `returnWhen` holds or `timeout` ms pass; resolves to
  * `[done, pending]` (Sets of futures). A timeout does not throw; nothing is cancelled.
  */
-export function wait<T = unknown>(aws: Iterable<unknown>, options: WaitOptions = {}): Future<[Set<Future<T>>, Set<Future<T>>]> {
+export function wait<A extends Awaitable>(aws: Iterable<A>, options?: WaitOptions): Future<[Set<Future<AwaitedResult<A>>>, Set<Future<AwaitedResult<A>>>]>;
+export function wait<T>(aws: Iterable<unknown>, options: WaitOptions = {}): Future<[Set<Future<T>>, Set<Future<T>>]> {
   if (aws === null || typeof aws !== 'object' || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== 'function' || aws instanceof Future) {
     throw invalidArgType('aws', 'an iterable of awaitables', aws);
   }
@@ -218,6 +235,7 @@ export function wait<T = unknown>(aws: Iterable<unknown>, options: WaitOptions =
  * Protects `aw` from cancellation: cancelling the returned future does not cancel `aw`
  * (which keeps running; await it again to get its result).
  */
+export function shield<A extends Awaitable>(aw: A): Future<AwaitedResult<A>>;
 export function shield<T>(aw: unknown): Future<T> {
   const loop = getRunningLoop();
   const inner = ensureFuture<T>(aw, loop);
@@ -246,7 +264,8 @@ export interface AsCompletedOptions {
  * The awaitables' outcomes in completion order: an array of futures, the i-th settling like the
  * i-th awaitable to finish. After `timeout` ms the ones not yet settled fail with TimeoutError.
  */
-export function asCompleted<T = unknown>(aws: Iterable<unknown>, options: AsCompletedOptions = {}): Future<T>[] {
+export function asCompleted<A extends Awaitable>(aws: Iterable<A>, options?: AsCompletedOptions): Future<AwaitedResult<A>>[];
+export function asCompleted<T>(aws: Iterable<unknown>, options: AsCompletedOptions = {}): Future<T>[] {
   if (aws === null || typeof aws !== 'object' || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== 'function' || aws instanceof Future) {
     throw invalidArgType('aws', 'an iterable of awaitables', aws);
   }

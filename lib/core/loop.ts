@@ -573,13 +573,15 @@ export class EventLoop {
     return this._exceptionHandler;
   }
 
-  /** asyncio's default handler: logs the message and exception (error level; the stack at debug). */
+  /**
+   * asyncio's default handler: logs the message and the exception at error level. The Error
+   * itself is the detail, so the evloop logger prints its stack and pino records it under `err`.
+   */
   defaultExceptionHandler(context: ExceptionContext): void {
     const exc = context.exception;
-    const key = context.task ? context.task.getName() : context.handle ? String(context.handle) : context.future ? String(context.future) : undefined;
-    const detail = exc === undefined ? undefined : exc instanceof Error ? `${exc.name}: ${exc.message}` : describe(exc);
+    const key = context.task ? context.task.getName() : context.handle ? String(context.handle) : context.future ? String(context.future) : context.key;
+    const detail = exc === undefined || exc instanceof Error ? exc : describe(exc);
     this._logger.error(context.message, detail, key);
-    if (exc instanceof Error && exc.stack) this._logger.debug('traceback', exc.stack, key);
   }
 
   callExceptionHandler(context: ExceptionContext): void {

@@ -6,6 +6,7 @@ import { CancelledError, InvalidStateError, TimeoutError } from '../util/errors'
 import { ensureFuture, type Task, type Coroutine } from './task';
 import type { AbstractEventLoop as EventLoop } from './events';
 import type { TimerHandle } from './handles';
+import type { Awaitable, AwaitedResult } from './combinators';
 
 function checkTimeout(ms: unknown): number | null {
   if (ms === null || ms === undefined || ms === Infinity) return null;
@@ -111,7 +112,8 @@ function startTimeout<T>(loop: EventLoop, ms: number | null, target: Future<T>, 
  * finished (its cleanup ran) and fails with TimeoutError. If `aw` suppresses the cancellation
  * and returns a value, that value is the result (asyncio 3.12).
  */
-export function waitFor<T = unknown>(aw: unknown, ms: number | null | undefined): Timeout<T> {
+export function waitFor<A extends Awaitable>(aw: A, ms: number | null | undefined): Timeout<AwaitedResult<A>>;
+export function waitFor<T>(aw: unknown, ms: number | null | undefined): Timeout<T> {
   const timeout = checkTimeout(ms);
   const loop = getRunningLoop();
   const inner = ensureFuture<T>(aw, loop);

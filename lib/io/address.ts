@@ -74,3 +74,24 @@ export function formatAddress(addr: SocketAddress | undefined): string {
   if (addr.family === 'unix') return addr.address;
   return addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
 }
+
+/**
+ * Node's way of saying where: an OS error of connect/bind/listen gets the address it was about
+ * (`address` and `port`; a Unix socket's `address` and `path`), and the message ends with it
+ * (`connect ECONNREFUSED 127.0.0.1:6379`). Errors that are not OS errors pass through.
+ */
+export function errorWithAddress<E>(err: E, address: string, port?: number): E {
+  if (!(err instanceof Error)) return err;
+  const e = err as Error & { syscall?: unknown; address?: string; port?: number; path?: string };
+  if (typeof e.syscall !== 'string' || e.address !== undefined) return err;
+  // V8 formats `stack` lazily: read it before the message changes, then mend its first line.
+  const stack = e.stack;
+  const before = `${e.name}: ${e.message}`;
+  e.address = address;
+  if (port === undefined) e.path = address;
+  else e.port = port;
+  // As Node prints it, IPv6 included (`connect ECONNREFUSED ::1:6379`).
+  e.message += port === undefined ? ` ${address}` : ` ${address}:${port}`;
+  if (typeof stack === 'string' && stack.startsWith(before)) e.stack = `${e.name}: ${e.message}${stack.slice(before.length)}`;
+  return err;
+}

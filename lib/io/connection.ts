@@ -1,6 +1,6 @@
 // Outgoing stream connections (asyncio's create_connection and create_unix_connection).
 import { binding } from '../native/binding';
-import { domainOf, lookupAll, normalizeAddress, validateFamily, validateHost, validatePort, type AddressInput, type ResolvedAddress } from './address';
+import { domainOf, lookupAll, normalizeAddress, validateFamily, validateHost, validatePort, errorWithAddress, type AddressInput, type ResolvedAddress } from './address';
 import { SocketTransport, type StreamProtocol } from './transports';
 import { resolveTlsConfig, SslTransport, type TlsConfig, type TlsConnectionOptions } from './tls';
 import type { FutureLike, IoLoop } from './transport-types';
@@ -28,7 +28,7 @@ type TlsConnected<P> = FutureLike<[SslTransport, P]>;
 function connectAny(
   loop: IoLoop,
   result: Connected<unknown>,
-  attempts: Array<{ open(): number; connect(fd: number): number }>,
+  attempts: Array<{ open(): number; connect(fd: number): number; where(err: unknown): unknown }>,
   onConnected: (fd: number) => void,
 ): void {
   const errors: Error[] = [];
@@ -46,7 +46,7 @@ function connectAny(
       if (attempt.connect(fd) === 1) return onConnected(fd);
     } catch (err) {
       if (fd >= 0) binding.close(fd);
-      errors.push(err as Error);
+      errors.push(attempt.where(err) as Error);
       return next();
     }
     // In progress: writability says it finished, SO_ERROR says how.
@@ -67,7 +67,7 @@ function connectAny(
         binding.finishConnect(socketFd);
       } catch (err) {
         binding.close(socketFd);
-        errors.push(err as Error);
+        errors.push(attempt.where(err) as Error);
         return next();
       }
       onConnected(socketFd);
@@ -200,6 +200,9 @@ export function createConnection<P extends StreamProtocol>(
         if (local !== null) binding.bind(fd, local.host, local.port);
         return binding.connect(fd, addr.address, port);
       },
+      // A failed bind names the local address; anything else the one we were connecting to.
+      where: (err: unknown): unknown =>
+        local !== null && (err as { syscall?: unknown }).syscall === 'bind' ? errorWithAddress(err, local.host, local.port) : errorWithAddress(err, addr.address, port),
     }));
     connectAny(loop, result as Connected<unknown>, attempts, (fd) =>
       tlsConfig === null ? startTransport(loop, fd, protocolFactory, result, false) : startTlsTransport(loop, fd, protocolFactory, result as never, tlsConfig),
@@ -225,7 +228,13 @@ export function createUnixConnection<P extends StreamProtocol>(loop: IoLoop, pro
   if (typeof path !== 'string' || path.length === 0) throw invalidArgType('path', 'a non-empty string', path);
   validateObject(opts, 'options');
   const result = loop.createFuture<[SocketTransport, P]>();
-  const attempts = [{ open: (): number => binding.socket('unix', 'stream'), connect: (fd: number): number => binding.connectUnix(fd, path) }];
+  const attempts = [
+    {
+      open: (): number => binding.socket('unix', 'stream'),
+      connect: (fd: number): number => binding.connectUnix(fd, path),
+      where: (err: unknown): unknown => errorWithAddress(err, path),
+    },
+  ];
   connectAny(loop, result as Connected<unknown>, attempts, (fd) => startTransport(loop, fd, protocolFactory, result, true));
   return result;
 }

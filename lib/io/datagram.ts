@@ -1,6 +1,6 @@
 // UDP endpoints (asyncio's create_datagram_endpoint and _SelectorDatagramTransport).
 import { binding, type SocketAddress } from '../native/binding';
-import { domainOf, lookupAll, normalizeAddress, validateFamily, type AddressInput, type ResolvedAddress } from './address';
+import { domainOf, lookupAll, normalizeAddress, validateFamily, errorWithAddress, type AddressInput, type ResolvedAddress } from './address';
 import { releaseFd, validateBytes } from './transports';
 import type { DatagramProtocolLike } from './protocols';
 import type { DatagramTransport, FutureLike, IoLoop } from './transport-types';
@@ -259,8 +259,20 @@ export function createDatagramEndpoint<P extends DatagramProtocolLike>(
         if (opts.reuseAddress) binding.setsockopt(fd, 'SO_REUSEADDR', 1);
         if (opts.reusePort) binding.setsockopt(fd, 'SO_REUSEPORT', 1);
         if (opts.allowBroadcast) binding.setsockopt(fd, 'SO_BROADCAST', 1);
-        if (localResolved !== null) binding.bind(fd, localResolved.address, local!.port);
-        if (remoteResolved !== null) binding.connect(fd, remoteResolved.address, remote!.port);
+        if (localResolved !== null) {
+          try {
+            binding.bind(fd, localResolved.address, local!.port);
+          } catch (err) {
+            throw errorWithAddress(err, localResolved.address, local!.port);
+          }
+        }
+        if (remoteResolved !== null) {
+          try {
+            binding.connect(fd, remoteResolved.address, remote!.port);
+          } catch (err) {
+            throw errorWithAddress(err, remoteResolved.address, remote!.port);
+          }
+        }
         protocol = protocolFactory();
       } catch (err) {
         if (fd >= 0) binding.close(fd);

@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import { binding, type SocketAddress } from '../native/binding';
 import { toLogger, type Logger } from '../util/logger';
-import { domainOf, formatAddress, lookupAll, validateFamily, validateHost, validatePort, type ResolvedAddress } from './address';
+import { domainOf, formatAddress, lookupAll, validateFamily, validateHost, validatePort, errorWithAddress, type ResolvedAddress } from './address';
 import { SocketTransport, type StreamProtocol, type TransportOwner } from './transports';
 import { resolveTlsConfig, SslTransport, type TlsOption } from './tls';
 import type { FutureLike, IoLoop } from './transport-types';
@@ -56,7 +56,8 @@ export class Server implements TransportOwner {
   readonly #config: ServerConfig;
   #listeners: number[];
   #serving = false;
-  #connections = 0;
+  // The transports this server accepted and that have not yet called connectionLost.
+  readonly #clients = new Set<SocketTransport>();
   #closeWaiters: Array<FutureLike<void>> = [];
   #retryTimer: { cancel(): void } | null = null;
 
@@ -124,18 +125,33 @@ export class Server implements TransportOwner {
   /** Resolves once the server is closed and every connection it accepted has closed. */
   waitClosed(): FutureLike<void> {
     const fut = this.#loop.createFuture<void>();
-    if (this.#listeners.length === 0 && this.#connections === 0) fut.setResult(undefined);
+    if (this.#listeners.length === 0 && this.#clients.size === 0) fut.setResult(undefined);
     else this.#closeWaiters.push(fut);
     return fut;
   }
 
-  connectionClosed(): void {
-    this.#connections--;
+  /**
+   * Closes every connection this server accepted (asyncio 3.13's `close_clients`): each
+   * transport flushes what it has queued, then closes. With `close()` first, `waitClosed()` then
+   * resolves once they are gone.
+   */
+  closeClients(): void {
+    for (const transport of [...this.#clients]) transport.close();
+  }
+
+  /** Aborts every accepted connection at once, dropping queued writes (asyncio 3.13's `abort_clients`). */
+  abortClients(): void {
+    for (const transport of [...this.#clients]) transport.abort();
+  }
+
+  /** @internal Called by an accepted transport once its protocol's connectionLost has run. */
+  connectionClosed(transport: SocketTransport): void {
+    this.#clients.delete(transport);
     this.#wakeCloseWaiters();
   }
 
   #wakeCloseWaiters(): void {
-    if (this.#listeners.length > 0 || this.#connections > 0) return;
+    if (this.#listeners.length > 0 || this.#clients.size > 0) return;
     const waiters = this.#closeWaiters;
     this.#closeWaiters = [];
     for (const fut of waiters) if (!fut.done()) fut.setResult(undefined);
@@ -176,8 +192,7 @@ export class Server implements TransportOwner {
         this.#loop.callExceptionHandler({ message: 'protocolFactory() failed', exception: err, server: this });
         continue;
       }
-      this.#connections++;
-      new SocketTransport(this.#loop, fd, protocol, { owner: this, unix: this.#config.unixPath !== null });
+      this.#clients.add(new SocketTransport(this.#loop, fd, protocol, { owner: this, unix: this.#config.unixPath !== null }));
     }
   };
 
@@ -227,7 +242,7 @@ function openListener(addr: ResolvedAddress, port: number, opts: ServerOptions, 
     return fd;
   } catch (err) {
     binding.close(fd);
-    throw err;
+    throw errorWithAddress(err, addr.address, port);
   }
 }
 
@@ -359,7 +374,7 @@ export function createUnixServer(loop: IoLoop, protocolFactory: ProtocolFactory,
     binding.listen(fd, common.backlog);
   } catch (err) {
     binding.close(fd);
-    fut.setException(err);
+    fut.setException(errorWithAddress(err, path));
     return fut;
   }
   const server = new Server(loop, protocolFactory, [fd], { ...common, noDelay: false, unixPath: path });

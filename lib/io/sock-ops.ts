@@ -12,7 +12,7 @@ import type { Future } from '../core/future';
 import type { Handle } from '../core/handles';
 import { EventLoopError } from '../util/errors';
 import { binding, type SocketAddress } from '../native/binding';
-import { literalAddress, lookupAll, normalizeAddress } from './address';
+import { errorWithAddress, literalAddress, lookupAll, normalizeAddress } from './address';
 import { Socket, validatePath, validateSocket } from './socket';
 import { validateBytes } from './transports';
 import { codedError, validateInteger } from '../util/validate';
@@ -195,19 +195,28 @@ function sockConnect(this: EventLoop, sock: Socket, addr: unknown): Future<void>
   const path = sock.family === 'unix' ? validatePath(addr, 'addr') : null;
   if (path === null) normalizeAddress(addr, 'addr'); // bad input throws before the socket is claimed
   const [fd, fut] = begin<void>(this, sock, 'write');
-  const connect = (start: () => number): void =>
+  // A failure names the address it was about, as Node's connect errors do.
+  const connect = (start: () => number, address: string, port?: number): void => {
+    const named = <R>(step: () => R): (() => R) => (): R => {
+      try {
+        return step();
+      } catch (err) {
+        throw errorWithAddress(err, address, port);
+      }
+    };
     drive(
       this,
       sock,
       fd,
       fut,
       'write',
-      () => (start() === 1 ? undefined : AGAIN),
+      named(() => (start() === 1 ? undefined : AGAIN)),
       // Writable means the attempt ended; SO_ERROR says how.
-      () => binding.finishConnect(fd),
+      named(() => binding.finishConnect(fd)),
     );
-  if (path !== null) connect(() => binding.connectUnix(fd, path));
-  else withAddress(sock, fut, addr, (host, port) => connect(() => binding.connect(fd, host, port)));
+  };
+  if (path !== null) connect(() => binding.connectUnix(fd, path), path);
+  else withAddress(sock, fut, addr, (host, port) => connect(() => binding.connect(fd, host, port), host, port));
   return fut;
 }
 

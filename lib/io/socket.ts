@@ -3,7 +3,7 @@
 // here can touch an fd the addon did not create (a stale number fails with EBADF).
 import { binding, type SockOptName, type SocketAddress } from '../native/binding';
 import { runningLoopOrNull } from '../core/running';
-import { normalizeAddress } from './address';
+import { errorWithAddress, normalizeAddress } from './address';
 import type { FutureLike, IoLoop } from './transport-types';
 import type { Handle } from '../core/handles';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateObject } from '../util/validate';
@@ -105,16 +105,38 @@ export class Socket {
 
   bind(addr: SocketAddressInput): void {
     const fd = this._checkOpen();
-    if (this.family === 'unix') binding.bindUnix(fd, validatePath(addr, 'addr'));
-    else {
+    if (this.family === 'unix') {
+      const path = validatePath(addr, 'addr');
+      try {
+        binding.bindUnix(fd, path);
+      } catch (err) {
+        throw errorWithAddress(err, path);
+      }
+    } else {
       const { host, port } = normalizeAddress(addr, 'addr');
-      binding.bind(fd, host, port);
+      try {
+        binding.bind(fd, host, port);
+      } catch (err) {
+        throw errorWithAddress(err, host, port);
+      }
     }
   }
 
   listen(backlog = 128): void {
     const fd = this._checkOpen();
-    binding.listen(fd, validateInteger(backlog, 'backlog', 0, 65535));
+    const n = validateInteger(backlog, 'backlog', 0, 65535);
+    try {
+      binding.listen(fd, n);
+    } catch (err) {
+      // The address it was bound to (or the kernel's pick), as Node names a failed listen.
+      let where: SocketAddress | undefined;
+      try {
+        where = binding.getsockname(fd);
+      } catch {
+        throw err;
+      }
+      throw where.family === 'unix' ? errorWithAddress(err, where.address) : errorWithAddress(err, where.address, where.port);
+    }
   }
 
   setOption(name: SocketOptionName, value: number | boolean): void {

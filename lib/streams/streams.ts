@@ -10,6 +10,7 @@ import { IncompleteReadError, LimitOverrunError } from '../util/errors';
 import { Future } from '../core/future';
 import { getRunningLoop, type EventLoop } from '../core/loop';
 import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
+import { formatAddress } from '../io/address';
 import { isGenerator, isThenable } from '../core/task';
 import { releaseFrames, retainFrames } from '../core/context';
 import { validateBytes } from '../io/transports';
@@ -613,7 +614,8 @@ export class StreamReaderProtocol extends FlowControlProtocol {
       }
       const exc = task.exception();
       if (exc !== null && exc !== undefined) {
-        this.loop.callExceptionHandler({ message: 'Unhandled exception in client_connected_cb', exception: exc, transport });
+        const peer = transport.getExtraInfo('peername') as SocketAddress | undefined;
+        this.loop.callExceptionHandler({ message: 'client handler failed', exception: exc, transport, key: peer === undefined ? undefined : formatAddress(peer) });
         transport.close();
       }
     });

@@ -50,6 +50,13 @@ function text(x: unknown): string {
   return inspect(x, { breakLength: Infinity, compact: true, depth: 3 });
 }
 
+/** An Error's stack frames (the lines after its `Name: message` header), each on a new line; '' otherwise. */
+function stackFrames(x: unknown): string {
+  if (!(x instanceof Error) || typeof x.stack !== 'string') return '';
+  const at = x.stack.indexOf('\n    at ');
+  return at < 0 ? '' : x.stack.slice(at);
+}
+
 /** The line body without time and level: `desc, detail: key`, absent parts dropped. */
 export function formatMessage(desc: string, detail?: unknown, key?: unknown): string {
   let line = text(desc);
@@ -111,7 +118,9 @@ class EvloopLogger implements Logger {
   }
 
   private emit(level: LogLevel, desc: string, detail: unknown, key: unknown): void {
-    const line = `${new Date().toISOString()} ${LABEL[level]} ${formatMessage(desc, detail, key)}`;
+    let line = `${new Date().toISOString()} ${LABEL[level]} ${formatMessage(desc, detail, key)}`;
+    // A failure worth an error is worth its stack: the frames follow on their own lines.
+    if (level === 'error' || level === 'critical') line += stackFrames(detail);
     this.sink(line, level);
   }
 }

@@ -1,72 +1,41 @@
 'use strict';
-// The two builds and the prebuilt install, as a user meets them. Everything happens in a
-// temporary copy of the package, so a prebuilt binary never shadows the repo's own fresh build.
+// The published package, as a user meets it. Everything happens in a fresh `git clone` of this
+// repository (what is committed at HEAD), so neither a prebuilt binary nor a file left in the
+// working tree can make the result look better than a real release.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { execFileSync, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 
-const root = path.join(__dirname, '..', '..');
-const PACKAGE_PARTS = ['package.json', 'package-lock.json', 'tsconfig.json', 'binding.gyp', 'CMakeLists.txt', 'lib', 'native', 'scripts'];
-const BEST_BACKEND = process.platform === 'linux' ? 'epoll' : 'kqueue';
+const { POLL_PROBE, BEST_BACKEND, freshClone, run } = require('../helpers/package-util');
+
 let work;
-let copy;
-
-// A one-file program that proves the addon it loads can poll a real socket.
-const POLL_PROBE = `
-  const binding = BINDING;
-  const poller = new binding.Poller(binding.backends[0]);
-  const [a, b] = binding.socketpair('stream');
-  poller.add(a, binding.constants.READ);
-  binding.send(b, Buffer.from('hi'), 0, 2);
-  const n = poller.wait(1000);
-  const fd = poller.events[0];
-  const buf = Buffer.alloc(8);
-  const got = binding.recv(a, buf, 0, 8);
-  poller.close(); binding.close(a); binding.close(b);
-  console.log(JSON.stringify({ n, ok: fd === a, data: buf.toString('latin1', 0, got), backend: poller.backend }));
-`;
-
-function run(cmd, args, opts = {}) {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
-}
+let clone;
 
 before(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'evloop-pkg-'));
-  copy = path.join(work, 'evloop');
-  fs.mkdirSync(copy);
-  for (const part of PACKAGE_PARTS) {
-    if (fs.existsSync(path.join(root, part))) fs.cpSync(path.join(root, part), path.join(copy, part), { recursive: true });
-  }
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
+  ({ work, clone } = freshClone());
 });
 
 after(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-test('the cmake-js build produces an addon that loads and polls a socket', { timeout: 600_000 }, () => {
-  run('npx', ['cmake-js', 'rebuild', '--out', 'build-cmake'], { cwd: copy });
-  const addon = path.join(copy, 'build-cmake', 'Release', 'evloop.node');
-  assert.ok(fs.existsSync(addon), `${addon} was built`);
-  const out = run(process.execPath, ['-e', POLL_PROBE.replace('BINDING', `require(${JSON.stringify(addon)})`)]);
-  assert.deepEqual(JSON.parse(out), { n: 1, ok: true, data: 'hi', backend: BEST_BACKEND });
-});
-
-test('npm pack installs into an empty folder with no compiler on PATH and polls a socket', { timeout: 600_000 }, () => {
-  run('npm', ['run', 'prebuild'], { cwd: copy });
-  const prebuilt = path.join(copy, 'prebuilds', `${process.platform}-${process.arch}`);
-  assert.ok(fs.readdirSync(prebuilt).some((f) => f.endsWith('.node')), 'npm run prebuild wrote a .node file');
-
-  const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], { cwd: copy }).trim().split('\n').pop();
+test('npm pack of a fresh clone ships a prebuild and installs with only node and npm on PATH', { timeout: 600_000 }, () => {
+  assert.ok(!fs.existsSync(path.join(clone, 'prebuilds')), 'a clone has no prebuilds');
+  // Exactly what `npm publish` packs: its lifecycle runs prepack (prebuildify) and prepare (tsc).
+  const tarball = run('npm', ['pack', '--silent', '--pack-destination', work], { cwd: clone }).trim().split('\n').pop();
   const tarPath = path.join(work, tarball);
   const listing = run('tar', ['-tzf', tarPath]);
-  for (const shipped of ['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/binding.gyp', 'package/CMakeLists.txt', 'package/native/poller.h']) {
+  for (const shipped of ['package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts', 'package/binding.gyp', 'package/CMakeLists.txt', 'package/native/poller.h', 'package/docs/README.md', 'package/docs/api.md', 'package/README.md']) {
     assert.ok(listing.includes(shipped), `the tarball ships ${shipped}`);
   }
-  assert.match(listing, /package\/prebuilds\/linux-x64\/[^\n]+\.node/);
+  assert.match(listing, new RegExp(`package/prebuilds/${process.platform}-${process.arch}/[^\\n]+\\.node`));
+  for (const kept of ['package/test/', 'package/bench/', 'package/lib/', 'package/.doc-programs', 'package/build/']) {
+    assert.ok(!listing.includes(kept), `the tarball does not ship ${kept}`);
+  }
+  const manifest = JSON.parse(run('tar', ['-xzOf', tarPath, 'package/package.json']));
+  for (const field of ['repository', 'homepage', 'bugs', 'keywords', 'license']) assert.ok(manifest[field], `package.json has ${field}`);
 
   // A PATH with node, npm and sh (npm runs install scripts through it) only: no cc, g++,
   // make or python for node-gyp to fall back on.

@@ -859,3 +859,29 @@ describe('bad input', () => {
     assert.equal(openFds(), before);
   });
 });
+
+describe('OS errors name the address, as Node does', () => {
+  test('sockConnect refused, bind in use, a Unix path that does not exist', async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      const holder = socket({ family: 'IPv4', type: 'stream' });
+      holder.bind(['127.0.0.1', 0]);
+      holder.listen();
+      const { port } = holder.address();
+
+      const taken = socket({ family: 'IPv4', type: 'stream' });
+      assert.throws(() => taken.bind(['127.0.0.1', port]), { code: 'EADDRINUSE', message: `bind EADDRINUSE 127.0.0.1:${port}`, address: '127.0.0.1', port });
+      taken.close();
+
+      holder.close(); // nothing listens there any more
+      const refused = socket({ family: 'IPv4', type: 'stream' });
+      await assert.rejects(loop.sockConnect(refused, ['127.0.0.1', port]), { code: 'ECONNREFUSED', message: `connect ECONNREFUSED 127.0.0.1:${port}`, address: '127.0.0.1', port });
+      refused.close();
+
+      const missing = path.join(os.tmpdir(), `evloop-nobody-${process.pid}.sock`);
+      const unix = socket({ family: 'unix', type: 'stream' });
+      await assert.rejects(loop.sockConnect(unix, missing), { code: 'ENOENT', message: `connect ENOENT ${missing}`, path: missing });
+      unix.close();
+    });
+  });
+});

@@ -104,11 +104,24 @@ test('the level can be changed on a live logger', () => {
 test('non-string details and keys are rendered on one line; errors show name, code and message', () => {
   const { log, lines } = capture();
   const err = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
-  log.error('connect failed', err, 7);
+  log.warn('connect failed', err, 7);
   log.warn('odd input', { a: 1, b: [1, 2] });
-  assert.equal(lines[0].line.slice(25), 'ERROR connect failed, Error [ECONNREFUSED]: refused: 7');
+  assert.equal(lines[0].line.slice(25), 'WARN  connect failed, Error [ECONNREFUSED]: refused: 7');
   assert.equal(lines[1].line.slice(25), 'WARN  odd input, { a: 1, b: [ 1, 2 ] }');
   for (const { line } of lines) assert.ok(!line.includes('\n'));
+});
+
+test('at error and critical, an Error detail is followed by its stack frames', () => {
+  const { log, lines } = capture();
+  const err = Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+  log.error('connect failed', err, 7);
+  log.critical('gave up', err);
+  log.error('no error object', 'just text');
+  const [first, ...frames] = lines[0].line.slice(25).split('\n');
+  assert.equal(first, 'ERROR connect failed, Error [ECONNREFUSED]: refused: 7');
+  assert.deepEqual(frames, err.stack.split('\n').slice(1));
+  assert.match(lines[1].line, /CRITICAL gave up, Error \[ECONNREFUSED\]: refused\n {4}at /);
+  assert.ok(!lines[2].line.includes('\n'));
 });
 
 test('the default sink writes the line to standard error', async () => {
