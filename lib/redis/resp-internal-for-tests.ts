@@ -1,0 +1,3 @@
+export { RespParser } from './resp';
+export { CommandEncoder, encodeCommand } from './encode';
+export { RedisError } from '../errors';
