@@ -15,7 +15,7 @@ export type { SocketAddress } from './native/binding';
 export { createLogger, toLogger, formatMessage, LOG_LEVELS, type Logger, type LogLevel, type LogSink, type LoggerOptions, type LogMethod, type PinoLike } from './util/logger';
 export { StreamReader, StreamReaderProtocol, StreamWriter, FlowControlProtocol, openConnection, openUnixConnection, startServer, startUnixServer, DEFAULT_LIMIT as STREAM_DEFAULT_LIMIT, type StreamReaderOptions, type StreamOptions, type ClientConnected } from './streams/streams';
 export { connectionPool, isConnectionUsable, type StreamConnection, type ConnectionPoolOptions } from './pool/pool-connections';
-export { CancelledError, TimeoutError, InvalidStateError, IncompleteReadError, LimitOverrunError, EventLoopError, BrokenBarrierError, QueueEmpty, QueueFull, QueueShutDown } from './util/errors';
+export { CancelledError, TimeoutError, InvalidStateError, IncompleteReadError, LimitOverrunError, EventLoopError, BrokenBarrierError, QueueEmpty, QueueFull, QueueShutDown, RedisError, RedisConnectionError } from './util/errors';
 export { Future, isFuture, type FutureState, type DoneCallback } from './core/future';
 export { Handle, TimerHandle } from './core/handles';
 export { EventLoop, newEventLoop, getRunningLoop, type EventLoopOptions, type ExceptionContext, type ExceptionHandler } from './core/loop';

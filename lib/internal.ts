@@ -10,3 +10,5 @@ export { decide, retryPolicy, isTransient, HARD_MAX_ATTEMPTS } from './ops/retry
 export { Scanner, localLease } from './ops/scanner';
 export { WorkerPool } from './ops/worker';
 export { ResponseCache, tagsOfChange, Tags, type CacheTag, type ResponseCacheOptions } from './ops/api/cache';
+export { RespParser, type RespParserOptions, type RespValue } from './redis/resp';
+export { CommandEncoder, encodeCommand, type CommandArg } from './redis/encode';

@@ -4,7 +4,8 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fc = require('fast-check');
-const { RespParser, encodeCommand, CommandEncoder, RedisError } = require('../../dist/redis/resp-internal-for-tests');
+const { RespParser, encodeCommand, CommandEncoder } = require('evloop/internal');
+const { RedisError } = require('evloop');
 
 function collect(options = {}) {
   const out = [];

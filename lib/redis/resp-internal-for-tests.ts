@@ -1,3 +1,0 @@
-export { RespParser } from './resp';
-export { CommandEncoder, encodeCommand } from './encode';
-export { RedisError } from '../errors';
