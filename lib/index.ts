@@ -50,3 +50,6 @@ export type { DueItem, DueFunction, ScannerLease } from './ops/scanner';
 export type { StopOptions } from './ops/worker';
 export type { RetryPolicyOptions } from './ops/retry-policy';
 export { startApiServer, type ApiServer, type ApiServerOptions } from './ops/api/server';
+export { createRedisClient, RedisClient, RedisScript, DedicatedConnection, type RedisClientOptions, type SendOptions, type RedisCommands } from './redis/client';
+export type { CommandArg } from './redis/encode';
+export type { RespValue } from './redis/resp';
