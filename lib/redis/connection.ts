@@ -192,7 +192,14 @@ export class RedisConnection {
   }
 
   #maybeFinishClose(): void {
-    if (this.#state === State.Closing && this.#queue.length === this.#head && this.#transport !== null) this.#transport.close();
+    if (this.#state !== State.Closing || this.#transport === null) return;
+    // Replies owed only to commands that timed out or were cancelled keep nobody waiting.
+    const q = this.#queue;
+    for (let i = this.#head; i < q.length; i++) {
+      const f = q[i];
+      if (f !== undefined && !f.done()) return;
+    }
+    this.#transport.close();
   }
 
   // ---- Protocol ------------------------------------------------------------------------------
@@ -217,11 +224,14 @@ export class RedisConnection {
   }
 
   connectionLost(err: Error | null): void {
+    const closedByUs = this.#state === State.Closing && this.#transport !== null && this.#transport.isClosing();
     this.#transport = null;
     if (this.#state === State.Closed) return;
     const owed = this.pending;
-    if (owed === 0 && this.#state === State.Closing) {
-      this.#finish(null);
+    if (closedByUs) {
+      // Only replies nobody waits for were left (see #maybeFinishClose).
+      this.#fail(new RedisConnectionError('Redis connection was closed', 'ERR_REDIS_CLOSED'));
+      this.#error = null;
       return;
     }
     this.#fail(connectionLostError(err === null ? `the server closed it with ${owed} ${owed === 1 ? 'reply' : 'replies'} owed` : `${err.message} (${owed} owed)`, err));
