@@ -123,6 +123,28 @@ test('AUTH and SELECT from the URL; a wrong password fails every command with th
   }
 });
 
+test('a Unix socket by path (options.path and unix:// URLs)', async () => {
+  const path = require('node:path');
+  const s = new RedisServer({ extraArgs: [] });
+  const sock = path.join(s.dir, 'redis.sock');
+  s.extraArgs = ['--unixsocket', sock, '--unixsocketperm', '700'];
+  await s.start();
+  try {
+    await run(async () => {
+      const a = createRedisClient({ path: sock, db: 2 });
+      const b = createRedisClient(`unix://${sock}?db=2`);
+      await a.set('unix:k', 'via socket');
+      assert.equal(await b.get('unix:k'), 'via socket');
+      const info = await b.call('CLIENT', 'INFO');
+      assert.match(info, /redis\.sock/);
+      assert.match(info, / db=2 /);
+      await Promise.all([a.close(), b.close()]);
+    });
+  } finally {
+    await s.stop();
+  }
+});
+
 test('RESP3 (protocol: 3): maps, doubles and booleans arrive typed', async () => {
   await run(async () => {
     const c = createRedisClient({ url: server.url, protocol: 3 });
