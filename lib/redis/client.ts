@@ -4,7 +4,8 @@
 // from a Pool through `use`, so they never hold up the shared one.
 import { createHash } from 'node:crypto';
 import type { Future } from '../core/future';
-import { getRunningLoop, type EventLoop } from '../core/loop';
+import type { EventLoop } from '../core/loop';
+import { getRunningLoop } from '../core/running';
 import type { Task } from '../core/task';
 import { Pool } from '../pool/pool';
 import { RedisConnectionError, RedisError } from '../util/errors';
@@ -105,9 +106,10 @@ type CommandName = (typeof COMMANDS)[number];
  */
 export type RedisCommands = { [K in CommandName]: Cmd };
 
-export interface RedisClient extends RedisCommands {}
+// The command methods live on this base's prototype (installed below), typed by RedisCommands.
+const CommandMethods = class {} as new () => RedisCommands;
 
-export class RedisClient {
+export class RedisClient extends CommandMethods {
   readonly options: Readonly<RedisConnectOptions>;
   readonly commandTimeout: number | undefined;
   #loop: EventLoop | null = null;
@@ -118,6 +120,7 @@ export class RedisClient {
   #closing: Future<void> | null = null;
 
   constructor(urlOrOptions: string | RedisClientOptions = {}) {
+    super();
     const o: RedisClientOptions = typeof urlOrOptions === 'string' ? { url: urlOrOptions } : urlOrOptions;
     validateObject(o, 'options');
     const fromUrl = o.url === undefined ? { host: '127.0.0.1', port: 6379 } : parseRedisUrl(o.url, 'url');
@@ -275,7 +278,7 @@ export class RedisClient {
 
 for (const name of COMMANDS) {
   const command = name.toUpperCase();
-  Object.defineProperty(RedisClient.prototype, name, {
+  Object.defineProperty(CommandMethods.prototype, name, {
     value: function (this: RedisClient, ...args: CommandArg[]): Future<any> {
       args.unshift(command);
       return this.send(args);

@@ -3,7 +3,8 @@
 // dataReceived. A lost connection fails everything it owes with one clear error; it is never
 // reused (the client opens a new one).
 import type { Future } from '../core/future';
-import type { EventLoop, TimerHandle } from '../core/loop';
+import type { TimerHandle } from '../core/handles';
+import type { EventLoop } from '../core/loop';
 import type { Transport } from '../io/transport-types';
 import { RedisConnectionError, TimeoutError, type RedisError } from '../util/errors';
 import { CommandEncoder } from './encode';
@@ -53,8 +54,6 @@ export class RedisConnection {
   // Futures owed a reply, oldest first, from #head on.
   #queue: Array<Reply | undefined> = [];
   #head = 0;
-  // Replies of the handshake (AUTH, SELECT, …) at the front of the queue, checked here.
-  #handshake = 0;
   #flushScheduled = false;
   readonly #flush = (): void => this.#write();
   #timers: Map<Reply, TimerHandle> | null = null;
@@ -109,8 +108,8 @@ export class RedisConnection {
 
   #internal(args: ArrayLike<unknown>): void {
     this.#encoder.add(args);
+    // The handshake's replies (AUTH, SELECT, …) are owed to no Future: `undefined` marks them.
     this.#queue.push(undefined);
-    this.#handshake++;
   }
 
   /** True until the connection is lost or closed: commands sent now will be answered or failed. */
@@ -257,9 +256,7 @@ export class RedisConnection {
   #onReply(value: RespValue): void {
     const f = this.#next();
     if (f === null) return this.#fail(new RedisConnectionError('Redis protocol error: a reply nobody asked for', 'ERR_REDIS_PROTOCOL'));
-    if (f === undefined) {
-      this.#handshake--;
-    } else {
+    if (f !== undefined) {
       if (this.#timers !== null) this.#disarm(f);
       if (!f.done()) f.setResult(value);
     }
