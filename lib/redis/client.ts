@@ -305,6 +305,14 @@ export class DedicatedConnection {
   send(args: ArrayLike<CommandArg>, options?: SendOptions): Future<any> {
     return this.#conn.send(args, options?.timeout !== undefined ? validateMs(options.timeout, 'options.timeout') : this.#timeout);
   }
+
+  /**
+   * Drops the connection now (a blocking command can be left no other way): its pending
+   * commands fail with 'ERR_REDIS_CLOSED', and the pool replaces it on a later `use`.
+   */
+  abort(): void {
+    this.#conn.abort();
+  }
 }
 
 /** `createRedisClient('redis://127.0.0.1:6379/0')` or `createRedisClient({ host, port, … })`. */

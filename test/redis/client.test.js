@@ -208,6 +208,13 @@ test('dedicated connections: a blocking command does not hold up the shared conn
     assert.equal(await c.ping(), 'PONG');
     await c.rpush('ded:l', 'item');
     assert.deepEqual(await popped, ['ded:l', 'item']);
+    // abort() is the way out of a blocking command; the next use() gets a fresh connection.
+    const aborted = c.use(async (conn) => {
+      const blocked = conn.call('BLPOP', 'ded:never', 0);
+      conn.abort();
+      return blocked;
+    });
+    await assert.rejects(aborted, { name: 'RedisConnectionError', code: 'ERR_REDIS_CLOSED' });
     const viaGen = await c.use(function* (conn) {
       return yield* conn.send(['ECHO', 'gen']);
     });
