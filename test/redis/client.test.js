@@ -310,6 +310,15 @@ test('redis-server killed and restarted mid-flight: pending commands fail clearl
   }
 });
 
+test('URLs and options: user, password, host (IPv6 too), port, database, Unix path; options win over the URL', () => {
+  assert.deepEqual({ ...createRedisClient('redis://user:p%40ss@[::1]:6380/4').options }, { host: '::1', port: 6380, username: 'user', password: 'p@ss', db: 4 });
+  assert.deepEqual({ ...createRedisClient('redis://:secret@example.com').options }, { host: 'example.com', port: 6379, password: 'secret' });
+  assert.deepEqual({ ...createRedisClient('redis://').options }, { host: '127.0.0.1', port: 6379 });
+  assert.deepEqual({ ...createRedisClient('unix:///run/redis.sock?db=2').options }, { host: '127.0.0.1', port: 6379, path: '/run/redis.sock', db: 2 });
+  assert.deepEqual({ ...createRedisClient({ url: 'redis://h:1/1', port: 2, db: 3, name: 'me', protocol: 3 }).options }, { host: 'h', port: 2, db: 3, name: 'me', protocol: 3 });
+  assert.throws(() => createRedisClient('rediss://h'), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE', message: /TLS/ });
+});
+
 test('bad input: TypeError / RangeError with a code, nothing sent', async () => {
   assert.throws(() => createRedisClient(42), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => createRedisClient('http://x'), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
