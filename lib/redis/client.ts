@@ -50,6 +50,7 @@ export class RedisScript {
   readonly source: string;
   readonly sha: string;
   readonly #client: RedisClient;
+  #loadedFor = -1;
 
   constructor(client: RedisClient, source: string, sha: string) {
     this.#client = client;
@@ -60,6 +61,13 @@ export class RedisScript {
   /** Runs the script with `keys` (KEYS[1…]) and `args` (ARGV[1…]). */
   run(keys: readonly CommandArg[] = [], args: readonly CommandArg[] = [], options?: SendOptions): Future<any> {
     const client = this.#client;
+    // A new connection may be to a server that never saw the script (or restarted): load it
+    // once ahead of the first EVALSHA, so a burst of calls does not all come back NOSCRIPT.
+    const generation = client._connectionGeneration();
+    if (this.#loadedFor !== generation) {
+      this.#loadedFor = generation;
+      client.send(['SCRIPT', 'LOAD', this.source]).addDoneCallback(retrieve);
+    }
     const evalsha = client.send(['EVALSHA', this.sha, keys.length, ...keys, ...args], options);
     const result = client.loop.createFuture<any>();
     evalsha.addDoneCallback((f) => {
@@ -118,6 +126,7 @@ export class RedisClient extends CommandMethods {
   readonly #maxDedicated: number;
   #closed = false;
   #closing: Future<void> | null = null;
+  #generation = 0;
 
   constructor(urlOrOptions: string | RedisClientOptions = {}) {
     super();
@@ -172,6 +181,12 @@ export class RedisClient extends CommandMethods {
     this.#pool = null;
   }
 
+  /** @internal Counts the shared connections opened so far (scripts load once per connection). */
+  _connectionGeneration(): number {
+    const conn = this.#main;
+    return conn === null || !conn.usable ? this.#generation + 1 : this.#generation;
+  }
+
   /** `client.call('SET', 'k', 'v')`: one command; settles with its reply (RedisError for an error reply). */
   call(...args: CommandArg[]): Future<any> {
     return this.send(args);
@@ -186,7 +201,10 @@ export class RedisClient extends CommandMethods {
       return f;
     }
     let conn = this.#main;
-    if (conn === null || !conn.usable) conn = this.#main = new RedisConnection(loop, this.options);
+    if (conn === null || !conn.usable) {
+      conn = this.#main = new RedisConnection(loop, this.options);
+      this.#generation++;
+    }
     const timeout = options?.timeout !== undefined ? validateMs(options.timeout, 'options.timeout') : this.commandTimeout;
     return conn.send(args, timeout);
   }
