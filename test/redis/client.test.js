@@ -97,6 +97,20 @@ test('scripts: EVALSHA, EVAL again after NOSCRIPT, Lua errors as RedisErrors', a
   });
 });
 
+test('scripts: a cold burst loads the script once, no EVAL round trip per call', async () => {
+  await run(async () => {
+    const c = createRedisClient(server.url);
+    const calls = async (name) => Number((new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(await c.info('commandstats')) ?? [0, 0])[1]);
+    const [eval0, evalsha0] = [await calls('eval'), await calls('evalsha')];
+    const s = c.defineScript(`return ARGV[1] .. '${Math.random()}'`);
+    const out = await Promise.all(Array.from({ length: 100 }, (_, i) => s.run([], [i])));
+    assert.equal(out.length, 100);
+    assert.equal(await calls('eval'), eval0);
+    assert.equal(await calls('evalsha'), evalsha0 + 100);
+    await c.close();
+  });
+});
+
 test('AUTH and SELECT from the URL; a wrong password fails every command with the server\'s error', async () => {
   const secured = await startRedisServer({ password: 'pa:ss@word' });
   try {
