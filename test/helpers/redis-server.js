@@ -99,7 +99,8 @@ class RedisServer {
     this.log = '';
     const proc = spawn('redis-server', this._args(), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
-    this._exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+    // 'close', not 'exit': the stdio pipes are closed too, so a stopped server leaves no fd here.
+    this._exited = new Promise((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
     return new Promise((resolve, reject) => {
       let ready = false;
       const onData = (d) => {

@@ -272,11 +272,18 @@ test('no server: ECONNREFUSED for the commands waiting on the connection, then a
     await assert.rejects(a, { code: 'ECONNREFUSED' });
     await assert.rejects(b, { code: 'ECONNREFUSED' });
     await assert.rejects(c.get('z'), { code: 'ECONNREFUSED' });
+    // Failed connects leave no fd behind.
+    const fds = () => require('node:fs').readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (let i = 0; i < 50; i++) await assert.rejects(c.get('z'), { code: 'ECONNREFUSED' });
+    assert.equal(fds(), before);
     await c.close();
   });
 });
 
 test('redis-server killed and restarted mid-flight: pending commands fail clearly, the client reconnects, appendonly data survives', async () => {
+  const fds = () => require('node:fs').readdirSync('/proc/self/fd').length;
+  const fdsBefore = fds();
   const s = await startRedisServer({ appendonly: true });
   try {
     await run(async () => {
@@ -322,6 +329,8 @@ test('redis-server killed and restarted mid-flight: pending commands fail clearl
   } finally {
     await s.stop();
   }
+  // Every connection lost or refused along the way was closed, and so was the loop.
+  assert.equal(fds(), fdsBefore);
 });
 
 test('URLs and options: user, password, host (IPv6 too), port, database, Unix path; options win over the URL', () => {
