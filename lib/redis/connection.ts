@@ -1,6 +1,6 @@
-// One Redis connection as an evloop Protocol: commands are pipelined (written as they come,
-// replies matched to them in order), every reply settles its command's Future straight from
-// dataReceived. A lost connection fails everything it owes with one clear error; it is never
+// One Redis connection as an evloop Protocol: commands are pipelined (written together once per
+// loop pass, or at once on an idle connection; replies matched to them in order), every reply
+// settles its command's Future straight from dataReceived. A lost connection fails everything it owes with one clear error; it is never
 // reused (the client opens a new one).
 import type { Future } from '../core/future';
 import type { TimerHandle } from '../core/handles';
@@ -143,6 +143,12 @@ export class RedisConnection {
     this.#queue.push(future);
     if (timeout !== undefined && timeout !== Infinity) this.#arm(future, timeout, args[0]);
     if (!this.#flushScheduled && this.#state === State.Open) {
+      // An idle connection sends at once (a caller awaiting one command at a time waits for no
+      // loop pass); otherwise commands gather until the end of this pass and go out together.
+      if (this.#queue.length - this.#head === 1) {
+        this.#write();
+        return future;
+      }
       this.#flushScheduled = true;
       loop.callSoon(this.#flush);
     }
