@@ -55,6 +55,8 @@ export class RedisConnection {
   #queue: Array<Reply | undefined> = [];
   #head = 0;
   #flushScheduled = false;
+  // Commands in the last write: 1 means callers go one command at a time.
+  #lastBatch = 0;
   readonly #flush = (): void => this.#write();
   #timers: Map<Reply, TimerHandle> | null = null;
   #connectTimer: TimerHandle | null = null;
@@ -143,9 +145,11 @@ export class RedisConnection {
     this.#queue.push(future);
     if (timeout !== undefined && timeout !== Infinity) this.#arm(future, timeout, args[0]);
     if (!this.#flushScheduled && this.#state === State.Open) {
-      // An idle connection sends at once (a caller awaiting one command at a time waits for no
-      // loop pass); otherwise commands gather until the end of this pass and go out together.
-      if (this.#queue.length - this.#head === 1) {
+      // A caller awaiting one command at a time (the last write carried one command, and
+      // nothing else is owed) has its command sent at once, without waiting for a loop pass;
+      // otherwise commands gather until the end of this pass and go out together, so that many
+      // callers answered by one read share one write (and the server one read).
+      if (this.#lastBatch === 1 && this.#queue.length - this.#head === 1) {
         this.#write();
         return future;
       }
@@ -170,8 +174,11 @@ export class RedisConnection {
     this.#flushScheduled = false;
     const t = this.#transport;
     if (t === null || this.#state > State.Closing) return;
+    const count = this.#encoder.count;
     const bytes = this.#encoder.take();
-    if (bytes !== null) t.write(bytes);
+    if (bytes === null) return;
+    this.#lastBatch = count;
+    t.write(bytes);
   }
 
   /**
