@@ -53,3 +53,5 @@ export { startApiServer, type ApiServer, type ApiServerOptions } from './ops/api
 export { createRedisClient, RedisClient, RedisScript, DedicatedConnection, type RedisClientOptions, type SendOptions, type RedisCommands } from './redis/client';
 export type { CommandArg } from './redis/encode';
 export type { RespValue } from './redis/resp';
+export { RedisQueue, type RedisQueueOptions } from './ops/redis-queue';
+export { RedisLease, type RedisLeaseOptions } from './ops/redis-lease';
