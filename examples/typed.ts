@@ -4,6 +4,7 @@ import { createSubprocessExec, createSubprocessShell, type Process, type ReadPip
 import { SslTransport, type TlsOption } from 'evloop';
 import * as tls from 'tls';
 import { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier, Queue, LifoQueue, PriorityQueue, QueueShutDown, BrokenBarrierError, type QueueOptions } from 'evloop';
+import { createRedisClient, RedisError, RedisConnectionError, type RedisClient, type RedisClientOptions, type DedicatedConnection } from 'evloop';
 
 function* handler(reader: StreamReader, writer: StreamWriter) {
   const line: Buffer = yield* reader.readLine();
@@ -171,5 +172,27 @@ async function sockOption(sock: Socket): Promise<void> {
 }
 void socketsAndThreads;
 void sockOption;
+function* redisMain(): Generator<unknown, number, unknown> {
+  const opts: RedisClientOptions = { url: 'redis://127.0.0.1:6379/0', commandTimeout: 1000, protocol: 3 };
+  const redis: RedisClient = createRedisClient(opts);
+  const ok: string = yield* redis.set('k', Buffer.from('v'));
+  const n: number = yield* redis.call('INCRBY', 'n', 5);
+  const script = redis.defineScript('return 1');
+  const one: number = yield* script.run(['k'], [1]);
+  const tx: unknown[] | null = yield* redis.multi([['INCR', 'n']]);
+  const popped: string[] | null = yield* redis.use(function* (conn: DedicatedConnection) {
+    return (yield* conn.send(['BLPOP', 'l', 1], { timeout: 2000 })) as string[] | null;
+  });
+  try {
+    yield* redis.hget('k', 'f');
+  } catch (e) {
+    if (!(e instanceof RedisError) && !(e instanceof RedisConnectionError)) throw e;
+    const code: string = e.code;
+    void code;
+  }
+  yield* redis.close();
+  return ok.length + n + one + (tx?.length ?? 0) + (popped?.length ?? 0) + script.sha.length;
+}
+void redisMain;
 
 void run(asyncMain);

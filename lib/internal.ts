@@ -13,3 +13,5 @@ export { WorkerPool } from './ops/worker';
 export { ResponseCache, tagsOfChange, Tags, type CacheTag, type ResponseCacheOptions } from './ops/api/cache';
 // Whether evloop's promise hooks are installed now (they are while an async-function task is pending).
 export { framesCarried } from './core/context';
+export { RespParser, type RespParserOptions, type RespValue } from './redis/resp';
+export { CommandEncoder, encodeCommand, type CommandArg } from './redis/encode';

@@ -11,6 +11,8 @@ import { Event } from '../sync/event';
 import { createLogger, type Logger } from '../util/logger';
 import { createTaskOps, type EmbeddedTaskOps } from '../ops/task-ops';
 import { defineTasks, type TaskDefinition } from '../ops/registry';
+import { RedisQueue } from '../ops/redis-queue';
+import { RedisLease } from '../ops/redis-lease';
 import type { TaskOps } from '../ops/types';
 
 export const USAGE = `Usage: evloop-tasks --tasks FILE [options]
@@ -190,8 +192,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       stdout(USAGE);
       return 0;
     }
-    if (options.redis !== undefined) {
-      throw new UsageError('--redis: the Redis queue is not available yet in this build; run without --redis for the embedded queue');
+    if (options.redis !== undefined && options.redis.startsWith('rediss:')) {
+      throw new UsageError('--redis: TLS (rediss://) is not supported yet; use redis://HOST:PORT');
     }
     if (options.api) {
       startApi = loadApi();
@@ -229,8 +231,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       // else would, and the process must stay until it is told to stop.
       const keepAlive = setInterval(() => {}, 1 << 30);
       let ops: EmbeddedTaskOps | null = null;
+      let redisQueue: RedisQueue | null = null;
       let api: ApiServerLike | null = null;
       try {
+        // --redis: the queue and the scanner lease live in Redis, shared by every process with
+        // the same --queue; the lease lasts three scan intervals (at least a second).
+        if (opts.redis !== undefined) {
+          redisQueue = new RedisQueue({ url: opts.redis, name: opts.queue, visibilityTimeout: opts.visibilityTimeout });
+        }
         ops = createTaskOps({
           tasks: mod.tasks as Record<string, TaskDefinition>,
           due: mod.due,
@@ -239,6 +247,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           visibilityTimeout: opts.visibilityTimeout,
           scanner: opts.scanner,
           logger,
+          ...(redisQueue !== null ? { queue: redisQueue, lease: new RedisLease(redisQueue, { ttl: Math.max(3 * opts.interval, 1000) }) } : {}),
         });
         ops.start();
         if (startApi !== null) {
@@ -251,13 +260,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         logger.info('stopping', `on ${stopSignal}: running tasks get ${STOP_TIMEOUT} ms, then are requeued`);
       } catch (err) {
         logger.critical('evloop-tasks failed', err);
-        await shutdown(ops, api, logger);
+        await shutdown(ops, api, logger, redisQueue);
         for (const s of signals) process.removeListener(s, onSignal);
         clearInterval(keepAlive);
         resolveExit(1);
         return;
       }
-      await shutdown(ops, api, logger);
+      await shutdown(ops, api, logger, redisQueue);
       for (const s of signals) process.removeListener(s, onSignal);
       clearInterval(keepAlive);
       resolveExit(0);
@@ -269,7 +278,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
 }
 
-async function shutdown(ops: EmbeddedTaskOps | null, api: ApiServerLike | null, logger: Logger): Promise<void> {
+async function shutdown(ops: EmbeddedTaskOps | null, api: ApiServerLike | null, logger: Logger, redisQueue: RedisQueue | null): Promise<void> {
   if (api !== null) {
     try {
       await api.close();
@@ -282,6 +291,15 @@ async function shutdown(ops: EmbeddedTaskOps | null, api: ApiServerLike | null, 
       await ops.stop({ timeout: STOP_TIMEOUT });
     } catch (err) {
       logger.error('stop failed', err);
+    }
+  }
+  // After the workers: their last acknowledgements go out first. A queue passed in is not
+  // closed by ops.stop().
+  if (redisQueue !== null) {
+    try {
+      await redisQueue.close();
+    } catch (err) {
+      logger.error('Redis queue close failed', err);
     }
   }
 }

@@ -100,3 +100,31 @@ export class QueueShutDown extends Error {
     this.name = 'QueueShutDown';
   }
 }
+
+/**
+ * An error reply from a Redis server. `message` is Redis's own text; `code` its first word
+ * ('ERR', 'WRONGTYPE', 'NOSCRIPT', 'MOVED', …), the part programs branch on.
+ */
+export class RedisError extends Error {
+  readonly code: string;
+  constructor(message: string) {
+    super(message);
+    this.name = 'RedisError';
+    const space = message.indexOf(' ');
+    this.code = space < 0 ? message : message.slice(0, space);
+  }
+}
+
+/**
+ * A Redis connection failed outside any one command: it was lost with replies pending
+ * ('ERR_REDIS_CONNECTION_LOST'), the client was closed ('ERR_REDIS_CLOSED'), or the server sent
+ * bytes that are not RESP ('ERR_REDIS_PROTOCOL').
+ */
+export class RedisConnectionError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.name = 'RedisConnectionError';
+    this.code = code;
+  }
+}

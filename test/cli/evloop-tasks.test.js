@@ -91,7 +91,7 @@ test('bad usage exits 2 with a clear message and the usage', async () => {
     [['--tasks', tasks, '--host', ''], /--host must not be empty/],
     [['--tasks', tasks, '--queue', 'has space'], /--queue must be/],
     [['--tasks', tasks, '--redis', 'localhost:6379'], /--redis must be a redis:\/\/HOST:PORT URL/],
-    [['--tasks', tasks, '--redis', 'redis://127.0.0.1:6379'], /--redis: the Redis queue is not available yet/],
+    [['--tasks', tasks, '--redis', 'rediss://127.0.0.1:6379'], /--redis: TLS \(rediss:\/\/\) is not supported yet/],
     [['--tasks', path.join(fixtures, 'missing.js'), '--no-api'], /tasks file not found: .*missing\.js/],
     [['--tasks', path.join(fixtures, 'no-tasks.js'), '--no-api'], /tasks file .*no-tasks\.js must export \{ tasks: \{ name: \{ run, … \} \}, due\? \}/],
     [['--tasks', path.join(fixtures, 'bad-definition.js'), '--no-api'], /tasks file .*bad-definition\.js: The value of "tasks\.t\.retries" is out of range/],
@@ -162,4 +162,27 @@ test(`the start-up line with the API (${hasApi ? 'this build serves it' : 'this 
   p.child.kill('SIGINT');
   const { code, stderr } = await p.exit;
   assert.equal(code, 0, stderr);
+});
+
+test('--redis: two processes share one queue and one scanner lease; both stop with exit 0 and release the lease', async () => {
+  const { startRedisServer } = require('../helpers/redis-server');
+  const server = await startRedisServer();
+  try {
+    const args = ['--tasks', path.join(fixtures, 'cli-tasks.js'), '--no-api', '--workers', '2', '--interval', '50', '--redis', server.url, '--queue', 'cli'];
+    const a = cli(args);
+    // The scanner reports standby until its first lease request is answered.
+    await a.waitFor(/running without the API: 2 workers, scanner (active|standby)\n/);
+    const b = cli(args);
+    await b.waitFor(/running without the API: 2 workers, scanner (active|standby)\n/);
+    // The shared queue: runs enqueued by the active scanner are taken by both processes' workers.
+    await a.waitFor(/hold started\n/);
+    for (const p of [a, b]) p.child.kill('SIGTERM');
+    const [ra, rb] = await Promise.all([a.exit, b.exit]);
+    assert.equal(ra.code, 0, ra.stderr);
+    assert.equal(rb.code, 0, rb.stderr);
+    assert.equal(await server.command('EXISTS', 'evloop:queue:{cli}:lease'), '0', 'the lease was released');
+    assert.equal(await server.command('XLEN', 'evloop:queue:{cli}:dead'), '0');
+  } finally {
+    await server.stop();
+  }
 });

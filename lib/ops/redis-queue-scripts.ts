@@ -1,0 +1,210 @@
+// The RedisQueue's Lua scripts. Each runs atomically in Redis, so the "one queued-or-running
+// message per key" guard, the fencing check and the hand-over between stream, delay set and dead
+// letters never interleave with another process's. Every script gets the same seven keys.
+//
+// Layout (all keys share the {name} hash tag):
+//   stream   ready and in-flight messages; fields r (runId), m (message JSON), k (key), d
+//            (deliveries before this entry); consumer group 'workers'; entries are deleted when
+//            acked, nacked or dead-lettered, so the stream holds only live messages
+//   keys     hash key → runId: the guard, held from enqueue until ack / dead letter / remove
+//   msgs     hash runId → {m, k, d, e}: the record (e: stream entry id, absent while delayed)
+//   delayed  sorted set runId by due time (Redis server time, ms)
+//   dead     stream of dead letters (MAXLEN-bounded)
+//   fence    the scanner lease's fencing token
+//   eids     hash stream entry id → runId
+
+const PRELUDE = `
+local S, KH, MH, DZ, DL, FN, EH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local G = 'workers'
+redis.pcall('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')
+local function nowms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function push(runId, rec)
+  local id = redis.call('XADD', S, '*', 'r', runId, 'm', rec.m, 'k', rec.k, 'd', rec.d)
+  rec.e = id
+  redis.call('HSET', MH, runId, cjson.encode(rec))
+  redis.call('HSET', EH, id, runId)
+  return id
+end
+local function place(runId, rec, delay)
+  if delay > 0 then
+    rec.e = nil
+    redis.call('HSET', MH, runId, cjson.encode(rec))
+    redis.call('ZADD', DZ, nowms() + delay, runId)
+  else
+    push(runId, rec)
+  end
+end
+local function drop(runId, rec)
+  if redis.call('HGET', KH, rec.k) == runId then redis.call('HDEL', KH, rec.k) end
+  redis.call('HDEL', MH, runId)
+end
+-- The delivery (entry id, consumer, delivery count) is the entry's current one: nobody claimed it since.
+local function owned(id, consumer, count)
+  local p = redis.call('XPENDING', S, G, id, id, 1)
+  return p[1] ~= nil and p[1][2] == consumer and tonumber(p[1][4]) == count
+end
+local function unstream(id)
+  redis.call('XACK', S, G, id)
+  redis.call('XDEL', S, id)
+  local runId = redis.call('HGET', EH, id)
+  redis.call('HDEL', EH, id)
+  return runId
+end
+local function fenced(token)
+  if token == '' then return nil end
+  local cur = tonumber(redis.call('GET', FN) or '0')
+  if tonumber(token) < cur then
+    return redis.error_reply('FENCED enqueue under fencing token ' .. token .. ', older than ' .. cur)
+  end
+  return nil
+end
+`;
+
+/** ARGV: runId, message JSON, key, delay ms, fence ('' for none). */
+export const ENQUEUE =
+  PRELUDE +
+  `
+local refused = fenced(ARGV[5])
+if refused then return refused end
+if redis.call('HEXISTS', KH, ARGV[3]) == 1 then return redis.error_reply('DUPKEY ' .. ARGV[3]) end
+if redis.call('HEXISTS', MH, ARGV[1]) == 1 then return redis.error_reply('DUPRUN ' .. ARGV[1]) end
+redis.call('HSET', KH, ARGV[3], ARGV[1])
+place(ARGV[1], { m = ARGV[2], k = ARGV[3], d = 0 }, tonumber(ARGV[4]))
+return 1
+`;
+
+/**
+ * Moves due delayed messages to the stream and claims deliveries idle past the visibility
+ * time-out. ARGV: consumer, visibility ms, max claims. Returns { claimed: [[id, fields, count]],
+ * ms until the next delayed message is due (-1: none) }.
+ */
+export const FETCH =
+  PRELUDE +
+  `
+local now = nowms()
+local due = redis.call('ZRANGEBYSCORE', DZ, '-inf', now, 'LIMIT', 0, 100)
+for _, runId in ipairs(due) do
+  redis.call('ZREM', DZ, runId)
+  local raw = redis.call('HGET', MH, runId)
+  if raw then push(runId, cjson.decode(raw)) end
+end
+local out = {}
+local claimed = redis.call('XAUTOCLAIM', S, G, ARGV[1], ARGV[2], '0-0', 'COUNT', ARGV[3])
+for _, e in ipairs(claimed[2]) do
+  local p = redis.call('XPENDING', S, G, e[1], e[1], 1)
+  if p[1] then out[#out + 1] = { e[1], e[2], p[1][4] } end
+end
+-- Redis 7 reports pending entries whose stream entry is gone: their guards go with them.
+for _, id in ipairs(claimed[3] or {}) do
+  local runId = redis.call('HGET', EH, id)
+  redis.call('HDEL', EH, id)
+  if runId then
+    local raw = redis.call('HGET', MH, runId)
+    if raw then drop(runId, cjson.decode(raw)) end
+  end
+end
+local nxt = redis.call('ZRANGE', DZ, 0, 0, 'WITHSCORES')
+local wait = -1
+if nxt[2] then wait = math.max(0, tonumber(nxt[2]) - now) end
+return { out, wait }
+`;
+
+/** ARGV: entry id, consumer, delivery count. */
+export const ACK =
+  PRELUDE +
+  `
+if not owned(ARGV[1], ARGV[2], tonumber(ARGV[3])) then return 0 end
+local runId = unstream(ARGV[1])
+if runId then
+  local raw = redis.call('HGET', MH, runId)
+  if raw then drop(runId, cjson.decode(raw)) end
+end
+return 1
+`;
+
+/** ARGV: entry id, consumer, delivery count, delay ms. The key stays held. */
+export const NACK =
+  PRELUDE +
+  `
+if not owned(ARGV[1], ARGV[2], tonumber(ARGV[3])) then return 0 end
+local runId = unstream(ARGV[1])
+if not runId then return 0 end
+local raw = redis.call('HGET', MH, runId)
+if not raw then return 0 end
+local rec = cjson.decode(raw)
+rec.d = rec.d + tonumber(ARGV[3])
+place(runId, rec, tonumber(ARGV[4]))
+return 1
+`;
+
+/** ARGV: entry id, consumer, delivery count, status, status message, failedAt (ISO), max dead letters. */
+export const DEAD_LETTER =
+  PRELUDE +
+  `
+if not owned(ARGV[1], ARGV[2], tonumber(ARGV[3])) then return 0 end
+local runId = unstream(ARGV[1])
+if not runId then return 0 end
+local raw = redis.call('HGET', MH, runId)
+if not raw then return 0 end
+local rec = cjson.decode(raw)
+drop(runId, rec)
+redis.call('XADD', DL, 'MAXLEN', ARGV[7], '*', 'r', runId, 'm', rec.m, 'k', rec.k, 's', ARGV[4], 'sm', ARGV[5], 't', ARGV[6])
+return 1
+`;
+
+/** ARGV: entry id, consumer, delivery count. Resets the entry's idle time (no new delivery). */
+export const EXTEND =
+  PRELUDE +
+  `
+if not owned(ARGV[1], ARGV[2], tonumber(ARGV[3])) then return 0 end
+redis.call('XCLAIM', S, G, ARGV[2], 0, ARGV[1], 'JUSTID')
+return 1
+`;
+
+/** ARGV: runId. A queued or delayed message goes, with its guard; one in flight stays. */
+export const REMOVE =
+  PRELUDE +
+  `
+local raw = redis.call('HGET', MH, ARGV[1])
+if not raw then return 0 end
+local rec = cjson.decode(raw)
+if rec.e then
+  local p = redis.call('XPENDING', S, G, rec.e, rec.e, 1)
+  if p[1] then return 0 end
+  redis.call('XDEL', S, rec.e)
+  redis.call('HDEL', EH, rec.e)
+else
+  redis.call('ZREM', DZ, ARGV[1])
+end
+drop(ARGV[1], rec)
+return 1
+`;
+
+/** Returns [depth, inFlight, delayed, deadLetters]. */
+export const STATS =
+  PRELUDE +
+  `
+local inflight = tonumber(redis.call('XPENDING', S, G)[1])
+return { redis.call('XLEN', S) - inflight, inflight, redis.call('ZCARD', DZ), redis.call('XLEN', DL) }
+`;
+
+/** ARGV: dead letter id, runId, message JSON. */
+export const RETRY_DEAD_LETTER =
+  PRELUDE +
+  `
+-- An id that is no stream id at all is not found either.
+local e = redis.pcall('XRANGE', DL, ARGV[1], ARGV[1])
+if e.err or #e == 0 then return redis.error_reply('DLNOTFOUND ' .. ARGV[1]) end
+local f = e[1][2]
+local key
+for i = 1, #f, 2 do if f[i] == 'k' then key = f[i + 1] end end
+if redis.call('HEXISTS', KH, key) == 1 then return redis.error_reply('DUPKEY ' .. key) end
+if redis.call('HEXISTS', MH, ARGV[2]) == 1 then return redis.error_reply('DUPRUN ' .. ARGV[2]) end
+redis.call('HSET', KH, key, ARGV[2])
+push(ARGV[2], { m = ARGV[3], k = key, d = 0 })
+redis.call('XDEL', DL, ARGV[1])
+return 1
+`;

@@ -1,0 +1,377 @@
+// The Queue contract (queue.ts) on Redis: a stream with a consumer group per queue, so every
+// process with the same queue name shares it. The guard, the fencing check, acknowledgement
+// (by the delivery's current owner only), retries, the delay set and the dead letters are Lua
+// scripts (redis-queue-scripts.ts), each atomic in Redis. Consumers in this process are served
+// in arrival order by one fetch loop on a dedicated connection: it moves due delayed messages
+// to the stream, claims deliveries idle past the visibility time-out (XAUTOCLAIM), and blocks in
+// XREADGROUP for as many messages as there are consumers waiting.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Future } from '../core/future';
+import type { EventLoop } from '../core/loop';
+import { getRunningLoop } from '../core/running';
+import { createRedisClient, RedisClient, type DedicatedConnection, type RedisScript } from '../redis/client';
+import { RedisError } from '../util/errors';
+import { codedError, invalidArgType, invalidArgValue, validateInteger, validateMs, validateObject } from '../util/validate';
+import type { DeadLetterEntry, DeadLetterReason, Delivery, EnqueueOptions, NackOptions, Queue, QueueMessage, QueueStatsSnapshot } from './queue';
+import * as lua from './redis-queue-scripts';
+
+export interface RedisQueueOptions {
+  /** A client to share; or `url` for a client of the queue's own (closed with it). */
+  client?: RedisClient;
+  url?: string;
+  /** Processes with the same name share the queue (default 'default'). */
+  name?: string;
+  /** Milliseconds a delivery stays with its consumer without extend() (default 30 000). */
+  visibilityTimeout?: number;
+  /** Dead letters kept; past it the oldest is dropped (default 10 000). */
+  maxDeadLetters?: number;
+  /** This process's consumer name in the group (default host:pid:random). */
+  consumer?: string;
+}
+
+type Fields = string[];
+
+function fieldsOf(list: Fields): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) out[list[i]!] = list[i + 1]!;
+  return out;
+}
+
+function checkKey(key: unknown, name: string): string {
+  if (typeof key !== 'string') throw invalidArgType(name, 'of type string', key);
+  if (key.length === 0) throw invalidArgValue(name, key, 'must not be empty');
+  return key;
+}
+
+function checkDelay(value: unknown, name: string): number {
+  const ms = validateMs(value, name);
+  if (!Number.isFinite(ms)) throw invalidArgValue(name, value, 'must be a finite number of milliseconds');
+  return ms;
+}
+
+function checkMessage(message: unknown): QueueMessage {
+  validateObject(message, 'message');
+  checkKey(message.runId, 'message.runId');
+  checkKey(message.task, 'message.task');
+  return message as unknown as QueueMessage;
+}
+
+/** Redis's refusals from the scripts, as the contract's errors. */
+function translate(err: unknown): unknown {
+  if (!(err instanceof RedisError)) return err;
+  const rest = err.message.slice(err.code.length + 1);
+  switch (err.code) {
+    case 'DUPKEY':
+      return codedError(Error, 'ERR_DUPLICATE_KEY', `a run with key ${JSON.stringify(rest)} is already queued or running`);
+    case 'DUPRUN':
+      return invalidArgValue('message.runId', rest, 'is already in the queue');
+    case 'DLNOTFOUND':
+      return codedError(Error, 'ERR_DEAD_LETTER_NOT_FOUND', `no dead letter ${JSON.stringify(rest)}`);
+    case 'FENCED':
+      return codedError(Error, 'ERR_FENCED', err.message.slice(7));
+    default:
+      return err;
+  }
+}
+
+class RedisDelivery implements Delivery {
+  readonly id: string;
+  readonly message: QueueMessage;
+  readonly key: string;
+  readonly deliveries: number;
+  /** @internal */ readonly _entry: string;
+  /** @internal */ readonly _count: number;
+  readonly #queue: RedisQueue;
+
+  constructor(queue: RedisQueue, entry: string, fields: Record<string, string>, count: number) {
+    this.#queue = queue;
+    this._entry = entry;
+    this._count = count;
+    this.message = JSON.parse(fields.m!) as QueueMessage;
+    this.key = fields.k!;
+    this.deliveries = Number(fields.d) + count;
+    this.id = `${entry}:${count}`;
+  }
+
+  ack(): Future<boolean> {
+    return this.#queue._settle(this, lua.ACK, []);
+  }
+
+  nack(options?: NackOptions): Future<boolean> {
+    let delay = 0;
+    if (options !== undefined) {
+      validateObject(options, 'options');
+      if (options.delay !== undefined) delay = checkDelay(options.delay, 'options.delay');
+    }
+    if (delay > 0) this.#queue._dueIn(delay);
+    return this.#queue._settle(this, lua.NACK, [Math.ceil(delay)]);
+  }
+
+  deadLetter(reason: DeadLetterReason): Future<boolean> {
+    validateObject(reason, 'reason');
+    validateInteger(reason.status, 'reason.status', -999, 999);
+    if (typeof reason.statusMessage !== 'string') throw invalidArgType('reason.statusMessage', 'of type string', reason.statusMessage);
+    return this.#queue._settle(this, lua.DEAD_LETTER, [reason.status, reason.statusMessage, new Date().toISOString(), this.#queue.maxDeadLetters]);
+  }
+
+  extend(): Future<boolean> {
+    return this.#queue._settle(this, lua.EXTEND, []);
+  }
+}
+
+export class RedisQueue implements Queue {
+  readonly kind = 'redis' as const;
+  readonly visibilityTimeout: number;
+  readonly maxDeadLetters: number;
+  readonly name: string;
+  readonly consumer: string;
+  readonly client: RedisClient;
+  readonly #ownClient: boolean;
+  readonly #keys: string[];
+  readonly #scripts: Record<string, RedisScript> = {};
+  #loop: EventLoop | null = null;
+  #closed = false;
+  readonly #waiters = new Set<Future<Delivery>>();
+  // Fetched for consumers that were cancelled meanwhile: the next consume gets them first.
+  #buffer: RedisDelivery[] = [];
+  #fetching = false;
+  #fetchConn: DedicatedConnection | null = null;
+  // loop.time() at which the fetch loop next runs the fetch script.
+  #nextFetch = 0;
+
+  constructor(opts: RedisQueueOptions = {}) {
+    validateObject(opts, 'options');
+    const options = opts as RedisQueueOptions;
+    this.visibilityTimeout = options.visibilityTimeout === undefined ? 30_000 : checkDelay(options.visibilityTimeout, 'options.visibilityTimeout');
+    if (this.visibilityTimeout <= 0) throw invalidArgValue('options.visibilityTimeout', options.visibilityTimeout, 'must be > 0');
+    this.maxDeadLetters = options.maxDeadLetters === undefined ? 10_000 : validateInteger(options.maxDeadLetters, 'options.maxDeadLetters', 0);
+    this.name = options.name === undefined ? 'default' : checkKey(options.name, 'options.name');
+    this.consumer = options.consumer === undefined ? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` : checkKey(options.consumer, 'options.consumer');
+    if (options.client !== undefined) {
+      if (!(options.client instanceof RedisClient)) {
+        throw invalidArgType('options.client', 'a RedisClient', options.client);
+      }
+      this.client = options.client;
+      this.#ownClient = false;
+    } else {
+      this.client = createRedisClient(options.url);
+      this.#ownClient = true;
+    }
+    const base = `evloop:queue:{${this.name}}:`;
+    this.#keys = ['stream', 'keys', 'msgs', 'delayed', 'dead', 'fence', 'eids'].map((k) => base + k);
+  }
+
+  /** The Redis key of the scanner lease's fencing token (the scanner raises it with each lease). */
+  get fenceKey(): string {
+    return this.#keys[5]!;
+  }
+
+  #bind(): EventLoop {
+    const running = getRunningLoop();
+    if (this.#loop === null) this.#loop = running;
+    else if (this.#loop !== running) throw codedError(Error, 'ERR_DIFFERENT_LOOP', 'RedisQueue is bound to a different event loop');
+    return this.#loop;
+  }
+
+  #closedError(): Error {
+    return codedError(Error, 'ERR_QUEUE_CLOSED', 'the queue is closed');
+  }
+
+  #failed<T>(loop: EventLoop, err: unknown): Future<T> {
+    const f = loop.createFuture<T>();
+    f.setException(err);
+    return f;
+  }
+
+  #run(script: string, args: ReadonlyArray<string | number>): Future<any> {
+    const s = (this.#scripts[script] ??= this.client.defineScript(script));
+    return s.run(this.#keys, args);
+  }
+
+  /** Settles a new Future with `map(reply)` (or the translated error) of `source`. */
+  #then<T>(loop: EventLoop, source: Future<any>, map: (v: any) => T): Future<T> {
+    const out = loop.createFuture<T>();
+    source.addDoneCallback((f) => {
+      if (out.done()) return;
+      if (f.cancelled()) return void out.cancel();
+      const err = f.exception();
+      if (err !== null) return out.setException(translate(err));
+      try {
+        out.setResult(map(f.result()));
+      } catch (e) {
+        out.setException(e);
+      }
+    });
+    return out;
+  }
+
+  enqueue(message: QueueMessage, options: EnqueueOptions): Future<void> {
+    const loop = this.#bind();
+    checkMessage(message);
+    validateObject(options, 'options');
+    const key = checkKey(options.key, 'options.key');
+    const delay = options.delay === undefined ? 0 : checkDelay(options.delay, 'options.delay');
+    const fence = options.fence === undefined ? '' : validateInteger(options.fence, 'options.fence', 0);
+    if (this.#closed) return this.#failed(loop, this.#closedError());
+    const json = JSON.stringify(message);
+    if (delay > 0) this._dueIn(delay);
+    return this.#then(loop, this.#run(lua.ENQUEUE, [message.runId, json, key, Math.ceil(delay), fence]), () => undefined);
+  }
+
+  consume(): Future<Delivery> {
+    const loop = this.#bind();
+    if (this.#closed) return this.#failed(loop, this.#closedError());
+    const waiter = loop.createFuture<Delivery>();
+    const buffered = this.#buffer.shift();
+    if (buffered !== undefined) {
+      waiter.setResult(buffered);
+      return waiter;
+    }
+    this.#waiters.add(waiter);
+    // A cancelled wait leaves at once: nothing is taken for it.
+    waiter.addDoneCallback(() => this.#waiters.delete(waiter));
+    if (!this.#fetching) this.#startFetching();
+    return waiter;
+  }
+
+  #liveWaiters(): number {
+    let n = 0;
+    for (const w of this.#waiters) if (!w.done()) n++;
+    return n;
+  }
+
+  #handOut(d: RedisDelivery): void {
+    for (const w of this.#waiters) {
+      this.#waiters.delete(w);
+      if (w.done()) continue;
+      w.setResult(d);
+      return;
+    }
+    this.#buffer.push(d);
+  }
+
+  #startFetching(): void {
+    this.#fetching = true;
+    const queue = this;
+    const task = this.client.use(async (conn) => {
+      queue.#fetchConn = conn;
+      const loop = queue.#loop!;
+      // The fetch script (due delayed messages, expired deliveries) runs every `period` ms and
+      // when a delayed message falls due; in between, XREADGROUP alone.
+      const period = Math.max(5, Math.min(1000, Math.ceil(queue.visibilityTimeout / 4)));
+      while (!queue.#closed) {
+        const wanted = queue.#liveWaiters();
+        if (wanted === 0) return;
+        const now = loop.time();
+        if (now >= queue.#nextFetch) {
+          const fetchArgs = [7, ...queue.#keys, queue.consumer, Math.ceil(queue.visibilityTimeout), wanted];
+          const [claimed, nextDue] = (await conn.send(['EVALSHA', queue.#sha(lua.FETCH), ...fetchArgs]).then(undefined, (err: unknown) => {
+            if (err instanceof RedisError && err.code === 'NOSCRIPT') return conn.send(['EVAL', lua.FETCH, ...fetchArgs]);
+            throw err;
+          })) as [Array<[string, Fields, number]>, number];
+          if (queue.#closed) return;
+          queue.#nextFetch = now + (nextDue >= 0 ? Math.min(period, nextDue) : period);
+          for (const [id, fields, count] of claimed) queue.#handOut(new RedisDelivery(queue, id, fieldsOf(fields), count));
+          if (claimed.length !== 0) continue;
+        }
+        // Short blocks: a delayed message placed by this process meanwhile is seen in time.
+        const block = Math.max(1, Math.min(100, Math.ceil(queue.#nextFetch - loop.time())));
+        const reply = (await conn.call('XREADGROUP', 'GROUP', 'workers', queue.consumer, 'COUNT', wanted, 'BLOCK', block, 'STREAMS', queue.#keys[0]!, '>')) as Array<[string, Array<[string, Fields]>]> | null;
+        if (reply === null || queue.#closed) continue;
+        for (const [id, fields] of reply[0]![1]) queue.#handOut(new RedisDelivery(queue, id, fieldsOf(fields), 1));
+      }
+    });
+    task.addDoneCallback(() => {
+      this.#fetching = false;
+      this.#fetchConn = null;
+      if (this.#closed) return;
+      const err = task.cancelled() ? null : task.exception();
+      if (err !== null && err !== undefined) {
+        // Redis went away: fail nobody (they are waiting for a message, not for Redis) and try
+        // again shortly while someone waits.
+        this.#loop!.callLater(100, () => {
+          if (!this.#closed && !this.#fetching && this.#liveWaiters() > 0) this.#startFetching();
+        });
+      } else if (this.#liveWaiters() > 0) {
+        this.#startFetching();
+      }
+    });
+  }
+
+  #sha(script: string): string {
+    return (this.#scripts[script] ??= this.client.defineScript(script)).sha;
+  }
+
+  hasKey(key: string): Future<boolean> {
+    const loop = this.#bind();
+    checkKey(key, 'key');
+    return this.#then(loop, this.client.call('HEXISTS', this.#keys[1]!, key), (v) => v === 1);
+  }
+
+  remove(runId: string): Future<boolean> {
+    const loop = this.#bind();
+    checkKey(runId, 'runId');
+    return this.#then(loop, this.#run(lua.REMOVE, [runId]), (v) => v === 1);
+  }
+
+  stats(): Future<QueueStatsSnapshot> {
+    const loop = this.#bind();
+    return this.#then(loop, this.#run(lua.STATS, []), ([depth, inFlight, delayed, deadLetters]: number[]) => ({
+      depth: depth!,
+      inFlight: inFlight!,
+      delayed: delayed!,
+      deadLetters: deadLetters!,
+    }));
+  }
+
+  deadLetters(): Future<DeadLetterEntry[]> {
+    const loop = this.#bind();
+    return this.#then(loop, this.client.call('XRANGE', this.#keys[4]!, '-', '+'), (entries: Array<[string, Fields]>) =>
+      entries.map(([id, list]) => {
+        const f = fieldsOf(list);
+        return { id, message: JSON.parse(f.m!) as QueueMessage, key: f.k!, status: Number(f.s), statusMessage: f.sm!, failedAt: f.t! };
+      }),
+    );
+  }
+
+  retryDeadLetter(id: string, message: QueueMessage): Future<void> {
+    const loop = this.#bind();
+    checkKey(id, 'id');
+    checkMessage(message);
+    if (this.#closed) return this.#failed(loop, this.#closedError());
+    return this.#then(loop, this.#run(lua.RETRY_DEAD_LETTER, [id, message.runId, JSON.stringify(message)]), () => undefined);
+  }
+
+  /** @internal A delayed message placed by this process falls due in `ms`: fetch then. */
+  _dueIn(ms: number): void {
+    const at = this.#bind().time() + ms;
+    if (at < this.#nextFetch) this.#nextFetch = at;
+  }
+
+  /** @internal ack / nack / deadLetter / extend: refused (false) unless the delivery is still the entry's current one. */
+  _settle(d: RedisDelivery, script: string, extra: ReadonlyArray<string | number>): Future<boolean> {
+    const loop = this.#bind();
+    return this.#then(loop, this.#run(script, [d._entry, this.consumer, d._count, ...extra]), (v) => v === 1);
+  }
+
+  close(): Future<void> {
+    const loop = this.#bind();
+    const done = loop.createFuture<void>();
+    if (this.#closed) {
+      done.setResult(undefined);
+      return done;
+    }
+    this.#closed = true;
+    const err = this.#closedError();
+    for (const w of [...this.#waiters]) if (!w.done()) w.setException(err);
+    this.#waiters.clear();
+    // Deliveries fetched but never handed out stay pending in Redis: after the visibility
+    // time-out another consumer gets them.
+    this.#buffer = [];
+    this.#fetchConn?.abort();
+    if (this.#ownClient) return this.client.close();
+    done.setResult(undefined);
+    return done;
+  }
+}
