@@ -132,7 +132,10 @@ export class RedisClient extends CommandMethods {
     super();
     const o: RedisClientOptions = typeof urlOrOptions === 'string' ? { url: urlOrOptions } : urlOrOptions;
     validateObject(o, 'options');
-    const fromUrl = o.url === undefined ? { host: '127.0.0.1', port: 6379 } : parseRedisUrl(o.url, 'url');
+    // With no URL, REDIS_URL from the environment (as most clients do), else the local default.
+    const envUrl = process.env.REDIS_URL;
+    const fromUrl =
+      o.url !== undefined ? parseRedisUrl(o.url, 'url') : envUrl ? parseRedisUrl(envUrl, 'REDIS_URL') : { host: '127.0.0.1', port: 6379 };
     const opts: RedisConnectOptions = { ...fromUrl };
     if (o.host !== undefined) {
       if (typeof o.host !== 'string' || o.host === '') throw invalidArgType('options.host', 'a non-empty string', o.host);

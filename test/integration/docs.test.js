@@ -31,20 +31,31 @@ function markdownFiles() {
 // The programs live inside the package folder so that `require('evloop')` / `import 'evloop'`
 // resolve to this package by its own name (package.json "exports"), as they do for a user.
 let work;
-before(() => {
+// Pages about Redis talk to a server: a real one of the test's own, reached through REDIS_URL
+// (which the client reads when no URL is given, as the docs say).
+let redis = null;
+const env = { ...process.env };
+before(async () => {
   work = fs.mkdtempSync(path.join(root, '.doc-programs-'));
+  const needsRedis = markdownFiles().some((f) => /createRedisClient|RedisQueue/.test(fs.readFileSync(f, 'utf8')));
+  if (needsRedis) {
+    const { startRedisServer } = require('../helpers/redis-server');
+    redis = await startRedisServer();
+    env.REDIS_URL = redis.url;
+  }
 });
-after(() => {
+after(async () => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
+  if (redis) await redis.stop();
 });
 
 // A block marked `sigint` is a server that runs until interrupted: it gets SIGINT once it has
 // printed its first line, and must then exit 0 as from Ctrl-C.
 function spawnProgram(file, sigint) {
   const cwd = path.dirname(file);
-  if (!sigint) return Promise.resolve(spawnSync(process.execPath, [file], { cwd, encoding: 'utf8', timeout: TIME_LIMIT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  if (!sigint) return Promise.resolve(spawnSync(process.execPath, [file], { cwd, env, encoding: 'utf8', timeout: TIME_LIMIT, stdio: ['ignore', 'pipe', 'pipe'] }));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const result = { stdout: '', stderr: '', status: null, signal: null, error: undefined };
     const timer = setTimeout(() => {
       result.error = { code: 'ETIMEDOUT' };
