@@ -24,7 +24,10 @@ export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=lib
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_odr_violation=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 npm run -s build:ts
-suites=(test/native test/core/loop.test.js test/io test/streams test/integration/lifecycle.test.js test/integration/faults.test.js test/integration/workers.test.js)
-for extra in test/io/socket.test.js test/subprocess; do [ -e "$extra" ] && suites+=("$extra"); done
+# The TLS suites are left out: their encryption is Node's own (no evloop native code beyond the
+# sockets the other io suites drive), and their RSS bounds mean nothing under ASan's allocator,
+# which keeps freed memory in quarantine.
+suites=(test/native test/core/loop.test.js test/integration/lifecycle.test.js test/integration/faults.test.js test/integration/workers.test.js)
+while IFS= read -r f; do suites+=("$f"); done < <(find test/io test/streams test/subprocess -name '*.test.js' ! -name 'tls.test.js' | sort)
 echo "== running ${suites[*]} under ASan + UBSan" >&2
 node --test --test-timeout=180000 "${suites[@]}"
