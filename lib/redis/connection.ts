@@ -6,6 +6,9 @@ import type { Future } from '../core/future';
 import type { TimerHandle } from '../core/handles';
 import type { EventLoop } from '../core/loop';
 import type { Transport } from '../io/transport-types';
+// Installs loop.createConnection, which this file calls: a program that loads the Redis client
+// without the public entry (the evloop-tasks CLI) must have it too.
+import '../io/loop-networking';
 import { RedisConnectionError, TimeoutError, type RedisError } from '../util/errors';
 import { CommandEncoder } from './encode';
 import { RespParser, type RespValue } from './resp';
