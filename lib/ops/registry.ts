@@ -157,6 +157,25 @@ export class Registry {
     return run;
   }
 
+  /** A run created by another process on a shared queue, recorded here under its own id. */
+  adopt(id: string, task: string, key: string, params: unknown): RunRecord {
+    const known = this.runs.get(id);
+    if (known !== undefined) return known;
+    const run: Run = {
+      id,
+      task,
+      key,
+      params: params === undefined ? null : params,
+      status: Status.INIT,
+      statusMessage: statusMessage(Status.INIT),
+      category: 'init',
+      attempts: 0,
+      createdAt: new Date().toISOString(),
+    };
+    this.runs.set(id, run);
+    return run;
+  }
+
   /** Logs and reports a run created by create() once its message is in the queue. */
   queued(run: RunRecord, how: string): void {
     this.log.debug(`run queued (${how})`, label(run), run.status);

@@ -95,6 +95,8 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
     concurrency: options.workers,
     cancelGrace: options.cancelGrace,
     fence: () => fence,
+    // A queue passed in may be shared with other processes (Redis): their runs arrive here too.
+    adoptForeignRuns: !ownQueue,
     emit,
   });
   let scanner: Scanner | null = null;

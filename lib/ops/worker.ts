@@ -31,6 +31,8 @@ export interface WorkerPoolOptions {
   cancelGrace?: number;
   /** The fencing token handed to handlers as ctx.fence. */
   fence?: () => number;
+  /** Runs this process did not create (enqueued by another process on a shared queue) are run, not dropped. */
+  adoptForeignRuns?: boolean;
   emit?: (change: OpsChange) => void;
 }
 
@@ -115,6 +117,7 @@ export class WorkerPool {
   readonly concurrency: number;
   private readonly queue: Queue;
   private readonly registry: Registry;
+  private readonly adoptForeignRuns: boolean;
   private readonly policy: RetryPolicy;
   private readonly cancelGrace: number;
   private readonly fence: () => number;
@@ -135,6 +138,7 @@ export class WorkerPool {
     this.concurrency = options.concurrency === undefined ? 4 : validateInteger(options.concurrency, 'workers', 0, 10_000);
     this.cancelGrace = options.cancelGrace === undefined ? 5000 : validateMs(options.cancelGrace, 'cancelGrace');
     this.fence = options.fence ?? (() => 0);
+    this.adoptForeignRuns = options.adoptForeignRuns === true;
     this.emit = options.emit ?? (() => {});
     this.log = this.registry.log;
   }
@@ -249,7 +253,10 @@ export class WorkerPool {
   private *handle(delivery: Delivery): Generator<unknown, void, any> {
     const runId = delivery.message.runId;
     const registry = this.registry;
-    const run = registry.get(runId);
+    let run = registry.get(runId);
+    if (run === undefined && this.adoptForeignRuns && registry.tasks.has(delivery.message.task)) {
+      run = registry.adopt(runId, delivery.message.task, delivery.key, delivery.message.params);
+    }
     if (run === undefined || registry.isFinished(run)) {
       // Cancelled (or forgotten) while its message was on its way: nothing left to do.
       yield* this.settle(delivery.ack(), runId);
