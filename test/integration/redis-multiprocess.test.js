@@ -1,0 +1,272 @@
+'use strict';
+// `evloop-tasks --redis` as real child processes on one real redis-server: two scanners ("one
+// down, one up") and three worker processes. kill -9 the active scanner (the standby takes over),
+// SIGSTOP the active scanner past its lease and SIGCONT it (fenced: it enqueues nothing), kill -9
+// a worker mid-run (another worker completes the run after the visibility time-out, acked once).
+// Every step waits for an event (a line a child prints, Redis state polled in a bounded loop).
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { startRedisServer } = require('../helpers/redis-server');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = path.join(ROOT, 'bin', 'evloop-tasks.js');
+const QUEUE = 'mp';
+const KEYS = Array.from({ length: 20 }, (_, i) => `k${i}`);
+const BLOCK_KEY = 'k0';
+const INTERVAL = 300; // the lease lasts max(3 * interval, 1000) = 1000 ms
+const VISIBILITY = 2000;
+
+// The tasks file: due() prints `DUE pid` (only the lease holder calls it) and can be held (the
+// pid written in `hold`) so a test can stop a scanner between taking the lease and enqueueing.
+// Every run appends start/end lines (monotonic µs, pid, runId) to runs.log; the first run of
+// BLOCK_KEY blocks until its process is killed.
+function tasksFile(dir) {
+  return `'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { sleep } = require(${JSON.stringify(ROOT)});
+const DIR = ${JSON.stringify(dir)};
+const KEYS = ${JSON.stringify(KEYS)};
+const now = () => String(process.hrtime.bigint() / 1000n);
+const log = (rec) => fs.appendFileSync(path.join(DIR, 'runs.log'), JSON.stringify({ ...rec, pid: process.pid, t: now() }) + '\\n');
+const holdFor = () => { try { return fs.readFileSync(path.join(DIR, 'hold'), 'utf8'); } catch { return ''; } };
+module.exports = {
+  tasks: {
+    job: {
+      async run(params, ctx) {
+        log({ ev: 'start', key: ctx.key, id: ctx.id, by: params.by, held: params.held });
+        if (ctx.key === ${JSON.stringify(BLOCK_KEY)}) {
+          let first = true;
+          try { fs.writeFileSync(path.join(DIR, 'blocked-once'), String(process.pid), { flag: 'wx' }); } catch { first = false; }
+          if (first) {
+            process.stdout.write('BLOCKED ' + process.pid + ' ' + ctx.id + '\\n');
+            for (;;) await sleep(1000);
+          }
+        }
+        log({ ev: 'end', key: ctx.key, id: ctx.id });
+      },
+    },
+  },
+  // The hold is synchronous, inside a due item's key getter: the scanner holds the lease token
+  // and is between two enqueues, as a process stopped by SIGSTOP or a long GC pause would be.
+  due() {
+    process.stdout.write('DUE ' + process.pid + '\\n');
+    let held = false;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    return KEYS.map((key, i) => ({
+      task: 'job',
+      get key() {
+        if (i === 1 && holdFor() === String(process.pid)) {
+          held = true;
+          process.stdout.write('HELD ' + process.pid + '\\n');
+          while (holdFor() === String(process.pid)) Atomics.wait(pause, 0, 0, 20);
+        }
+        return key;
+      },
+      get params() {
+        return { by: process.pid, held };
+      },
+    }));
+  },
+};
+`;
+}
+
+/** A child process with its output split in lines, and waits for a line matching a pattern. */
+class Child {
+  constructor(name, args) {
+    this.name = name;
+    this.proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.pid = this.proc.pid;
+    this.lines = [];
+    this.waiters = [];
+    this.exited = new Promise((resolve) => this.proc.once('exit', resolve));
+    for (const [stream, tag] of [[this.proc.stdout, 'out'], [this.proc.stderr, 'err']]) {
+      let buf = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (d) => {
+        buf += d;
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          this.push({ tag, text: buf.slice(0, i), at: performance.now() });
+          buf = buf.slice(i + 1);
+        }
+      });
+    }
+  }
+
+  push(line) {
+    this.lines.push(line);
+    this.waiters = this.waiters.filter((w) => !w.match(line));
+  }
+
+  /** The first line (from index `from` on) matching `re`; rejects after `timeoutMs`. */
+  waitLine(re, { from = 0, timeoutMs = 20_000 } = {}) {
+    const hit = this.lines.slice(from).find((l) => re.test(l.text));
+    if (hit) return Promise.resolve(hit);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name} (pid ${this.pid}) printed no ${re} within ${timeoutMs} ms; output:\n${this.lines.map((l) => l.text).join('\n')}`)), timeoutMs);
+      timer.unref(); // the losers of a Promise.race must not keep the test process alive
+      this.waiters.push({
+        match: (line) => {
+          if (!re.test(line.text)) return false;
+          clearTimeout(timer);
+          resolve(line);
+          return true;
+        },
+      });
+    });
+  }
+
+  kill(signal = 'SIGKILL') {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+  }
+}
+
+/** Polls `probe` until it returns a truthy value; rejects after `timeoutMs`. */
+async function until(what, probe, { timeoutMs = 20_000, everyMs = 50 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+function readRuns(dir) {
+  let text = '';
+  try {
+    text = fs.readFileSync(path.join(dir, 'runs.log'), 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCONT fencing', { timeout: 90_000 }, async () => {
+  const server = await startRedisServer();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evloop-mp-'));
+  const file = path.join(dir, 'tasks.js');
+  fs.writeFileSync(file, tasksFile(dir));
+  const base = ['--tasks', file, '--redis', server.url, '--queue', QUEUE, '--no-api', '--interval', String(INTERVAL), '--visibility-timeout', String(VISIBILITY)];
+  const children = [];
+  const start = (name, extra) => {
+    const c = new Child(name, [...base, ...extra]);
+    children.push(c);
+    return c;
+  };
+  const k = (suffix) => `evloop:queue:{${QUEUE}}:${suffix}`;
+  try {
+    const scanners = [start('scanner-1', ['--workers', '0']), start('scanner-2', ['--workers', '0'])];
+    const workers = [1, 2, 3].map((i) => start(`worker-${i}`, ['--no-scanner', '--workers', '2']));
+    await Promise.all(children.map((c) => c.waitLine(/^running without the API/)));
+
+    // kill -9 a worker mid-run: its delivery goes to another worker after the visibility time-out.
+    const blocked = await Promise.race(workers.map((w) => w.waitLine(/^BLOCKED /).then((l) => ({ w, id: l.text.split(' ')[2] }))));
+    blocked.w.kill();
+    await blocked.w.exited;
+
+    // kill -9 the active scanner: the standby takes the lease and scans.
+    const firstDue = await Promise.race(scanners.map((s) => s.waitLine(/^DUE /).then(() => s)));
+    const active = firstDue;
+    const standby = scanners.find((s) => s !== active);
+    const leaseBefore = await server.command('GET', k('lease'));
+    assert.match(leaseBefore, new RegExp(`:${active.pid}:`));
+    const fenceBefore = Number(await server.command('GET', k('fence')));
+    const mark = standby.lines.length;
+    const killedAt = performance.now();
+    active.kill();
+    const takeover = await standby.waitLine(/^DUE /, { from: mark });
+    const failoverMs = takeover.at - killedAt;
+    const leaseAfter = await server.command('GET', k('lease'));
+    assert.match(leaseAfter, new RegExp(`:${standby.pid}:`));
+    assert.ok(Number(await server.command('GET', k('fence'))) > fenceBefore, 'taking the lease raises the fencing token');
+    console.log(`# scanner fail-over: ${failoverMs.toFixed(0)} ms from kill -9 to the standby's first scan (lease 1000 ms, interval ${INTERVAL} ms)`);
+
+    // A new standby, then SIGSTOP the active scanner between taking the lease and enqueueing,
+    // past its lease; after SIGCONT its enqueues carry the older token and are refused.
+    const third = start('scanner-3', ['--workers', '0']);
+    await third.waitLine(/^running without the API/);
+    const held = standby;
+    fs.writeFileSync(path.join(dir, 'hold'), String(held.pid));
+    await held.waitLine(/^HELD /);
+    held.kill('SIGSTOP');
+    fs.unlinkSync(path.join(dir, 'hold'));
+    const thirdMark = third.lines.length;
+    await third.waitLine(/^DUE /, { from: thirdMark });
+    assert.match(await server.command('GET', k('lease')), new RegExp(`:${third.pid}:`));
+    const resumedMark = held.lines.length;
+    held.kill('SIGCONT');
+    // Its next scan finds the lease taken: the fenced scan is over by then.
+    await held.waitLine(/scanner standing by/, { from: resumedMark });
+    const fenced = held.lines.slice(resumedMark).filter((l) => /fencing token/.test(l.text)).length;
+    console.log(`# resumed scanner: ${fenced} enqueues refused by the fencing token`);
+    assert.ok(fenced > 0, 'the resumed scanner tried to enqueue and was fenced');
+    assert.equal(held.lines.slice(resumedMark).filter((l) => /^DUE /.test(l.text)).length, 0, 'the resumed scanner did not scan again');
+
+    // The blocked run is completed by another worker.
+    await until('the blocked run to be completed by another worker', () => readRuns(dir).some((r) => r.ev === 'end' && r.id === blocked.id));
+    // Every key ran at least once.
+    await until('every due key to run', () => {
+      const ended = new Set(readRuns(dir).filter((r) => r.ev === 'end').map((r) => r.key));
+      return KEYS.every((key) => ended.has(key));
+    });
+
+    // Stop the scanners; the workers drain the queue: nothing pending, no guard left.
+    for (const s of [held, third]) s.kill();
+    await Promise.all([held.exited, third.exited]);
+    const pendingScript = "local p = redis.call('XPENDING', KEYS[1], 'workers') return p[1]";
+    await until('the queue to drain', async () => {
+      const [guards, len, pending, delayed, records] = await Promise.all([
+        server.command('HLEN', k('keys')),
+        server.command('XLEN', k('stream')),
+        server.command('EVAL', pendingScript, '1', k('stream')),
+        server.command('ZCARD', k('delayed')),
+        server.command('HLEN', k('msgs')),
+      ]);
+      return [guards, len, pending, delayed, records].every((v) => Number(v) === 0);
+    });
+
+    const runs = readRuns(dir);
+    // No key ever had two runs queued-or-running at once: per key, runs (by run id) never overlap.
+    const byId = new Map();
+    for (const r of runs) {
+      const e = byId.get(r.id) ?? { key: r.key, start: Infinity, ends: [] };
+      if (r.ev === 'start') e.start = Math.min(e.start, Number(r.t));
+      else e.ends.push({ t: Number(r.t), pid: r.pid });
+      byId.set(r.id, e);
+    }
+    const perKey = new Map();
+    for (const [id, e] of byId) {
+      assert.equal(e.ends.length, 1, `run ${id} (${e.key}) completed once, got ${e.ends.length}`);
+      (perKey.get(e.key) ?? perKey.set(e.key, []).get(e.key)).push({ id, start: e.start, end: e.ends[0].t });
+    }
+    for (const [key, list] of perKey) {
+      list.sort((a, b) => a.start - b.start);
+      for (let i = 1; i < list.length; i++) {
+        assert.ok(list[i].start >= list[i - 1].end, `${key}: run ${list[i].id} started before run ${list[i - 1].id} ended`);
+      }
+    }
+    assert.notEqual(byId.get(blocked.id).ends[0].pid, blocked.w.pid, 'another worker completed the blocked run');
+    const heldRuns = runs.filter((r) => r.ev === 'start' && r.held === true);
+    assert.equal(heldRuns.length, 0, 'nothing the fenced scanner returned from its held scan was ever enqueued');
+    console.log(`# ${byId.size} runs of ${KEYS.length} keys, none overlapping per key`);
+  } catch (err) {
+    for (const c of children) console.log(`# --- ${c.name} (${c.pid})\n` + c.lines.filter((l) => l.tag === "err" || !/^DUE/.test(l.text)).slice(0, 12).map((l) => `#   ${l.text}`).join('\n'));
+    console.log(`# runs: ${readRuns(dir).length}, stream ${await server.command('XLEN', k('stream'))}, guards ${await server.command('HLEN', k('keys'))}`);
+    throw err;
+  } finally {
+    for (const c of children) {
+      c.kill('SIGCONT');
+      c.kill();
+    }
+    await Promise.all(children.map((c) => c.exited));
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
