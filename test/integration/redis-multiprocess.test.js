@@ -139,7 +139,7 @@ async function until(what, probe, { timeoutMs = 20_000, everyMs = 50 } = {}) {
 }
 
 function readRuns(dir) {
-  let text = '';
+  let text;
   try {
     text = fs.readFileSync(path.join(dir, 'runs.log'), 'utf8');
   } catch {
