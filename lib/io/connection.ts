@@ -84,20 +84,27 @@ function connectAny(
   next();
 }
 
-function startTransport<P extends StreamProtocol>(loop: IoLoop, fd: number, protocolFactory: () => P, result: Connected<P>, unix: boolean): void {
-  let protocol: P;
+/** The app protocol for a connected fd; when the factory throws, the fd is closed and `result` fails. */
+function makeProtocol<P>(fd: number, protocolFactory: () => P, result: { setException(e: unknown): void }): P | null {
   try {
-    protocol = protocolFactory();
+    return protocolFactory();
   } catch (err) {
     binding.close(fd);
     result.setException(err);
-    return;
+    return null;
   }
-  const waiter = loop.createFuture<void>();
-  const transport = new SocketTransport(loop, fd, protocol, { waiter, unix });
+}
+
+/**
+ * Settles `result` once the transport's `waiter` has: `[transport, protocol]` when it came up,
+ * else the failure; a result already done (cancelled meanwhile) means no one will ever own the
+ * connection, so it is aborted.
+ */
+function settleWhenUp<T extends { abort(): void }, P>(waiter: { addDoneCallback(cb: never): void; cancelled(): boolean; exception(): unknown }, result: { done(): boolean; setException(e: unknown): void; setResult(v: [T, P]): void }, transport: T, protocol: P, onSettled?: () => void): void {
   waiter.addDoneCallback((() => {
+    onSettled?.();
     if (result.done()) {
-      transport.abort(); // cancelled meanwhile: no one will ever own this connection
+      transport.abort();
     } else if (waiter.cancelled() || waiter.exception()) {
       transport.abort();
       result.setException(waiter.exception() ?? codedError(Error, 'ECONNABORTED', 'connection aborted'));
@@ -105,6 +112,13 @@ function startTransport<P extends StreamProtocol>(loop: IoLoop, fd: number, prot
       result.setResult([transport, protocol]);
     }
   }) as never);
+}
+
+function startTransport<P extends StreamProtocol>(loop: IoLoop, fd: number, protocolFactory: () => P, result: Connected<P>, unix: boolean): void {
+  const protocol = makeProtocol(fd, protocolFactory, result);
+  if (protocol === null) return;
+  const waiter = loop.createFuture<void>();
+  settleWhenUp(waiter, result, new SocketTransport(loop, fd, protocol, { waiter, unix }), protocol);
 }
 
 /** A connected Socket becomes the transport's fd (asyncio's `sock=`). */
@@ -128,22 +142,12 @@ function connectSock<P extends StreamProtocol>(loop: IoLoop, protocolFactory: ()
 }
 
 /**
- * `loop.createConnection(protocolFactory, host, port, opts)` → `[transport, protocol]` once
- * `connectionMade` ran; or `(protocolFactory, { sock })` on a connected Socket.
- */
-/**
  * The TCP connection is up: run the TLS handshake over it. The result settles with the
  * handshake (asyncio's order: the app protocol's connectionMade runs once it is done).
  */
 function startTlsTransport<P extends StreamProtocol>(loop: IoLoop, fd: number, protocolFactory: () => P, result: TlsConnected<P>, config: TlsConfig): void {
-  let protocol: P;
-  try {
-    protocol = protocolFactory();
-  } catch (err) {
-    binding.close(fd);
-    result.setException(err);
-    return;
-  }
+  const protocol = makeProtocol(fd, protocolFactory, result);
+  if (protocol === null) return;
   const waiter = loop.createFuture<SslTransport>();
   const ssl = new SslTransport(loop, protocol, config, waiter, true);
   new SocketTransport(loop, fd, ssl.wireProtocol);
@@ -151,17 +155,7 @@ function startTlsTransport<P extends StreamProtocol>(loop: IoLoop, fd: number, p
     if (result.cancelled()) ssl.abort();
   };
   result.addDoneCallback(onCancel as never);
-  waiter.addDoneCallback((() => {
-    result.removeDoneCallback(onCancel as never);
-    if (result.done()) {
-      ssl.abort();
-    } else if (waiter.cancelled() || waiter.exception()) {
-      ssl.abort();
-      result.setException(waiter.exception() ?? codedError(Error, 'ECONNABORTED', 'connection aborted'));
-    } else {
-      result.setResult([ssl, protocol]);
-    }
-  }) as never);
+  settleWhenUp(waiter, result, ssl, protocol, () => result.removeDoneCallback(onCancel as never));
 }
 
 /** `loop.createConnection(protocolFactory, host, port, opts)` → `[transport, protocol]` once `connectionMade` ran. */
