@@ -237,7 +237,11 @@ export class Registry {
 
   private apply(id: string, patch: RunPatch, logIt: (run: RunRecord) => void): Maybe<RunRecord | undefined> {
     return thenMaybe(this.store.update(id, patch), (run) => {
-      if (run === undefined) return undefined;
+      if (run === undefined) {
+        // Finished already (cancelled, possibly by another process): the first verdict stands.
+        this.log.debug('run change not recorded, the run has already finished or is gone', `status ${patch.status}`, id);
+        return undefined;
+      }
       logIt(run);
       this.emit({ kind: 'run', runId: id, task: run.task });
       return run;
