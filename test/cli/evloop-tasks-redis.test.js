@@ -240,3 +240,21 @@ test('the dashboard served by one process shows runs another process executes (C
     fs.rmSync(profile, { recursive: true, force: true });
   }
 });
+
+test('--max-runs bounds the finished run records kept in Redis', { timeout: 60_000 }, async () => {
+  const p = start(['--queue', 'bounded', '--workers', '1', '--no-scanner', '--max-runs', '2', '--cache-ttl', '0']);
+  const c = await p.api();
+  const ids = [];
+  for (let i = 0; i < 5; i++) {
+    const { run } = (await c.post('/tasks/echo/runs', { params: { i } })).json;
+    ids.push(run.id);
+    await c.until(`/runs/${run.id}`, (j) => j.run.status === 0);
+  }
+  const list = (await c.get('/runs?limit=50')).json;
+  assert.equal(list.total, 2);
+  assert.deepEqual(list.runs.map((r) => r.id), [ids[4], ids[3]]);
+  assert.equal((await c.get(`/runs/${ids[0]}`)).status, 404);
+  assert.equal(await redis.command('EXISTS', `evloop:runs:{bounded}:r:${ids[0]}`), '0');
+  assert.equal(await redis.command('ZCARD', 'evloop:runs:{bounded}:done'), '2');
+  assert.deepEqual(await p.stop(), { code: 0, signal: null });
+});
