@@ -10,7 +10,7 @@
 // another process's change affects. A stream rather than PUBSUB: a watcher that reconnects
 // resumes where it stopped, and reports a reset (drop every cached answer) after any gap.
 import { randomBytes } from 'node:crypto';
-import type { Future } from '../core/future';
+import { Future } from '../core/future';
 import { createRedisClient, RedisClient, type RedisScript } from '../redis/client';
 import { Status, statusCategory, statusMessage } from '../util/status';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateMs, validateObject } from '../util/validate';
@@ -79,6 +79,8 @@ export class RedisRunStore implements RunStore {
   readonly #scripts = new Map<string, RedisScript>();
   readonly #listeners = new Set<(change: ForeignChange) => void>();
   #watching: Future<void> | null = null;
+  // Resolved once the watcher has its starting point: changes written after it are reported.
+  #ready: Future<void> | null = null;
   #abortWatch: (() => void) | null = null;
   #closed = false;
 
@@ -192,6 +194,7 @@ export class RedisRunStore implements RunStore {
     this.#abortWatch = () => {
       stopped = true;
     };
+    if (this.#ready === null || this.#ready.done()) this.#ready = new Future<void>(this.client.loop);
     const task = this.client.use(async (conn) => {
       store.#abortWatch = () => {
         stopped = true;
@@ -199,6 +202,7 @@ export class RedisRunStore implements RunStore {
       };
       const last = (await conn.call('XREVRANGE', feed, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
       let from = last.length > 0 ? last[0]![0] : '0-0';
+      if (store.#ready !== null && !store.#ready.done()) store.#ready.setResult(undefined);
       while (!stopped) {
         const reply = (await conn.call('XREAD', 'COUNT', 1000, 'BLOCK', 1000, 'STREAMS', feed, from)) as Array<[string, Array<[string, string[]]>]> | null;
         if (reply === null || stopped) continue;
@@ -224,6 +228,17 @@ export class RedisRunStore implements RunStore {
         this.#startWatching();
       });
     });
+  }
+
+  /**
+   * Resolves once the watcher reads the feed: every change written after that is reported (for
+   * programs and tests that must not miss the first one). Resolved at once when not watching.
+   */
+  watching(): Future<void> {
+    if (this.#ready !== null) return this.#ready;
+    const done = new Future<void>(this.client.loop);
+    done.setResult(undefined);
+    return done;
   }
 
   #stopWatching(): void {

@@ -198,8 +198,8 @@ describe('redis run store across processes', () => {
         notify = () => { if (seen.length >= n) resolve(); };
         notify();
       });
-      // Let the watcher take its starting point before A writes (its first command is answered).
-      await b.client.call('PING');
+      // The watcher has its starting point: every change A writes from now on is reported.
+      await b.watching();
       const r = newRun('job');
       await a.insert(r);
       await next(1);
