@@ -153,8 +153,8 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
       enqueued.result(); // throws what the queue said
       registry.queued(run, how);
       emit({ kind: 'queue' });
-      const snap = registry.snapshot(run.id);
-      // A shared store's copy is a round trip away; the record as created is the answer then.
+      // A shared store's copy is a round trip away: the record as created is the answer then.
+      const snap = store.kind === 'memory' ? registry.snapshot(run.id) : undefined;
       return (snap instanceof Future ? undefined : snap) ?? copyRun(run);
     };
     if (!enqueued.done()) {
