@@ -56,3 +56,6 @@ export type { CommandArg } from './redis/encode';
 export type { RespValue } from './redis/resp';
 export { RedisQueue, type RedisQueueOptions } from './ops/redis-queue';
 export { RedisLease, type RedisLeaseOptions } from './ops/redis-lease';
+export { RedisRunStore, type RedisRunStoreOptions } from './ops/redis-run-store';
+export { MemoryRunStore } from './ops/memory-run-store';
+export type { RunStore, RunStoreLimits, RunPatch, ForeignChange } from './ops/run-store';

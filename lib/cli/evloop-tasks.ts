@@ -13,6 +13,7 @@ import { createTaskOps, type EmbeddedTaskOps } from '../ops/task-ops';
 import { defineTasks, type TaskDefinition } from '../ops/registry';
 import { RedisQueue } from '../ops/redis-queue';
 import { RedisLease } from '../ops/redis-lease';
+import { RedisRunStore } from '../ops/redis-run-store';
 import type { TaskOps } from '../ops/types';
 
 export const USAGE = `Usage: evloop-tasks --tasks FILE [options]
@@ -26,6 +27,8 @@ export const USAGE = `Usage: evloop-tasks --tasks FILE [options]
   --cache-ttl MS              how long identical GETs are served from the cache (default 1000)
   --redis URL                 share the queue through Redis (redis://HOST:PORT)
   --queue NAME                the queue's name on Redis (default evloop)
+  --max-runs N                finished run records kept (default 10000; with --redis, in Redis)
+  --max-run-age MS            drop finished run records older than this (default 0: no limit)
   --no-api                    no REST API and dashboard
   --no-scanner                no periodic scan (runs start through the API only)
   --help                      this text
@@ -44,6 +47,8 @@ export interface CliOptions {
   cacheTtl: number;
   redis: string | undefined;
   queue: string;
+  maxRuns: number;
+  maxRunAge: number;
   api: boolean;
   scanner: boolean;
 }
@@ -82,6 +87,8 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
         'cache-ttl': { type: 'string' },
         redis: { type: 'string' },
         queue: { type: 'string' },
+        'max-runs': { type: 'string' },
+        'max-run-age': { type: 'string' },
         'no-api': { type: 'boolean' },
         'no-scanner': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -109,6 +116,8 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
     cacheTtl: integer('cache-ttl', values['cache-ttl'] as string | undefined, 1000, 0, 86_400_000),
     redis,
     queue,
+    maxRuns: integer('max-runs', values['max-runs'] as string | undefined, 10_000, 0, 1_000_000_000),
+    maxRunAge: integer('max-run-age', values['max-run-age'] as string | undefined, 0, 0, 100 * 365 * 86_400_000),
     api: values['no-api'] !== true,
     scanner: values['no-scanner'] !== true,
   };
@@ -232,12 +241,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       const keepAlive = setInterval(() => {}, 1 << 30);
       let ops: EmbeddedTaskOps | null = null;
       let redisQueue: RedisQueue | null = null;
+      let runStore: RedisRunStore | null = null;
       let api: ApiServerLike | null = null;
       try {
         // --redis: the queue and the scanner lease live in Redis, shared by every process with
         // the same --queue; the lease lasts three scan intervals (at least a second).
         if (opts.redis !== undefined) {
           redisQueue = new RedisQueue({ url: opts.redis, name: opts.queue, visibilityTimeout: opts.visibilityTimeout });
+          // The run records too, on the queue's client: every process's API lists every run.
+          runStore = new RedisRunStore({ client: redisQueue.client, name: opts.queue, maxFinishedRuns: opts.maxRuns, maxRunAge: opts.maxRunAge });
         }
         ops = createTaskOps({
           tasks: mod.tasks as Record<string, TaskDefinition>,
@@ -247,7 +259,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           visibilityTimeout: opts.visibilityTimeout,
           scanner: opts.scanner,
           logger,
-          ...(redisQueue !== null ? { queue: redisQueue, lease: new RedisLease(redisQueue, { ttl: Math.max(3 * opts.interval, 1000) }) } : {}),
+          maxFinishedRuns: opts.maxRuns,
+          maxRunAge: opts.maxRunAge,
+          ...(redisQueue !== null ? { queue: redisQueue, store: runStore!, lease: new RedisLease(redisQueue, { ttl: Math.max(3 * opts.interval, 1000) }) } : {}),
         });
         ops.start();
         if (startApi !== null) {
@@ -260,13 +274,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         logger.info('stopping', `on ${stopSignal}: running tasks get ${STOP_TIMEOUT} ms, then are requeued`);
       } catch (err) {
         logger.critical('evloop-tasks failed', err);
-        await shutdown(ops, api, logger, redisQueue);
+        await shutdown(ops, api, logger, redisQueue, runStore);
         for (const s of signals) process.removeListener(s, onSignal);
         clearInterval(keepAlive);
         resolveExit(1);
         return;
       }
-      await shutdown(ops, api, logger, redisQueue);
+      await shutdown(ops, api, logger, redisQueue, runStore);
       for (const s of signals) process.removeListener(s, onSignal);
       clearInterval(keepAlive);
       resolveExit(0);
@@ -278,7 +292,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
 }
 
-async function shutdown(ops: EmbeddedTaskOps | null, api: ApiServerLike | null, logger: Logger, redisQueue: RedisQueue | null): Promise<void> {
+async function shutdown(ops: EmbeddedTaskOps | null, api: ApiServerLike | null, logger: Logger, redisQueue: RedisQueue | null, runStore: RedisRunStore | null): Promise<void> {
   if (api !== null) {
     try {
       await api.close();
@@ -293,8 +307,15 @@ async function shutdown(ops: EmbeddedTaskOps | null, api: ApiServerLike | null, 
       logger.error('stop failed', err);
     }
   }
-  // After the workers: their last acknowledgements go out first. A queue passed in is not
-  // closed by ops.stop().
+  // After the workers: their last acknowledgements and records go out first. A queue or store
+  // passed in is not closed by ops.stop(); the store first, as it uses the queue's client.
+  if (runStore !== null) {
+    try {
+      await runStore.close();
+    } catch (err) {
+      logger.error('Redis run store close failed', err);
+    }
+  }
   if (redisQueue !== null) {
     try {
       await redisQueue.close();

@@ -1,12 +1,15 @@
-// The registry: task definitions (checked once, when loaded) and the runs of this process, with
-// their status codes. Every state change goes through one method here, which logs it in the
-// project's format (`run finished, resize image:42: 0`) and reports it to onChange; the
-// transitions refuse to touch a finished run, so a late worker cannot overwrite a cancellation.
+// The registry: task definitions (checked once, when loaded) and the runs, kept by a RunStore
+// (run-store.ts: this process's memory, or Redis shared by every process of a queue). Every state
+// change goes through one method here, which logs it in the project's format
+// (`run finished, resize image:42: 0`) and reports it to onChange once the store has applied it;
+// the stores refuse to touch a finished run, so a late worker cannot overwrite a cancellation.
 import { randomUUID } from 'crypto';
-import { Status, statusCategory, statusMessage, STATUS_BANDS, type StatusCategory } from '../util/status';
+import { Status, STATUS_BANDS } from '../util/status';
 import { toLogger, type Logger } from '../util/logger';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateMs, validateObject } from '../util/validate';
 import { HARD_MAX_ATTEMPTS } from './retry-policy';
+import { MemoryRunStore } from './memory-run-store';
+import { copyRun, newRunRecord, thenMaybe, type Maybe, type RunPatch, type RunStore, type RunStoreLimits } from './run-store';
 import type { OpsChange, RunQuery, RunRecord, TaskInfo } from './types';
 
 /** What a handler gets besides its params. `signal` aborts when the run is cancelled or times out. */
@@ -97,31 +100,30 @@ export function errorInfo(err: unknown): { message: string; code?: string } {
   return { message: String(err) };
 }
 
-export interface RegistryOptions {
+export interface RegistryOptions extends RunStoreLimits {
   tasks: unknown;
-  /** Finished runs kept; past it the oldest finished run is dropped (default 10 000). */
-  maxFinishedRuns?: number;
+  /** Where the run records live (default: a MemoryRunStore with the limits given here). */
+  store?: RunStore;
   logger?: unknown;
   onChange?: (change: OpsChange) => void;
-}
-
-interface Run extends RunRecord {
-  category: StatusCategory;
 }
 
 export class Registry {
   readonly tasks: ReadonlyMap<string, TaskSpec>;
   readonly log: Logger;
-  private readonly maxFinished: number;
-  private readonly runs = new Map<string, Run>();
-  private readonly finished: string[] = [];
-  private finishedHead = 0;
+  readonly store: RunStore;
   private readonly emit: (change: OpsChange) => void;
 
   constructor(options: RegistryOptions) {
     validateObject(options, 'options');
     this.tasks = defineTasks(options.tasks);
-    this.maxFinished = options.maxFinishedRuns === undefined ? 10_000 : validateInteger(options.maxFinishedRuns, 'options.maxFinishedRuns', 0);
+    if (options.store !== undefined) {
+      const store = options.store as unknown;
+      if (store === null || typeof store !== 'object' || typeof (store as RunStore).update !== 'function') throw invalidArgType('options.store', 'a RunStore', store);
+      this.store = options.store;
+    } else {
+      this.store = new MemoryRunStore({ maxFinishedRuns: options.maxFinishedRuns, maxRunAge: options.maxRunAge });
+    }
     this.log = toLogger(options.logger);
     this.emit = options.onChange ?? (() => {});
   }
@@ -139,41 +141,21 @@ export class Registry {
   }
 
   /** A new queued run (status 1). `key` defaults to the run id, which never collides. */
-  create(task: string, key: string | undefined, params: unknown): RunRecord {
+  create(task: string, key: string | undefined, params: unknown): Maybe<RunRecord> {
     this.task(task);
     const id = randomUUID();
-    const run: Run = {
-      id,
-      task,
-      key: key ?? id,
-      params: params === undefined ? null : params,
-      status: Status.INIT,
-      statusMessage: statusMessage(Status.INIT),
-      category: 'init',
-      attempts: 0,
-      createdAt: new Date().toISOString(),
-    };
-    this.runs.set(id, run);
-    return run;
+    const run = newRunRecord(id, task, key ?? id, params);
+    return thenMaybe(this.store.insert(run), () => run);
   }
 
-  /** A run created by another process on a shared queue, recorded here under its own id. */
-  adopt(id: string, task: string, key: string, params: unknown): RunRecord {
-    const known = this.runs.get(id);
-    if (known !== undefined) return known;
-    const run: Run = {
-      id,
-      task,
-      key,
-      params: params === undefined ? null : params,
-      status: Status.INIT,
-      statusMessage: statusMessage(Status.INIT),
-      category: 'init',
-      attempts: 0,
-      createdAt: new Date().toISOString(),
-    };
-    this.runs.set(id, run);
-    return run;
+  /**
+   * A run created by another process on a shared queue whose record this store lacks (a memory
+   * store, or a record the shared store no longer keeps): recorded under its own id. A store
+   * never overwrites a record that exists.
+   */
+  adopt(id: string, task: string, key: string, params: unknown): Maybe<RunRecord> {
+    const run = newRunRecord(id, task, key, params);
+    return thenMaybe(this.store.insert(run), () => run);
   }
 
   /** Logs and reports a run created by create() once its message is in the queue. */
@@ -183,145 +165,90 @@ export class Registry {
   }
 
   /** Forgets a run whose message the queue refused: it was never visible as queued. */
-  discard(id: string): void {
-    this.runs.delete(id);
+  discard(id: string): Maybe<void> {
+    return this.store.discard(id);
   }
 
-  /** The live record (internal: callers outside the registry get copies). */
-  get(id: string): RunRecord | undefined {
-    return this.runs.get(id);
+  /** The record as the store has it (a memory store's live object: callers outside get copies). */
+  get(id: string): Maybe<RunRecord | undefined> {
+    return this.store.get(id);
   }
 
   /** A copy for callers that may hold on to it or change it. */
-  snapshot(id: string): RunRecord | undefined {
-    const run = this.runs.get(id);
-    return run === undefined ? undefined : copy(run);
+  snapshot(id: string): Maybe<RunRecord | undefined> {
+    return thenMaybe(this.store.get(id), (run) => (run === undefined ? undefined : this.store.kind === 'memory' ? copyRun(run) : run));
   }
 
   /** Runs, newest first, filtered by task and status category. */
-  list(query: RunQuery): { runs: RunRecord[]; total: number } {
-    const all = [...this.runs.values()];
-    const out: RunRecord[] = [];
-    let total = 0;
-    for (let i = all.length - 1; i >= 0; i--) {
-      const run = all[i]!;
-      if (query.task !== undefined && run.task !== query.task) continue;
-      if (query.category !== undefined && run.category !== query.category) continue;
-      if (total >= query.offset && out.length < query.limit) out.push(copy(run));
-      total++;
-    }
-    return { runs: out, total };
+  list(query: RunQuery): Maybe<{ runs: RunRecord[]; total: number }> {
+    return this.store.list(query);
   }
 
-  get size(): number {
-    return this.runs.size;
+  /** Records held in this process (undefined for a shared store). */
+  get size(): number | undefined {
+    return this.store.size;
   }
 
   isFinished(run: RunRecord): boolean {
     return run.endedAt !== undefined;
   }
 
-  // ---- transitions: each returns false (and changes nothing) when the run is gone or finished ----
+  // ---- transitions: each answers the new record, or undefined (and changes nothing) when the
+  // run is gone or finished ----
 
-  started(id: string): RunRecord | undefined {
-    const run = this.live(id);
-    if (run === undefined) return undefined;
-    run.attempts++;
-    run.startedAt ??= new Date().toISOString();
-    this.set(run, Status.IN_PROCESS);
-    this.log.debug(`run started, attempt ${run.attempts}`, label(run), run.status);
-    this.emit({ kind: 'run', runId: id, task: run.task });
-    return run;
+  started(id: string): Maybe<RunRecord | undefined> {
+    return this.apply(id, { status: Status.IN_PROCESS, step: 'start' }, (run) => {
+      this.log.debug(`run started, attempt ${run.attempts}`, label(run), run.status);
+    });
   }
 
-  succeeded(id: string, result: unknown): boolean {
-    const run = this.live(id);
-    if (run === undefined) return false;
-    run.result = result === undefined ? null : result;
-    delete run.error;
-    this.set(run, Status.SUCCESS);
-    this.finish(run);
-    this.log.info('run finished', label(run), run.status);
-    this.emit({ kind: 'run', runId: id, task: run.task });
-    return true;
+  succeeded(id: string, result: unknown): Maybe<RunRecord | undefined> {
+    return this.apply(id, { status: Status.SUCCESS, step: 'finish', result: result === undefined ? null : result, error: null }, (run) => {
+      this.log.info('run finished', label(run), run.status);
+    });
   }
 
   /** A failed attempt that will run again after `delay` ms: the run shows the failure's code meanwhile. */
-  retrying(id: string, status: number, error: unknown, delay: number, why: string): boolean {
-    const run = this.live(id);
-    if (run === undefined) return false;
-    run.error = errorInfo(error);
-    this.set(run, status);
-    this.log.warn(`run failed, ${why}: retry in ${Math.round(delay)} ms`, label(run), run.status);
-    this.emit({ kind: 'run', runId: id, task: run.task });
-    return true;
+  retrying(id: string, status: number, error: unknown, delay: number, why: string): Maybe<RunRecord | undefined> {
+    return this.apply(id, { status, error: errorInfo(error) }, (run) => {
+      this.log.warn(`run failed, ${why}: retry in ${Math.round(delay)} ms`, label(run), run.status);
+    });
   }
 
   /** A failure the run does not come back from; its message went to the dead letters. */
-  deadLettered(id: string, status: number, error: unknown, why: string): boolean {
-    const run = this.live(id);
-    if (run === undefined) return false;
-    run.error = errorInfo(error);
-    this.set(run, status);
-    this.finish(run);
-    this.log.error(`run failed, ${why}: dead letter`, label(run), run.status);
-    this.emit({ kind: 'run', runId: id, task: run.task });
-    return true;
+  deadLettered(id: string, status: number, error: unknown, why: string): Maybe<RunRecord | undefined> {
+    return this.apply(id, { status, step: 'finish', error: errorInfo(error) }, (run) => {
+      this.log.error(`run failed, ${why}: dead letter`, label(run), run.status);
+    });
   }
 
-  cancelled(id: string, why: string): boolean {
-    const run = this.live(id);
-    if (run === undefined) return false;
-    run.error = { message: why, code: 'ERR_CANCELLED' };
-    this.set(run, Status.CANCELLED);
-    this.finish(run);
-    this.log.warn(`run cancelled, ${why}`, label(run), run.status);
-    this.emit({ kind: 'run', runId: id, task: run.task });
-    return true;
+  cancelled(id: string, why: string): Maybe<RunRecord | undefined> {
+    return this.apply(id, { status: Status.CANCELLED, step: 'finish', error: { message: why, code: 'ERR_CANCELLED' } }, (run) => {
+      this.log.warn(`run cancelled, ${why}`, label(run), run.status);
+    });
   }
 
   /** Back in the queue without a verdict (worker stopped, or its lease expired): queued again. */
-  requeued(id: string, why: string): boolean {
-    const run = this.live(id);
-    if (run === undefined) return false;
-    this.set(run, Status.INIT);
-    this.log.info(`run requeued, ${why}`, label(run), run.status);
-    this.emit({ kind: 'run', runId: id, task: run.task });
-    return true;
+  requeued(id: string, why: string): Maybe<RunRecord | undefined> {
+    return this.apply(id, { status: Status.INIT }, (run) => {
+      this.log.info(`run requeued, ${why}`, label(run), run.status);
+    });
   }
 
-  private live(id: string): Run | undefined {
-    const run = this.runs.get(id);
-    return run === undefined || run.endedAt !== undefined ? undefined : run;
-  }
-
-  private set(run: Run, status: number): void {
-    run.status = status;
-    run.statusMessage = statusMessage(status);
-    run.category = statusCategory(status);
-  }
-
-  private finish(run: Run): void {
-    run.endedAt = new Date().toISOString();
-    this.finished.push(run.id);
-    while (this.finished.length - this.finishedHead > this.maxFinished) {
-      const oldest = this.finished[this.finishedHead]!;
-      this.finished[this.finishedHead++] = '';
-      this.runs.delete(oldest);
-    }
-    if (this.finishedHead > 1024 && this.finishedHead * 2 > this.finished.length) {
-      this.finished.splice(0, this.finishedHead);
-      this.finishedHead = 0;
-    }
+  private apply(id: string, patch: RunPatch, logIt: (run: RunRecord) => void): Maybe<RunRecord | undefined> {
+    return thenMaybe(this.store.update(id, patch), (run) => {
+      if (run === undefined) {
+        // Finished already (cancelled, possibly by another process): the first verdict stands.
+        this.log.debug('run change not recorded, the run has already finished or is gone', `status ${patch.status}`, id);
+        return undefined;
+      }
+      logIt(run);
+      this.emit({ kind: 'run', runId: id, task: run.task });
+      return run;
+    });
   }
 }
 
 function label(run: RunRecord): string {
   return `${run.task} ${run.key}`;
-}
-
-function copy(run: RunRecord): RunRecord {
-  const out: RunRecord = { ...run };
-  if (run.error !== undefined) out.error = { ...run.error };
-  return out;
 }

@@ -9,6 +9,7 @@ import { codedError, invalidArgType, validateObject } from '../util/validate';
 import type { Logger } from '../util/logger';
 import { MemoryQueue } from './memory-queue';
 import { checkRunKey, checkRunQuery, Registry, type TaskDefinition } from './registry';
+import { copyRun, type RunStore } from './run-store';
 import { retryPolicy, type RetryPolicyOptions } from './retry-policy';
 import { Scanner, type DueFunction, type DueItem, type ScannerLease, type SubmitOutcome } from './scanner';
 import { WorkerPool, type StopOptions } from './worker';
@@ -32,8 +33,12 @@ export interface TaskOpsOptions {
   /** Milliseconds a due() call may take (default: the interval). */
   dueTimeout?: number;
   lease?: ScannerLease;
-  /** Finished runs kept in memory (default 10 000). */
+  /** Where run records live (default: this process's memory; a RedisRunStore shares them). */
+  store?: RunStore;
+  /** Finished runs kept by the default store (default 10 000). */
   maxFinishedRuns?: number;
+  /** Milliseconds a finished run is kept by the default store (default 0: only the count bounds it). */
+  maxRunAge?: number;
   /** Milliseconds a cancelled handler gets before it is abandoned (default 5000). */
   cancelGrace?: number;
   retry?: RetryPolicyOptions;
@@ -82,7 +87,15 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
       }
     }
   };
-  const registry = new Registry({ tasks: options.tasks, maxFinishedRuns: options.maxFinishedRuns, logger: options.logger, onChange: emit });
+  const registry = new Registry({
+    tasks: options.tasks,
+    store: options.store,
+    maxFinishedRuns: options.maxFinishedRuns,
+    maxRunAge: options.maxRunAge,
+    logger: options.logger,
+    onChange: emit,
+  });
+  const store = registry.store;
   const log: Logger = registry.log;
   const ownQueue = options.queue === undefined;
   const queue: Queue = options.queue ?? new MemoryQueue({ visibilityTimeout: options.visibilityTimeout });
@@ -122,38 +135,62 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
    * before any worker can log it as started.
    */
   function enqueueRun(task: string, key: string | undefined, params: unknown, how: string, token?: number): Future<RunRecord> {
-    const run = registry.create(task, key, params);
+    const created = registry.create(task, key, params);
+    if (!(created instanceof Future)) return enqueueCreated(created, how, token);
+    // A shared store: the record is in it before the message is in the queue, so whichever
+    // process's worker takes the message finds the record.
+    return loop.createTask(async () => await enqueueCreated(await created, how, token));
+  }
+
+  function enqueueCreated(run: RunRecord, how: string, token: number | undefined): Future<RunRecord> {
     let enqueued: Future<void>;
     try {
       enqueued = ensureFuture<void>(queue.enqueue(message(run), token === undefined ? { key: run.key } : { key: run.key, fence: token }), loop);
     } catch (err) {
-      registry.discard(run.id);
-      return failed(loop, err);
+      return discardThen(run.id, err);
     }
     const finish = (): RunRecord => {
-      if (enqueued.cancelled() || enqueued.exception() !== null) {
-        registry.discard(run.id);
-        enqueued.result(); // throws what the queue said
-      }
+      enqueued.result(); // throws what the queue said
       registry.queued(run, how);
       emit({ kind: 'queue' });
-      return registry.snapshot(run.id)!;
+      // A shared store's copy is a round trip away: the record as created is the answer then.
+      const snap = store.kind === 'memory' ? registry.snapshot(run.id) : undefined;
+      return (snap instanceof Future ? undefined : snap) ?? copyRun(run);
     };
     if (!enqueued.done()) {
       return loop.createTask(async () => {
         try {
           await enqueued;
-        } catch {
-          // finish() reports it
+        } catch (err) {
+          await discardThen(run.id, err);
         }
         return finish();
       });
+    }
+    if (enqueued.cancelled() || enqueued.exception() !== null) {
+      const err = enqueued.cancelled() ? null : enqueued.exception();
+      if (err !== null) return discardThen(run.id, err);
+      registry.discard(run.id);
     }
     try {
       return settled(loop, finish());
     } catch (err) {
       return failed(loop, err);
     }
+  }
+
+  /** Forgets a run whose message the queue refused, then fails with the queue's error. */
+  function discardThen<T>(id: string, err: unknown): Future<T> {
+    const discarded = registry.discard(id);
+    if (!(discarded instanceof Future)) return failed(loop, err);
+    return loop.createTask(async () => {
+      try {
+        await discarded;
+      } catch (e) {
+        log.warn('discarding a refused run failed', e, id);
+      }
+      throw err;
+    });
   }
 
   async function submitDue(item: DueItem, token: number): Promise<SubmitOutcome> {
@@ -184,6 +221,7 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
   }
 
   let stopping: Future<void> | null = null;
+  let unwatch: (() => void) | null = null;
 
   const ops: EmbeddedTaskOps = {
     registry,
@@ -213,12 +251,15 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
     },
 
     getRun(id: string): Future<RunRecord | undefined> {
-      return settled(loop, typeof id === 'string' ? registry.snapshot(id) : undefined);
+      if (typeof id !== 'string') return settled(loop, undefined);
+      const run = registry.snapshot(id);
+      return run instanceof Future ? run : settled(loop, run);
     },
 
     listRuns(query: RunQuery): Future<{ runs: RunRecord[]; total: number }> {
       try {
-        return settled(loop, registry.list(checkRunQuery(query)));
+        const list = registry.list(checkRunQuery(query));
+        return list instanceof Future ? list : settled(loop, list);
       } catch (err) {
         return failed(loop, err);
       }
@@ -227,16 +268,22 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
     cancelRun(id: string): Future<RunRecord> {
       if (typeof id !== 'string') return failed(loop, invalidArgType('id', 'of type string', id));
       return loop.createTask(async () => {
-        const run = registry.get(id);
+        const run = await registry.get(id);
         if (run === undefined) throw codedError(Error, 'ERR_RUN_NOT_FOUND', `no run ${JSON.stringify(id)}`);
         if (registry.isFinished(run)) throw codedError(Error, 'ERR_RUN_FINISHED', `run ${id} has already finished (status ${run.status})`);
         const removed = await ensureFuture<boolean>(queue.remove(id), loop);
         // Running here: interrupt it. In flight elsewhere (or on its way to a worker): the record
-        // says cancelled, and whoever gets the message acks it without running it.
+        // says cancelled — the store's change feed tells the process running it (a shared store)
+        // — and whoever gets the message acks it without running it.
         if (!removed) workers.cancelRun(id);
-        registry.cancelled(id, 'cancelled by request');
+        const cancelled = await registry.cancelled(id, 'cancelled by request');
         if (removed) emit({ kind: 'queue' });
-        return registry.snapshot(id)!;
+        // A worker recorded its verdict first (a shared store, between the look and the write).
+        if (cancelled === undefined) {
+          const now = await registry.get(id);
+          throw codedError(Error, 'ERR_RUN_FINISHED', `run ${id} has already finished (status ${now?.status})`);
+        }
+        return copyRun(cancelled);
       });
     },
 
@@ -253,19 +300,19 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
       return loop.createTask(async () => {
         const entry = (await ensureFuture<DeadLetterEntry[]>(queue.deadLetters(), loop)).find((d) => d.id === id);
         if (entry === undefined) throw codedError(Error, 'ERR_DEAD_LETTER_NOT_FOUND', `no dead letter ${JSON.stringify(id)}`);
-        const run = registry.create(entry.message.task, entry.key, entry.message.params);
+        const run = await registry.create(entry.message.task, entry.key, entry.message.params);
         try {
           const enqueued = ensureFuture(queue.retryDeadLetter(id, message(run)), loop);
           if (!enqueued.done()) await enqueued;
           enqueued.result();
         } catch (err) {
-          registry.discard(run.id);
+          await registry.discard(run.id);
           throw err;
         }
         registry.queued(run, `retry of dead letter ${id}`);
         emit({ kind: 'deadLetter' });
         emit({ kind: 'queue' });
-        return registry.snapshot(run.id)!;
+        return copyRun((await registry.snapshot(run.id)) ?? run);
       });
     },
 
@@ -279,6 +326,20 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
 
     start(): void {
       if (stopping !== null) throw codedError(Error, 'ERR_STOPPED', 'this TaskOps has been stopped');
+      // Other processes' changes to a shared store: cached answers drop them, and a run of ours
+      // cancelled over there is interrupted here.
+      if (unwatch === null && store.watch !== undefined) {
+        unwatch = store.watch((change) => {
+          if (change.reset === true) {
+            emit({ kind: 'run' });
+            emit({ kind: 'deadLetter' });
+            return;
+          }
+          if (change.cancelled) workers.cancelRun(change.runId);
+          emit({ kind: 'run', runId: change.runId, task: change.task });
+          if (change.deadLettered) emit({ kind: 'deadLetter' });
+        });
+      }
       workers.start();
       scanner?.start();
     },
@@ -289,7 +350,10 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
         if (scanner !== null) await ensureFuture(scanner.stop(), loop);
         await workers.stop(stopOptions);
         if (ownQueue) await ensureFuture(queue.close(), loop);
-        log.info('task operations stopped', `${registry.size} runs in memory`);
+        unwatch?.();
+        unwatch = null;
+        const size = registry.size;
+        log.info('task operations stopped', size === undefined ? `runs kept in ${store.kind}` : `${size} runs in memory`);
       });
       return stopping;
     },

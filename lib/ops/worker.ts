@@ -18,6 +18,7 @@ import type { Logger } from '../util/logger';
 import { validateInteger, validateMs } from '../util/validate';
 import { decide, HARD_MAX_ATTEMPTS, type RetryPolicy } from './retry-policy';
 import type { Registry, RunContext, TaskSpec } from './registry';
+import type { Maybe } from './run-store';
 import type { Delivery, Queue } from './queue';
 import type { OpsChange } from './types';
 
@@ -52,6 +53,8 @@ interface Active {
   readonly wake: Future<void>;
   reason: Interrupt | null;
   timeout: number;
+  /** Attempts started, this one included, as the run store counts them (across processes on a shared one). */
+  readonly attempts: number;
 }
 
 const WHY: Readonly<Record<Interrupt, string>> = {
@@ -107,6 +110,11 @@ class Context implements RunContext {
   get log(): Logger {
     return (this._log ??= new RunLogger(this.base, `${this.task} ${this.key}`));
   }
+}
+
+/** Waits for a shared store's write; the memory store's answer is already there. */
+function* recorded(written: Maybe<unknown>): Generator<unknown, void, any> {
+  if (written instanceof Future) yield* written;
 }
 
 function interruptError(reason: Interrupt, ms: number): Error {
@@ -253,9 +261,12 @@ export class WorkerPool {
   private *handle(delivery: Delivery): Generator<unknown, void, any> {
     const runId = delivery.message.runId;
     const registry = this.registry;
-    let run = registry.get(runId);
+    // A shared store (Redis) answers with Futures; the memory store at once, with no Future made.
+    const found = registry.get(runId);
+    let run = found instanceof Future ? yield* found : found;
     if (run === undefined && this.adoptForeignRuns && registry.tasks.has(delivery.message.task)) {
-      run = registry.adopt(runId, delivery.message.task, delivery.key, delivery.message.params);
+      const adopted = registry.adopt(runId, delivery.message.task, delivery.key, delivery.message.params);
+      run = adopted instanceof Future ? yield* adopted : adopted;
     }
     if (run === undefined || registry.isFinished(run)) {
       // Cancelled (or forgotten) while its message was on its way: nothing left to do.
@@ -272,11 +283,17 @@ export class WorkerPool {
       yield* this.deadLetter(delivery, runId, status, run.error ?? new Error('attempts exhausted'), `${HARD_MAX_ATTEMPTS} attempts made`);
       return;
     }
-    registry.started(runId);
+    const begun = registry.started(runId);
+    const started = begun instanceof Future ? yield* begun : begun;
+    if (started === undefined) {
+      // Finished meanwhile: cancelled from another process sharing the store.
+      yield* this.settle(delivery.ack(), runId);
+      return;
+    }
     const loop = this.loop!;
-    const active: Active = { runId, delivery, abort: null, wake: loop.createFuture<void>(), reason: null, timeout: spec.timeout };
+    const active: Active = { runId, delivery, abort: null, wake: loop.createFuture<void>(), reason: null, timeout: spec.timeout, attempts: started.attempts };
     this.active.set(runId, active);
-    const ctx = new Context(runId, run.task, run.key, run.attempts, this.fence(), active, this.log);
+    const ctx = new Context(runId, run.task, run.key, started.attempts, this.fence(), active, this.log);
     const params = run.params;
     const runTask = loop.createTask(() => spec.run(params, ctx), { name: `${run.task} ${run.key}` });
     runTask._addCallbackInternal(() => this.wakeUp(active));
@@ -362,15 +379,15 @@ export class WorkerPool {
     const finishedOk = runTask.done() && !runTask.cancelled() && runTask.exception() === null;
     if (finishedOk) {
       // Finished, even if an interrupt came too late to stop it: the result stands.
-      if (yield* this.settle(delivery.ack(), runId)) registry.succeeded(runId, runTask.result());
+      if (yield* this.settle(delivery.ack(), runId)) yield* recorded(registry.succeeded(runId, runTask.result()));
       return;
     }
     if (reason === 'cancel') {
-      if (yield* this.settle(delivery.ack(), runId)) registry.cancelled(runId, WHY.cancel);
+      if (yield* this.settle(delivery.ack(), runId)) yield* recorded(registry.cancelled(runId, WHY.cancel));
       return;
     }
     if (reason === 'stop') {
-      if (yield* this.settle(delivery.nack(), runId)) registry.requeued(runId, WHY.stop);
+      if (yield* this.settle(delivery.nack(), runId)) yield* recorded(registry.requeued(runId, WHY.stop));
       return;
     }
     let status: number;
@@ -385,11 +402,9 @@ export class WorkerPool {
       error = runTask.exception();
       status = statusOfError(error);
     }
-    const run = registry.get(runId);
-    const attempts = run?.attempts ?? 1;
-    const decision = decide(status, Math.max(1, attempts), spec, this.policy);
+    const decision = decide(status, Math.max(1, active.attempts), spec, this.policy);
     if (decision.action === 'retry') {
-      if (yield* this.settle(delivery.nack({ delay: decision.delay }), runId)) registry.retrying(runId, status, error, decision.delay, decision.why);
+      if (yield* this.settle(delivery.nack({ delay: decision.delay }), runId)) yield* recorded(registry.retrying(runId, status, error, decision.delay, decision.why));
     } else {
       yield* this.deadLetter(delivery, runId, status, error, decision.why);
     }
@@ -397,7 +412,7 @@ export class WorkerPool {
 
   private *deadLetter(delivery: Delivery, runId: string, status: number, error: unknown, why: string): Generator<unknown, void, any> {
     if (yield* this.settle(delivery.deadLetter({ status, statusMessage: statusMessage(status) }), runId)) {
-      this.registry.deadLettered(runId, status, error, why);
+      yield* recorded(this.registry.deadLettered(runId, status, error, why));
       this.emit({ kind: 'deadLetter' });
     }
   }

@@ -69,7 +69,7 @@ test('--help prints the usage and exits 0', async () => {
   const { code, stdout } = await cli(['--help']).exit;
   assert.equal(code, 0);
   assert.match(stdout, /^Usage: evloop-tasks --tasks FILE/);
-  for (const flag of ['--host', '--port', '--workers', '--interval', '--visibility-timeout', '--cache-ttl', '--redis', '--queue', '--no-api', '--no-scanner']) {
+  for (const flag of ['--host', '--port', '--workers', '--interval', '--visibility-timeout', '--cache-ttl', '--redis', '--queue', '--max-runs', '--max-run-age', '--no-api', '--no-scanner']) {
     assert.ok(stdout.includes(flag), flag);
   }
 });
@@ -90,6 +90,8 @@ test('bad usage exits 2 with a clear message and the usage', async () => {
     [['--tasks', tasks, '--cache-ttl', 'soon'], /--cache-ttl must be a whole number/],
     [['--tasks', tasks, '--host', ''], /--host must not be empty/],
     [['--tasks', tasks, '--queue', 'has space'], /--queue must be/],
+    [['--tasks', tasks, '--max-runs', 'all'], /--max-runs must be a whole number, got "all"/],
+    [['--tasks', tasks, '--max-run-age', '1.5'], /--max-run-age must be a whole number, got "1.5"/],
     [['--tasks', tasks, '--redis', 'localhost:6379'], /--redis must be a redis:\/\/HOST:PORT URL/],
     [['--tasks', tasks, '--redis', 'rediss://127.0.0.1:6379'], /--redis: TLS \(rediss:\/\/\) is not supported yet/],
     [['--tasks', path.join(fixtures, 'missing.js'), '--no-api'], /tasks file not found: .*missing\.js/],

@@ -5,13 +5,17 @@
 //   hold     runs until release(key) (or until cancelled)
 //   reject   throws NotRepeatableError: dead letter at once (-900)
 const http = require('http');
-const { run, createTaskOps, startApiServer, NotRepeatableError } = require('evloop');
+const { run, createTaskOps, startApiServer, NotRepeatableError, RedisQueue, RedisRunStore } = require('evloop');
+
+let fixtures = 0;
 
 /**
  * Starts the embedded TaskOps (createTaskOps, on its own evloop run()) with the fixture tasks and
- * the API on a free loopback port; close() stops both and ends the run.
+ * the API on a free loopback port; close() stops both and ends the run. `redis`: a server URL —
+ * the queue and the run records are then on Redis (under `queue`, a fresh name by default, or a
+ * name shared with another fixture: two processes' views of one queue).
  */
-function startFixture({ workers = 1, cacheTtl = 1000, bodyLimit } = {}) {
+function startFixture({ workers = 1, cacheTtl = 1000, bodyLimit, redis, queue, scanner = true } = {}) {
   const holds = new Map();
   const tasks = {
     echo: { run: async (params) => params ?? null },
@@ -32,7 +36,10 @@ function startFixture({ workers = 1, cacheTtl = 1000, bodyLimit } = {}) {
     const stopped = new Promise((r) => { stop = r; });
     const loopDone = run(async () => {
       // A scan that finds nothing due: the scanner runs (and shows as active) without adding runs.
-      const ops = createTaskOps({ tasks, workers, logger, due: async () => [], interval: 1000 });
+      const name = queue ?? `fixture-${process.pid}-${++fixtures}`;
+      const redisQueue = redis === undefined ? undefined : new RedisQueue({ url: redis, name, visibilityTimeout: 5000 });
+      const store = redisQueue === undefined ? undefined : new RedisRunStore({ client: redisQueue.client, name });
+      const ops = createTaskOps({ tasks, workers, logger, due: async () => [], interval: 1000, scanner, queue: redisQueue, store });
       ops.start();
       const options = { cacheTtl, logger };
       if (bodyLimit !== undefined) options.bodyLimit = bodyLimit;
@@ -41,6 +48,8 @@ function startFixture({ workers = 1, cacheTtl = 1000, bodyLimit } = {}) {
         api = await startApiServer(ops, options);
       } catch (err) {
         await ops.stop({ timeout: 0 });
+        await store?.close();
+        await redisQueue?.close();
         throw err;
       }
       const client = new Client(api.url);
@@ -66,6 +75,8 @@ function startFixture({ workers = 1, cacheTtl = 1000, bodyLimit } = {}) {
       await api.close();
       // Whatever still holds is cancelled and requeued: the fixture does not keep runs.
       await ops.stop({ timeout: 0 });
+      await store?.close();
+      await redisQueue?.close();
     });
     loopDone.catch(rejectFixture);
   });

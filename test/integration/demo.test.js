@@ -8,6 +8,8 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 
+const { startRedisServer } = require('../helpers/redis-server');
+
 const root = path.join(__dirname, '..', '..');
 const hasApi = fs.existsSync(path.join(root, 'dist', 'ops', 'api', 'server.js'));
 
@@ -71,5 +73,59 @@ test(`the main demo: API, dashboard, scanner and workers; SIGINT stops it with e
     assert.match(stderr, /INFO {2}stopping, on SIGINT/);
   } finally {
     clearTimeout(guard);
+  }
+});
+
+/** Starts the demo with `args`; resolves to { child, url, exited, out() } once it listens. */
+function startDemo(args) {
+  const child = spawn(process.execPath, [path.join(root, 'examples', 'demo.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const url = new Promise((resolve, reject) => {
+    child.stdout.on('data', (c) => {
+      stdout += c;
+      const m = /^listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(stdout);
+      if (m) resolve(m[1]);
+    });
+    exited.then(({ code }) => reject(new Error(`demo exited (${code}) before listening: ${stdout} ${stderr}`)));
+  });
+  return { child, url, exited, out: () => ({ stdout, stderr }) };
+}
+
+test('npm run demo -- --redis URL: two demos on one Redis share the queue and the runs; SIGINT stops each with exit 0', async () => {
+  const redis = await startRedisServer();
+  const demos = [startDemo(['--redis', redis.url]), startDemo(['--redis', redis.url])];
+  const guard = setTimeout(() => demos.forEach((d) => d.child.kill('SIGKILL')), 60_000);
+  try {
+    const [a, b] = await Promise.all(demos.map((d) => d.url));
+    const health = await getJson(`${a}/health`);
+    assert.equal(health.body.queue, 'redis');
+    assert.match(demos[0].out().stdout, /^on Redis redis:\/\/127\.0\.0\.1:\d+, queue demo/m);
+    // One scanner holds the lease; the other stands by.
+    const states = [(await getJson(`${a}/health`)).body.scanner, (await getJson(`${b}/health`)).body.scanner].sort();
+    assert.deepEqual(states, ['active', 'standby']);
+    // The scanned runs finish (resize succeeds every time) and both demos list the same runs.
+    const deadline = Date.now() + 30_000;
+    let listA;
+    for (;;) {
+      listA = (await getJson(`${a}/runs?task=resize&category=success&limit=5`)).body;
+      if (listA.total >= 1) break;
+      if (Date.now() > deadline) throw new Error(`no resize run succeeded: ${JSON.stringify(listA)}`);
+      await new Promise((r) => setTimeout(r, 50)); // a poll interval, not a synchronisation point
+    }
+    const onB = (await getJson(`${b}/runs/${listA.runs[0].id}`)).body;
+    assert.equal(onB.run.status, 0);
+    for (const d of demos) d.child.kill('SIGINT');
+    for (const d of demos) {
+      const { code, signal } = await d.exited;
+      assert.equal(signal, null);
+      assert.equal(code, 0, d.out().stderr);
+      assert.match(d.out().stdout, /\nstopped\n$/);
+    }
+  } finally {
+    clearTimeout(guard);
+    await redis.stop();
   }
 });

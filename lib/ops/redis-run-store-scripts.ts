@@ -1,0 +1,117 @@
+// The Lua scripts of RedisRunStore, each atomic in Redis. Key layout under the prefix
+// P = `evloop:runs:{NAME}:` (the hash tag keeps a queue's records in one cluster slot):
+//   P r:<id>               hash: b (JSON of id, task, key, params, createdAt — never rewritten by
+//                          Lua, so user data round-trips exactly), s status, c category, a attempts,
+//                          q sequence, t task, st startedAt, en endedAt, res result JSON, err error JSON
+//   P seq                  the creation counter (a run's score: newest first, no ties)
+//   P all, P t:<task>, P c:<category>, P tc:<task>:<category>
+//                          sorted sets by sequence: the list indexes and their ZCARD totals
+//   P done                 finished ids by end time (ms): retention trims from its low end
+//   P feed                 a capped stream of changes, read by every process's watcher
+// Only the run's hash is declared in KEYS; the index keys derive from the prefix (same hash tag).
+
+// ARGV: prefix, id, task, base JSON, origin, feed max. 1 = inserted, 0 = the run exists (kept).
+export const INSERT = `
+local h = KEYS[1]
+if redis.call('EXISTS', h) == 1 then return 0 end
+local P, id, task = ARGV[1], ARGV[2], ARGV[3]
+local seq = redis.call('INCR', P .. 'seq')
+redis.call('HSET', h, 'b', ARGV[4], 's', '1', 'c', 'init', 'a', '0', 'q', seq, 't', task)
+redis.call('ZADD', P .. 'all', seq, id)
+redis.call('ZADD', P .. 't:' .. task, seq, id)
+redis.call('ZADD', P .. 'c:init', seq, id)
+redis.call('ZADD', P .. 'tc:' .. task .. ':init', seq, id)
+redis.call('XADD', P .. 'feed', 'MAXLEN', '~', ARGV[6], '*', 'id', id, 't', task, 'o', ARGV[5], 'k', 'new')
+return 1
+`;
+
+// ARGV: prefix, id, origin, feed max. Removes the record and its index entries.
+export const DISCARD = `
+local h = KEYS[1]
+local P, id = ARGV[1], ARGV[2]
+local f = redis.call('HMGET', h, 't', 'c')
+if not f[1] then return 0 end
+redis.call('ZREM', P .. 'all', id)
+redis.call('ZREM', P .. 't:' .. f[1], id)
+redis.call('ZREM', P .. 'c:' .. f[2], id)
+redis.call('ZREM', P .. 'tc:' .. f[1] .. ':' .. f[2], id)
+redis.call('ZREM', P .. 'done', id)
+redis.call('DEL', h)
+redis.call('XADD', P .. 'feed', 'MAXLEN', '~', ARGV[4], '*', 'id', id, 't', f[1], 'o', ARGV[3], 'k', 'gone')
+return 1
+`;
+
+const FIELDS = `'b', 's', 'a', 'st', 'en', 'res', 'err'`;
+
+// ARGV: prefix, id, status, category, step ('' | 'start' | 'finish'), now ISO, now ms,
+// result JSON ('' = unchanged), error ('' = unchanged, '-' = remove, else JSON), origin,
+// feed max, max finished, max age ms (0 = none), feed kind.
+// Returns the record's fields (as GET reads them), or nil when the run is unknown or finished:
+// the first finishing transition wins, whichever process writes it.
+export const UPDATE = `
+local h = KEYS[1]
+local P, id = ARGV[1], ARGV[2]
+local cur = redis.call('HMGET', h, 'q', 'en', 'c', 't')
+if not cur[1] or cur[2] then return nil end
+local seq, old, task, cat = cur[1], cur[3], cur[4], ARGV[4]
+if ARGV[5] == 'start' then
+  redis.call('HINCRBY', h, 'a', 1)
+  redis.call('HSETNX', h, 'st', ARGV[6])
+end
+if ARGV[8] ~= '' then redis.call('HSET', h, 'res', ARGV[8]) end
+if ARGV[9] == '-' then redis.call('HDEL', h, 'err') elseif ARGV[9] ~= '' then redis.call('HSET', h, 'err', ARGV[9]) end
+redis.call('HSET', h, 's', ARGV[3], 'c', cat)
+if old ~= cat then
+  redis.call('ZREM', P .. 'c:' .. old, id)
+  redis.call('ZREM', P .. 'tc:' .. task .. ':' .. old, id)
+  redis.call('ZADD', P .. 'c:' .. cat, seq, id)
+  redis.call('ZADD', P .. 'tc:' .. task .. ':' .. cat, seq, id)
+end
+local reply = redis.call('HMGET', h, ${FIELDS})
+if ARGV[5] == 'finish' then
+  redis.call('HSET', h, 'en', ARGV[6])
+  reply[5] = ARGV[6]
+  local now = tonumber(ARGV[7])
+  redis.call('ZADD', P .. 'done', now, id)
+  -- Retention, at most 100 records per call (each finish adds one, so the excess cannot grow).
+  local function drop(rid)
+    local rh = P .. 'r:' .. rid
+    local f = redis.call('HMGET', rh, 't', 'c')
+    if f[1] then
+      redis.call('ZREM', P .. 'all', rid)
+      redis.call('ZREM', P .. 't:' .. f[1], rid)
+      redis.call('ZREM', P .. 'c:' .. f[2], rid)
+      redis.call('ZREM', P .. 'tc:' .. f[1] .. ':' .. f[2], rid)
+      redis.call('DEL', rh)
+    end
+    redis.call('ZREM', P .. 'done', rid)
+  end
+  local excess = redis.call('ZCARD', P .. 'done') - tonumber(ARGV[12])
+  if excess > 100 then excess = 100 end
+  if excess > 0 then
+    for _, rid in ipairs(redis.call('ZRANGE', P .. 'done', 0, excess - 1)) do drop(rid) end
+  end
+  local age = tonumber(ARGV[13])
+  if age > 0 then
+    for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'done', '-inf', '(' .. (now - age), 'LIMIT', 0, 100)) do drop(rid) end
+  end
+end
+redis.call('XADD', P .. 'feed', 'MAXLEN', '~', ARGV[11], '*', 'id', id, 't', task, 'o', ARGV[10], 'k', ARGV[14])
+return reply
+`;
+
+// ARGV: prefix, index key (after the prefix), offset, limit. Returns { total, { fields… } }:
+// the page and its total from one consistent moment.
+export const LIST = `
+local P = ARGV[1]
+local z = P .. ARGV[2]
+local total = redis.call('ZCARD', z)
+local limit = tonumber(ARGV[4])
+local out = {}
+if limit > 0 then
+  local offset = tonumber(ARGV[3])
+  local ids = redis.call('ZREVRANGE', z, offset, offset + limit - 1)
+  for i, rid in ipairs(ids) do out[i] = redis.call('HMGET', P .. 'r:' .. rid, ${FIELDS}) end
+end
+return { total, out }
+`;
