@@ -148,7 +148,6 @@ test('use() releases the connection when fn throws: plain, generator (before and
       () => {
         throw new Error('plain');
       },
-      // eslint-disable-next-line require-yield
       function* () {
         throw new Error('generator at once');
       },
