@@ -61,6 +61,8 @@ interface Entry<T> {
   idleSince: number;
   /** Bumped at each hand-out, so that `use` gives back only the lease it holds. */
   lease: number;
+  /** Handed out and not yet given back. */
+  out: boolean;
 }
 
 const now = (): number => performance.now();
@@ -79,7 +81,12 @@ export class Pool<T> extends PoolBase<T> {
 
   /** Most recently released on top, so the oldest idle ones sit at the bottom for the reaper. */
   private idleList: Entry<T>[] = [];
-  private readonly inUseMap = new Map<T, Entry<T>>();
+  /**
+   * Every connection this pool owns (idle, out, being validated), so that a hand-out and a
+   * release flip a flag instead of adding to and deleting from a map.
+   */
+  private readonly owned = new Map<T, Entry<T>>();
+  private out = 0;
   private creating = 0;
   private validating = 0;
   private dispatching = false;
@@ -112,7 +119,7 @@ export class Pool<T> extends PoolBase<T> {
 
   /** Idle + in use + being created + being validated; never above `max`. */
   get size(): number {
-    return this.idleList.length + this.inUseMap.size + this.creating + this.validating;
+    return this.idleList.length + this.out + this.creating + this.validating;
   }
 
   get idle(): number {
@@ -120,14 +127,14 @@ export class Pool<T> extends PoolBase<T> {
   }
 
   get inUse(): number {
-    return this.inUseMap.size;
+    return this.out;
   }
 
   stats(): PoolStats {
     return {
       size: this.size,
       idle: this.idleList.length,
-      inUse: this.inUseMap.size,
+      inUse: this.out,
       pending: this.waiting,
       creating: this.creating,
       validating: this.validating,
@@ -144,14 +151,14 @@ export class Pool<T> extends PoolBase<T> {
 
   /** Give a connection back. Releasing one that is not out (twice, or a foreign object) throws. */
   release(conn: T): void {
-    const entry = this.inUseMap.get(conn);
-    if (entry === undefined) throw notAcquired('release');
+    const entry = this.owned.get(conn);
+    if (entry === undefined || !entry.out) throw notAcquired('release');
     this.giveBack(entry);
   }
 
   protected override takeBack(conn: T): boolean {
-    const entry = this.inUseMap.get(conn);
-    if (entry === undefined) return false;
+    const entry = this.owned.get(conn);
+    if (entry === undefined || !entry.out) return false;
     // Handed to a waiter that was cancelled before it saw it: it never was acquired.
     this.counters.acquired--;
     this.giveBack(entry);
@@ -160,7 +167,8 @@ export class Pool<T> extends PoolBase<T> {
 
   private giveBack(entry: Entry<T>): void {
     const conn = entry.conn;
-    this.inUseMap.delete(conn);
+    entry.out = false;
+    this.out--;
     if (this.hasListeners()) this.emit('release', conn);
     if (this.closed) {
       this.destroyEntry(entry, 'closed');
@@ -176,9 +184,10 @@ export class Pool<T> extends PoolBase<T> {
 
   /** Close a connection the caller holds (or an idle one) instead of giving it back. */
   destroy(conn: T): void {
-    let entry = this.inUseMap.get(conn);
-    if (entry !== undefined) {
-      this.inUseMap.delete(conn);
+    let entry = this.owned.get(conn);
+    if (entry !== undefined && entry.out) {
+      entry.out = false;
+      this.out--;
     } else {
       const i = this.idleList.findIndex((e) => e.conn === conn);
       if (i < 0) throw notAcquired('destroy');
@@ -196,7 +205,7 @@ export class Pool<T> extends PoolBase<T> {
 
   /** True while `conn` is handed out by this pool and not yet released or destroyed. */
   isAcquired(conn: T): boolean {
-    return this.inUseMap.has(conn);
+    return this.owned.get(conn)?.out === true;
   }
 
   /**
@@ -218,12 +227,13 @@ export class Pool<T> extends PoolBase<T> {
 
   /** @internal The lease `conn` is out on (use() gives back only its own). */
   _leaseOf(conn: T): number {
-    return this.inUseMap.get(conn)!.lease;
+    return this.owned.get(conn)!.lease;
   }
 
   /** @internal Release `conn` if it is still out on `lease` (fn may have destroyed it). */
   _endLease(conn: T, lease: number): void {
-    if (this.inUseMap.get(conn)?.lease === lease) this.release(conn);
+    const entry = this.owned.get(conn);
+    if (entry !== undefined && entry.out && entry.lease === lease) this.giveBack(entry);
   }
 
   /**
@@ -312,7 +322,8 @@ export class Pool<T> extends PoolBase<T> {
 
   private lend(entry: Entry<T>): T {
     entry.lease++;
-    this.inUseMap.set(entry.conn, entry);
+    entry.out = true;
+    this.out++;
     this.counters.acquired++;
     return entry.conn;
   }
@@ -321,7 +332,8 @@ export class Pool<T> extends PoolBase<T> {
     this.lend(entry);
     if (!this.serveFirst(entry.conn)) {
       // Unreachable while callers check hasWaiter first; keep the books straight regardless.
-      this.inUseMap.delete(entry.conn);
+      entry.out = false;
+      this.out--;
       this.idleList.push(entry);
     }
   }
@@ -414,7 +426,8 @@ export class Pool<T> extends PoolBase<T> {
     this.counters.created++;
     this.refillDelay = this.retryDelay;
     const t = now();
-    const entry: Entry<T> = { conn, createdAt: t, idleSince: t, lease: 0 };
+    const entry: Entry<T> = { conn, createdAt: t, idleSince: t, lease: 0, out: false };
+    this.owned.set(conn, entry);
     this.emit('create', conn);
     this.offer(entry);
     // A create covers one waiter; if that one left meanwhile the connection went idle, and
@@ -465,6 +478,7 @@ export class Pool<T> extends PoolBase<T> {
   }
 
   private destroyEntry(entry: Entry<T>, reason: string): void {
+    if (this.owned.get(entry.conn) === entry) this.owned.delete(entry.conn);
     this.counters.destroyed++;
     this.emit('destroy', entry.conn, reason);
     const destroy = this.destroyFn;
