@@ -284,3 +284,30 @@ test('cancelling a generator that yield*s use() while the task waits for a conne
     pool.close();
   });
 });
+
+test('use() with acquire options: an idle connection is taken at once, a wait past the timeout fails with TimeoutError', async () => {
+  await run(function* () {
+    const { TimeoutError } = require('evloop');
+    const pool = objectPool();
+    assert.equal(yield* pool.use((conn) => typeof conn.id, { timeout: 1 }), 'number');
+    const held = yield* pool.acquire();
+    let ran = false;
+    let err = null;
+    try {
+      yield* pool.use(
+        () => {
+          ran = true;
+        },
+        { timeout: 1 },
+      );
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof TimeoutError);
+    assert.equal(ran, false);
+    assert.deepEqual(books(pool), { size: 1, idle: 0, inUse: 1, pending: 0 });
+    pool.release(held);
+    assert.equal(pool.stats().timeouts, 1);
+    pool.close();
+  });
+});
