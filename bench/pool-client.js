@@ -3,20 +3,23 @@
 // a line, its response the line echoed back. evloop's connectionPool (generator workers, with
 // pool.use and with acquire/release) against the same client on Node `net` with a plain
 // hand-rolled pool (free list + FIFO waiters).
-// The server is the `net` echo server in its own process, the same for both. Reported: requests
-// per second and the client's CPU time per request (both clients are in this process, measured
-// one after the other, each after a warm-up).
-// usage: node bench/pool-client.js [--seconds 3] [--workers 64] [--conns 8]
+// The server is the `net` echo server in its own process, the same for all. Reported: medians
+// over the rounds (every client once per round, the order alternating) of requests per second
+// and of the client's CPU time per request (all clients are in this process, one at a time,
+// each after a warm-up). The last line, a Task per request that runs the same exchange without
+// a pool, shows what the Task that use() returns costs by itself.
+// usage: node bench/pool-client.js [--seconds 3] [--rounds 3] [--workers 64] [--conns 8]
 const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
-const { run, connectionPool, gather } = require('..');
+const { run, connectionPool, gather, Task } = require('..');
 
 function option(name, fallback) {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 const SECONDS = option('--seconds', 3);
+const ROUNDS = option('--rounds', 3);
 const WORKERS = option('--workers', 64);
 const CONNS = option('--conns', 8);
 const REQUEST = Buffer.from('GET /status 0123456789abcdef\n');
@@ -47,7 +50,8 @@ function* exchange({ reader, writer }) {
 }
 
 // `style` 'use': pool.use(fn), a Task per request; 'acquire': acquire / release in try/finally
-// inside the worker's own coroutine (no Task per request, two fewer loop passes per request).
+// inside the worker's own coroutine (no Task per request); 'task': acquire / release in the
+// worker, the exchange in an eager Task of its own (the Task's cost without use()).
 const evloopClient = (style) =>
   measure((port, deadline) =>
     run(function* () {
@@ -57,6 +61,13 @@ const evloopClient = (style) =>
         while (performance.now() < deadline) {
           if (style === 'use') {
             yield* pool.use(exchange);
+          } else if (style === 'task') {
+            const conn = yield* pool.acquire();
+            try {
+              yield* new Task(exchange(conn), { eagerStart: true });
+            } finally {
+              pool.release(conn);
+            }
           } else {
             const conn = yield* pool.acquire();
             try {
@@ -124,9 +135,10 @@ const netClient = measure(async (port, deadline) => {
 async function main() {
   const { child, port } = await startServer();
   const clients = {
+    'node net + plain pool': netClient,
     'evloop pool.use(fn)': evloopClient('use'),
     'evloop acquire/release': evloopClient('acquire'),
-    'node net + plain pool': netClient,
+    'evloop acquire + Task': evloopClient('task'),
   };
   try {
     const results = {};
@@ -135,15 +147,19 @@ async function main() {
       results[name] = [];
     }
     const names = Object.keys(clients);
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < ROUNDS; round++) {
       for (const name of round % 2 === 0 ? names : names.slice().reverse()) results[name].push(await clients[name](port, SECONDS));
     }
-    const best = (xs) => xs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
-    const net = best(results['node net + plain pool']);
-    console.log(`pooled request/response (${WORKERS} workers, ${CONNS} connections, ${SECONDS} s, best of 2 rounds in alternating order):`);
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const rate = (name) => median(results[name].map((r) => r.perSecond));
+    const cpu = (name) => median(results[name].map((r) => r.cpuUsPerRequest));
+    const net = names[0];
+    console.log(`pooled request/response (${WORKERS} workers, ${CONNS} connections, ${SECONDS} s, median of ${ROUNDS} rounds in alternating order):`);
     for (const name of names) {
-      const r = best(results[name]);
-      console.log(`  ${name.padEnd(24)} ${r.perSecond.toFixed(0).padStart(7)} req/s  ${r.cpuUsPerRequest.toFixed(1).padStart(5)} us client CPU/request  ${(r.perSecond / net.perSecond).toFixed(2)}x net's rate`);
+      console.log(
+        `  ${name.padEnd(24)} ${rate(name).toFixed(0).padStart(7)} req/s  ${(rate(name) / rate(net)).toFixed(2)}x net's rate  ` +
+          `${cpu(name).toFixed(1).padStart(5)} us client CPU/request  ${(cpu(net) / cpu(name)).toFixed(2)}x net's CPU efficiency`,
+      );
     }
   } finally {
     child.kill('SIGTERM');

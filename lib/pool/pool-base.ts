@@ -4,6 +4,7 @@
 // The split follows undici's PoolBase / Pool.
 import { getRunningLoop, type EventLoop } from '../core/loop';
 import type { Future } from '../core/future';
+import { Waiter, WaiterQueue, resolvedOn, type Granter } from '../sync/waiter';
 import { TimeoutError } from '../util/errors';
 import { toLogger, type Logger } from '../util/logger';
 import { codedError, invalidArgType, validateMs, validateObject } from '../util/validate';
@@ -17,15 +18,11 @@ export interface AcquireOptions {
 
 export type PoolEvent = 'create' | 'destroy' | 'acquire' | 'release' | 'acquire-wait' | 'create-error' | 'close';
 
-/** A queued acquire. Unlinked from the queue once it is served, timed out, aborted or cancelled. */
-interface Waiter<T> {
-  readonly future: Future<T>;
+/** What a queued acquire with a deadline or an abort signal must undo when it leaves the queue. */
+interface WaiterExtras {
   timer: { cancel(): void } | null;
   signal: AbortSignal | null;
   onAbort: (() => void) | null;
-  prev: Waiter<T> | null;
-  next: Waiter<T> | null;
-  queued: boolean;
 }
 
 /** Returned by takeNow when nothing can be handed out synchronously. */
@@ -35,15 +32,17 @@ export function poolClosedError(): Error & { code: string } {
   return codedError(Error, 'ERR_POOL_CLOSED', 'the pool is closed');
 }
 
-export abstract class PoolBase<T> {
+export abstract class PoolBase<T> implements Granter<T> {
   protected loop: EventLoop | null = null;
   protected closed = false;
   protected readonly logger: Logger;
   protected readonly defaultTimeout: number;
-  private head: Waiter<T> | null = null;
-  private tail: Waiter<T> | null = null;
-  /** Queued waiters; one whose future was cancelled by its owner counts until its done callback runs. */
-  protected waiting = 0;
+  /**
+   * Queued acquires, oldest first. Their futures are sync's revocable Waiters: one cancelled by
+   * its owner unlinks itself at once, and one cancelled after it was handed a connection but
+   * before anyone saw it gives the connection back (takeBack) instead of leaking it.
+   */
+  private readonly queue = new WaiterQueue<T>();
   private listeners: Map<PoolEvent, Array<(...args: unknown[]) => void>> | null = null;
   protected timeouts = 0;
 
@@ -58,6 +57,16 @@ export abstract class PoolBase<T> {
   protected abstract dispatch(): void;
   /** Called when the pool first meets a running loop (or a new one after the old closed). */
   protected abstract onLoopBound(): void;
+  /**
+   * A waiter handed `conn` was cancelled before anyone saw it: book the connection back as free
+   * (to the next waiter or the idle stack). False if it is no longer this pool's to take back.
+   */
+  protected abstract takeBack(conn: T): boolean;
+
+  /** @internal Granter: called by Waiter.cancel on a grant nobody has seen yet. */
+  _revoke(_waiter: Waiter<T>, conn: T): boolean {
+    return this.takeBack(conn);
+  }
 
   /** The running loop, bound on first use; a pool may outlive one `run()` and serve the next. */
   protected bindLoop(): EventLoop {
@@ -79,7 +88,12 @@ export abstract class PoolBase<T> {
   }
 
   get pending(): number {
-    return this.waiting;
+    return this.queue.length;
+  }
+
+  /** Queued acquires (cancelled ones have left the queue already). */
+  protected get waiting(): number {
+    return this.queue.length;
   }
 
   get closedState(): boolean {
@@ -107,92 +121,80 @@ export abstract class PoolBase<T> {
       }
     }
     const loop = this.bindLoop();
-    const future = loop.createFuture<T>();
     if (this.closed) {
+      const future = loop.createFuture<T>();
       future.setException(poolClosedError());
       return future;
     }
     if (signal !== null && signal.aborted) {
+      const future = loop.createFuture<T>();
       future.cancel(abortMessage(signal));
       return future;
     }
-    if (this.waiting === 0) {
-      const conn = this.takeNow();
-      if (conn !== NOTHING) {
-        future.setResult(conn);
-        if (this.listeners !== null) this.emit('acquire', conn);
-        return future;
-      }
-    }
-    this.enqueue(future, timeout, signal, loop);
+    const conn = this.tryTake();
+    if (conn !== NOTHING) return resolvedOn(loop, conn);
+    const waiter = this.enqueue(timeout, signal, loop);
     this.dispatch();
-    return future;
-  }
-
-  private enqueue(future: Future<T>, timeout: number, signal: AbortSignal | null, loop: EventLoop): void {
-    const waiter: Waiter<T> = { future, timer: null, signal, onAbort: null, prev: this.tail, next: null, queued: true };
-    if (this.tail === null) this.head = waiter;
-    else this.tail.next = waiter;
-    this.tail = waiter;
-    this.waiting++;
-    if (timeout !== Infinity) waiter.timer = loop.callLater(timeout, () => this.expire(waiter, timeout));
-    if (signal !== null) {
-      waiter.onAbort = () => this.abort(waiter);
-      signal.addEventListener('abort', waiter.onAbort, { once: true });
-    }
-    // The owner may cancel the future (a task cancelled while it waits): drop it from the queue.
-    future.addDoneCallback(() => {
-      if (waiter.queued) this.unlink(waiter);
-    });
-    if (this.listeners !== null) this.emit('acquire-wait', this.waiting);
-  }
-
-  private unlink(waiter: Waiter<T>): void {
-    if (!waiter.queued) return;
-    waiter.queued = false;
-    if (waiter.prev === null) this.head = waiter.next;
-    else waiter.prev.next = waiter.next;
-    if (waiter.next === null) this.tail = waiter.prev;
-    else waiter.next.prev = waiter.prev;
-    waiter.prev = waiter.next = null;
-    this.waiting--;
-    if (waiter.timer !== null) {
-      waiter.timer.cancel();
-      waiter.timer = null;
-    }
-    if (waiter.onAbort !== null) {
-      waiter.signal!.removeEventListener('abort', waiter.onAbort);
-      waiter.onAbort = null;
-    }
-  }
-
-  private expire(waiter: Waiter<T>, timeout: number): void {
-    waiter.timer = null;
-    if (!waiter.queued) return;
-    this.unlink(waiter);
-    if (!waiter.future.done()) {
-      this.timeouts++;
-      waiter.future.setException(new TimeoutError(`pool acquire timed out after ${timeout} ms`));
-    }
-  }
-
-  private abort(waiter: Waiter<T>): void {
-    waiter.onAbort = null;
-    if (!waiter.queued) return;
-    const message = abortMessage(waiter.signal!);
-    this.unlink(waiter);
-    if (!waiter.future.done()) waiter.future.cancel(message);
+    return waiter;
   }
 
   /**
-   * The oldest waiter still waiting. Futures cancelled by their owner are dropped here at once:
-   * their done callbacks run a loop step later, and they must never receive a connection.
+   * The acquire fast path without a future: a connection when nothing waits and one is idle and
+   * valid (booked as in use, 'acquire' emitted), else NOTHING. Never while the pool is closed.
+   */
+  protected tryTake(): T | typeof NOTHING {
+    if (this.queue.length !== 0 || this.closed) return NOTHING;
+    const conn = this.takeNow();
+    if (conn !== NOTHING && this.listeners !== null) this.emit('acquire', conn);
+    return conn;
+  }
+
+  /** Queue an acquire (the caller then runs dispatch, which may serve it at once). */
+  protected enqueue(timeout: number, signal: AbortSignal | null, loop: EventLoop): Waiter<T> {
+    const waiter = new Waiter<T>(loop);
+    this.queue.push(waiter);
+    if (timeout !== Infinity || signal !== null) {
+      const extras: WaiterExtras = { timer: null, signal, onAbort: null };
+      waiter._payload = extras;
+      if (timeout !== Infinity) extras.timer = loop.callLater(timeout, () => this.expire(waiter, timeout));
+      if (signal !== null) {
+        extras.onAbort = () => this.abort(waiter);
+        signal.addEventListener('abort', extras.onAbort, { once: true });
+      }
+      // However it ends (served, timed out, aborted, cancelled by its owner), the timer and the
+      // abort listener go: a long-lived signal must not collect one listener per acquire.
+      waiter._addCallbackInternal(() => dropExtras(waiter));
+    }
+    if (this.listeners !== null) this.emit('acquire-wait', this.queue.length);
+    return waiter;
+  }
+
+  private expire(waiter: Waiter<T>, timeout: number): void {
+    (waiter._payload as WaiterExtras).timer = null;
+    if (waiter.done()) return;
+    this.queue.unlink(waiter);
+    this.timeouts++;
+    waiter.setException(new TimeoutError(`pool acquire timed out after ${timeout} ms`));
+  }
+
+  private abort(waiter: Waiter<T>): void {
+    const extras = waiter._payload as WaiterExtras;
+    extras.onAbort = null;
+    if (waiter.done()) return;
+    // Waiter.cancel unlinks it from the queue.
+    waiter.cancel(abortMessage(extras.signal!));
+  }
+
+  /**
+   * The oldest waiter still waiting. A future someone settled by hand, or one of a loop that
+   * closed meanwhile, is dropped here: it must never receive a connection.
    */
   protected firstWaiter(): Waiter<T> | null {
-    let waiter = this.head;
-    while (waiter !== null && waiter.future.done()) {
-      this.unlink(waiter);
-      waiter = this.head;
+    const queue = this.queue;
+    let waiter = queue.head;
+    while (waiter !== null && (waiter.done() || waiter.getLoop().isClosed())) {
+      queue.unlink(waiter);
+      waiter = queue.head;
     }
     return waiter;
   }
@@ -206,8 +208,9 @@ export abstract class PoolBase<T> {
   protected serveFirst(conn: T): boolean {
     const waiter = this.firstWaiter();
     if (waiter === null) return false;
-    this.unlink(waiter);
-    waiter.future.setResult(conn);
+    this.queue.unlink(waiter);
+    // Revocable until the waiter's owner sees it (see Waiter): then _revoke gives it back.
+    waiter._grant(this, conn);
     if (this.listeners !== null) this.emit('acquire', conn);
     return true;
   }
@@ -216,15 +219,15 @@ export abstract class PoolBase<T> {
   protected failFirst(err: unknown): boolean {
     const waiter = this.firstWaiter();
     if (waiter === null) return false;
-    this.unlink(waiter);
-    waiter.future.setException(err);
+    this.queue.unlink(waiter);
+    waiter._setException(err);
     return true;
   }
 
   protected failAll(err: () => unknown): void {
     for (let waiter = this.firstWaiter(); waiter !== null; waiter = this.firstWaiter()) {
-      this.unlink(waiter);
-      waiter.future.setException(err());
+      this.queue.unlink(waiter);
+      waiter.setException(err());
     }
   }
 
@@ -250,6 +253,10 @@ export abstract class PoolBase<T> {
     return this;
   }
 
+  protected hasListeners(): boolean {
+    return this.listeners !== null;
+  }
+
   /** A listener that throws is logged, never allowed to corrupt the pool's bookkeeping. */
   protected emit(event: PoolEvent, ...args: unknown[]): void {
     const list = this.listeners?.get(event);
@@ -265,6 +272,18 @@ export abstract class PoolBase<T> {
 }
 
 const EVENTS: ReadonlySet<string> = new Set(['create', 'destroy', 'acquire', 'release', 'acquire-wait', 'create-error', 'close']);
+
+function dropExtras(waiter: Waiter<unknown>): void {
+  const extras = waiter._payload as WaiterExtras;
+  if (extras.timer !== null) {
+    extras.timer.cancel();
+    extras.timer = null;
+  }
+  if (extras.onAbort !== null) {
+    extras.signal!.removeEventListener('abort', extras.onAbort);
+    extras.onAbort = null;
+  }
+}
 
 function abortMessage(signal: AbortSignal): string {
   const reason: unknown = signal.reason;

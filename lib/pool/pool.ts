@@ -2,7 +2,10 @@
 // FIFO wait queue. `size` counts idle + in use + being created + being validated, and no path
 // ever lets it pass `max`.
 import type { Future } from '../core/future';
-import { ensureFuture, isGenerator, isThenable, type Task } from '../core/task';
+import { ensureFuture, isGenerator, isThenable, Task } from '../core/task';
+import { Future as FutureClass } from '../core/future';
+import { CancelledError, EventLoopError } from '../util/errors';
+import type { EventLoop } from '../core/loop';
 import { NOTHING, PoolBase, poolClosedError, type AcquireOptions } from './pool-base';
 import { codedError, invalidArgType, validateFunction, validateInteger, validateMs, validateObject } from '../util/validate';
 
@@ -58,6 +61,8 @@ interface Entry<T> {
   idleSince: number;
   /** Bumped at each hand-out, so that `use` gives back only the lease it holds. */
   lease: number;
+  /** Handed out and not yet given back. */
+  out: boolean;
 }
 
 const now = (): number => performance.now();
@@ -76,7 +81,12 @@ export class Pool<T> extends PoolBase<T> {
 
   /** Most recently released on top, so the oldest idle ones sit at the bottom for the reaper. */
   private idleList: Entry<T>[] = [];
-  private readonly inUseMap = new Map<T, Entry<T>>();
+  /**
+   * Every connection this pool owns (idle, out, being validated), so that a hand-out and a
+   * release flip a flag instead of adding to and deleting from a map.
+   */
+  private readonly owned = new Map<T, Entry<T>>();
+  private out = 0;
   private creating = 0;
   private validating = 0;
   private dispatching = false;
@@ -109,7 +119,7 @@ export class Pool<T> extends PoolBase<T> {
 
   /** Idle + in use + being created + being validated; never above `max`. */
   get size(): number {
-    return this.idleList.length + this.inUseMap.size + this.creating + this.validating;
+    return this.idleList.length + this.out + this.creating + this.validating;
   }
 
   get idle(): number {
@@ -117,14 +127,14 @@ export class Pool<T> extends PoolBase<T> {
   }
 
   get inUse(): number {
-    return this.inUseMap.size;
+    return this.out;
   }
 
   stats(): PoolStats {
     return {
       size: this.size,
       idle: this.idleList.length,
-      inUse: this.inUseMap.size,
+      inUse: this.out,
       pending: this.waiting,
       creating: this.creating,
       validating: this.validating,
@@ -141,10 +151,25 @@ export class Pool<T> extends PoolBase<T> {
 
   /** Give a connection back. Releasing one that is not out (twice, or a foreign object) throws. */
   release(conn: T): void {
-    const entry = this.inUseMap.get(conn);
-    if (entry === undefined) throw notAcquired('release');
-    this.inUseMap.delete(conn);
-    this.emit('release', conn);
+    const entry = this.owned.get(conn);
+    if (entry === undefined || !entry.out) throw notAcquired('release');
+    this.giveBack(entry);
+  }
+
+  protected override takeBack(conn: T): boolean {
+    const entry = this.owned.get(conn);
+    if (entry === undefined || !entry.out) return false;
+    // Handed to a waiter that was cancelled before it saw it: it never was acquired.
+    this.counters.acquired--;
+    this.giveBack(entry);
+    return true;
+  }
+
+  private giveBack(entry: Entry<T>): void {
+    const conn = entry.conn;
+    entry.out = false;
+    this.out--;
+    if (this.hasListeners()) this.emit('release', conn);
     if (this.closed) {
       this.destroyEntry(entry, 'closed');
       this.checkDrained();
@@ -159,9 +184,10 @@ export class Pool<T> extends PoolBase<T> {
 
   /** Close a connection the caller holds (or an idle one) instead of giving it back. */
   destroy(conn: T): void {
-    let entry = this.inUseMap.get(conn);
-    if (entry !== undefined) {
-      this.inUseMap.delete(conn);
+    let entry = this.owned.get(conn);
+    if (entry !== undefined && entry.out) {
+      entry.out = false;
+      this.out--;
     } else {
       const i = this.idleList.findIndex((e) => e.conn === conn);
       if (i < 0) throw notAcquired('destroy');
@@ -179,7 +205,7 @@ export class Pool<T> extends PoolBase<T> {
 
   /** True while `conn` is handed out by this pool and not yet released or destroyed. */
   isAcquired(conn: T): boolean {
-    return this.inUseMap.has(conn);
+    return this.owned.get(conn)?.out === true;
   }
 
   /**
@@ -189,46 +215,25 @@ export class Pool<T> extends PoolBase<T> {
   use<R>(fn: (conn: T) => Awaitable<R>, options?: AcquireOptions): Task<R> {
     if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
     const loop = this.bindLoop();
-    const pool = this;
-    function* body(): Generator<unknown, R, unknown> {
-      const acquiring = pool.acquire(options);
-      let conn: T;
-      try {
-        conn = yield* acquiring;
-      } catch (err) {
-        // Cancelled after the future already got its connection: give it back, never leak it.
-        if (acquiring.done() && !acquiring.cancelled() && acquiring.exception() == null) pool.release(acquiring.result());
-        throw err;
-      }
-      const lease = pool.inUseMap.get(conn)!.lease;
-      // fn may have destroyed it; only our own lease is ours to give back.
-      const giveBack = (): void => {
-        if (pool.inUseMap.get(conn)?.lease === lease) pool.release(conn);
-      };
-      let stillRunning: PromiseLike<R> | null = null;
-      try {
-        const r = fn(conn);
-        if (isGenerator<R>(r)) return yield* r;
-        if (isThenable<R>(r)) {
-          stillRunning = r;
-          const settled = (): void => {
-            stillRunning = null;
-          };
-          r.then(settled, settled);
-          const value = (yield* ensureFuture(r)) as R;
-          return value;
-        }
-        return r as R;
-      } finally {
-        // Cancelled while an async fn is still at work: a promise cannot be stopped, so the
-        // connection stays out until it settles rather than going to someone else mid-use.
-        const running = stillRunning as PromiseLike<R> | null;
-        if (running !== null) running.then(giveBack, giveBack);
-        else giveBack();
-      }
-    }
+    const call: UseCall = { awaited: null };
     // Eager: an idle connection and a fn that finishes without waiting cost no loop pass at all.
-    return loop.createTask(body(), { eagerStart: true }) as Task<R>;
+    return new UseTask<R>(useBody<T, R>(this, call, fn, options, loop), call, loop);
+  }
+
+  /** @internal use()'s acquire without a future: an idle connection now, or NOTHING. */
+  _takeIdle(): T | typeof NOTHING {
+    return this.tryTake();
+  }
+
+  /** @internal The lease `conn` is out on (use() gives back only its own). */
+  _leaseOf(conn: T): number {
+    return this.owned.get(conn)!.lease;
+  }
+
+  /** @internal Release `conn` if it is still out on `lease` (fn may have destroyed it). */
+  _endLease(conn: T, lease: number): void {
+    const entry = this.owned.get(conn);
+    if (entry !== undefined && entry.out && entry.lease === lease) this.giveBack(entry);
   }
 
   /**
@@ -317,7 +322,8 @@ export class Pool<T> extends PoolBase<T> {
 
   private lend(entry: Entry<T>): T {
     entry.lease++;
-    this.inUseMap.set(entry.conn, entry);
+    entry.out = true;
+    this.out++;
     this.counters.acquired++;
     return entry.conn;
   }
@@ -326,7 +332,8 @@ export class Pool<T> extends PoolBase<T> {
     this.lend(entry);
     if (!this.serveFirst(entry.conn)) {
       // Unreachable while callers check hasWaiter first; keep the books straight regardless.
-      this.inUseMap.delete(entry.conn);
+      entry.out = false;
+      this.out--;
       this.idleList.push(entry);
     }
   }
@@ -419,7 +426,8 @@ export class Pool<T> extends PoolBase<T> {
     this.counters.created++;
     this.refillDelay = this.retryDelay;
     const t = now();
-    const entry: Entry<T> = { conn, createdAt: t, idleSince: t, lease: 0 };
+    const entry: Entry<T> = { conn, createdAt: t, idleSince: t, lease: 0, out: false };
+    this.owned.set(conn, entry);
     this.emit('create', conn);
     this.offer(entry);
     // A create covers one waiter; if that one left meanwhile the connection went idle, and
@@ -470,6 +478,7 @@ export class Pool<T> extends PoolBase<T> {
   }
 
   private destroyEntry(entry: Entry<T>, reason: string): void {
+    if (this.owned.get(entry.conn) === entry) this.owned.delete(entry.conn);
     this.counters.destroyed++;
     this.emit('destroy', entry.conn, reason);
     const destroy = this.destroyFn;
@@ -524,6 +533,142 @@ export class Pool<T> extends PoolBase<T> {
     const waiters = this.closeWaiters;
     this.closeWaiters = [];
     for (const future of waiters) if (!future.done()) future.setResult(undefined);
+  }
+}
+
+/** What a use() call's body and the task running it share. */
+interface UseCall {
+  /** The future the body is suspended on, while it is suspended on one. */
+  awaited: unknown;
+}
+
+function* useBody<T, R>(pool: Pool<T>, call: UseCall, fn: (conn: T) => Awaitable<R>, options: AcquireOptions | undefined, loop: EventLoop): Generator<unknown, R, unknown> {
+  let conn = options === undefined ? pool._takeIdle() : NOTHING;
+  if (conn === NOTHING) {
+    const acquiring = pool.acquire(options);
+    try {
+      if (!acquiring.done()) {
+        call.awaited = acquiring;
+        yield acquiring;
+        call.awaited = null;
+      }
+      conn = acquiring.result();
+    } catch (err) {
+      call.awaited = null;
+      // A grant nobody saw is revoked by the Waiter itself; this covers any other way a
+      // connection could reach a future whose task is being cancelled: give it back.
+      if (acquiring.done() && !acquiring.cancelled() && acquiring.exception() == null) pool.release(acquiring.result());
+      throw err;
+    }
+  }
+  const lease = pool._leaseOf(conn);
+  let running: PromiseLike<R> | null = null;
+  let wrapper: FutureClass<R> | null = null;
+  try {
+    const r = fn(conn);
+    if (isGenerator<R>(r)) {
+      // Delegated by hand rather than with yield*, to record each future fn waits on: a caller
+      // that yield*s this task waits on that same future instead of on the task (see UseTask).
+      let step = r.next();
+      while (step.done !== true) {
+        const y = step.value;
+        call.awaited = y;
+        let sent: unknown;
+        try {
+          sent = yield y;
+        } catch (err) {
+          call.awaited = null;
+          step = r.throw(err);
+          continue;
+        }
+        call.awaited = null;
+        step = r.next(sent);
+      }
+      return step.value;
+    }
+    if (isThenable<R>(r)) {
+      running = r;
+      wrapper = ensureFuture<R>(r, loop);
+      call.awaited = wrapper;
+      const value = (yield wrapper) as R;
+      call.awaited = null;
+      return value;
+    }
+    return r as R;
+  } finally {
+    call.awaited = null;
+    // Cancelled while an async fn is still at work: a promise cannot be stopped, so the
+    // connection stays out until it settles rather than going to someone else mid-use.
+    if (running !== null && wrapper !== null && wrapper.cancelled()) {
+      const giveBack = (): void => pool._endLease(conn as T, lease);
+      running.then(giveBack, giveBack);
+    } else {
+      pool._endLease(conn, lease);
+    }
+  }
+}
+
+/**
+ * The Task of a use() call. A generator that `yield*`s it does not wait for the task to finish
+ * (whose done callbacks would wake it one loop pass after the task ended): it waits on the
+ * same future the task waits on. The task registered on that future first, so when it is done
+ * the task steps first and the caller, woken in the same pass, finds the task finished or
+ * follows the next future it waits on.
+ */
+class UseTask<R> extends Task<R> {
+  constructor(
+    body: Generator<unknown, R, unknown>,
+    /** @internal */ readonly _call: UseCall,
+    loop: EventLoop,
+  ) {
+    super(body, { loop, eagerStart: true });
+  }
+
+  override [Symbol.iterator](): Iterator<FutureClass<R>, R, unknown> {
+    return new FollowIter<R>(this) as unknown as Iterator<FutureClass<R>, R, unknown>;
+  }
+}
+
+class FollowIter<R> implements Iterator<unknown, R, unknown> {
+  /** What the driving task was last given to wait on: a future the task waits on, or the task. */
+  private waitedOn: FutureClass<unknown> | null = null;
+  constructor(private readonly task: UseTask<R>) {}
+
+  next(): IteratorResult<unknown, R> {
+    const waitedOn = this.waitedOn;
+    if (waitedOn !== null && !waitedOn.done()) throw new EventLoopError('yield* was not used with a Task driving the generator', 'ERR_NOT_DRIVEN');
+    this.waitedOn = null;
+    const task = this.task;
+    if (task.done()) return { value: task.result(), done: true };
+    const y = task._call.awaited;
+    // Only a pending future of the same loop: the task's wake-up is registered on it already.
+    const next = y instanceof FutureClass && !y.done() && y.getLoop() === task.getLoop() ? (y as FutureClass<unknown>) : task;
+    this.waitedOn = next;
+    return { value: next, done: false };
+  }
+
+  throw(err: unknown): IteratorResult<unknown, R> {
+    const waitedOn = this.waitedOn;
+    this.waitedOn = null;
+    const task = this.task;
+    // The followed future failed or was cancelled (also when the caller's cancel() cancelled it):
+    // the task saw that first, and its outcome is the caller's.
+    if (waitedOn !== null && waitedOn !== task && waitedOn.done() && (waitedOn.cancelled() || waitedOn.exception() != null)) return this.next();
+    // The caller's own cancellation, requested when the followed future could no longer be
+    // cancelled: pass it on to the task, as cancelling a task that waits on a task does.
+    if (err instanceof CancelledError && !task.done()) {
+      task.cancel(err.message === '' ? undefined : err.message);
+      return this.next();
+    }
+    throw err;
+  }
+
+  return(value?: unknown): IteratorResult<unknown, R> {
+    return { value: value as R, done: true };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
   }
 }
 
