@@ -2,7 +2,11 @@
 // `evloop-tasks --redis` as real child processes on one real redis-server: two scanners ("one
 // down, one up") and three worker processes. kill -9 the active scanner (the standby takes over),
 // SIGSTOP the active scanner past its lease and SIGCONT it (fenced: it enqueues nothing), kill -9
-// a worker mid-run (another worker completes the run after the visibility time-out, acked once).
+// a worker mid-run (another worker completes the run after the visibility time-out, acked once);
+// restart Redis under load (SIGTERM with appendfsync everysec, then kill -9 with appendfsync
+// always): every process reconnects and nothing is lost; and the scanner fail-over time over
+// several trials. A MONITOR witness (helpers/redis-queue-monitor.js) replays every write to the
+// queue, so "no key is ever queued twice" is checked after every command Redis ran.
 // Every step waits for an event (a line a child prints, Redis state polled in a bounded loop).
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -10,7 +14,8 @@ const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startRedisServer } = require('../helpers/redis-server');
+const { startRedisServer, RedisServer } = require('../helpers/redis-server');
+const { QueueMonitor } = require('../helpers/redis-queue-monitor');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'evloop-tasks.js');
@@ -138,6 +143,22 @@ async function until(what, probe, { timeoutMs = 20_000, everyMs = 50 } = {}) {
   }
 }
 
+/** True once the queue is empty: no message, none pending, no guard, record, index or dead letter left. */
+async function drained(server, queue) {
+  const k = (suffix) => `evloop:queue:{${queue}}:${suffix}`;
+  const pendingScript = "local p = redis.call('XPENDING', KEYS[1], 'workers') return p[1]";
+  const counts = await Promise.all([
+    server.command('HLEN', k('keys')),
+    server.command('XLEN', k('stream')),
+    server.command('EVAL', pendingScript, '1', k('stream')),
+    server.command('ZCARD', k('delayed')),
+    server.command('HLEN', k('msgs')),
+    server.command('HLEN', k('eids')),
+    server.command('XLEN', k('dead')),
+  ]);
+  return counts.every((v) => Number(v) === 0);
+}
+
 function readRuns(dir) {
   let text;
   try {
@@ -161,6 +182,8 @@ test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCON
     return c;
   };
   const k = (suffix) => `evloop:queue:{${QUEUE}}:${suffix}`;
+  const monitor = new QueueMonitor(server.port, QUEUE);
+  await monitor.start();
   try {
     const scanners = [start('scanner-1', ['--workers', '0']), start('scanner-2', ['--workers', '0'])];
     const workers = [1, 2, 3].map((i) => start(`worker-${i}`, ['--no-scanner', '--workers', '2']));
@@ -220,18 +243,13 @@ test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCON
     // Stop the scanners; the workers drain the queue: nothing pending, no guard left.
     for (const s of [held, third]) s.kill();
     await Promise.all([held.exited, third.exited]);
-    const pendingScript = "local p = redis.call('XPENDING', KEYS[1], 'workers') return p[1]";
-    await until('the queue to drain', async () => {
-      const [guards, len, pending, delayed, records] = await Promise.all([
-        server.command('HLEN', k('keys')),
-        server.command('XLEN', k('stream')),
-        server.command('EVAL', pendingScript, '1', k('stream')),
-        server.command('ZCARD', k('delayed')),
-        server.command('HLEN', k('msgs')),
-      ]);
-      return [guards, len, pending, delayed, records].every((v) => Number(v) === 0);
-    });
+    await until('the queue to drain', () => drained(server, QUEUE));
 
+    assert.deepEqual(monitor.violations, [], 'no key was ever queued twice at once');
+    assert.ok(monitor.xadds.length >= KEYS.length, `the witness saw the enqueues (${monitor.xadds.length})`);
+    const heldEnqueues = monitor.xadds.filter((x) => JSON.parse(x.message).params.held === true);
+    assert.equal(heldEnqueues.length, 0, 'the fenced scanner enqueued nothing from its held scan');
+    assert.equal(monitor.acks.get(blocked.id), 1, 'the blocked run was acknowledged once');
     const runs = readRuns(dir);
     // No key ever had two runs queued-or-running at once: per key, runs (by run id) never overlap.
     const byId = new Map();
@@ -255,7 +273,11 @@ test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCON
     assert.notEqual(byId.get(blocked.id).ends[0].pid, blocked.w.pid, 'another worker completed the blocked run');
     const heldRuns = runs.filter((r) => r.ev === 'start' && r.held === true);
     assert.equal(heldRuns.length, 0, 'nothing the fenced scanner returned from its held scan was ever enqueued');
-    console.log(`# ${byId.size} runs of ${KEYS.length} keys, none overlapping per key`);
+    // Every message ever enqueued ran to completion and was acknowledged once (no failures here,
+    // so no retries: one XACK per run).
+    for (const x of monitor.xadds) assert.ok(byId.get(x.runId)?.ends.length === 1, `enqueued run ${x.runId} (${x.key}) completed`);
+    for (const [id, n] of monitor.acks) assert.equal(n, 1, `run ${id} acknowledged ${n} times`);
+    console.log(`# ${byId.size} runs of ${KEYS.length} keys, none overlapping per key; ${monitor.commands} commands witnessed, no key queued twice`);
   } catch (err) {
     for (const c of children) console.log(`# --- ${c.name} (${c.pid})\n` + c.lines.filter((l) => l.tag === "err" || !/^DUE/.test(l.text)).slice(0, 12).map((l) => `#   ${l.text}`).join('\n'));
     console.log(`# runs: ${readRuns(dir).length}, stream ${await server.command('XLEN', k('stream'))}, guards ${await server.command('HLEN', k('keys'))}`);
@@ -266,6 +288,7 @@ test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCON
       c.kill();
     }
     await Promise.all(children.map((c) => c.exited));
+    monitor.close();
     await server.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
