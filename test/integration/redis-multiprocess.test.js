@@ -226,6 +226,7 @@ test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCON
     const held = standby;
     fs.writeFileSync(path.join(dir, 'hold'), String(held.pid));
     await held.waitLine(/^HELD /);
+    const heldAt = Date.now(); // from here on, nothing it enqueues may reach the queue
     held.kill('SIGSTOP');
     fs.unlinkSync(path.join(dir, 'hold'));
     const thirdMark = third.lines.length;
@@ -257,6 +258,8 @@ test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCON
     assert.ok(monitor.xadds.length >= KEYS.length, `the witness saw the enqueues (${monitor.xadds.length})`);
     const heldEnqueues = monitor.xadds.filter((x) => JSON.parse(x.message).params.held === true);
     assert.equal(heldEnqueues.length, 0, 'the fenced scanner enqueued nothing from its held scan');
+    const afterHold = monitor.xadds.filter((x) => JSON.parse(x.message).params.by === held.pid && x.at * 1000 >= heldAt);
+    assert.equal(afterHold.length, 0, 'the scanner paused past its lease enqueued nothing once it was held');
     assert.equal(monitor.acks.get(blocked.id), 1, 'the blocked run was acknowledged once');
     const runs = readRuns(dir);
     // No key ever had two runs queued-or-running at once: per key, runs (by run id) never overlap.
@@ -436,6 +439,66 @@ test('evloop-tasks --redis: Redis restarted under load (SIGTERM, then kill -9 wi
     throw err;
   } finally {
     fs.rmSync(hold, { force: true });
+    for (const c of children) c.kill();
+    await Promise.all(children.map((c) => c.exited));
+    monitor.close();
+    await server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('evloop-tasks --redis: scanner fail-over time over several kill -9 trials (kill → the standby\'s first enqueue)', { timeout: 120_000 }, async () => {
+  const TRIALS = 5;
+  const LEASE = Math.max(3 * INTERVAL, 1000);
+  const server = await startRedisServer();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evloop-mp-failover-'));
+  const file = path.join(dir, 'tasks.js');
+  fs.writeFileSync(file, restartTasksFile(dir));
+  const base = ['--tasks', file, '--redis', server.url, '--queue', QUEUE, '--no-api', '--interval', String(INTERVAL), '--visibility-timeout', String(VISIBILITY)];
+  const children = [];
+  const start = (name, extra) => {
+    const c = new Child(name, [...base, ...extra]);
+    children.push(c);
+    return c;
+  };
+  const k = (suffix) => `evloop:queue:{${QUEUE}}:${suffix}`;
+  const monitor = new QueueMonitor(server.port, QUEUE);
+  await monitor.start();
+  const holderPid = async () => Number(/:(\d+):[0-9a-f]+$/.exec((await server.command('GET', k('lease'))) ?? '')?.[1]);
+  const byPid = (pid, from) => monitor.xadds.slice(from).find((x) => JSON.parse(x.message).params.by === pid);
+  const times = [];
+  try {
+    start('worker', ['--no-scanner', '--workers', '8']);
+    let scanners = [start('scanner-1', ['--workers', '0']), start('scanner-2', ['--workers', '0'])];
+    await Promise.all(children.map((c) => c.waitLine(/^running without the API/)));
+    for (let trial = 1; trial <= TRIALS; trial++) {
+      // The active scanner is enqueueing; the standby is up and asking for the lease.
+      const holder = await until('a scanner to hold the lease', async () => {
+        const pid = await holderPid();
+        return scanners.some((s) => s.pid === pid) && pid;
+      });
+      const victim = scanners.find((s) => s.pid === holder);
+      const standby = scanners.find((s) => s !== victim);
+      await until('the active scanner to enqueue', () => byPid(victim.pid, 0));
+      const from = monitor.xadds.length;
+      const killedAt = Date.now();
+      victim.kill();
+      const first = await until('the standby to enqueue', () => byPid(standby.pid, from));
+      // MONITOR's time stamps are the server's wall clock, on this same machine.
+      times.push(first.at * 1000 - killedAt);
+      await victim.exited;
+      const next = start(`scanner-${trial + 2}`, ['--workers', '0']);
+      await next.waitLine(/^running without the API/);
+      scanners = [standby, next];
+    }
+    assert.deepEqual(monitor.violations, [], 'no key was ever queued twice at once');
+    const sorted = [...times].sort((a, b) => a - b);
+    const fmt = (v) => v.toFixed(0);
+    console.log(`# scanner fail-over over ${TRIALS} kill -9 trials (lease ${LEASE} ms, scan interval ${INTERVAL} ms): min ${fmt(sorted[0])} ms, median ${fmt(sorted[TRIALS >> 1])} ms, max ${fmt(sorted[TRIALS - 1])} ms (${sorted.map(fmt).join(', ')})`);
+  } catch (err) {
+    for (const c of children) console.log(`# --- ${c.name} (${c.pid})\n` + c.lines.filter((l) => !/run finished/.test(l.text)).slice(-10).map((l) => `#   ${l.text}`).join('\n'));
+    throw err;
+  } finally {
     for (const c of children) c.kill();
     await Promise.all(children.map((c) => c.exited));
     monitor.close();
