@@ -237,7 +237,7 @@ test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCON
     // Its next scan finds the lease taken: the fenced scan is over by then.
     await held.waitLine(/scanner standing by/, { from: resumedMark });
     const fenced = held.lines.slice(resumedMark).filter((l) => /fencing token/.test(l.text)).length;
-    console.log(`# resumed scanner: ${fenced} enqueues refused by the fencing token`);
+    console.log(`# resumed scanner: its scan stopped at the first enqueue the fencing token refused (${fenced} line)`);
     assert.ok(fenced > 0, 'the resumed scanner tried to enqueue and was fenced');
     assert.equal(held.lines.slice(resumedMark).filter((l) => /^DUE /.test(l.text)).length, 0, 'the resumed scanner did not scan again');
 
