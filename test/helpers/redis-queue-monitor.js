@@ -107,6 +107,7 @@ class QueueMonitor {
       });
       socket.once('close', () => {
         if (this.socket === socket) this.socket = null;
+        if (!ok) reject(new Error('the server closed the MONITOR connection before +OK'));
       });
     });
   }
@@ -138,6 +139,7 @@ class QueueMonitor {
         }
       });
       socket.once('error', reject);
+      socket.once('close', () => reject(new Error('the server closed the connection before the snapshot')));
     });
     // cjson encodes an empty table as {}.
     this._syncing.snapshot = Array.isArray(reply) ? reply : [];

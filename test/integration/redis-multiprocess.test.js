@@ -140,6 +140,15 @@ function firstLine(children, re, marks = children.map(() => 0), timeoutMs = 20_0
   return Promise.any(waits).catch(() => waits[0]);
 }
 
+/** `promise`, or a rejection naming `what` after `timeoutMs`: no step of a test waits unbounded. */
+function within(what, promise, timeoutMs = 20_000) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** Polls `probe` until it returns a truthy value; rejects after `timeoutMs`. */
 async function until(what, probe, { timeoutMs = 20_000, everyMs = 50 } = {}) {
   const deadline = Date.now() + timeoutMs;
@@ -382,15 +391,15 @@ test('evloop-tasks --redis: Redis restarted under load (SIGTERM, then kill -9 wi
       const downAt = usNow();
       const xaddsBefore = monitor.xadds.length;
       if (how === 'SIGTERM') {
-        await server.restart({ signal: 'SIGTERM' });
+        await within('redis-server to restart', server.restart({ signal: 'SIGTERM' }));
       } else {
         await server.command('CONFIG', 'SET', 'appendfsync', 'always');
         server.extraArgs = ['--appendfsync', 'always'];
-        await server.kill('SIGKILL');
-        await server.start();
+        await within('redis-server to die', server.kill('SIGKILL'));
+        await within('redis-server to start', server.start());
       }
       const upAt = usNow();
-      await monitor.resync();
+      await within('the MONITOR witness to resync', monitor.resync());
       const snapshotRuns = new Set(monitor.runs.keys());
       // Every process saw Redis go and come back, and none crashed.
       await Promise.all(children.map((c, i) => c.waitLine(/Redis connection (lost|failed)/, { from: marks[i] })));
@@ -411,7 +420,7 @@ test('evloop-tasks --redis: Redis restarted under load (SIGTERM, then kill -9 wi
 
     // Stop the scanners; the workers drain the queue.
     for (const s of scanners) s.kill('SIGTERM');
-    await Promise.all(scanners.map((s) => s.exited));
+    await within('the scanners to stop on SIGTERM', Promise.all(scanners.map((s) => s.exited)));
     await until('the queue to drain', () => drained(server, QUEUE));
     for (const w of workers) assert.equal(w.proc.exitCode, null, `${w.name} still runs`);
 
