@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Future } from '../core/future';
-import type { RedisClient } from '../redis/client';
+import type { RedisScript } from '../redis/client';
 import { invalidArgValue, validateMs } from '../util/validate';
 import type { RedisQueue } from './redis-queue';
 import type { ScannerLease } from './scanner';
@@ -39,23 +39,26 @@ return 0
 export class RedisLease implements ScannerLease {
   readonly ttl: number;
   readonly holder: string;
-  readonly #client: RedisClient;
   readonly #keys: [string, string];
+  // Defined once: a script handle loads its source once per connection, not once per call.
+  readonly #acquire: RedisScript;
+  readonly #release: RedisScript;
 
   constructor(queue: RedisQueue, options: RedisLeaseOptions = {}) {
     this.ttl = options.ttl === undefined ? 5000 : validateMs(options.ttl, 'options.ttl');
     if (this.ttl < 1 || !Number.isFinite(this.ttl)) throw invalidArgValue('options.ttl', options.ttl, 'must be a finite number of milliseconds >= 1');
     this.holder = options.holder ?? `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-    this.#client = queue.client;
+    this.#acquire = queue.client.defineScript(ACQUIRE);
+    this.#release = queue.client.defineScript(RELEASE);
     this.#keys = [queue.fenceKey.replace(/fence$/, 'lease'), queue.fenceKey];
   }
 
   /** The fencing token while this process holds (or just took) the lease; null while another does. */
   acquire(): Future<number | null> {
-    return this.#client.defineScript(ACQUIRE).run(this.#keys, [this.holder, Math.ceil(this.ttl)]);
+    return this.#acquire.run(this.#keys, [this.holder, Math.ceil(this.ttl)]);
   }
 
   release(): Future<void> {
-    return this.#client.defineScript(RELEASE).run([this.#keys[0]], [this.holder]);
+    return this.#release.run([this.#keys[0]], [this.holder]);
   }
 }
