@@ -31,6 +31,11 @@ export interface ScannerLease {
   release(): PromiseLike<void>;
   /** True for a lease nobody else can hold (the embedded one): the scanner is active from its start. */
   readonly alwaysHeld?: boolean;
+  /**
+   * After an acquire that answered null: milliseconds until the holder's lease runs out unless
+   * renewed (null: unknown). A standby asks again then, not a whole interval later.
+   */
+  nextAsk?(): number | null;
 }
 
 export type ScannerState = 'active' | 'standby' | 'off';
@@ -132,7 +137,12 @@ export class Scanner {
       const started = loop.time();
       yield* this.scanOnce();
       this.scans++;
-      yield* sleep(Math.max(0, this.interval - (loop.time() - started)));
+      let pause = Math.max(0, this.interval - (loop.time() - started));
+      // Standing by: ask again the moment the holder's lease would run out, so the takeover
+      // after a holder dies takes the rest of its lease, not that plus up to an interval.
+      const freeIn = this._state === 'standby' && !this.leaseFailing ? (this.lease.nextAsk?.() ?? null) : null;
+      if (freeIn !== null && freeIn + 1 < pause) pause = freeIn + 1;
+      yield* sleep(pause);
     }
   }
 

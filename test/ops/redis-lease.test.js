@@ -28,6 +28,8 @@ test('RedisLease: renewals load the scripts once per connection; a Redis restart
       for (let i = 0; i < 20; i++) assert.equal(await lease.acquire(), token);
       assert.equal(await calls(server, 'script|load'), loadsBefore, 'renewals send no SCRIPT LOAD');
       assert.equal(await rival.acquire(), null);
+      const left = rival.nextAsk();
+      assert.ok(left > 0 && left <= 60_000, `the rival learns when the lease runs out (${left} ms)`);
 
       // Redis away: acquire fails (the scanner stands by and asks again), it does not say "held elsewhere".
       await server.kill('SIGTERM');

@@ -213,6 +213,32 @@ test('a lease that cannot be asked (Redis away): standby, told once, and told ag
     );
   }));
 
+test('standing by, the scanner asks again when the holder\'s lease would run out, not a whole interval later', { timeout: 20_000 }, () =>
+  run(async () => {
+    const loop = getRunningLoop();
+    const asks = [];
+    const took = loop.createFuture();
+    const lease = {
+      acquire() {
+        asks.push(loop.time());
+        const f = loop.createFuture();
+        // Held elsewhere with 30 ms left; then ours.
+        f.setResult(asks.length === 1 ? null : 5);
+        if (asks.length === 2) took.setResult();
+        return f;
+      },
+      nextAsk: () => (asks.length === 1 ? 30 : null),
+      release: () => Promise.resolve(),
+    };
+    const scanner = new Scanner({ due: () => [], interval: 60_000, lease, logger: captureLogger('critical').logger, submit: () => Promise.resolve('queued') });
+    scanner.start();
+    await took;
+    assert.equal(scanner.state, 'active');
+    await scanner.stop();
+    // The second ask came at the lease's end (30 ms), not after the 60 s interval.
+    assert.ok(asks[1] - asks[0] >= 30, `asked again after ${asks[1] - asks[0]} ms`);
+  }));
+
 test('scanner options are checked', () =>
   run(async () => {
     const logger = captureLogger('critical').logger;
