@@ -13,6 +13,7 @@ import { createTaskOps, type EmbeddedTaskOps } from '../ops/task-ops';
 import { defineTasks, type TaskDefinition } from '../ops/registry';
 import { RedisQueue } from '../ops/redis-queue';
 import { RedisLease } from '../ops/redis-lease';
+import { createRedisClient } from '../redis/client';
 import { RedisRunStore } from '../ops/redis-run-store';
 import type { TaskOps } from '../ops/types';
 
@@ -247,7 +248,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         // --redis: the queue and the scanner lease live in Redis, shared by every process with
         // the same --queue; the lease lasts three scan intervals (at least a second).
         if (opts.redis !== undefined) {
-          redisQueue = new RedisQueue({ url: opts.redis, name: opts.queue, visibilityTimeout: opts.visibilityTimeout });
+          // The client logs an outage of Redis once, and its end (the queue and lease retry meanwhile).
+          redisQueue = new RedisQueue({ client: createRedisClient({ url: opts.redis, logger }), name: opts.queue, visibilityTimeout: opts.visibilityTimeout });
           // The run records too, on the queue's client: every process's API lists every run.
           runStore = new RedisRunStore({ client: redisQueue.client, name: opts.queue, maxFinishedRuns: opts.maxRuns, maxRunAge: opts.maxRunAge });
         }
@@ -319,6 +321,7 @@ async function shutdown(ops: EmbeddedTaskOps | null, api: ApiServerLike | null, 
   if (redisQueue !== null) {
     try {
       await redisQueue.close();
+      await redisQueue.client.close(); // passed in, so not closed by the queue
     } catch (err) {
       logger.error('Redis queue close failed', err);
     }

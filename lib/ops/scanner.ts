@@ -31,6 +31,11 @@ export interface ScannerLease {
   release(): PromiseLike<void>;
   /** True for a lease nobody else can hold (the embedded one): the scanner is active from its start. */
   readonly alwaysHeld?: boolean;
+  /**
+   * After an acquire that answered null: milliseconds until the holder's lease runs out unless
+   * renewed (null: unknown). A standby asks again then, not a whole interval later.
+   */
+  nextAsk?(): number | null;
 }
 
 export type ScannerState = 'active' | 'standby' | 'off';
@@ -80,6 +85,7 @@ export class Scanner {
   private task: Task<void> | null = null;
   private _state: ScannerState = 'off';
   private announced = false;
+  private leaseFailing = false;
   /** Scans completed (for tests and the dashboard). */
   scans = 0;
 
@@ -131,7 +137,12 @@ export class Scanner {
       const started = loop.time();
       yield* this.scanOnce();
       this.scans++;
-      yield* sleep(Math.max(0, this.interval - (loop.time() - started)));
+      let pause = Math.max(0, this.interval - (loop.time() - started));
+      // Standing by: ask again the moment the holder's lease would run out, so the takeover
+      // after a holder dies takes the rest of its lease, not that plus up to an interval.
+      const freeIn = this._state === 'standby' && !this.leaseFailing ? (this.lease.nextAsk?.() ?? null) : null;
+      if (freeIn !== null && freeIn + 1 < pause) pause = freeIn + 1;
+      yield* sleep(pause);
     }
   }
 
@@ -143,9 +154,15 @@ export class Scanner {
       fence = yield* ensureFuture<number | null>(this.lease.acquire(), loop);
     } catch (err) {
       if (beingCancelled(err)) throw err;
-      this.log.error('scanner lease failed, standing by', err);
+      // Told once per outage (Redis away: every scan would fail alike until it is back).
+      if (!this.leaseFailing) this.log.error('scanner lease failed, standing by until it answers', err);
+      this.leaseFailing = true;
       this._state = 'standby';
       return null;
+    }
+    if (this.leaseFailing) {
+      this.leaseFailing = false;
+      this.log.info('scanner lease answers again', fence === null ? 'another process scans' : `fence ${fence}`);
     }
     if (fence === null) {
       if (this._state !== 'standby') this.log.info('scanner standing by, another process scans');
@@ -159,14 +176,24 @@ export class Scanner {
     const items = yield* this.callDue(loop);
     if (items === null) return null;
     const report: ScanReport = { due: items.length, queued: 0, pending: 0, rejected: 0 };
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
       try {
         const outcome = yield* ensureFuture<SubmitOutcome>(this.submit(item as DueItem, fence), loop);
         report[outcome]++;
       } catch (err) {
         if (beingCancelled(err)) throw err;
         report.rejected++;
-        this.log.warn('scan item refused', err, describeItem(item));
+        if (itemsFault(err)) {
+          this.log.warn('scan item refused', err, describeItem(item));
+          continue;
+        }
+        // Not this item's fault: the rest would fail alike (a fenced token, a queue that cannot
+        // be reached), so the scan ends here, told once; the next scan tries again.
+        const left = items.length - i - 1;
+        if ((err as { code?: unknown }).code === 'ERR_FENCED') this.log.warn('scan stopped, fenced (another scanner took the lease)', err, `${left} items not tried`);
+        else this.log.error('scan stopped, the queue failed', err, `${left} items not tried`);
+        break;
       }
     }
     if (report.queued !== 0 || report.rejected !== 0) {
@@ -217,6 +244,12 @@ export class Scanner {
 /** The scanner task itself is being cancelled (not a CancelledError from what it called). */
 function beingCancelled(err: unknown): boolean {
   return err instanceof CancelledError && (currentTask()?.cancelling() ?? 0) > 0;
+}
+
+/** The item itself was refused (bad fields, unknown task): the scan goes on with the next one. */
+function itemsFault(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_INVALID_ARG_VALUE' || code === 'ERR_OUT_OF_RANGE' || code === 'ERR_UNKNOWN_TASK';
 }
 
 function describeItem(item: unknown): string {

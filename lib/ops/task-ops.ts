@@ -16,6 +16,12 @@ import { WorkerPool, type StopOptions } from './worker';
 import type { DeadLetterEntry, Queue, QueueMessage } from './queue';
 import type { DeadLetter, Health, OpsChange, QueueStats, RunQuery, RunRecord, TaskInfo, TaskOps } from './types';
 
+/** An error after which an enqueue may or may not have happened (a definite refusal is not one). */
+function outcomeUnknown(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ERR_REDIS_CONNECTION_LOST' || code === 'ERR_TIMEOUT';
+}
+
 export interface TaskOpsOptions {
   /** Task definitions by name: `{ run, retries?, timeout?, retryDelay? }`. */
   tasks: Record<string, TaskDefinition>;
@@ -162,13 +168,19 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
         try {
           await enqueued;
         } catch (err) {
-          await discardThen(run.id, err);
+          if (!outcomeUnknown(err)) await discardThen(run.id, err); // throws err
+          keep(run.id, err);
+          throw err;
         }
         return finish();
       });
     }
     if (enqueued.cancelled() || enqueued.exception() !== null) {
       const err = enqueued.cancelled() ? null : enqueued.exception();
+      if (err !== null && outcomeUnknown(err)) {
+        keep(run.id, err);
+        return failed(loop, err);
+      }
       if (err !== null) return discardThen(run.id, err);
       registry.discard(run.id);
     }
@@ -177,6 +189,15 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
     } catch (err) {
       return failed(loop, err);
     }
+  }
+
+  /**
+   * The enqueue was sent and its answer lost (the connection dropped, a time-out): the message
+   * may be in the queue, and a worker may be about to run it from this very record, so the
+   * record stays (discarding it would have that worker drop the run unrun).
+   */
+  function keep(id: string, err: unknown): void {
+    log.warn('enqueue outcome unknown, the run record is kept (its message may be queued)', err, id);
   }
 
   /** Forgets a run whose message the queue refused, then fails with the queue's error. */

@@ -10,7 +10,8 @@ import type { Task } from '../core/task';
 import { Pool } from '../pool/pool';
 import { RedisConnectionError, RedisError } from '../util/errors';
 import { invalidArgType, invalidArgValue, validateInteger, validateMs, validateObject } from '../util/validate';
-import { RedisConnection, type RedisConnectOptions } from './connection';
+import { toLogger, type Logger } from '../util/logger';
+import { RedisConnection, type ConnectionEvents, type RedisConnectOptions } from './connection';
 import type { CommandArg } from './encode';
 import type { RespValue } from './resp';
 import { parseRedisUrl } from './url';
@@ -36,6 +37,8 @@ export interface RedisClientOptions {
   returnBuffers?: boolean;
   /** At most this many dedicated connections for `use` (default 8). */
   maxDedicated?: number;
+  /** Where an outage is told: one warning when connections start failing, one line when one opens again. Default: silent. */
+  logger?: unknown;
 }
 
 export interface SendOptions {
@@ -127,6 +130,15 @@ export class RedisClient extends CommandMethods {
   #closed = false;
   #closing: Future<void> | null = null;
   #generation = 0;
+  readonly #logger: Logger | null;
+  readonly #events: ConnectionEvents | undefined;
+  // Outage bookkeeping: connections are stamped with the epoch they were made (or opened) in; a
+  // recovery starts a new epoch, so a late failure of a connection attempt from before it is not
+  // a new outage.
+  #epoch = 0;
+  readonly #born = new WeakMap<RedisConnection, number>();
+  #downSince: number | null = null;
+  #everOpen = false;
 
   constructor(urlOrOptions: string | RedisClientOptions = {}) {
     super();
@@ -164,7 +176,37 @@ export class RedisClient extends CommandMethods {
     }
     this.commandTimeout = o.commandTimeout === undefined ? undefined : validateMs(o.commandTimeout, 'options.commandTimeout');
     this.#maxDedicated = o.maxDedicated === undefined ? 8 : validateInteger(o.maxDedicated, 'options.maxDedicated', 1);
+    this.#logger = o.logger === undefined ? null : toLogger(o.logger);
+    if (this.#logger !== null) {
+      const logger = this.#logger;
+      const where = opts.path !== undefined ? opts.path : `${opts.host}:${opts.port}`;
+      this.#events = {
+        open: (conn) => {
+          if (this.#downSince !== null && this.#born.get(conn) === this.#epoch) {
+            logger.info('Redis connection back', `after ${Math.round(conn.loop.time() - this.#downSince)} ms`, where);
+            this.#downSince = null;
+            this.#epoch++;
+          }
+          // An open connection belongs to the current epoch, whenever it was made: its loss is news.
+          this.#born.set(conn, this.#epoch);
+          this.#everOpen = true;
+        },
+        lost: (conn, err) => {
+          if (this.#downSince !== null || this.#born.get(conn) !== this.#epoch) return;
+          this.#downSince = conn.loop.time();
+          logger.warn(this.#everOpen ? 'Redis connection lost' : 'Redis connection failed', err, where);
+        },
+      };
+    } else {
+      this.#events = undefined;
+    }
     this.options = opts;
+  }
+
+  #connect(loop: EventLoop): RedisConnection {
+    const conn = new RedisConnection(loop, this.options, this.#events);
+    if (this.#events !== undefined) this.#born.set(conn, this.#epoch);
+    return conn;
   }
 
   /** The loop the client's connections live on (bound by the first command). */
@@ -205,7 +247,7 @@ export class RedisClient extends CommandMethods {
     }
     let conn = this.#main;
     if (conn === null || !conn.usable) {
-      conn = this.#main = new RedisConnection(loop, this.options);
+      conn = this.#main = this.#connect(loop);
       this.#generation++;
     }
     const timeout = options?.timeout !== undefined ? validateMs(options.timeout, 'options.timeout') : this.commandTimeout;
@@ -250,10 +292,9 @@ export class RedisClient extends CommandMethods {
     const loop = this.loop;
     let pool = this.#pool;
     if (pool === null) {
-      const options = this.options;
       pool = this.#pool = new Pool<RedisConnection>({
         create: () => {
-          const conn = new RedisConnection(loop, options);
+          const conn = this.#connect(loop);
           // PING proves the handshake (AUTH, SELECT) went through before anyone uses it.
           const ready = loop.createFuture<RedisConnection>();
           conn.send(['PING']).addDoneCallback((f) => {

@@ -42,6 +42,14 @@ const enum State {
 
 type Reply = Future<RespValue>;
 
+/** What the client hears of a connection's life (to log an outage once and its end once). */
+export interface ConnectionEvents {
+  /** The socket is connected. */
+  open(conn: RedisConnection): void;
+  /** The connection could not be opened or was lost (not called for a close or abort of ours). */
+  lost(conn: RedisConnection, err: Error): void;
+}
+
 export function connectionLostError(detail: string, cause?: unknown): RedisConnectionError {
   const err = new RedisConnectionError(`Redis connection lost: ${detail}`, 'ERR_REDIS_CONNECTION_LOST');
   if (cause !== undefined && cause !== null) (err as { cause?: unknown }).cause = cause;
@@ -65,9 +73,11 @@ export class RedisConnection {
   #connectTimer: TimerHandle | null = null;
   #closed: Future<void>;
   #error: Error | null = null;
+  readonly #events: ConnectionEvents | undefined;
 
-  constructor(loop: EventLoop, options: RedisConnectOptions) {
+  constructor(loop: EventLoop, options: RedisConnectOptions, events?: ConnectionEvents) {
     this.loop = loop;
+    this.#events = events;
     this.#closed = loop.createFuture<void>();
     this.#parser = new RespParser({
       onReply: (v) => this.#onReply(v),
@@ -222,6 +232,7 @@ export class RedisConnection {
   connectionMade(transport: Transport): void {
     this.#transport = transport;
     if (this.#state === State.Connecting) this.#state = State.Open;
+    this.#events?.open(this);
     this.#write();
     this.#maybeFinishClose();
   }
@@ -325,6 +336,7 @@ export class RedisConnection {
     this.#transport = null;
     if (t !== null) t.abort();
     this.#finish(err);
+    if (this.#events !== undefined && (err as { code?: unknown }).code !== 'ERR_REDIS_CLOSED') this.#events.lost(this, err);
   }
 
   #finish(err: Error | null): void {

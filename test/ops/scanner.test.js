@@ -144,6 +144,101 @@ test('a lease that is held elsewhere: standby, due is not called; the token reac
     await ops.stop();
   }));
 
+test('an enqueue failing for a reason not the item\'s own (queue unreachable, fenced) ends the scan, told once; the next scan tries again', () =>
+  run(async () => {
+    const loop = getRunningLoop();
+    const { logger, lines } = captureLogger('warn');
+    const items = ['a', 'b', 'c', 'd'].map((key) => ({ task: 't', key }));
+    const tried = [];
+    const failures = [
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('enqueue under fencing token 3, older than 4'), { code: 'ERR_FENCED' }),
+    ];
+    const third = loop.createFuture();
+    const scanner = new Scanner({
+      due: () => items,
+      interval: 5,
+      logger,
+      submit: (item) => {
+        tried.push(item.key);
+        if (failures.length > 0) return Promise.reject(failures.shift());
+        if (tried.length === 2 + items.length) third.setResult();
+        return Promise.resolve('queued');
+      },
+    });
+    scanner.start();
+    await third;
+    await scanner.stop();
+    // Scan 1 stops at its first item, scan 2 too; scan 3 enqueues them all.
+    assert.deepEqual(tried, ['a', 'a', 'a', 'b', 'c', 'd']);
+    assert.equal(lines.length, 2);
+    assert.match(lines[0].line, /ERROR scan stopped, the queue failed, Error \[ECONNREFUSED\].*: 3 items not tried/);
+    assert.match(lines[1].line, /WARN {2}scan stopped, fenced \(another scanner took the lease\), Error \[ERR_FENCED\].*: 3 items not tried/);
+  }));
+
+test('a lease that cannot be asked (Redis away): standby, told once, and told again once it answers', () =>
+  run(async () => {
+    const loop = getRunningLoop();
+    const { logger, lines } = captureLogger('info');
+    let asks = 0;
+    const scanned = loop.createFuture();
+    const lease = {
+      acquire() {
+        asks++;
+        const f = loop.createFuture();
+        if (asks <= 5) f.setException(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }));
+        else f.setResult(9);
+        return f;
+      },
+      release: () => Promise.resolve(),
+    };
+    const scanner = new Scanner({
+      due: () => {
+        if (!scanned.done()) scanned.setResult();
+        return [];
+      },
+      interval: 5,
+      lease,
+      logger,
+      submit: () => Promise.resolve('queued'),
+    });
+    scanner.start();
+    await scanned;
+    assert.equal(scanner.state, 'active');
+    await scanner.stop();
+    assert.equal(asks, 6);
+    assert.deepEqual(
+      lines.map((l) => l.line.split('\n')[0].replace(/^\S+ /, '').replace(/, Error.*/, '')),
+      ['ERROR scanner lease failed, standing by until it answers', 'INFO  scanner lease answers again, fence 9', 'INFO  scanner active, every 5 ms: fence 9'],
+    );
+  }));
+
+test('standing by, the scanner asks again when the holder\'s lease would run out, not a whole interval later', { timeout: 20_000 }, () =>
+  run(async () => {
+    const loop = getRunningLoop();
+    const asks = [];
+    const took = loop.createFuture();
+    const lease = {
+      acquire() {
+        asks.push(loop.time());
+        const f = loop.createFuture();
+        // Held elsewhere with 30 ms left; then ours.
+        f.setResult(asks.length === 1 ? null : 5);
+        if (asks.length === 2) took.setResult();
+        return f;
+      },
+      nextAsk: () => (asks.length === 1 ? 30 : null),
+      release: () => Promise.resolve(),
+    };
+    const scanner = new Scanner({ due: () => [], interval: 60_000, lease, logger: captureLogger('critical').logger, submit: () => Promise.resolve('queued') });
+    scanner.start();
+    await took;
+    assert.equal(scanner.state, 'active');
+    await scanner.stop();
+    // The second ask came at the lease's end (30 ms), not after the 60 s interval.
+    assert.ok(asks[1] - asks[0] >= 30, `asked again after ${asks[1] - asks[0]} ms`);
+  }));
+
 test('scanner options are checked', () =>
   run(async () => {
     const logger = captureLogger('critical').logger;

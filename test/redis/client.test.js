@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const net = require('node:net');
-const { run, createRedisClient, RedisClient, RedisError, TimeoutError, sleep } = require('evloop');
+const { run, createRedisClient, createLogger, RedisClient, RedisError, TimeoutError, sleep } = require('evloop');
 const { RedisServer, startRedisServer } = require('../helpers/redis-server');
 
 let server;
@@ -331,6 +331,51 @@ test('redis-server killed and restarted mid-flight: pending commands fail clearl
   }
   // Every connection lost or refused along the way was closed, and so was the loop.
   assert.equal(fds(), fdsBefore);
+});
+
+test('logger: an outage is told once when it starts and once when it ends, however many connections and tries fail', async () => {
+  const s = await startRedisServer();
+  const lines = [];
+  const logger = createLogger({ sink: (line, level) => lines.push({ line, level }) });
+  try {
+    await run(async () => {
+      const c = createRedisClient({ url: s.url, logger });
+      // A shared connection and a dedicated one (blocked in BLPOP) both go down with the server.
+      await c.set('log:k', 1);
+      const blocked = c.use((conn) => conn.call('BLPOP', 'log:never', 0));
+      await c.call('PING');
+      assert.deepEqual(lines, [], 'nothing to tell while Redis answers');
+      await s.kill('SIGKILL');
+      await assert.rejects(blocked, { code: 'ERR_REDIS_CONNECTION_LOST' });
+      for (let i = 0; i < 20; i++) await assert.rejects(c.get('log:k'), { code: 'ECONNREFUSED' });
+      await assert.rejects(c.use((conn) => conn.call('PING')), { code: 'ECONNREFUSED' });
+      await s.start();
+      assert.equal(await c.call('PING'), 'PONG');
+      assert.equal(await c.use((conn) => conn.call('PING')), 'PONG');
+      // A second outage is news again.
+      await s.kill('SIGKILL');
+      await assert.rejects(c.get('log:k'), { code: /ECONNREFUSED|ERR_REDIS_CONNECTION_LOST/ });
+      await s.start();
+      assert.equal(await c.call('PING'), 'PONG');
+      await c.close(); // a close of ours is no outage
+    });
+    const told = lines.map((l) => `${l.level} ${/(Redis connection \w+)/.exec(l.line)?.[1]}`);
+    assert.deepEqual(told, ['warn Redis connection lost', 'info Redis connection back', 'warn Redis connection lost', 'info Redis connection back']);
+    assert.match(lines[0].line, /ERR_REDIS_CONNECTION_LOST.*127\.0\.0\.1:\d+/);
+    assert.match(lines[1].line, /back, after \d+ ms: 127\.0\.0\.1:\d+/);
+  } finally {
+    await s.stop();
+  }
+  // Never reached at all: "failed" (once), not "lost".
+  lines.length = 0;
+  await run(async () => {
+    const c = createRedisClient({ port: s.port, logger });
+    for (let i = 0; i < 3; i++) await assert.rejects(c.get('x'), { code: 'ECONNREFUSED' });
+    await c.close();
+  });
+  assert.deepEqual(lines.map((l) => l.level), ['warn']);
+  assert.match(lines[0].line, /Redis connection failed, Error \[ECONNREFUSED\]/);
+  assert.throws(() => createRedisClient({ logger: 'stderr' }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
 });
 
 test('URLs and options: user, password, host (IPv6 too), port, database, Unix path; options win over the URL', () => {
