@@ -22,6 +22,9 @@ EvloopAddon::EvloopAddon(Napi::Env env, Napi::Object exports) : env_(env) {
   constants.Set("WRITE", Napi::Number::New(env, kWrite));
   constants.Set("ERROR", Napi::Number::New(env, kError));
   constants.Set("HUP", Napi::Number::New(env, kHup));
+  constants.Set("AUTO_READ", Napi::Number::New(env, kAutoRead));
+  constants.Set("READ_NOT_DONE", Napi::Number::New(env, kReadNotDone));
+  constants.Set("READ_WOULD_BLOCK", Napi::Number::New(env, kReadWouldBlock));
 
   DefineAddon(exports, {
       InstanceValue("Poller", poller, napi_enumerable),
@@ -48,6 +51,7 @@ EvloopAddon::EvloopAddon(Napi::Env env, Napi::Object exports) : env_(env) {
       InstanceMethod<&EvloopAddon::GetSockName>("getsockname", napi_enumerable),
       InstanceMethod<&EvloopAddon::GetPeerName>("getpeername", napi_enumerable),
       InstanceMethod<&EvloopAddon::ErrName>("errname", napi_enumerable),
+      InstanceMethod<&EvloopAddon::ErrnoErrorValue>("errnoError", napi_enumerable),
       InstanceMethod<&EvloopAddon::Pipe>("pipe", napi_enumerable),
       InstanceMethod<&EvloopAddon::OwnPipe>("ownPipe", napi_enumerable),
       InstanceMethod<&EvloopAddon::Read>("read", napi_enumerable),

@@ -69,6 +69,7 @@ class EvloopAddon : public Napi::Addon<EvloopAddon> {
   Napi::Value GetSockName(const Napi::CallbackInfo& info);
   Napi::Value GetPeerName(const Napi::CallbackInfo& info);
   Napi::Value ErrName(const Napi::CallbackInfo& info);
+  Napi::Value ErrnoErrorValue(const Napi::CallbackInfo& info);
 
   // Pipes and child processes (process.cc).
   Napi::Value Pipe(const Napi::CallbackInfo& info);
@@ -121,6 +122,8 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   Napi::Value GetEvents(const Napi::CallbackInfo& info);
   Napi::Value GetCapacity(const Napi::CallbackInfo& info);
   Napi::Value GetSize(const Napi::CallbackInfo& info);
+  Napi::Value GetReads(const Napi::CallbackInfo& info);
+  Napi::Value SetReadSlab(const Napi::CallbackInfo& info);
   Napi::Value Add(const Napi::CallbackInfo& info);
   Napi::Value Modify(const Napi::CallbackInfo& info);
   Napi::Value Remove(const Napi::CallbackInfo& info);
@@ -134,6 +137,16 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   template <typename Change>
   Napi::Value ChangeInterest(napi_env env, Change change);
   int32_t* EventsBuffer(napi_env env);
+  int32_t* Int32Data(napi_env env, const Napi::Reference<Napi::TypedArray>& ref, size_t min_length);
+  // Registration with kAutoRead: the backend gets the READ|WRITE part, the wrapper keeps the flag.
+  int ApplyInterest(int fd, int events, bool add);
+  void SetAutoRead(int fd, bool on);
+  bool AutoRead(int fd) const {
+    return static_cast<size_t>(fd) < auto_read_.size() && auto_read_[fd] != 0;
+  }
+  // After a Wait of n entries: reads every ready auto-read fd once into the slab and fills
+  // `.reads` (offset, length) for each entry. JS thread only; never calls into JS.
+  void ReadBatch(int32_t* out, int n);
   // Keeps the libuv handle ref'd exactly while started and something is registered.
   void UpdateRef();
   void StopDelivery();
@@ -160,6 +173,14 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   bool env_torn_down_ = false;  // no napi calls from the destructor once the env is going
 
   Napi::Reference<Napi::TypedArray> events_;
+  // Auto-read: per entry (offset, length) in `.reads`, whose last slot is the slab cursor. The
+  // slab belongs to JS; the wrapper writes only past the cursor, so views JS handed out stay put.
+  Napi::Reference<Napi::TypedArray> reads_;
+  Napi::Reference<Napi::TypedArray> slab_;
+  size_t slab_used_ = 0;
+  size_t min_read_ = 0;
+  size_t max_read_ = 0;
+  std::vector<uint8_t> auto_read_;  // by fd
   Napi::FunctionReference callback_;
   napi_async_context async_context_ = nullptr;
 

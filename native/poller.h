@@ -27,7 +27,16 @@ enum EventBits : int {
   kWrite = 2,
   kError = 4,  // EPOLLERR, POLLERR, POLLNVAL, EV_ERROR
   kHup = 8,    // EPOLLHUP/EPOLLRDHUP, POLLHUP/POLLRDHUP, EV_EOF
+  // Interest only, and only the wrapper's: with kRead, the wrapper reads the fd into the read
+  // slab during the batch. Backends never see it (the wrapper strips it before Add/Modify).
+  kAutoRead = 16,
 };
+
+// What the wrapper writes as the length of a batch entry it did not read (no auto-read, not
+// readable, no slab or no room left), and for a read that would block. Any other negative length
+// is -errno; 0 is EOF.
+constexpr int32_t kReadNotDone = INT32_MIN;
+constexpr int32_t kReadWouldBlock = INT32_MIN + 1;
 
 // Pairs per batch: the size of the shared Int32Array is 2 * kCapacity.
 constexpr int kCapacity = 1024;

@@ -97,6 +97,8 @@ Napi::Function PollerWrap::Define(Napi::Env env) {
           InstanceAccessor<&PollerWrap::GetEvents>("events"),
           InstanceAccessor<&PollerWrap::GetCapacity>("capacity"),
           InstanceAccessor<&PollerWrap::GetSize>("size"),
+          InstanceAccessor<&PollerWrap::GetReads>("reads"),
+          InstanceMethod<&PollerWrap::SetReadSlab>("setReadSlab"),
           InstanceMethod<&PollerWrap::Add>("add"),
           InstanceMethod<&PollerWrap::Modify>("modify"),
           InstanceMethod<&PollerWrap::Remove>("remove"),
@@ -130,6 +132,10 @@ PollerWrap::PollerWrap(const Napi::CallbackInfo& info)
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, sizeof(int32_t) * 2 * kCapacity);
   Napi::Int32Array events = Napi::Int32Array::New(env, 2 * kCapacity, buffer, 0);
   events_ = Napi::Persistent(static_cast<Napi::TypedArray>(events));
+  Napi::ArrayBuffer read_buffer =
+      Napi::ArrayBuffer::New(env, sizeof(int32_t) * (2 * kCapacity + 1));
+  Napi::Int32Array reads = Napi::Int32Array::New(env, 2 * kCapacity + 1, read_buffer, 0);
+  reads_ = Napi::Persistent(static_cast<Napi::TypedArray>(reads));
 
   if (napi_get_uv_event_loop(env, &loop_) != napi_ok) {
     backend_->Close();
@@ -157,6 +163,41 @@ Napi::Value PollerWrap::GetEvents(const Napi::CallbackInfo& info) {
   return events_.Value();
 }
 
+Napi::Value PollerWrap::GetReads(const Napi::CallbackInfo& info) {
+  (void)info;
+  return reads_.Value();
+}
+
+// setReadSlab(slab, minRead, maxRead) / setReadSlab(null): where auto-reads go from now on, from
+// offset 0. A read takes up to maxRead bytes, and none is tried with less than minRead left (the
+// entry says kReadNotDone and JS reads that fd itself): bulk reads stay big.
+Napi::Value PollerWrap::SetReadSlab(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  RequireOpen(env);
+  if (IsUndefinedOrNull(env, info[0])) {
+    slab_.Reset();
+    slab_used_ = 0;
+    return info.Env().Undefined();
+  }
+  uint8_t* data;
+  size_t length;
+  ArgBytes(env, info[0], "slab", &data, &length);
+  size_t min_read = static_cast<size_t>(ArgInt(env, info[1], "minRead", 1, INT32_MAX));
+  size_t max_read = static_cast<size_t>(
+      ArgInt(env, info[2], "maxRead", static_cast<int64_t>(min_read), INT32_MAX));
+  if (length > static_cast<size_t>(INT32_MAX)) {
+    ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE",
+                    "The value of \"slab.length\" is out of range. It must be < 2 ** 31");
+  }
+  slab_ = Napi::Persistent(info[0].As<Napi::TypedArray>());
+  slab_used_ = 0;
+  min_read_ = min_read;
+  max_read_ = max_read;
+  int32_t* reads = Int32Data(env, reads_, 2 * kCapacity + 1);
+  if (reads != nullptr) reads[2 * kCapacity] = 0;
+  return info.Env().Undefined();
+}
+
 Napi::Value PollerWrap::GetCapacity(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), kCapacity);
 }
@@ -170,7 +211,18 @@ int PollerWrap::RegisterArgs(const Napi::CallbackInfo& info, bool with_events, i
   RequireOpen(env);
   int fd = ArgFd(env, info[0]);
   if (with_events) {
-    *events = static_cast<int>(ArgInt(env, info[1], "events", kRead, kRead | kWrite));
+    *events = static_cast<int>(ArgInt(env, info[1], "events", kRead, kRead | kWrite | kAutoRead));
+    if ((*events & (kError | kHup)) != 0 || (*events & (kRead | kWrite)) == 0 ||
+        ((*events & kAutoRead) != 0 && (*events & kRead) == 0)) {
+      ThrowRangeError(Napi::Env(env), "ERR_OUT_OF_RANGE",
+                      "The value of \"events\" is out of range. It must be a non-zero READ|WRITE "
+                      "mask, with AUTO_READ only next to READ. Received " +
+                          std::to_string(*events));
+    }
+    // The wrapper reads auto-read fds itself: only fds this addon created and still owns.
+    if ((*events & kAutoRead) != 0 && (addon_ == nullptr || addon_->Kind(fd) == kNotOwned)) {
+      ThrowErrno(Napi::Env(env), EBADF, CtlSyscall(backend_->Name()));
+    }
   }
   if (fd >= backend_->FdLimit()) {
     ThrowRangeError(Napi::Env(env), "ERR_OUT_OF_RANGE",
@@ -200,23 +252,41 @@ Napi::Value PollerWrap::ChangeInterest(napi_env env, Change change) {
   return Napi::Env(env).Undefined();
 }
 
+void PollerWrap::SetAutoRead(int fd, bool on) {
+  if (static_cast<size_t>(fd) >= auto_read_.size()) {
+    if (!on) return;
+    auto_read_.resize(static_cast<size_t>(fd) + 64, 0);
+  }
+  auto_read_[fd] = on ? 1 : 0;
+}
+
+int PollerWrap::ApplyInterest(int fd, int events, bool add) {
+  int kernel = events & (kRead | kWrite);
+  int err = add ? backend_->Add(fd, kernel) : backend_->Modify(fd, kernel);
+  if (err == 0) SetAutoRead(fd, (events & kAutoRead) != 0);
+  return err;
+}
+
 Napi::Value PollerWrap::Add(const Napi::CallbackInfo& info) {
   int events = 0;
   int fd = RegisterArgs(info, true, &events);
-  return ChangeInterest(info.Env(), [&] { return backend_->Add(fd, events); });
+  return ChangeInterest(info.Env(), [&] { return ApplyInterest(fd, events, true); });
 }
 
 Napi::Value PollerWrap::Modify(const Napi::CallbackInfo& info) {
   int events = 0;
   int fd = RegisterArgs(info, true, &events);
-  return ChangeInterest(info.Env(), [&] { return backend_->Modify(fd, events); });
+  return ChangeInterest(info.Env(), [&] { return ApplyInterest(fd, events, false); });
 }
 
 Napi::Value PollerWrap::Remove(const Napi::CallbackInfo& info) {
   int fd = RegisterArgs(info, false, nullptr);
   return ChangeInterest(info.Env(), [&] {
     int err = backend_->Remove(fd);
-    if (err == 0) removed_since_snapshot_ = true;
+    if (err == 0) {
+      removed_since_snapshot_ = true;
+      SetAutoRead(fd, false);
+    }
     return err;
   });
 }
@@ -227,6 +297,7 @@ Napi::Value PollerWrap::Remove(const Napi::CallbackInfo& info) {
 // thread may be blocked on a snapshot that has `fd`, wake it and wait for a snapshot without it.
 void PollerWrap::ForgetFd(int fd) {
   if (closed_) return;
+  SetAutoRead(fd, false);  // the number may come back as another file
   bool registered;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -244,17 +315,68 @@ void PollerWrap::ForgetFd(int fd) {
   if (registered) UpdateRef();
 }
 
-int32_t* PollerWrap::EventsBuffer(napi_env env) {
-  napi_value array = events_.Value();
+int32_t* PollerWrap::Int32Data(napi_env env, const Napi::Reference<Napi::TypedArray>& ref,
+                               size_t min_length) {
+  if (ref.IsEmpty()) return nullptr;
+  napi_value array = ref.Value();
   napi_typedarray_type type;
   size_t length = 0;
   void* data = nullptr;
   if (array == nullptr ||
       napi_get_typedarray_info(env, array, &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      length < 2 * static_cast<size_t>(kCapacity)) {
+      length < min_length) {
     return nullptr;  // the buffer was detached (transferred away): nowhere safe to write
   }
   return static_cast<int32_t*>(data);
+}
+
+int32_t* PollerWrap::EventsBuffer(napi_env env) {
+  return Int32Data(env, events_, 2 * static_cast<size_t>(kCapacity));
+}
+
+void PollerWrap::ReadBatch(int32_t* out, int n) {
+  if (auto_read_.empty() || n <= 0) return;
+  int32_t* reads = Int32Data(env_, reads_, 2 * kCapacity + 1);
+  if (reads == nullptr) return;
+  uint8_t* slab = nullptr;
+  size_t slab_size = 0;
+  bool slab_looked_up = false;
+  for (int i = 0; i < n; ++i) {
+    int fd = out[2 * i];
+    int32_t length = kReadNotDone;
+    if (AutoRead(fd) && (out[2 * i + 1] & (kRead | kError | kHup)) != 0) {
+      if (!slab_looked_up) {
+        slab_looked_up = true;
+        napi_value value = slab_.IsEmpty() ? nullptr : static_cast<napi_value>(slab_.Value());
+        napi_typedarray_type type;
+        void* data = nullptr;
+        if (value == nullptr || napi_get_typedarray_info(env_, value, &type, &slab_size, &data,
+                                                         nullptr, nullptr) != napi_ok ||
+            type != napi_uint8_array) {
+          slab_size = 0;
+        }
+        slab = static_cast<uint8_t*>(data);
+        if (slab_used_ > slab_size) slab_used_ = slab_size;  // detached or shrunk: nothing left
+      }
+      size_t room = slab_size - slab_used_;
+      if (slab != nullptr && room >= min_read_ && room > 0) {
+        size_t want = room < max_read_ ? room : max_read_;
+        ssize_t got;
+        do {
+          got = ::read(fd, slab + slab_used_, want);
+        } while (got == -1 && errno == EINTR);
+        reads[2 * i] = static_cast<int32_t>(slab_used_);
+        if (got >= 0) {
+          length = static_cast<int32_t>(got);
+          slab_used_ += static_cast<size_t>(got);
+        } else {
+          length = (errno == EAGAIN || errno == EWOULDBLOCK) ? kReadWouldBlock : -errno;
+        }
+      }
+    }
+    reads[2 * i + 1] = length;
+  }
+  reads[2 * kCapacity] = static_cast<int32_t>(slab_used_);
 }
 
 Napi::Value PollerWrap::Wait(const Napi::CallbackInfo& info) {
@@ -271,6 +393,7 @@ Napi::Value PollerWrap::Wait(const Napi::CallbackInfo& info) {
     n = backend_->Wait(out, kCapacity, timeout);
   }
   if (n < 0) ThrowErrno(info.Env(), -n, WaitSyscall(backend_->Name()));
+  ReadBatch(out, n);
   return Napi::Number::New(info.Env(), n);
 }
 
@@ -375,6 +498,7 @@ void PollerWrap::Shutdown() {
     async_handle_ = nullptr;
   }
   if (backend_) backend_->Close();
+  auto_read_.clear();
   if (addon_ != nullptr) {
     addon_->RemovePoller(this);
     addon_ = nullptr;
@@ -407,7 +531,10 @@ void PollerWrap::Deliver() {
   if (napi_open_handle_scope(env_, &scope) != napi_ok) return;
   int32_t* out = EventsBuffer(env_);
   int n = out != nullptr ? backend_->Wait(out, kCapacity, 0) : 0;
-  if (n > 0) CallJs(n);
+  if (n > 0) {
+    ReadBatch(out, n);
+    CallJs(n);
+  }
   napi_close_handle_scope(env_, scope);
 }
 
@@ -422,7 +549,10 @@ void PollerWrap::OnAsync(uv_async_t* handle) {
     std::lock_guard<std::mutex> lock(self->mu_);
     n = self->backend_->Wait(out, kCapacity, 0);
   }
-  if (n > 0) self->CallJs(n);
+  if (n > 0) {
+    self->ReadBatch(out, n);
+    self->CallJs(n);
+  }
   napi_close_handle_scope(self->env_, scope);
   // JS has seen this batch (and may have closed or stopped us meanwhile): look again.
   if (!self->closed_ && self->started_) {

@@ -609,4 +609,13 @@ Napi::Value EvloopAddon::ErrName(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), name);
 }
 
+// errnoError(errno, syscall): the error a failing call would have thrown, for a failure that
+// arrived as a value (an auto-read's -errno).
+Napi::Value EvloopAddon::ErrnoErrorValue(const Napi::CallbackInfo& info) {
+  int64_t err = ArgInt(info.Env(), info[0], "errno", INT32_MIN + 1, INT32_MAX);
+  char syscall[32];
+  ArgString(info.Env(), info[1], "syscall", syscall, sizeof(syscall));
+  return ErrnoError(info.Env(), static_cast<int>(err < 0 ? -err : err), syscall).Value();
+}
+
 }  // namespace evloop

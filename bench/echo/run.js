@@ -36,6 +36,9 @@ const SERVERS = [
   { name: 'evloop', about: 'evloop Protocol (bench/echo-server.js)', start: node('echo-server.js') },
   { name: 'evloop-streams', about: 'evloop streams, generator per client (--api streams)', start: node('echo-server.js', '--api', 'streams') },
   { name: 'evloop-async', about: 'evloop streams, async function per client (--api async)', start: node('echo-server.js', '--api', 'async') },
+  // Before/after in one run: EVLOOP_BASE=/path/to/another/evloop/checkout (built) serves the
+  // same Protocol server from there.
+  { name: 'evloop-base', about: 'evloop Protocol from $EVLOOP_BASE (a baseline checkout)', start: () => process.env.EVLOOP_BASE && { file: process.execPath, args: [path.join(process.env.EVLOOP_BASE, 'bench', 'echo-server.js'), '--port', '0'] } },
   { name: 'evloop-raw', about: 'straight on the native poller (bench/echo-raw.js)', start: node('echo-raw.js') },
   { name: 'net', about: "Node's net module (bench/net-echo-server.js)", start: node('net-echo-server.js') },
   { name: 'c-epoll', about: 'C, one thread on epoll (bench/echo/echo_epoll.c)', start: (env) => env.epoll && { file: env.epoll, args: ['--port', '0'] } },

@@ -16,6 +16,10 @@
 //   loop._readers[fd] / loop._writers[fd] — the live Handles (undefined when none), read-only.
 //   Close an fd only after removing its reader and writer (binding.close also drops it from the
 //   poller, but the loop's own slots would be stale).
+//   loop._addAutoReader(fd, cb, sink) — a reader whose fd the native poller reads itself, into
+//     the loop's read slab, during the batch: before `cb` is queued, `sink._autoRead` gets the
+//     bytes (a view of the slab), 0 at EOF or -errno. A read that would block queues nothing.
+//     Entries the poller did not read (no room left in the slab) queue `cb` alone: it reads.
 import { CancelledError, EventLoopError } from '../util/errors';
 import { Future } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
@@ -26,7 +30,7 @@ import { Handle, TimerHandle, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
 import { toLogger, type Logger } from '../util/logger';
 import { TimerQueue, type QueuedTimer } from './timer-queue';
-import { BACKEND_OPTIONS, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
+import { BACKEND_OPTIONS, EVENT_AUTO_READ, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, MAX_READ, MIN_READ, READ_NOT_DONE, READ_WOULD_BLOCK, SLAB_SIZE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
 
 export type { BackendOption };
 
@@ -77,9 +81,15 @@ function loadBinding(): Binding {
 
 const READ = EVENT_READ;
 const WRITE = EVENT_WRITE;
+const AUTO = EVENT_AUTO_READ;
 // An error or hang-up wakes both sides: the reader sees EOF/the error, the writer EPIPE.
 const READ_READY = EVENT_READ | EVENT_ERROR | EVENT_HUP;
 const WRITE_READY = EVENT_WRITE | EVENT_ERROR | EVENT_HUP;
+
+/** Where an auto-reader's reads go (see _addAutoReader): called during the batch, not in a pass. */
+export interface AutoReadSink {
+  _autoRead(result: Buffer | number): void;
+}
 
 export class EventLoop {
   /** In debug mode, callbacks running longer than this (ms) are logged at warn. */
@@ -96,7 +106,10 @@ export class EventLoop {
   /** @internal */ _readers: (Handle | undefined)[] = [];
   /** @internal */ _writers: (Handle | undefined)[] = [];
   private _interest: number[] = [];
+  private _sinks: (AutoReadSink | undefined)[] = [];
   private _poller: NativePoller | null = null;
+  private _reads: Int32Array | null = null;
+  private _slab: Buffer | null = null;
   private readonly _backend: BackendOption;
 
   private _running = false;
@@ -192,12 +205,32 @@ export class EventLoop {
     validateFunction(cb, 'callback');
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     const mask = this._interest[fd] ?? 0;
-    if ((mask & READ) === 0) this._setInterest(fd, mask, mask | READ);
+    if ((mask & (READ | AUTO)) !== READ) this._setInterest(fd, mask, (mask | READ) & ~AUTO);
+    this._sinks[fd] = undefined;
     const h = new Handle(cb, args, this);
     const old = this._readers[fd];
     this._readers[fd] = h;
     if (old !== undefined) old.cancel();
     return h;
+  }
+
+  /** @internal A reader whose reads the poller does during the batch (see the top of this file). */
+  _addAutoReader(fd: number, cb: () => unknown, sink: AutoReadSink): Handle {
+    if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
+    const mask = this._interest[fd] ?? 0;
+    if ((mask & (READ | AUTO)) !== (READ | AUTO)) this._setInterest(fd, mask, mask | READ | AUTO);
+    if (this._slab === null) this._newSlab();
+    this._sinks[fd] = sink;
+    const h = new Handle(cb, EMPTY, this);
+    const old = this._readers[fd];
+    this._readers[fd] = h;
+    if (old !== undefined) old.cancel();
+    return h;
+  }
+
+  private _newSlab(): void {
+    this._slab = Buffer.allocUnsafe(SLAB_SIZE);
+    this._poller!.setReadSlab(this._slab, MIN_READ, MAX_READ);
   }
 
   addWriter(fd: number, cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {
@@ -218,10 +251,11 @@ export class EventLoop {
     const h = this._readers[fd];
     if (h === undefined) return false;
     this._readers[fd] = undefined;
+    this._sinks[fd] = undefined;
     h.cancel();
     if (!this._closed) {
       const mask = this._interest[fd] ?? 0;
-      this._setInterest(fd, mask, mask & ~READ);
+      this._setInterest(fd, mask, mask & ~(READ | AUTO));
     }
     return true;
   }
@@ -272,6 +306,7 @@ export class EventLoop {
     const name = this._backend === 'auto' ? binding.backends[0]! : this._backend;
     const poller = new binding.Poller(name);
     this._poller = poller;
+    this._reads = poller.reads;
     if (this._running) poller.start(this._onIO);
     return poller;
   }
@@ -287,8 +322,10 @@ export class EventLoop {
 
   private _dispatchIO(n: number): void {
     const ev = this._poller!.events;
+    const reads = this._reads!;
     const readers = this._readers;
     const writers = this._writers;
+    const sinks = this._sinks;
     const ready = this._ready;
     const end = n * 2;
     for (let i = 0; i < end; i += 2) {
@@ -296,13 +333,23 @@ export class EventLoop {
       const e = ev[i + 1]!;
       if ((e & READ_READY) !== 0) {
         const h = readers[fd];
-        if (h !== undefined) ready.push(h);
+        if (h !== undefined) {
+          const sink = sinks[fd];
+          const length = sink === undefined ? READ_NOT_DONE : reads[i + 1]!;
+          if (length === READ_NOT_DONE) ready.push(h);
+          else if (length !== READ_WOULD_BLOCK) {
+            // The view is taken now: the slab may be replaced before the handle runs.
+            sink!._autoRead(length > 0 ? this._slab!.subarray(reads[i]!, reads[i]! + length) : length);
+            ready.push(h);
+          }
+        }
       }
       if ((e & WRITE_READY) !== 0) {
         const h = writers[fd];
         if (h !== undefined) ready.push(h);
       }
     }
+    if (this._slab !== null && SLAB_SIZE - reads[reads.length - 1]! < MIN_READ) this._newSlab();
   }
 
   private _pollIO(): void {
@@ -554,11 +601,14 @@ export class EventLoop {
     this._readers = [];
     this._writers = [];
     this._interest = [];
+    this._sinks = [];
+    this._slab = null;
     for (const resource of this._openResources) resource._closeForLoop();
     this._openResources.clear();
     if (this._poller !== null) {
       this._poller.close();
       this._poller = null;
+      this._reads = null;
     }
   }
 

@@ -1,20 +1,19 @@
 // The stream transport over a non-blocking TCP or Unix socket: asyncio's
-// _SelectorSocketTransport, shaped for V8. Per message the hot path is one recv and one send
-// through the native binding, with no closure, promise or exception on the way; readiness
-// arrives once per batch through the loop's reader/writer handles.
-import { binding, type SocketAddress } from '../native/binding';
+// _SelectorSocketTransport, shaped for V8. Reading is the poller's: the fd is an auto-reader, so
+// the native batch has already read it into the loop's slab and the transport only hands the view
+// on; per message the hot path is then one send through the binding, with no closure, promise or
+// exception on the way. Readiness arrives once per batch through the loop's reader/writer handles.
+import { MAX_READ, MIN_READ, SLAB_SIZE, binding, type SocketAddress } from '../native/binding';
 import { isBufferedProtocol, type BufferedProtocolLike, type ProtocolLike } from './protocols';
 import type { FutureLike, IoLoop, Transport, WriteBufferLimits } from './transport-types';
 import { codedError, invalidArgType, outOfRange } from '../util/validate';
 
 const DEFAULT_HIGH_WATER = 64 * 1024;
 
-// Reads land in a shared slab and are handed to the protocol as views of it. A view is never
-// written again (the slab only moves forward), so a protocol may keep `data` without copying;
-// a new slab is taken when the space left would make a bulk read short.
-const SLAB_SIZE = 512 * 1024;
-const MAX_READ = 256 * 1024;
-const MIN_READ = 64 * 1024;
+// Reads the transports do themselves (pipes; a socket when the poller's slab had no room left)
+// land in a shared slab and are handed to the protocol as views of it. A view is never written
+// again (the slab only moves forward), so a protocol may keep `data` without copying; a new slab
+// is taken when the space left would make a bulk read short.
 let slab = Buffer.allocUnsafe(SLAB_SIZE);
 let slabUsed = 0;
 
@@ -84,6 +83,13 @@ export class SocketTransport implements Transport {
   readonly #owner: TransportOwner | null;
   readonly #readReady = (): void => this.#onReadable();
   readonly #writeReady = (): void => this.#onWritable();
+  // What the poller read for this transport and the protocol has not seen yet, in order: views,
+  // 0 (EOF), -errno. Usually one entry between the batch and the reader's handle; more only
+  // while reading is paused with reads undelivered.
+  readonly #pending: Array<Buffer | number> = [];
+  readonly #drainReady = (): void => {
+    if (!this.#connectionLost && this.#reading && !this.#closing) this.#drainPending();
+  };
 
   #closing = false;
   #connectionLost = false;
@@ -124,14 +130,69 @@ export class SocketTransport implements Transport {
       this.#fatalError(err, 'Fatal error: protocol.connectionMade() call failed.');
       return;
     }
-    if (this.#reading && !this.#closing) this.#loop.addReader(this.#fd, this.#readReady);
+    if (this.#reading && !this.#closing) this.#addReader();
     if (waiter !== null && !waiter.done()) waiter.setResult(undefined);
   }
 
   // ---- reading -------------------------------------------------------------------------------
 
+  // A buffered protocol reads into its own buffer, so only a plain one is an auto-reader.
+  #addReader(): void {
+    if (this.#buffered) this.#loop.addReader(this.#fd, this.#readReady);
+    else this.#loop._addAutoReader(this.#fd, this.#readReady, this);
+  }
+
+  /** @internal The poller read this transport's fd during the batch (see loop._addAutoReader). */
+  _autoRead(result: Buffer | number): void {
+    this.#pending.push(result);
+  }
+
+  #drainPending(): void {
+    const pending = this.#pending;
+    let i = 0;
+    while (i < pending.length) {
+      const result = pending[i++]!;
+      if (typeof result !== 'number') this.#deliver(result);
+      else if (result === 0) this.#readEof();
+      else this.#fatalError(binding.errnoError(result, 'read'), 'Fatal read error on socket transport');
+      // The protocol may have paused or closed us: what is left waits for resumeReading (or,
+      // after close, is dropped).
+      if (this.#connectionLost || this.#closing || !this.#reading) break;
+    }
+    if (this.#closing || i === pending.length) pending.length = 0;
+    else pending.splice(0, i);
+  }
+
+  #deliver(data: Buffer): void {
+    if (!this.#buffered) {
+      try {
+        (this.#protocol as ProtocolLike).dataReceived?.(data);
+      } catch (err) {
+        this.#fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+      }
+      return;
+    }
+    // setProtocol() swapped in a buffered protocol after the poller had read for the old one.
+    const protocol = this.#protocol as BufferedProtocolLike;
+    let at = 0;
+    while (at < data.length && !this.#connectionLost) {
+      try {
+        const buf = protocol.getBuffer(data.length - at);
+        if (!(buf instanceof Uint8Array) || buf.length === 0) {
+          throw codedError(TypeError, 'ERR_INVALID_RETURN_VALUE', 'getBuffer() returned an empty or non-byte buffer');
+        }
+        const n = data.copy(buf, 0, at);
+        at += n;
+        protocol.bufferUpdated(n);
+      } catch (err) {
+        return this.#fatalError(err, 'Fatal error: protocol.bufferUpdated() call failed.');
+      }
+    }
+  }
+
   #onReadable(): void {
     if (this.#connectionLost) return;
+    if (this.#pending.length !== 0) return this.#drainPending();
     if (this.#buffered) return this.#readIntoProtocolBuffer();
     let room = SLAB_SIZE - slabUsed;
     if (room < MIN_READ) {
@@ -211,7 +272,10 @@ export class SocketTransport implements Transport {
   resumeReading(): void {
     if (this.#closing || this.#reading || this.#eofReceived) return;
     this.#reading = true;
-    this.#loop.addReader(this.#fd, this.#readReady);
+    this.#addReader();
+    // Read before the pause and not delivered: first, in the next pass (not from inside the
+    // caller, which may be the protocol itself).
+    if (this.#pending.length !== 0) this.#loop.callSoon(this.#drainReady);
   }
 
   isReading(): boolean {
@@ -362,6 +426,7 @@ export class SocketTransport implements Transport {
   close(): void {
     if (this.#closing) return;
     this.#closing = true;
+    this.#pending.length = 0;
     if (this.#reading) this.#loop.removeReader(this.#fd);
     if (this.#writeQueued === 0) this.#lose(null);
   }
@@ -386,6 +451,7 @@ export class SocketTransport implements Transport {
     }
     if (!this.#closing) {
       this.#closing = true;
+      this.#pending.length = 0;
       if (this.#reading) this.#loop.removeReader(this.#fd);
     }
     this.#lose(err);
@@ -454,8 +520,11 @@ export class SocketTransport implements Transport {
   }
 
   setProtocol(protocol: StreamProtocol): void {
+    const buffered = isBufferedProtocol(protocol);
     this.#protocol = protocol;
-    this.#buffered = isBufferedProtocol(protocol);
+    if (buffered === this.#buffered) return;
+    this.#buffered = buffered;
+    if (this.#reading && !this.#closing && this.#fd >= 0 && this.#loop._readers[this.#fd] !== undefined) this.#addReader();
   }
 
   get [Symbol.toStringTag](): string {

@@ -14,6 +14,19 @@ export const EVENT_READ = 1;
 export const EVENT_WRITE = 2;
 export const EVENT_ERROR = 4;
 export const EVENT_HUP = 8;
+/** Interest only: with EVENT_READ, the poller reads the fd into its read slab during the batch. */
+export const EVENT_AUTO_READ = 16;
+/** `.reads` lengths that are not byte counts: the entry was not read / the read would block. */
+export const READ_NOT_DONE = -2147483648;
+export const READ_WOULD_BLOCK = -2147483647;
+
+// The read slab shared by every stream read (the poller's auto-reads and the transports' own):
+// reads never overlap and the slab only moves forward, so a view handed out is never written
+// again. A read takes at most MAX_READ and is not tried with less than MIN_READ left: bulk reads
+// stay big.
+export const SLAB_SIZE = 512 * 1024;
+export const MAX_READ = 256 * 1024;
+export const MIN_READ = 64 * 1024;
 
 export interface SocketAddress {
   address: string;
@@ -31,6 +44,14 @@ export interface NativePoller {
   readonly events: Int32Array;
   readonly capacity: number;
   readonly size: number;
+  /**
+   * Per batch entry i: reads[2i] the slab offset and reads[2i+1] the length the poller read for
+   * an auto-read fd (0 at EOF, READ_WOULD_BLOCK, -errno), or READ_NOT_DONE. The last slot
+   * (reads[2 * capacity]) is the slab cursor. Same object for the poller's life.
+   */
+  readonly reads: Int32Array;
+  /** Where auto-reads go from now on, from offset 0 (null: nowhere, every entry READ_NOT_DONE). */
+  setReadSlab(slab: Uint8Array | null, minRead?: number, maxRead?: number): void;
   add(fd: number, events: number): void;
   modify(fd: number, events: number): void;
   remove(fd: number): void;
@@ -56,7 +77,7 @@ export type SockOptName =
 export interface Binding {
   Poller: new (backend: BackendName) => NativePoller;
   backends: BackendName[];
-  constants: { READ: number; WRITE: number; ERROR: number; HUP: number };
+  constants: { READ: number; WRITE: number; ERROR: number; HUP: number; AUTO_READ: number; READ_NOT_DONE: number; READ_WOULD_BLOCK: number };
   socket(domain: 'inet' | 'inet6' | 'unix', type: 'stream' | 'dgram'): number;
   socketpair(type: 'stream' | 'dgram'): [number, number];
   bind(fd: number, host: string, port: number): void;
@@ -78,6 +99,8 @@ export interface Binding {
   getsockname(fd: number): SocketAddress;
   getpeername(fd: number): SocketAddress;
   errname(errno: number): string;
+  /** The Error a failing `syscall` would have thrown for `errno` (either sign). */
+  errnoError(errno: number, syscall: string): Error & { code: string; errno: number; syscall: string };
   /** Pipes and child processes (native/process.cc). */
   pipe(): [number, number];
   ownPipe(fd: number): number;

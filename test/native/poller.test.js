@@ -20,7 +20,7 @@ after(() => {
 });
 
 it('exposes the platform backends and constants', () => {
-  assert.deepEqual(binding.constants, { READ: 1, WRITE: 2, ERROR: 4, HUP: 8 });
+  assert.deepEqual(binding.constants, { READ: 1, WRITE: 2, ERROR: 4, HUP: 8, AUTO_READ: 16, READ_NOT_DONE: -(2 ** 31), READ_WOULD_BLOCK: -(2 ** 31) + 1 });
   if (process.platform === 'linux') assert.deepEqual(binding.backends, ['epoll', 'poll', 'select']);
   assert.throws(() => new binding.Poller('nope'), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
   assert.throws(() => new binding.Poller(), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
