@@ -75,6 +75,20 @@ test('RedisQueue: acked messages leave nothing behind in Redis (bounded memory)'
     await q.close();
   }));
 
+test('RedisQueue: an ack asked for just before close() still lands', () =>
+  run(async () => {
+    const name = `closing-${process.pid}-${n++}`;
+    const q = new RedisQueue({ url: server.url, name });
+    await q.enqueue({ runId: 'r', task: 't' }, { key: 'k' });
+    const d = await q.consume();
+    const acked = d.ack();
+    await q.close();
+    assert.equal(await acked, true);
+    const c = createRedisClient(server.url);
+    assert.equal(await c.hlen(`evloop:queue:{${name}}:keys`), 0);
+    await c.close();
+  }));
+
 test('RedisQueue: an enqueue under an older fencing token is refused', () =>
   run(async () => {
     const q = new RedisQueue({ url: server.url, name: `fence-${process.pid}-${n++}` });
