@@ -26,7 +26,8 @@
 //
 // Each side runs in child processes of its own; the parent flushes the database before each
 // enqueue, alternates the order of the two systems each round, and prints medians with ratios,
-// plus CPU per task of the workers and of redis-server (from /proc/PID/stat).
+// plus CPU per task of the producer or the workers (process.cpuUsage, summed over the worker
+// processes) and of redis-server (from /proc/PID/stat, 10 ms ticks).
 //
 // usage: node bench/redis-queue.js [--jobs 20000] [--rounds 3] [--concurrency 16] [--workers 1,4]
 //                                  [--systems evloop,bullmq]
@@ -214,9 +215,12 @@ function procCpuUs(pid) {
 async function enqueue(system, ctx, mode) {
   await ctx.redis.flushall();
   const c = spawnChild({ role: `${system}Producer`, url: ctx.url, port: ctx.port, jobs: ctx.jobs, mode });
+  // redis-server's CPU over the producer's whole life: its connecting costs Redis next to nothing.
+  const redisCpu0 = procCpuUs(ctx.redisPid);
   const r = await c.next('result');
+  const redisCpu = procCpuUs(ctx.redisPid) - redisCpu0;
   await c.exited;
-  return { perSecond: (ctx.jobs / r.ms) * 1000, cpuUsPerTask: r.cpuUs / ctx.jobs };
+  return { perSecond: (ctx.jobs / r.ms) * 1000, cpuUsPerTask: r.cpuUs / ctx.jobs, redisUsPerTask: redisCpu / ctx.jobs };
 }
 
 async function remaining(system, redis) {
@@ -307,7 +311,7 @@ async function main() {
     for (const [system, rs] of Object.entries(bySystem)) {
       const ps = median(rs.map((r) => r.perSecond));
       const cpu = median(rs.map((r) => r.cpuUsPerTask));
-      const rcpu = rs[0].redisUsPerTask === undefined ? '' : median(rs.map((r) => r.redisUsPerTask)).toFixed(1);
+      const rcpu = median(rs.map((r) => r.redisUsPerTask)).toFixed(1);
       console.log(`${row.padEnd(30)}${system.padEnd(16)}${pad(Math.round(ps).toLocaleString('en-US'), 10)}${pad(cpu.toFixed(1), 13)}${pad(rcpu, 15)}${pad(base ? (ps / base).toFixed(2) + 'x' : '-', 11)}`);
     }
   }
