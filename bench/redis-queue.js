@@ -4,8 +4,10 @@
 // Rows:
 // - drain, C worker processes (C = 1 and 4): N no-op jobs are enqueued first, then C worker
 //   processes are told to go at once, and the row is N / (last handler call - go). evloop's
-//   workers are what `evloop-tasks --redis URL --queue NAME --workers K` runs:
-//   createTaskOps({ tasks: { noop }, queue: new RedisQueue({ url, name }), workers: K }).
+//   workers are createTaskOps({ tasks: { noop }, queue: new RedisQueue({ url, name }), workers: K })
+//   (run records in each process's memory); `evloop-records` adds store: new RedisRunStore(...)
+//   on the queue's client, which is what `evloop-tasks --redis URL --queue NAME --workers K` runs
+//   (every run's record created, started and finished in Redis, plus its change feed).
 //   BullMQ's are `new Worker(name, async () => {}, { connection, concurrency: K })`. Both take K
 //   jobs at a time per process (--concurrency, default 16).
 // - enqueue: N jobs from one process, 1000 in flight at a time. evloop: ops.startRun(task,
@@ -30,7 +32,7 @@
 // processes) and of redis-server (from /proc/PID/stat, 10 ms ticks).
 //
 // usage: node bench/redis-queue.js [--jobs 20000] [--rounds 3] [--concurrency 16] [--workers 1,4]
-//                                  [--systems evloop,bullmq]
+//                                  [--systems evloop,evloop-records,bullmq]
 //                                  [--commandstats] [--prof DIR]
 const { fork, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -62,11 +64,18 @@ function onMessage(kind) {
   });
 }
 
-async function evloopProducer({ url, jobs }) {
-  const { run, createTaskOps, createLogger, RedisQueue } = require('..');
+/** createTaskOps on a RedisQueue; with `records`, run records in Redis too, as evloop-tasks --redis has them. */
+function evloopOps(url, records, options) {
+  const { createTaskOps, createLogger, RedisQueue, RedisRunStore } = require('..');
+  const queue = new RedisQueue({ url, name: QUEUE });
+  const store = records ? new RedisRunStore({ client: queue.client, name: QUEUE }) : undefined;
+  return { queue, ops: createTaskOps({ ...options, queue, store, logger: createLogger({ level: 'warn' }) }) };
+}
+
+async function evloopProducer({ url, jobs, records }) {
+  const { run } = require('..');
   return run(async () => {
-    const queue = new RedisQueue({ url, name: QUEUE });
-    const ops = createTaskOps({ tasks: { noop: { run: () => 0 } }, queue, workers: 0, logger: createLogger({ level: 'warn' }) });
+    const { queue, ops } = evloopOps(url, records, { tasks: { noop: { run: () => 0 } }, workers: 0 });
     ops.start();
     await queue.stats(); // connected, scripts loaded
     const cpu0 = process.cpuUsage();
@@ -106,26 +115,17 @@ async function bullmqProducer({ port, jobs, mode }) {
   return finish({ ms, cpuUs: user + system });
 }
 
-async function evloopWorker({ url, concurrency }) {
-  const { run, createTaskOps, createLogger, RedisQueue } = require('..');
+async function evloopWorker({ url, concurrency, records }) {
+  const { run } = require('..');
   return run(async () => {
     let count = 0;
     let lastAt = 0;
-    const queue = new RedisQueue({ url, name: QUEUE });
-    const ops = createTaskOps({
-      tasks: {
-        noop: {
-          run: () => {
-            count++;
-            lastAt = now();
-            return 0;
-          },
-        },
-      },
-      queue,
-      workers: concurrency,
-      logger: createLogger({ level: 'warn' }),
-    });
+    const noop = () => {
+      count++;
+      lastAt = now();
+      return 0;
+    };
+    const { queue, ops } = evloopOps(url, records, { tasks: { noop: { run: noop } }, workers: concurrency });
     await queue.stats(); // connected
     const go = onMessage('go');
     await send({ kind: 'ready' });
@@ -214,7 +214,7 @@ function procCpuUs(pid) {
 
 async function enqueue(system, ctx, mode) {
   await ctx.redis.flushall();
-  const c = spawnChild({ role: `${system}Producer`, url: ctx.url, port: ctx.port, jobs: ctx.jobs, mode });
+  const c = spawnChild({ role: `${side(system)}Producer`, records: system === 'evloop-records', url: ctx.url, port: ctx.port, jobs: ctx.jobs, mode });
   // redis-server's CPU over the producer's whole life: its connecting costs Redis next to nothing.
   const redisCpu0 = procCpuUs(ctx.redisPid);
   const r = await c.next('result');
@@ -223,15 +223,20 @@ async function enqueue(system, ctx, mode) {
   return { perSecond: (ctx.jobs / r.ms) * 1000, cpuUsPerTask: r.cpuUs / ctx.jobs, redisUsPerTask: redisCpu / ctx.jobs };
 }
 
+/** 'evloop' or 'bullmq': which children a system runs. */
+function side(system) {
+  return system.startsWith('evloop') ? 'evloop' : 'bullmq';
+}
+
 async function remaining(system, redis) {
-  if (system === 'evloop') return redis.hlen(`evloop:queue:{${QUEUE}}:keys`);
+  if (side(system) === 'evloop') return redis.hlen(`evloop:queue:{${QUEUE}}:keys`);
   const [[, wait], [, active]] = await redis.pipeline().llen(`bull:${QUEUE}:wait`).llen(`bull:${QUEUE}:active`).exec();
   return wait + active;
 }
 
 async function drain(system, ctx, workers) {
   const children = [];
-  for (let i = 0; i < workers; i++) children.push(spawnChild({ role: `${system}Worker`, url: ctx.url, port: ctx.port, concurrency: ctx.concurrency }));
+  for (let i = 0; i < workers; i++) children.push(spawnChild({ role: `${side(system)}Worker`, records: system === 'evloop-records', url: ctx.url, port: ctx.port, concurrency: ctx.concurrency }));
   await Promise.all(children.map((c) => c.next('ready')));
   const results = children.map((c) => c.next('result'));
   if (ctx.commandStats) await ctx.redis.config('RESETSTAT');
@@ -262,7 +267,7 @@ async function main() {
   const rounds = Number(option('--rounds', '3'));
   const concurrency = Number(option('--concurrency', '16'));
   const workerCounts = option('--workers', '1,4').split(',').map(Number);
-  const systems = option('--systems', 'evloop,bullmq').split(',');
+  const systems = option('--systems', 'evloop,evloop-records,bullmq').split(',');
   const Redis = require('ioredis');
   const { startRedisServer } = require('../test/helpers/redis-server');
   const server = await startRedisServer();
