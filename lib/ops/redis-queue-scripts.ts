@@ -112,17 +112,28 @@ if nxt[2] then wait = math.max(0, tonumber(nxt[2]) - now) end
 return { out, wait }
 `;
 
-/** ARGV: entry id, consumer, delivery count. */
+/**
+ * The acks of one loop pass in one call. ARGV: consumer, then entry id and delivery count per
+ * ack. Returns 1 or 0 per ack, in order. Each ack is checked and done before the next, so the
+ * same delivery twice in one batch is acknowledged once.
+ */
 export const ACK =
   PRELUDE +
   `
-if not owned(ARGV[1], ARGV[2], tonumber(ARGV[3])) then return 0 end
-local runId = unstream(ARGV[1])
-if runId then
-  local raw = redis.call('HGET', MH, runId)
-  if raw then drop(runId, cjson.decode(raw)) end
+local out = {}
+for i = 2, #ARGV, 2 do
+  local ok = 0
+  if owned(ARGV[i], ARGV[1], tonumber(ARGV[i + 1])) then
+    ok = 1
+    local runId = unstream(ARGV[i])
+    if runId then
+      local raw = redis.call('HGET', MH, runId)
+      if raw then drop(runId, cjson.decode(raw)) end
+    end
+  end
+  out[#out + 1] = ok
 end
-return 1
+return out
 `;
 
 /** ARGV: entry id, consumer, delivery count, delay ms. The key stays held. */

@@ -2,9 +2,11 @@
 // process with the same queue name shares it. The guard, the fencing check, acknowledgement
 // (by the delivery's current owner only), retries, the delay set and the dead letters are Lua
 // scripts (redis-queue-scripts.ts), each atomic in Redis. Consumers in this process are served
-// in arrival order by one fetch loop on a dedicated connection: it moves due delayed messages
-// to the stream, claims deliveries idle past the visibility time-out (XAUTOCLAIM), and blocks in
-// XREADGROUP for as many messages as there are consumers waiting.
+// in arrival order by one fetch loop: it moves due delayed messages to the stream, claims
+// deliveries idle past the visibility time-out (XAUTOCLAIM), and reads (XREADGROUP) as many
+// messages as there are consumers waiting — on the shared connection while the stream has
+// some, blocking on a dedicated connection when it is empty. The acks of one loop pass go to
+// Redis as one script call.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Future } from '../core/future';
@@ -95,7 +97,7 @@ class RedisDelivery implements Delivery {
   }
 
   ack(): Future<boolean> {
-    return this.#queue._settle(this, lua.ACK, []);
+    return this.#queue._ack(this);
   }
 
   nack(options?: NackOptions): Future<boolean> {
@@ -139,6 +141,10 @@ export class RedisQueue implements Queue {
   #fetchConn: DedicatedConnection | null = null;
   // loop.time() at which the fetch loop next runs the fetch script.
   #nextFetch = 0;
+  // Acks asked for in this loop pass, sent together as one script call at its end: consumers
+  // woken by one fetch finish together, and one call costs Redis far less than one each.
+  #acks: Array<{ d: RedisDelivery; out: Future<boolean> }> = [];
+  readonly #flushAcks = (): void => this.#sendAcks();
 
   constructor(opts: RedisQueueOptions = {}) {
     validateObject(opts, 'options');
@@ -254,30 +260,39 @@ export class RedisQueue implements Queue {
   #startFetching(): void {
     this.#fetching = true;
     const queue = this;
-    const task = this.client.use(async (conn) => {
-      queue.#fetchConn = conn;
-      const loop = queue.#loop!;
+    const loop = this.#loop!;
+    const stream = this.#keys[0]!;
+    type ReadReply = Array<[string, Array<[string, Fields]>]> | null;
+    const task = loop.createTask(async () => {
       // The fetch script (due delayed messages, expired deliveries) runs every `period` ms and
       // when a delayed message falls due; in between, XREADGROUP alone.
       const period = Math.max(5, Math.min(1000, Math.ceil(queue.visibilityTimeout / 4)));
       while (!queue.#closed) {
-        const wanted = queue.#liveWaiters();
+        let wanted = queue.#liveWaiters();
         if (wanted === 0) return;
         const now = loop.time();
         if (now >= queue.#nextFetch) {
-          const fetchArgs = [7, ...queue.#keys, queue.consumer, Math.ceil(queue.visibilityTimeout), wanted];
-          const [claimed, nextDue] = (await conn.send(['EVALSHA', queue.#sha(lua.FETCH), ...fetchArgs]).then(undefined, (err: unknown) => {
-            if (err instanceof RedisError && err.code === 'NOSCRIPT') return conn.send(['EVAL', lua.FETCH, ...fetchArgs]);
-            throw err;
-          })) as [Array<[string, Fields, number]>, number];
+          const [claimed, nextDue] = (await queue.#run(lua.FETCH, [queue.consumer, Math.ceil(queue.visibilityTimeout), wanted])) as [Array<[string, Fields, number]>, number];
           if (queue.#closed) return;
           queue.#nextFetch = now + (nextDue >= 0 ? Math.min(period, nextDue) : period);
           for (const [id, fields, count] of claimed) queue.#handOut(new RedisDelivery(queue, id, fieldsOf(fields), count));
           if (claimed.length !== 0) continue;
         }
-        // Short blocks: a delayed message placed by this process meanwhile is seen in time.
-        const block = Math.max(1, Math.min(100, Math.ceil(queue.#nextFetch - loop.time())));
-        const reply = (await conn.call('XREADGROUP', 'GROUP', 'workers', queue.consumer, 'COUNT', wanted, 'BLOCK', block, 'STREAMS', queue.#keys[0]!, '>')) as Array<[string, Array<[string, Fields]>]> | null;
+        // First without blocking, on the shared connection: while the stream has messages, the
+        // read goes out in the same write as this pass's acks and comes back in the same read.
+        let reply = (await queue.client.call('XREADGROUP', 'GROUP', 'workers', queue.consumer, 'COUNT', wanted, 'STREAMS', stream, '>')) as ReadReply;
+        if (reply === null && !queue.#closed) {
+          wanted = queue.#liveWaiters();
+          if (wanted === 0) return;
+          // Nothing there: wait on a connection of our own. Short blocks: a delayed message
+          // placed by this process meanwhile is seen in time.
+          const block = Math.max(1, Math.min(100, Math.ceil(queue.#nextFetch - loop.time())));
+          reply = (await queue.client.use((conn) => {
+            queue.#fetchConn = conn;
+            return conn.call('XREADGROUP', 'GROUP', 'workers', queue.consumer, 'COUNT', wanted, 'BLOCK', block, 'STREAMS', stream, '>');
+          })) as ReadReply;
+          queue.#fetchConn = null;
+        }
         if (reply === null || queue.#closed) continue;
         for (const [id, fields] of reply[0]![1]) queue.#handOut(new RedisDelivery(queue, id, fieldsOf(fields), 1));
       }
@@ -289,7 +304,9 @@ export class RedisQueue implements Queue {
       const err = task.cancelled() ? null : task.exception();
       if (err !== null && err !== undefined) {
         // Redis went away: fail nobody (they are waiting for a message, not for Redis) and try
-        // again shortly while someone waits.
+        // again shortly while someone waits, with the fetch script first (it makes the group
+        // again, should the server have lost it).
+        this.#nextFetch = 0;
         this.#loop!.callLater(100, () => {
           if (!this.#closed && !this.#fetching && this.#liveWaiters() > 0) this.#startFetching();
         });
@@ -297,10 +314,6 @@ export class RedisQueue implements Queue {
         this.#startFetching();
       }
     });
-  }
-
-  #sha(script: string): string {
-    return (this.#scripts[script] ??= this.client.defineScript(script)).sha;
   }
 
   hasKey(key: string): Future<boolean> {
@@ -349,7 +362,43 @@ export class RedisQueue implements Queue {
     if (at < this.#nextFetch) this.#nextFetch = at;
   }
 
-  /** @internal ack / nack / deadLetter / extend: refused (false) unless the delivery is still the entry's current one. */
+  /** @internal ack: refused (false) unless the delivery is still the entry's current one. */
+  _ack(d: RedisDelivery): Future<boolean> {
+    const loop = this.#bind();
+    const out = loop.createFuture<boolean>();
+    if (this.#acks.push({ d, out }) === 1) loop.callSoon(this.#flushAcks);
+    return out;
+  }
+
+  #sendAcks(): void {
+    const acks = this.#acks;
+    if (acks.length === 0) return;
+    this.#acks = [];
+    // Lua's unpack and Redis's argument lists stay small: at most 500 acks a call.
+    for (let i = 0; i < acks.length; i += 500) {
+      const batch = acks.slice(i, i + 500);
+      const args: Array<string | number> = [this.consumer];
+      for (const { d } of batch) args.push(d._entry, d._count);
+      let reply: Future<any>;
+      try {
+        reply = this.#run(lua.ACK, args);
+      } catch (err) {
+        for (const { out } of batch) if (!out.done()) out.setException(err);
+        continue;
+      }
+      reply.addDoneCallback((f) => {
+        const err = f.cancelled() ? codedError(Error, 'ERR_QUEUE_CLOSED', 'the queue is closed') : translate(f.exception());
+        const oks = err === null ? (f.result() as number[]) : null;
+        batch.forEach(({ out }, j) => {
+          if (out.done()) return;
+          if (oks === null) out.setException(err);
+          else out.setResult(oks[j] === 1);
+        });
+      });
+    }
+  }
+
+  /** @internal nack / deadLetter / extend: refused (false) unless the delivery is still the entry's current one. */
   _settle(d: RedisDelivery, script: string, extra: ReadonlyArray<string | number>): Future<boolean> {
     const loop = this.#bind();
     return this.#then(loop, this.#run(script, [d._entry, this.consumer, d._count, ...extra]), (v) => v === 1);
@@ -363,6 +412,8 @@ export class RedisQueue implements Queue {
       return done;
     }
     this.#closed = true;
+    // Acks asked for before close() still go out (and are answered before the client closes).
+    this.#sendAcks();
     const err = this.#closedError();
     for (const w of [...this.#waiters]) if (!w.done()) w.setException(err);
     this.#waiters.clear();

@@ -135,6 +135,8 @@ export class WorkerPool {
   private consumers: Task<void>[] = [];
   private readonly waiting = new Set<Future<Delivery>>();
   private readonly active = new Map<string, Active>();
+  // Acks sent and not yet answered (settleThen).
+  private readonly settling = new Set<Future<unknown>>();
   private stopping = false;
   private beat: Task<void> | null = null;
   private stopped: Future<void> | null = null;
@@ -196,14 +198,17 @@ export class WorkerPool {
     const consumers = this.consumers.slice();
     this.stopped = loop.createTask(async () => {
       try {
-        if (consumers.length === 0) return;
-        const [, pending] = await wait(consumers, { timeout });
-        if (pending.size === 0) return;
-        for (const active of this.active.values()) this.interrupt(active, 'stop');
-        // Each interrupted consumer waits up to cancelGrace for its handler, then requeues.
-        const [, stuck] = await wait(pending, { timeout: this.cancelGrace + 1000 });
-        for (const t of stuck) t.cancel('worker stopped');
-        if (stuck.size !== 0) await wait(stuck);
+        const pending = consumers.length === 0 ? new Set<Task<void>>() : (await wait(consumers, { timeout }))[1];
+        if (pending.size !== 0) {
+          for (const active of this.active.values()) this.interrupt(active, 'stop');
+          // Each interrupted consumer waits up to cancelGrace for its handler, then requeues.
+          const [, stuck] = await wait(pending, { timeout: this.cancelGrace + 1000 });
+          for (const t of stuck) t.cancel('worker stopped');
+          if (stuck.size !== 0) await wait(stuck);
+        }
+        // Acks still on their way: their runs are recorded before stop() resolves (an answer
+        // that never comes holds it no longer than a cancelled handler would).
+        if (this.settling.size !== 0) await wait([...this.settling], { timeout: this.cancelGrace + 1000 });
       } finally {
         this.beat?.cancel();
         this.beat = null;
@@ -378,8 +383,11 @@ export class WorkerPool {
     }
     const finishedOk = runTask.done() && !runTask.cancelled() && runTask.exception() === null;
     if (finishedOk) {
-      // Finished, even if an interrupt came too late to stop it: the result stands.
-      if (yield* this.settle(delivery.ack(), runId)) yield* recorded(registry.succeeded(runId, runTask.result()));
+      // Finished, even if an interrupt came too late to stop it: the result stands. The consumer
+      // goes for its next delivery while the ack travels (a networked queue answers one round
+      // trip later); the run is recorded as succeeded when the ack is confirmed.
+      const result = runTask.result();
+      this.settleThen(delivery.ack(), runId, () => registry.succeeded(runId, result));
       return;
     }
     if (reason === 'cancel') {
@@ -415,6 +423,59 @@ export class WorkerPool {
       yield* recorded(this.registry.deadLettered(runId, status, error, why));
       this.emit({ kind: 'deadLetter' });
     }
+  }
+
+  /**
+   * settle() without waiting: `then` (the run's record) runs once the queue confirms; stop()
+   * waits for what is still owed, the record's write included.
+   */
+  private settleThen(op: PromiseLike<boolean>, runId: string, then: () => Maybe<unknown>): void {
+    let f: Future<boolean>;
+    try {
+      f = ensureFuture<boolean>(op, this.loop!);
+    } catch (err) {
+      this.log.error('queue refused the outcome', err, runId);
+      return;
+    }
+    if (f.done()) {
+      this.settled(f, runId, then);
+      return;
+    }
+    this.owe(f, () => this.settled(f, runId, then));
+  }
+
+  private owe(f: Future<unknown>, done: () => void): void {
+    this.settling.add(f);
+    f.addDoneCallback(() => {
+      this.settling.delete(f);
+      done();
+    });
+  }
+
+  private settled(f: Future<boolean>, runId: string, then: () => Maybe<unknown>): void {
+    const err = f.cancelled() ? new CancelledError('the outcome was cancelled') : f.exception();
+    if (err !== null) {
+      this.log.error('queue refused the outcome', err, runId);
+      return;
+    }
+    this.emit({ kind: 'queue' });
+    if (!f.result()) {
+      this.log.warn('run outcome dropped, its delivery had expired', undefined, runId);
+      return;
+    }
+    let written: Maybe<unknown>;
+    try {
+      written = then();
+    } catch (e) {
+      this.log.critical('worker failed handling a delivery', e, runId);
+      return;
+    }
+    if (!(written instanceof Future)) return;
+    // A run store in Redis writes the record: that write is owed too.
+    const w = written;
+    this.owe(w, () => {
+      if (!w.cancelled() && w.exception() !== null) this.log.critical('worker failed handling a delivery', w.exception(), runId);
+    });
   }
 
   /** Awaits an ack/nack/deadLetter; a refused one (stale delivery) means the outcome is not ours to record. */

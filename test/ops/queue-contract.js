@@ -56,6 +56,15 @@ function runQueueContract(name, makeQueue) {
         assert.deepEqual(await q.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLetters: 0 });
       }));
 
+    test('acks asked for together: each delivery is acknowledged once, a repeat in the same batch is refused', () =>
+      withQueue({}, async (q) => {
+        for (const id of ['a', 'b', 'c']) await q.enqueue(msg(id), { key: id });
+        const [d1, d2, d3] = [await q.consume(), await q.consume(), await q.consume()];
+        assert.deepEqual(await Promise.all([d1.ack(), d2.ack(), d1.ack(), d3.ack()]), [true, true, false, true]);
+        assert.deepEqual(await q.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLetters: 0 });
+        for (const id of ['a', 'b', 'c']) assert.equal(await q.hasKey(id), false);
+      }));
+
     test('a key is held while queued, in flight, and across a nack; released by ack and dead letter', () =>
       withQueue({}, async (q) => {
         await q.enqueue(msg('r1'), { key: 'img:42' });

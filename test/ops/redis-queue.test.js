@@ -3,7 +3,7 @@
 // shared store can show: two queue objects (two processes' worth) on one queue name.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { RedisQueue, createRedisClient, run } = require('evloop');
+const { RedisQueue, createRedisClient, createTaskOps, createLogger, getRunningLoop, run } = require('evloop');
 const { runQueueContract } = require('./queue-contract');
 const { startRedisServer } = require('../helpers/redis-server');
 
@@ -73,6 +73,57 @@ test('RedisQueue: acked messages leave nothing behind in Redis (bounded memory)'
     assert.equal(await c.zcard(`${base}delayed`), 0);
     await c.close();
     await q.close();
+  }));
+
+test('RedisQueue: an ack asked for just before close() still lands', () =>
+  run(async () => {
+    const name = `closing-${process.pid}-${n++}`;
+    const q = new RedisQueue({ url: server.url, name });
+    await q.enqueue({ runId: 'r', task: 't' }, { key: 'k' });
+    const d = await q.consume();
+    const acked = d.ack();
+    await q.close();
+    assert.equal(await acked, true);
+    const c = createRedisClient(server.url);
+    assert.equal(await c.hlen(`evloop:queue:{${name}}:keys`), 0);
+    await c.close();
+  }));
+
+test('createTaskOps on a RedisQueue: every run succeeds once, recorded before stop() resolves', () =>
+  run(async () => {
+    const name = `ops-${process.pid}-${n++}`;
+    const queue = new RedisQueue({ url: server.url, name });
+    const N = 60;
+    const calls = new Map();
+    const allCalled = getRunningLoop().createFuture();
+    const ops = createTaskOps({
+      tasks: {
+        echo: {
+          run: (p) => {
+            calls.set(p.i, (calls.get(p.i) ?? 0) + 1);
+            if (calls.size === N) allCalled.setResult();
+            return p.i;
+          },
+        },
+      },
+      queue,
+      workers: 8,
+      logger: createLogger({ level: 'warn' }),
+    });
+    ops.start();
+    const runs = await Promise.all(Array.from({ length: N }, (_, i) => ops.startRun('echo', { key: `k${i}`, params: { i } })));
+    await allCalled;
+    // The last acks are still on their way here: stop() waits for them.
+    await ops.stop();
+    for (const r of runs) {
+      const rec = await ops.getRun(r.id);
+      assert.equal(rec.status, 0, `${r.id}: ${rec.statusMessage}`);
+      assert.equal(rec.result, r.params.i);
+    }
+    assert.ok([...calls.values()].every((c) => c === 1));
+    assert.deepEqual(await queue.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLetters: 0 });
+    assert.equal(await queue.client.hlen(`evloop:queue:{${name}}:keys`), 0);
+    await queue.close();
   }));
 
 test('RedisQueue: an enqueue under an older fencing token is refused', () =>
