@@ -1,16 +1,32 @@
 'use strict';
-// `npm run bench`: runs each bench file in turn (each prints its own table).
+// `npm run bench`: runs each bench file in turn (each prints its own table), then a short echo-rig
+// run for the echo rows, then the speed table: every headline ratio of this one run, with its goal.
+// `npm run bench -- --no-echo` leaves the echo rig out (`npm run bench:echo` is its full run).
 const { execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
 const path = require('path');
+const { printTable } = require('./summary');
+
 const files = ['loop.js', 'promise-hooks.js', 'await-designs.js', 'sync.js', 'pool.js', 'pool-client.js', 'connections.js', 'subprocess.js', 'tls.js', 'ops.js', 'api.js', 'redis.js', 'redis-queue.js'];
+const summary = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'evloop-bench-')), 'summary.jsonl');
+const env = { ...process.env, EVLOOP_BENCH_SUMMARY: summary };
+
 for (const f of files) {
   console.log(`\n=== bench/${f}`);
   if ((f === 'redis.js' || f === 'redis-queue.js') && !hasRedisServer()) {
     console.log('skipped: no redis-server on PATH (apt-get install redis-server)');
     continue;
   }
-  execFileSync(process.execPath, [path.join(__dirname, f)], { stdio: 'inherit' });
+  execFileSync(process.execPath, [path.join(__dirname, f)], { stdio: 'inherit', env });
 }
+if (!process.argv.includes('--no-echo')) {
+  console.log('\n=== bench/echo/run.js (scenarios b and c; `npm run bench:echo` runs them all)');
+  const args = ['--servers', 'evloop,evloop-streams,evloop-async,net,c-epoll', '--scenarios', 'b,c', '--rounds', '3', '--seconds', '2'];
+  execFileSync(process.execPath, [path.join(__dirname, 'echo', 'run.js'), ...args], { stdio: 'inherit', env });
+}
+printTable(summary);
+fs.rmSync(path.dirname(summary), { recursive: true, force: true });
 
 function hasRedisServer() {
   try {

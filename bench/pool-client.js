@@ -12,6 +12,7 @@
 const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
+const { record } = require('./summary');
 const { run, connectionPool, gather, Task } = require('..');
 
 function option(name, fallback) {
@@ -155,6 +156,8 @@ async function main() {
     const cpu = (name) => median(results[name].map((r) => r.cpuUsPerRequest));
     const net = names[0];
     console.log(`pooled request/response (${WORKERS} workers, ${CONNS} connections, ${SECONDS} s, median of ${ROUNDS} rounds in alternating order):`);
+    const use = names.find((n) => n.includes('use'));
+    if (use) record('pooled request/response, pool.use(fn) / net client', rate(use) / rate(net), 1.2, `CPU efficiency ${(cpu(net) / cpu(use)).toFixed(2)}x`);
     for (const name of names) {
       console.log(
         `  ${name.padEnd(24)} ${rate(name).toFixed(0).padStart(7)} req/s  ${(rate(name) / rate(net)).toFixed(2)}x net's rate  ` +

@@ -9,6 +9,7 @@
 // Two reference lines bound what a pool can reach on each await path: the least a pool can do
 // (a free list and an array of waiters, no bookkeeping) on evloop Futures, and on native promises.
 const genericPool = require('generic-pool');
+const { record } = require('./summary');
 const { run, Pool, getRunningLoop, gather } = require('..');
 
 function arg(name, fallback) {
@@ -151,6 +152,7 @@ async function main() {
     const rate = rounds.map((rs) => median(rs.map((r) => r.rate)));
     const cpu = rounds.map((rs) => median(rs.map((r) => r.cpuNs)));
     console.log(`\n${label}`);
+    if (workers === 16) record('Pool acquire+release with await, 16 workers / generic-pool', rate[1] / rate[0], 2, `CPU/op ratio ${(cpu[0] / cpu[1]).toFixed(2)}x`);
     for (let i = 0; i < contenders.length; i++) {
       console.log(
         `  ${contenders[i][0].padEnd(38)} ${(rate[i] / 1e6).toFixed(2)} M/s  ratio ${(rate[i] / rate[0]).toFixed(2)}x   ` +

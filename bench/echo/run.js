@@ -517,6 +517,7 @@ async function main() {
   }
   const shown = (file) => (path.relative(process.cwd(), file).startsWith('..') ? file : path.relative(process.cwd(), file));
   note(`wrote ${shown(path.join(opts.out, 'echo.json'))} and echo.svg${opts.chart ? ` (and ${shown(opts.chart)})` : ''} in ${Math.round(doc.elapsed_s)} s`);
+  recordSpeedRows(cells);
   if (cells.every((c) => c.msgs_per_s === null)) process.exitCode = 1;
 }
 
@@ -525,3 +526,23 @@ main().catch((err) => {
   process.stderr.write(`bench:echo: ${err.stack ?? err}\n`);
   process.exit(1);
 });
+
+/** The echo rows of issue #13's table, for `npm run bench`'s closing summary (bench/summary.js). */
+function recordSpeedRows(cells) {
+  const { record } = require('../summary');
+  const cell = (scenario, server) => cells.find((c) => c.scenario.split('_')[0] === scenario && c.server === server);
+  const perMsg = (scenario, a, b) => {
+    const x = cell(scenario, a)?.us_per_msg;
+    const y = cell(scenario, b)?.us_per_msg;
+    return x && y ? y / x : null;
+  };
+  const usPair = (scenario, a, b) => `${fmt(cell(scenario, a)?.us_per_msg, 2)} vs ${fmt(cell(scenario, b)?.us_per_msg, 2)} us/msg`;
+  if (cell('b', 'evloop-async')) record('echo (b), async-function streams / protocol, by server CPU per msg', perMsg('b', 'evloop-async', 'evloop'), 0.92, usPair('b', 'evloop-async', 'evloop'));
+  if (cell('b', 'evloop-streams')) record('echo (b), generator streams / protocol, by server CPU per msg', perMsg('b', 'evloop-streams', 'evloop'), 0.95, usPair('b', 'evloop-streams', 'evloop'));
+  for (const scenario of ['b', 'c']) {
+    const mine = cell(scenario, 'evloop');
+    if (!mine || !cell(scenario, C)) continue;
+    record(`echo (${scenario}), protocol / C epoll, msgs/s`, mine.vs_c, 0.95);
+    record(`echo (${scenario}), protocol / C epoll, by server CPU per msg (goal: <= 1.07x C's)`, mine.us_per_msg_vs_c ? 1 / mine.us_per_msg_vs_c : null, 1 / 1.07, usPair(scenario, 'evloop', C));
+  }
+}
