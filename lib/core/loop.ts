@@ -153,22 +153,37 @@ export class EventLoop {
     return h;
   }
 
-  callLater(ms: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle {
+  // The extra arguments are read from `arguments`, not a rest parameter: a rest parameter is a
+  // fresh array on every call, and a queued timer is the hot case (see docs/loop.md, timers).
+  callLater(ms: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle;
+  callLater(ms: number, cb: (...args: any[]) => unknown): TimerHandle {
     validateNumber(ms, 'delay');
-    return this._callAt(performance.now() + ms, cb, args);
+    const when = performance.now() + ms;
+    let args = EMPTY;
+    if (arguments.length > 2) {
+      args = [];
+      // eslint-disable-next-line prefer-rest-params
+      for (let i = 2; i < arguments.length; i++) args.push(arguments[i]);
+    }
+    return this._callAt(when, cb, args);
   }
 
-  callAt(when: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle {
+  callAt(when: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle;
+  callAt(when: number, cb: (...args: any[]) => unknown): TimerHandle {
     validateNumber(when, 'when');
+    let args = EMPTY;
+    if (arguments.length > 2) {
+      args = [];
+      // eslint-disable-next-line prefer-rest-params
+      for (let i = 2; i < arguments.length; i++) args.push(arguments[i]);
+    }
     return this._callAt(when, cb, args);
   }
 
   private _callAt(when: number, cb: (...args: any[]) => unknown, args: unknown[]): TimerHandle {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     validateFunction(cb, 'callback');
-    // A queued timer lives through several young-generation GCs: share the empty argument list
-    // rather than keep one array per timer alive.
-    const t = new TimerHandle(when, this._timerSeq++, cb, args.length === 0 ? EMPTY : args, this);
+    const t = new TimerHandle(when, this._timerSeq++, cb, args, this);
     this._addTimer(t);
     return t;
   }
