@@ -1,5 +1,7 @@
 // asyncio's waiting helpers. Each returns a Future (never a bare Promise), so it can be awaited,
 // yield*-ed and cancelled alike.
+// Imported, not the global: the global `performance` is an accessor, a getter call per read.
+import { performance } from 'node:perf_hooks';
 import { Future, PENDING, FINISHED } from './future';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';

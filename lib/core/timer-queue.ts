@@ -24,10 +24,14 @@ export interface QueuedTimer {
 }
 
 interface Bucket<T> {
-  items: T[];
+  items: T[]; // [head, end) are queued; slots past `end` hold undefined or are absent
   head: number; // items before it have been taken
+  end: number;
   sorted: boolean;
 }
+
+const SPARE_BUCKETS = 64;
+const SPARE_CAPACITY = 1024; // slots: at most 64 × 1024 × 8 bytes kept
 
 export class TimerQueue<T extends QueuedTimer> {
   readonly #buckets = new Map<number, Bucket<T>>();
@@ -39,6 +43,9 @@ export class TimerQueue<T extends QueuedTimer> {
   // Reused by #sort; the timer one is cleared after each use so it keeps no timer alive. The
   // deadline ones only ever hold doubles, so V8 keeps them unboxed.
   #scratchItems: T[] = [];
+  // Emptied bucket arrays, reused: an array emptied by setting its length frees its backing
+  // store, so buckets count their timers themselves and their arrays keep capacity.
+  #spare: T[][] = [];
   #whensA: number[] = [];
   #whensB: number[] = [];
   #runs: number[] = [];
@@ -53,14 +60,17 @@ export class TimerQueue<T extends QueuedTimer> {
     const key = Math.floor(when);
     let bucket = key === this.#lastKey ? this.#last : this.#buckets.get(key);
     if (bucket === undefined) {
-      bucket = { items: [timer], head: 0, sorted: true };
+      const items = this.#spare.pop() ?? [];
+      items[0] = timer;
+      bucket = { items, head: 0, end: 1, sorted: true };
       this.#buckets.set(key, bucket);
       this.#pushKey(key);
     } else {
       const items = bucket.items;
-      const n = items.length;
+      const n = bucket.end;
       if (bucket.sorted && n > bucket.head && when < items[n - 1]!._when) bucket.sorted = false;
-      items.push(timer);
+      items[n] = timer;
+      bucket.end = n + 1;
     }
     this.#lastKey = key;
     this.#last = bucket;
@@ -84,14 +94,18 @@ export class TimerQueue<T extends QueuedTimer> {
     bucket.items[bucket.head]!._queued = false;
     bucket.items[bucket.head++] = undefined as unknown as T; // let it be collected
     this.#length--;
-    if (bucket.head === bucket.items.length) this.#dropFirstBucket(key);
+    if (bucket.head === bucket.end) this.#dropFirstBucket(key, bucket);
   }
 
+  /** How many cancelled timers the last takeDue() dropped. */
+  dropped = 0;
+
   /**
-   * Moves every timer due by `now` to `out`, in order, one tight loop per bucket; cancelled
-   * timers at the front are dropped on the way. Returns how many cancelled timers it dropped.
+   * Moves every timer due by `now` to `out` from index `n` on, in order, one tight loop per
+   * bucket; cancelled timers at the front are dropped on the way (counted in `dropped`).
+   * Returns the new count of `out`.
    */
-  takeDue(now: number, out: { push(timer: T): unknown }): number {
+  takeDue<R>(now: number, out: (T | R)[], n: number): number {
     let dropped = 0;
     while (this.#length !== 0) {
       const key = this.#keys[0]!;
@@ -100,22 +114,23 @@ export class TimerQueue<T extends QueuedTimer> {
       if (!bucket.sorted) this.#sort(bucket);
       const items = bucket.items;
       const start = bucket.head;
-      const n = items.length;
+      const end = bucket.end;
       let i = start;
-      for (; i < n; i++) {
+      for (; i < end; i++) {
         const t = items[i]!;
         if (t._when > now && !t._cancelled) break;
         items[i] = undefined as unknown as T; // let it be collected
         t._queued = false;
         if (t._cancelled) dropped++;
-        else out.push(t);
+        else out[n++] = t;
       }
       this.#length -= i - start;
       bucket.head = i;
-      if (i < n) break;
-      this.#dropFirstBucket(key);
+      if (i < end) break;
+      this.#dropFirstBucket(key, bucket);
     }
-    return dropped;
+    this.dropped = dropped;
+    return n;
   }
 
   /** Drops cancelled timers, in place (relative order is kept, so sorted buckets stay sorted). */
@@ -124,14 +139,16 @@ export class TimerQueue<T extends QueuedTimer> {
     for (const [key, bucket] of this.#buckets) {
       const items = bucket.items;
       let k = 0;
-      for (let i = bucket.head; i < items.length; i++) {
+      const end = bucket.end;
+      for (let i = bucket.head; i < end; i++) {
         const t = items[i]!;
         if (t._cancelled) t._queued = false;
         else items[k++] = t;
       }
-      this.#length -= items.length - bucket.head - k;
-      items.length = k;
+      this.#length -= end - bucket.head - k;
+      items.fill(undefined as unknown as T, k, end);
       bucket.head = 0;
+      bucket.end = k;
       if (k === 0) {
         this.#buckets.delete(key); // deleting the entry being visited is safe for a Map
         emptied = true;
@@ -153,14 +170,17 @@ export class TimerQueue<T extends QueuedTimer> {
 
   *[Symbol.iterator](): IterableIterator<T> {
     for (const bucket of this.#buckets.values()) {
-      for (let i = bucket.head; i < bucket.items.length; i++) yield bucket.items[i]!;
+      for (let i = bucket.head; i < bucket.end; i++) yield bucket.items[i]!;
     }
   }
 
-  #dropFirstBucket(key: number): void {
+  /** Drops the first bucket, once every timer in it has been taken (its slots are undefined). */
+  #dropFirstBucket(key: number, bucket: Bucket<T>): void {
     this.#buckets.delete(key);
     this.#popKey();
     if (key === this.#lastKey) this.#forgetLast();
+    // Kept for a later millisecond rather than grown anew from empty; a burst's big arrays go.
+    if (this.#spare.length < SPARE_BUCKETS && bucket.items.length <= SPARE_CAPACITY) this.#spare.push(bucket.items);
   }
 
   #forgetLast(): void {
@@ -172,7 +192,7 @@ export class TimerQueue<T extends QueuedTimer> {
   #sort(bucket: Bucket<T>): void {
     let items = bucket.items;
     const lo = bucket.head;
-    const hi = items.length;
+    const hi = bucket.end;
     if (hi - lo < 2) {
       bucket.sorted = true;
       return;
@@ -248,9 +268,7 @@ export class TimerQueue<T extends QueuedTimer> {
       whens = toWhens;
       toWhens = tw;
     }
-    // `items` holds the order; the other timer array is scratch again. The scratch array may be
-    // longer (an earlier, bigger bucket): trim it when it becomes the bucket's.
-    items.length = hi;
+    // `items` holds the order; the other timer array is scratch again.
     bucket.items = items;
     bucket.sorted = true;
     toItems.fill(undefined as unknown as T, lo, hi);
