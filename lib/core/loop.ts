@@ -106,7 +106,6 @@ export class EventLoop {
   /** @internal */ _readyLen = 0;
   private _readySpare: Runnable[] = [];
   /** @internal */ _timers = new TimerQueue<QueuedTimer & Runnable>();
-  /** @internal */ _timerSeq = 0;
   /** @internal */ _timerCancelledCount = 0;
   // Transports, servers and sockets holding an fd on this loop (see trackResource).
   private _openResources = new Set<LoopResource>();
