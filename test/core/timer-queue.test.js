@@ -135,47 +135,49 @@ test('a bucket taken in part, then given out-of-order timers, hands out the rest
   loop.close();
 });
 
-test('random pushes, partial takes, cancels and purges match a sorted model', () => {
-  const loop = newEventLoop();
-  const q = loop._timers;
-  const random = lcg(23);
-  const base = Math.floor(loop.time()) + 100000;
-  let model = []; // { when, seq, handle } still queued and not cancelled
-  let seq = 0;
-  let now = base;
-  for (let step = 0; step < 4000; step++) {
-    const r = random();
-    if (r < 0.6) {
-      // Mostly ascending (the fast path), sometimes anywhere in the next few milliseconds,
-      // sometimes an exact tie with a queued deadline.
-      let when;
-      if (r < 0.3) when = now + 0.5 + seq / 1000;
-      else if (r < 0.5 || model.length === 0) when = now + random() * 4;
-      else when = model[Math.floor(random() * model.length)].when;
-      const s = seq++;
-      model.push({ when, seq: s, handle: at(loop, when, s) });
-    } else if (r < 0.75 && model.length !== 0) {
-      const i = Math.floor(random() * model.length);
-      model[i].handle.cancel();
-      model.splice(i, 1);
-    } else if (r < 0.78) {
-      q.purge();
-      loop._timerCancelledCount = 0;
-      assert.equal(q.length, model.length, 'a purge leaves exactly the live timers');
-    } else {
-      now += random() * 0.7;
-      const got = take(q, now).map((t) => t._cb.label);
-      model.sort((a, b) => a.when - b.when || a.seq - b.seq);
-      const due = model.filter((e) => e.when <= now);
-      model = model.filter((e) => e.when > now);
-      assert.deepEqual(got, due.map((e) => e.seq), `step ${step}`);
+for (const seed of [23, 5, 99]) {
+  test(`random pushes, partial takes, cancels and purges match a sorted model (seed ${seed})`, () => {
+    const loop = newEventLoop();
+    const q = loop._timers;
+    const random = lcg(seed);
+    const base = Math.floor(loop.time()) + 100000;
+    let model = []; // { when, seq, handle } still queued and not cancelled
+    let seq = 0;
+    let now = base;
+    for (let step = 0; step < 4000; step++) {
+      const r = random();
+      if (r < 0.6) {
+        // Mostly ascending (the fast path), sometimes anywhere in the next few milliseconds,
+        // sometimes an exact tie with a queued deadline.
+        let when;
+        if (r < 0.3) when = now + 0.5 + seq / 1000;
+        else if (r < 0.5 || model.length === 0) when = now + random() * 4;
+        else when = model[Math.floor(random() * model.length)].when;
+        const s = seq++;
+        model.push({ when, seq: s, handle: at(loop, when, s) });
+      } else if (r < 0.75 && model.length !== 0) {
+        const i = Math.floor(random() * model.length);
+        model[i].handle.cancel();
+        model.splice(i, 1);
+      } else if (r < 0.78) {
+        q.purge();
+        loop._timerCancelledCount = 0;
+        assert.equal(q.length, model.length, 'a purge leaves exactly the live timers');
+      } else {
+        now += random() * 0.7;
+        const got = take(q, now).map((t) => t._cb.label);
+        model.sort((a, b) => a.when - b.when || a.seq - b.seq);
+        const due = model.filter((e) => e.when <= now);
+        model = model.filter((e) => e.when > now);
+        assert.deepEqual(got, due.map((e) => e.seq), `step ${step}`);
+      }
     }
-  }
-  model.sort((a, b) => a.when - b.when || a.seq - b.seq);
-  assert.deepEqual(take(q, Infinity).map((t) => t._cb.label), model.map((e) => e.seq));
-  assert.equal(q.length, 0);
-  loop.close();
-});
+    model.sort((a, b) => a.when - b.when || a.seq - b.seq);
+    assert.deepEqual(take(q, Infinity).map((t) => t._cb.label), model.map((e) => e.seq));
+    assert.equal(q.length, 0);
+    loop.close();
+  });
+}
 
 test('cancel-heavy: cancelled timers are purged past half, counted once each, and the rest stay in order', async () => {
   const loop = newEventLoop();
