@@ -4,6 +4,7 @@
 const { execFileSync } = require('child_process');
 const path = require('path');
 const { newEventLoop, sleep, run } = require('..');
+const { record } = require('./summary');
 
 const N_CALLSOON = 1_000_000;
 const N_FUT = 200_000;
@@ -118,6 +119,61 @@ function sleepTasks(makeTask) {
 const evSleepTasks = () => sleepTasks((i) => function* () { yield* sleep(i % 100); });
 const evSleepTasksAsync = () => sleepTasks((i) => async () => { await sleep(i % 100); });
 
+// Bytes allocated per timer, scheduled to fired (and per sleeping task, created to gathered), in a
+// child process with a young generation big enough that no GC runs while it counts: heap growth
+// is then allocation. Garbage counts as much as what stays queued — the scavenges it brings on
+// copy every queued timer — so this is the figure the timer queue is tuned by.
+const ALLOC_FLAG = '--timer-alloc';
+function allocChild() {
+  const v8 = require('v8');
+  const used = () => v8.getHeapSpaceStatistics().reduce((s, sp) => (/^(new_space|new_large_object_space|old_space|large_object_space)$/.test(sp.space_name) ? s + sp.space_used_size : s), 0);
+  const perUnit = async (n, fn) => {
+    const xs = [];
+    for (let round = 0; round < 5; round++) {
+      global.gc();
+      const h0 = used();
+      await fn();
+      xs.push((used() - h0) / n);
+    }
+    return median(xs.slice(2)); // the first rounds also count compiled code and grown arrays
+  };
+  const ev = () => {
+    const loop = newEventLoop();
+    let left = N_TIMERS;
+    return new Promise((resolve) => {
+      const cb = () => { if (--left === 0) loop.stop(); };
+      for (let i = 0; i < N_TIMERS; i++) loop.callLater(i % 100, cb);
+      loop.runForever().then(() => { loop.close(); resolve(); });
+    });
+  };
+  const nd = () => new Promise((resolve) => { let left = N_TIMERS; const cb = () => { if (--left === 0) resolve(); }; for (let i = 0; i < N_TIMERS; i++) setTimeout(cb, i % 100); });
+  const tasks = (make) => () => run(async () => {
+    const { gather, getRunningLoop } = require('..');
+    const loop = getRunningLoop();
+    const ts = [];
+    for (let i = 0; i < N_TIMERS / 10; i++) ts.push(loop.createTask(make(i)));
+    await gather(ts);
+  });
+  (async () => {
+    const out = {
+      timers: await perUnit(N_TIMERS, ev),
+      setTimeout: await perUnit(N_TIMERS, nd),
+      sleepTasks: await perUnit(N_TIMERS / 10, tasks((i) => function* () { yield* sleep(i % 100); })),
+      sleepTasksAsync: await perUnit(N_TIMERS / 10, tasks((i) => async () => { await sleep(i % 100); })),
+    };
+    process.stdout.write(JSON.stringify(out));
+  })();
+}
+
+function allocation() {
+  try {
+    const out = execFileSync(process.execPath, ['--expose-gc', '--min-semi-space-size=256', '--max-semi-space-size=256', __filename, ALLOC_FLAG], { encoding: 'utf8', timeout: 300000 });
+    return JSON.parse(out);
+  } catch (e) {
+    return { error: String(e.message).split('\n')[0] };
+  }
+}
+
 function python(kind) {
   try {
     const out = execFileSync('/usr/bin/python3', [path.join(__dirname, 'loop_asyncio.py'), kind], { encoding: 'utf8', timeout: 300000 });
@@ -167,6 +223,7 @@ async function main() {
     sleepTasksAsync: await pair(evSleepTasksAsync, null),
   };
   const py = { asyncio: python('asyncio'), uvloop: python('uvloop') };
+  const bytes = allocation();
   const rows = [
     ['callSoon callbacks/s', 'callSoon', 'setImmediate', 'call_soon'],
     ['future create→resolve→await/s', 'future', 'Promise', 'future'],
@@ -184,8 +241,15 @@ async function main() {
     const u = py.uvloop[pyKey];
     console.log([label, fmt(ev), node === undefined ? '-' : `${fmt(node)} (${nodeName})`, ratio(ev, node), fmt(a), ratio(ev, a), fmt(u), ratio(ev, u)].join(' | '));
   }
+  const b = (x) => (typeof x === 'number' ? `${x.toFixed(0)} B` : 'n/a');
+  console.log(`bytes allocated per timer, scheduled to fired: evloop callLater ${b(bytes.timers)}, setTimeout ${b(bytes.setTimeout)}; per sleeping task, created to gathered: generator ${b(bytes.sleepTasks)}, async ${b(bytes.sleepTasksAsync)}`);
+  const num = (x, y) => (typeof x === 'number' && typeof y === 'number' ? x / y : undefined);
+  record('100,000 timers per CPU second / setTimeout', num(results.timers[0], results.timers[1]), 1.2, `${b(bytes.timers)} vs ${b(bytes.setTimeout)} per timer`);
+  record('10,000 tasks each sleeping, done per second / uvloop (async tasks)', num(results.sleepTasksAsync[0], py.uvloop.sleep_tasks), 1.5, `generator tasks ${ratio(results.sleepTasks[0], py.uvloop.sleep_tasks)}; ${b(bytes.sleepTasksAsync)} per task`);
+  if (bytes.error) console.log('allocation:', bytes.error);
   if (py.asyncio.error) console.log('asyncio:', py.asyncio.error);
   if (py.uvloop.error) console.log('uvloop:', py.uvloop.error);
 }
 
-main().catch((e) => { console.error(e); process.exitCode = 1; });
+if (process.argv.includes(ALLOC_FLAG)) allocChild();
+else main().catch((e) => { console.error(e); process.exitCode = 1; });

@@ -1,5 +1,7 @@
 // asyncio's waiting helpers. Each returns a Future (never a bare Promise), so it can be awaited,
 // yield*-ed and cancelled alike.
+// Imported, not the global: the global `performance` is an accessor, a getter call per read.
+import { performance } from 'node:perf_hooks';
 import { Future, PENDING, FINISHED } from './future';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -38,7 +40,6 @@ function checkMs(ms: unknown, name: string): number {
  */
 class SleepFuture<T> extends Future<T> implements QueuedTimer {
   /** @internal */ _when = 0;
-  /** @internal */ _seq = 0;
   /** @internal the timer is cancelled */ _cancelled = false;
   /** @internal in the loop's timer queue */ _queued = false;
   /** @internal */ _value: T | undefined = undefined;
@@ -80,7 +81,6 @@ export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
     loop._pushReady(fut);
   } else {
     fut._when = performance.now() + ms;
-    fut._seq = loop._timerSeq++;
     fut._queued = true;
     loop._addTimer(fut);
   }

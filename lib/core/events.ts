@@ -36,9 +36,8 @@ export interface AbstractEventLoop {
   /** @internal Queues a runnable (a future's callbacks) without a Handle. */
   _pushReady(r: Runnable): void;
   /** @internal */ _debug: boolean;
-  /** @internal Queues a timer that runs itself (sleep's future); `_seq` comes from `_timerSeq++`. */
+  /** @internal Queues a timer that runs itself (sleep's future), in scheduling order among equal deadlines. */
   _addTimer(t: QueuedTimer & Runnable): void;
-  /** @internal */ _timerSeq: number;
   /** @internal */ _timerCancelledCount: number;
 }
 

@@ -63,13 +63,14 @@ export class Handle implements Runnable {
 
 export class TimerHandle extends Handle {
   /** @internal */ _when: number;
-  /** @internal */ _seq: number;
   /** @internal in the loop's timer queue */ _queued = true;
 
-  constructor(when: number, seq: number, cb: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
+  // No sequence number: the timer queue keeps ties in scheduling order by position (see
+  // timer-queue.ts), and every field is copied by each young-generation GC a queued timer lives
+  // through.
+  constructor(when: number, cb: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
     super(cb, args, loop);
     this._when = when;
-    this._seq = seq;
   }
 
   /** The deadline, in loop.time() milliseconds. */

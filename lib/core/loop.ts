@@ -20,6 +20,7 @@
 //     the loop's read slab, during the batch: before `cb` is queued, `sink._autoRead` gets the
 //     bytes (a view of the slab), 0 at EOF or -errno. A read that would block queues nothing.
 //     Entries the poller did not read (no room left in the slab) queue `cb` alone: it reads.
+import { performance } from 'node:perf_hooks';
 import { CancelledError, EventLoopError } from '../util/errors';
 import { Future } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
@@ -69,6 +70,8 @@ const MIN_SCHEDULED_TIMER_HANDLES = 100;
 const MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5;
 // How many passes may follow each other as microtasks before one yields to Node (setImmediate).
 const MICROTASK_PASSES = 64;
+// Up to this many slots, the ready queue keeps its capacity from pass to pass.
+const READY_CAPACITY_KEPT = 1 << 16;
 
 
 let bindingCache: Binding | null = null;
@@ -96,10 +99,13 @@ export class EventLoop {
   slowCallbackDuration = 100;
 
   /** @internal */ _debug = false;
+  // The ready queue is an array and a count, not the array's length: setting a JS array's length
+  // to 0 frees its backing store, so a queue emptied that way regrows (and reallocates) on every
+  // pass. Slots past the count hold undefined, so a finished pass keeps nothing alive.
   /** @internal */ _ready: Runnable[] = [];
+  /** @internal */ _readyLen = 0;
   private _readySpare: Runnable[] = [];
   /** @internal */ _timers = new TimerQueue<QueuedTimer & Runnable>();
-  /** @internal */ _timerSeq = 0;
   /** @internal */ _timerCancelledCount = 0;
   // Transports, servers and sockets holding an fd on this loop (see trackResource).
   private _openResources = new Set<LoopResource>();
@@ -148,27 +154,43 @@ export class EventLoop {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     validateFunction(cb, 'callback');
     const h = new Handle(cb, args, this);
-    this._ready.push(h);
+    this._ready[this._readyLen++] = h;
     if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
     return h;
   }
 
-  callLater(ms: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle {
+  // The extra arguments are read from `arguments`, not a rest parameter: a rest parameter is a
+  // fresh array on every call, and a queued timer is the hot case (see docs/loop.md, timers).
+  callLater(ms: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle;
+  callLater(ms: number, cb: (...args: any[]) => unknown): TimerHandle {
     validateNumber(ms, 'delay');
-    return this._callAt(performance.now() + ms, cb, args);
-  }
-
-  callAt(when: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle {
-    validateNumber(when, 'when');
-    return this._callAt(when, cb, args);
-  }
-
-  private _callAt(when: number, cb: (...args: any[]) => unknown, args: unknown[]): TimerHandle {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     validateFunction(cb, 'callback');
-    // A queued timer lives through several young-generation GCs: share the empty argument list
-    // rather than keep one array per timer alive.
-    const t = new TimerHandle(when, this._timerSeq++, cb, args.length === 0 ? EMPTY : args, this);
+    let args = EMPTY;
+    if (arguments.length > 2) {
+      args = [];
+      // eslint-disable-next-line prefer-rest-params
+      for (let i = 2; i < arguments.length; i++) args.push(arguments[i]);
+    }
+    // The deadline goes straight into the handle: passed through a call that is not inlined, a
+    // fractional number is boxed once more.
+    const t = new TimerHandle(performance.now() + ms, cb, args, this);
+    this._addTimer(t);
+    return t;
+  }
+
+  callAt(when: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle;
+  callAt(when: number, cb: (...args: any[]) => unknown): TimerHandle {
+    validateNumber(when, 'when');
+    if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
+    validateFunction(cb, 'callback');
+    let args = EMPTY;
+    if (arguments.length > 2) {
+      args = [];
+      // eslint-disable-next-line prefer-rest-params
+      for (let i = 2; i < arguments.length; i++) args.push(arguments[i]);
+    }
+    const t = new TimerHandle(when, cb, args, this);
     this._addTimer(t);
     return t;
   }
@@ -185,7 +207,7 @@ export class EventLoop {
   /** @internal Queue a runnable (a future's callbacks) without a Handle. */
   _pushReady(r: Runnable): void {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
-    this._ready.push(r);
+    this._ready[this._readyLen++] = r;
     if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
   }
 
@@ -336,17 +358,18 @@ export class EventLoop {
         if (h !== undefined) {
           const sink = sinks[fd];
           const length = sink === undefined ? READ_NOT_DONE : reads[i + 1]!;
-          if (length === READ_NOT_DONE) ready.push(h);
+          // Not a cached count: _autoRead may itself queue callbacks.
+          if (length === READ_NOT_DONE) ready[this._readyLen++] = h;
           else if (length !== READ_WOULD_BLOCK) {
             // The view is taken now: the slab may be replaced before the handle runs.
             sink!._autoRead(length > 0 ? this._slab!.subarray(reads[i]!, reads[i]! + length) : length);
-            ready.push(h);
+            ready[this._readyLen++] = h;
           }
         }
       }
       if ((e & WRITE_READY) !== 0) {
         const h = writers[fd];
-        if (h !== undefined) ready.push(h);
+        if (h !== undefined) ready[this._readyLen++] = h;
       }
     }
     if (this._slab !== null && SLAB_SIZE - reads[reads.length - 1]! < MIN_READ) this._newSlab();
@@ -414,12 +437,14 @@ export class EventLoop {
     current.frame = this._passFrame;
 
     if (this._timers.length !== 0) this._expireTimers();
-    const q = this._ready;
-    if (q.length !== 0) {
+    const n = this._readyLen;
+    if (n !== 0) {
+      const q = this._ready;
       this._ready = this._readySpare;
-      if (this._debug) this._runDebug(q);
+      this._readyLen = 0;
+      if (this._debug) this._runDebug(q, n);
       else {
-        for (let i = 0; i < q.length; i++) {
+        for (let i = 0; i < n; i++) {
           try {
             q[i]!._run();
           } catch (exception) {
@@ -427,7 +452,9 @@ export class EventLoop {
           }
         }
       }
-      q.length = 0;
+      // A burst's capacity is not kept (an empty array frees its backing store).
+      if (n > READY_CAPACITY_KEPT) q.length = 0;
+      else q.fill(undefined as unknown as Runnable, 0, n);
       this._readySpare = q;
     }
 
@@ -438,7 +465,7 @@ export class EventLoop {
       this._finishStop();
       return;
     }
-    if (this._ready.length !== 0) {
+    if (this._readyLen !== 0) {
       if (!this._passScheduled) this._schedulePass();
     }
     if (this._timersChanged || (this._nodeTimer === null && this._timers.length !== 0)) {
@@ -447,8 +474,8 @@ export class EventLoop {
     }
   }
 
-  private _runDebug(q: Runnable[]): void {
-    for (let i = 0; i < q.length; i++) {
+  private _runDebug(q: Runnable[], n: number): void {
+    for (let i = 0; i < n; i++) {
       const h = q[i]!;
       const t0 = performance.now();
       try {
@@ -476,7 +503,8 @@ export class EventLoop {
     if (timers.length > MIN_SCHEDULED_TIMER_HANDLES && this._timerCancelledCount / timers.length > MIN_CANCELLED_TIMER_HANDLES_FRACTION) {
       this._purgeCancelledTimers();
     }
-    this._timerCancelledCount -= timers.takeDue(performance.now(), this._ready);
+    this._readyLen = timers.takeDue(performance.now(), this._ready, this._readyLen);
+    this._timerCancelledCount -= timers.dropped;
   }
 
   /** @internal Drop cancelled timers (asyncio does it once they are over half of all timers). */
@@ -530,7 +558,7 @@ export class EventLoop {
       this._stopResolve = resolve;
       if (this._poller !== null) this._poller.start(this._onIO);
       // asyncio: stop() before run_forever() makes it run one pass and return.
-      if (this._stopping || this._ready.length !== 0) this._schedulePass();
+      if (this._stopping || this._readyLen !== 0) this._schedulePass();
       if (this._timers.length !== 0) this._armTimer();
     });
   }
@@ -592,7 +620,8 @@ export class EventLoop {
     this._closed = true;
     // Its pending async-function tasks will never finish: they stop holding the promise hooks.
     for (const task of this._tasks) task._releaseFrames();
-    this._ready.length = 0;
+    this._ready = [];
+    this._readyLen = 0;
     this._timers.clear();
     this._timerCancelledCount = 0;
     this._disarmTimer();

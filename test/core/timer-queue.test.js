@@ -89,3 +89,153 @@ test('timers scheduled from a timer callback for an earlier bucket still fire in
   loop.close();
   assert.deepEqual(order, ['first', 'second-earlier', 'second', 'second-tie', 'late']);
 });
+
+// The queue itself, driven through loop._timers without running the loop: deterministic, no
+// clock involved. `take(q, now)` moves what is due by `now` out, as a pass does.
+function take(q, now) {
+  const out = [];
+  q.takeDue(now, out, 0);
+  return out;
+}
+const label = (ts) => ts.map((t) => t._cb.label);
+function at(loop, when, name) {
+  const cb = () => {};
+  cb.label = name;
+  return loop.callAt(when, cb);
+}
+
+test('in-order appends, then an out-of-order insert into the same millisecond, keep (deadline, scheduling) order', () => {
+  const loop = newEventLoop();
+  const base = Math.floor(loop.time()) + 100000;
+  at(loop, base + 0.1, 'a');
+  at(loop, base + 0.2, 'b');
+  at(loop, base + 0.2, 'b-tie');
+  at(loop, base + 0.3, 'c');
+  at(loop, base + 0.15, 'late-but-earlier'); // breaks the bucket's ascending order
+  at(loop, base + 0.2, 'b-tie-2'); // a tie with two earlier-scheduled timers: after them
+  at(loop, base + 0.05, 'first');
+  at(loop, base + 0.3, 'c-tie');
+  assert.deepEqual(label(take(loop._timers, base + 1)), ['first', 'a', 'late-but-earlier', 'b', 'b-tie', 'b-tie-2', 'c', 'c-tie']);
+  assert.equal(loop._timers.length, 0);
+  loop.close();
+});
+
+test('a bucket taken in part, then given out-of-order timers, hands out the rest in order', () => {
+  const loop = newEventLoop();
+  const base = Math.floor(loop.time()) + 100000;
+  for (let i = 1; i <= 9; i++) at(loop, base + i / 10, `t${i}`);
+  assert.deepEqual(label(take(loop._timers, base + 0.45)), ['t1', 't2', 't3', 't4']);
+  at(loop, base + 0.5, 't5-tie');
+  at(loop, base + 0.46, 'between');
+  at(loop, base + 0.95, 'last');
+  at(loop, base + 0.1, 'overdue'); // already due: first out, never lost
+  assert.equal(loop._timers.peek()._cb.label, 'overdue');
+  assert.deepEqual(label(take(loop._timers, base + 0.5)), ['overdue', 'between', 't5', 't5-tie']);
+  assert.deepEqual(label(take(loop._timers, base + 2)), ['t6', 't7', 't8', 't9', 'last']);
+  loop.close();
+});
+
+for (const seed of [23, 5, 99]) {
+  test(`random pushes, partial takes, cancels and purges match a sorted model (seed ${seed})`, () => {
+    const loop = newEventLoop();
+    const q = loop._timers;
+    const random = lcg(seed);
+    const base = Math.floor(loop.time()) + 100000;
+    let model = []; // { when, seq, handle } still queued and not cancelled
+    let seq = 0;
+    let now = base;
+    for (let step = 0; step < 4000; step++) {
+      const r = random();
+      if (r < 0.6) {
+        // Mostly ascending (the fast path), sometimes anywhere in the next few milliseconds,
+        // sometimes an exact tie with a queued deadline.
+        let when;
+        if (r < 0.3) when = now + 0.5 + seq / 1000;
+        else if (r < 0.5 || model.length === 0) when = now + random() * 4;
+        else when = model[Math.floor(random() * model.length)].when;
+        const s = seq++;
+        model.push({ when, seq: s, handle: at(loop, when, s) });
+      } else if (r < 0.75 && model.length !== 0) {
+        const i = Math.floor(random() * model.length);
+        model[i].handle.cancel();
+        model.splice(i, 1);
+      } else if (r < 0.78) {
+        q.purge();
+        loop._timerCancelledCount = 0;
+        assert.equal(q.length, model.length, 'a purge leaves exactly the live timers');
+      } else {
+        now += random() * 0.7;
+        const got = take(q, now).map((t) => t._cb.label);
+        model.sort((a, b) => a.when - b.when || a.seq - b.seq);
+        const due = model.filter((e) => e.when <= now);
+        model = model.filter((e) => e.when > now);
+        assert.deepEqual(got, due.map((e) => e.seq), `step ${step}`);
+      }
+    }
+    model.sort((a, b) => a.when - b.when || a.seq - b.seq);
+    assert.deepEqual(take(q, Infinity).map((t) => t._cb.label), model.map((e) => e.seq));
+    assert.equal(q.length, 0);
+    loop.close();
+  });
+}
+
+test('cancel-heavy: cancelled timers are purged past half, counted once each, and the rest stay in order', async () => {
+  const loop = newEventLoop();
+  const base = loop.time() + 100000;
+  const kept = [];
+  const handles = [];
+  for (let i = 0; i < 10000; i++) handles.push(at(loop, base + (i % 97) / 10, i));
+  for (let i = 0; i < handles.length; i++) {
+    if (i % 10 === 0) kept.push(i);
+    else {
+      handles[i].cancel();
+      handles[i].cancel(); // a second cancel counts nothing
+    }
+  }
+  assert.equal(loop._timerCancelledCount, 9000);
+  assert.equal(loop._timers.length, 10000, 'cancellation is lazy');
+  // One pass, long before any deadline: the purge runs because cancelled timers are over half.
+  loop.callSoon(() => loop.stop());
+  await loop.runForever();
+  assert.equal(loop._timers.length, 1000);
+  assert.equal(loop._timerCancelledCount, 0);
+  kept.sort((a, b) => (a % 97) - (b % 97) || a - b);
+  const out = take(loop._timers, Infinity);
+  assert.deepEqual(label(out), kept);
+  // Cancelling a timer that has left the queue changes no count.
+  out[0].cancel();
+  handles[1].cancel();
+  assert.equal(loop._timerCancelledCount, 0);
+  loop.close();
+});
+
+test('a fired or cancelled-and-dropped timer is not kept alive by the queue', async () => {
+  const v8 = require('v8');
+  const vm = require('vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  const loop = newEventLoop();
+  const refs = [];
+  await loop.runUntilComplete(
+    (function* () {
+      const done = loop.createFuture();
+      const t0 = loop.time();
+      // Out of order within milliseconds, so buckets are merged and their arrays recycled.
+      for (let i = 0; i < 2000; i++) {
+        const h = loop.callAt(t0 + 1 + ((i * 7919) % 300) / 100, () => {});
+        if (i % 3 === 0) h.cancel();
+        refs.push(new WeakRef(h));
+      }
+      loop.callAt(t0 + 6, () => done.setResult());
+      yield* done;
+    })(),
+  );
+  // Still open: the queue, its spare arrays and the ready queue exist, and must hold none of them.
+  // No deref() before the collections: a WeakRef read keeps its target alive until the job ends.
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setImmediate(r));
+    gc();
+  }
+  assert.deepEqual(refs.map((r, i) => (r.deref() === undefined ? -1 : i)).filter((i) => i >= 0), []);
+  loop.close();
+});
