@@ -612,8 +612,8 @@ export class FlowControlProtocol {
     }
   }
 
-  /** True while writing may go on without waiting: not paused, and the connection not lost. */
-  protected get writable(): boolean {
+  /** @internal True while writing may go on without waiting: not paused, and the connection not lost. */
+  _mayWrite(): boolean {
     return !this.#writePaused && !this.#lost;
   }
 
@@ -752,7 +752,7 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   drain(reader: StreamReader | null): Future<void> {
     const exc = reader === null ? null : reader.exception();
     const transport = this.#transport;
-    if (exc === null && this.writable && (transport === null || !transport.isClosing())) {
+    if (exc === null && this._mayWrite() && (transport === null || !transport.isClosing())) {
       // Nothing to wait for (a drain after each write, the usual case): one settled Future
       // per connection, handed to every such drain.
       return (this.#drained ??= this.#makeDrained());
