@@ -26,12 +26,17 @@ const EMPTY = Buffer.alloc(0);
 const COMPACT_MAX = 16 * 1024;
 const NEWLINE = Buffer.from('\n');
 const NEED_DATA: unique symbol = Symbol('needData');
-type Attempt<T> = () => T | typeof NEED_DATA;
 
-interface PendingRead {
-  readonly future: Future<unknown>;
-  readonly attempt: Attempt<unknown>;
-}
+// What the one waiting read is. Kept as a number plus fields on the reader, not as a closure:
+// a read that waits is the common case of a request/response server, and a closure and a
+// record per read showed up in its profile.
+const READ = 0; // read(n > 0): n
+const READ_ALL = 1; // read(-1): the blocks taken so far
+const EXACTLY = 2; // readExactly(n): n
+const UNTIL = 3; // readUntil(sep): where the next search starts
+const LINE = 4; // readLine(): where the next search starts
+const LINE_ITER = 5; // the async iterator's next(): as LINE, answered as an IteratorResult
+type ReadKind = typeof READ | typeof READ_ALL | typeof EXACTLY | typeof UNTIL | typeof LINE | typeof LINE_ITER;
 
 export interface StreamReaderOptions {
   /** Bounds `readLine` / `readUntil` and the buffering before reading pauses (2 × limit). */
@@ -82,7 +87,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #exception: Error | null = null;
   #transport: Transport | null = null;
   #paused = false;
-  #pending: PendingRead | null = null;
+  // The waiting read (asyncio's `_waiter`): its Future, what it reads, and its argument — the
+  // count for READ / EXACTLY, the search offset for UNTIL / LINE / LINE_ITER (so waiting for a
+  // long line stays linear).
+  #waiter: Future<unknown> | null = null;
+  #waitKind: ReadKind = READ;
+  #waitArg = 0;
+  #waitSep: Buffer | null = null;
+  #waitBlocks: Buffer[] | null = null;
+  // Where a search that needs more data starts next time (set by #tryReadUntil).
+  #nextOffset = 0;
 
   constructor(options: StreamReaderOptions = {}) {
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
@@ -110,10 +124,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** Every pending and future read fails with `err` (the connection broke). */
   setException(err: Error): void {
     this.#exception = err;
-    const pending = this.#pending;
-    if (pending !== null) {
-      this.#pending = null;
-      if (!pending.future.done()) pending.future.setException(err);
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#clearWaiter();
+      if (!waiter.done()) waiter.setException(err);
     }
   }
 
@@ -142,12 +156,24 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (this.#eof) throw codedError(Error, 'ERR_STREAM_PUSH_AFTER_EOF', 'feedData() after feedEof()');
     if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
     if (data.length === 0) return;
-    this.#chunks.push(toBuffer(data));
-    this.#size += data.length;
+    const buf = toBuffer(data);
+    const waiter = this.#waiter;
+    if (waiter !== null && this.#size === 0) {
+      // A read waiting on an empty buffer that this chunk answers whole takes the chunk itself:
+      // it never enters the buffer (the echo / request-response case).
+      const kind = this.#waitKind;
+      if ((kind === READ && buf.length <= this.#waitArg) || (kind === EXACTLY && buf.length === this.#waitArg)) {
+        this.#clearWaiter();
+        if (!waiter.done()) return waiter.setResult(buf);
+        // Cancelled while waiting: the chunk is buffered for the next read.
+      }
+    }
+    this.#chunks.push(buf);
+    this.#size += buf.length;
     this.#retryPending();
     // asyncio pauses here and lets `_wait_for_data` resume at once when a read still waits;
     // skipping the pause in that case ends in the same state without two syscalls.
-    if (this.#pending === null && this.#transport !== null && !this.#paused && this.#size > 2 * this.#limit) {
+    if (this.#waiter === null && this.#transport !== null && !this.#paused && this.#size > 2 * this.#limit) {
       this.#transport.pauseReading();
       this.#paused = true;
     }
@@ -163,27 +189,34 @@ export class StreamReader implements AsyncIterable<Buffer> {
   // ---- the pending read (asyncio's _wait_for_data) -------------------------------------------
 
   #retryPending(): void {
-    const pending = this.#pending;
-    if (pending === null) return;
-    if (pending.future.done()) {
+    const waiter = this.#waiter;
+    if (waiter === null) return;
+    if (waiter.done()) {
       // Cancelled while waiting: the read is abandoned, as when asyncio's waiter is cancelled.
-      this.#pending = null;
+      this.#clearWaiter();
       return;
     }
     let value: unknown;
     try {
-      value = pending.attempt();
+      value = this.#attempt(this.#waitKind, this.#waitArg, this.#waitSep, this.#waitBlocks);
     } catch (err) {
-      this.#pending = null;
-      pending.future.setException(err);
+      this.#clearWaiter();
+      waiter.setException(err);
       return;
     }
     if (value === NEED_DATA) {
+      if (this.#waitKind >= UNTIL) this.#waitArg = this.#nextOffset;
       this.#compactHeld();
       return this.#resumeForWaiting();
     }
-    this.#pending = null;
-    pending.future.setResult(value);
+    this.#clearWaiter();
+    waiter.setResult(value);
+  }
+
+  #clearWaiter(): void {
+    this.#waiter = null;
+    this.#waitSep = null;
+    this.#waitBlocks = null;
   }
 
   // Waiting for data while paused would never end.
@@ -194,27 +227,52 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
   }
 
-  #read<T>(name: string, attempt: Attempt<T>): Future<T> {
+  /** One try of a read: its answer, or NEED_DATA (UNTIL / LINE / LINE_ITER then leave #nextOffset). */
+  #attempt(kind: ReadKind, arg: number, sep: Buffer | null, blocks: Buffer[] | null): unknown {
+    switch (kind) {
+      case READ:
+        return this.#tryRead(arg);
+      case READ_ALL:
+        return this.#tryReadAll(blocks!);
+      case EXACTLY:
+        return this.#tryReadExactly(arg);
+      case UNTIL:
+        return this.#tryReadUntil(sep!, arg);
+      case LINE:
+        return this.#tryReadLine(arg);
+      default: {
+        const line = this.#tryReadLine(arg);
+        if (line === NEED_DATA) return NEED_DATA;
+        return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
+      }
+    }
+  }
+
+  #read<T>(name: string, kind: ReadKind, arg: number, sep: Buffer | null, blocks: Buffer[] | null): Future<T> {
     const loop = this.#getLoop();
     const future = loop.createFuture<T>();
-    let value: T | typeof NEED_DATA;
+    let value: unknown;
     try {
-      value = attempt();
+      value = this.#attempt(kind, arg, sep, blocks);
     } catch (err) {
       future.setException(err);
       return future;
     }
     if (value !== NEED_DATA) {
-      future.setResult(value);
+      future.setResult(value as T);
       return future;
     }
-    if (this.#pending !== null && !this.#pending.future.done()) {
+    if (this.#waiter !== null && !this.#waiter.done()) {
       future.setException(
         codedError(Error, 'ERR_READ_IN_PROGRESS', `${name}() called while another coroutine is already waiting for incoming data`),
       );
       return future;
     }
-    this.#pending = { future: future as Future<unknown>, attempt };
+    this.#waiter = future as Future<unknown>;
+    this.#waitKind = kind;
+    this.#waitArg = kind >= UNTIL ? this.#nextOffset : arg;
+    this.#waitSep = sep;
+    this.#waitBlocks = blocks;
     this.#compactHeld();
     this.#resumeForWaiting();
     return future;
@@ -286,7 +344,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #skip(n: number): void {
     this.#size -= n;
     if (this.#size === 0) {
-      this.#chunks = [];
+      // One chunk (the usual case): emptied in place, no new array per read.
+      if (this.#chunks.length === 1) this.#chunks.pop();
+      else this.#chunks = [];
       this.#head = 0;
       this.#headOffset = 0;
       return;
@@ -381,24 +441,28 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return data;
   }
 
-  /** `state.offset`: where the next search starts, so waiting for a long line stays linear. */
-  #tryReadUntil(sep: Buffer, state: { offset: number }): Buffer | typeof NEED_DATA {
+  /**
+   * `offset`: where the search starts, so waiting for a long line stays linear; when more data
+   * is needed, where the next search starts is left in #nextOffset.
+   */
+  #tryReadUntil(sep: Buffer, offset: number): Buffer | typeof NEED_DATA {
     if (this.#exception !== null) throw this.#exception;
     const seplen = sep.length;
     const buflen = this.#size;
     let isep = -1;
-    if (buflen - state.offset >= seplen) {
-      isep = this.#indexOf(sep, state.offset);
+    if (buflen - offset >= seplen) {
+      isep = this.#indexOf(sep, offset);
       if (isep === -1) {
         // The last seplen-1 bytes may be the start of a separator: search them again next time.
-        state.offset = buflen + 1 - seplen;
-        if (state.offset > this.#limit) {
-          throw new LimitOverrunError('Separator is not found, and chunk exceed the limit', state.offset);
+        offset = buflen + 1 - seplen;
+        if (offset > this.#limit) {
+          throw new LimitOverrunError('Separator is not found, and chunk exceed the limit', offset);
         }
       }
     }
     if (isep === -1) {
       if (this.#eof) throw new IncompleteReadError(this.#takeAll(), null);
+      this.#nextOffset = offset;
       return NEED_DATA;
     }
     if (isep > this.#limit) throw new LimitOverrunError('Separator is found, but chunk is longer than limit', isep);
@@ -407,9 +471,24 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return data;
   }
 
-  #tryReadLine(state: { offset: number }): Buffer | typeof NEED_DATA {
+  /** Until EOF: blocks move out of the buffer into `blocks` as they come (see read()). */
+  #tryReadAll(blocks: Buffer[]): Buffer | typeof NEED_DATA {
+    for (;;) {
+      const block = this.#tryRead(this.#limit);
+      if (block === NEED_DATA) return NEED_DATA;
+      if (block.length === 0) {
+        if (blocks.length === 1) return blocks[0]!;
+        let total = 0;
+        for (const b of blocks) total += b.length;
+        return Buffer.concat(blocks, total);
+      }
+      blocks.push(block);
+    }
+  }
+
+  #tryReadLine(offset: number): Buffer | typeof NEED_DATA {
     try {
-      return this.#tryReadUntil(NEWLINE, state);
+      return this.#tryReadUntil(NEWLINE, offset);
     } catch (err) {
       if (err instanceof IncompleteReadError) return err.partial;
       if (err instanceof LimitOverrunError) {
@@ -427,26 +506,19 @@ export class StreamReader implements AsyncIterable<Buffer> {
    */
   read(n = -1): Future<Buffer> {
     if (typeof n !== 'number' || !Number.isInteger(n)) throw invalidArgType('n', 'an integer', n);
-    if (n === 0) {
-      return this.#read('read', () => {
-        if (this.#exception !== null) throw this.#exception;
-        return EMPTY;
-      });
-    }
-    if (n > 0) return this.#read('read', () => this.#tryRead(n));
+    if (n > 0) return this.#read('read', READ, n, null, null);
+    if (n === 0) return this.#readNothing();
     // Until EOF. Blocks move out of the buffer as they come (as asyncio's loop of
     // read(limit) does), so reading never pauses while waiting for the end.
-    const blocks: Buffer[] = [];
-    let total = 0;
-    return this.#read('read', () => {
-      for (;;) {
-        const block = this.#tryRead(this.#limit);
-        if (block === NEED_DATA) return NEED_DATA;
-        if (block.length === 0) return blocks.length === 1 ? blocks[0]! : Buffer.concat(blocks, total);
-        blocks.push(block);
-        total += block.length;
-      }
-    });
+    return this.#read('read', READ_ALL, 0, null, []);
+  }
+
+  /** read(0) / readExactly(0): an empty Buffer, or the connection's error. Never waits. */
+  #readNothing(): Future<Buffer> {
+    const future = this.#getLoop().createFuture<Buffer>();
+    if (this.#exception !== null) future.setException(this.#exception);
+    else future.setResult(EMPTY);
+    return future;
   }
 
   /**
@@ -455,11 +527,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
    */
   readExactly(n: number): Future<Buffer> {
     validateCount(n, 'n', 0);
-    if (n === 0) return this.#read('readExactly', () => {
-      if (this.#exception !== null) throw this.#exception;
-      return EMPTY;
-    });
-    return this.#read('readExactly', () => this.#tryReadExactly(n));
+    if (n === 0) return this.#readNothing();
+    return this.#read('readExactly', EXACTLY, n, null, null);
   }
 
   /**
@@ -468,9 +537,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * a separator, `IncompleteReadError` with the rest (`.expected` null).
    */
   readUntil(separator: Uint8Array | string = NEWLINE): Future<Buffer> {
-    const sep = toSeparator(separator);
-    const state = { offset: 0 };
-    return this.#read('readUntil', () => this.#tryReadUntil(sep, state));
+    return this.#read('readUntil', UNTIL, 0, toSeparator(separator), null);
   }
 
   /**
@@ -478,22 +545,14 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * longer than `limit` is dropped and `LimitOverrunError` thrown (asyncio raises ValueError here).
    */
   readLine(): Future<Buffer> {
-    const state = { offset: 0 };
-    return this.#read('readLine', () => this.#tryReadLine(state));
+    return this.#read('readLine', LINE, 0, null, null);
   }
 
   /** Lines until EOF, as asyncio's `async for line in reader`. */
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
     // `next()` returns a Future (for-await awaits any thenable).
     const iterator = {
-      next: (): Future<IteratorResult<Buffer>> => {
-        const state = { offset: 0 };
-        return this.#read('readLine', () => {
-          const line = this.#tryReadLine(state);
-          if (line === NEED_DATA) return NEED_DATA;
-          return line.length === 0 ? { done: true, value: undefined } : { done: false, value: line };
-        }) as Future<IteratorResult<Buffer>>;
-      },
+      next: (): Future<IteratorResult<Buffer>> => this.#read('readLine', LINE_ITER, 0, null, null),
       [Symbol.asyncIterator]() {
         return iterator;
       },
@@ -505,7 +564,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const info = [`${this.#size} bytes`];
     if (this.#eof) info.push('eof');
     if (this.#limit !== DEFAULT_LIMIT) info.push(`limit=${this.#limit}`);
-    if (this.#pending !== null) info.push('waiting');
+    if (this.#waiter !== null) info.push('waiting');
     if (this.#exception !== null) info.push(`exception=${this.#exception.name}`);
     if (this.#paused) info.push('paused');
     return `StreamReader ${info.join(' ')}`;
@@ -553,6 +612,11 @@ export class FlowControlProtocol {
     }
   }
 
+  /** @internal True while writing may go on without waiting: not paused, and the connection not lost. */
+  _mayWrite(): boolean {
+    return !this.#writePaused && !this.#lost;
+  }
+
   /** Settles `waiter` now, or once writing may go on. */
   drainHelper(waiter: Future<void>): void {
     if (waiter.done()) return;
@@ -578,6 +642,7 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   #closed = false;
   #closeError: Error | null = null;
   #closeWaiters: Array<Future<void>> = [];
+  #drained: Future<void> | null = null;
 
   constructor(reader: StreamReader | null, clientConnected: ClientConnected | null = null, loop?: EventLoop) {
     super(loop);
@@ -665,6 +730,12 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     return waiter;
   }
 
+  #makeDrained(): Future<void> {
+    const drained = this.loop.createFuture<void>();
+    drained.setResult(undefined);
+    return drained;
+  }
+
   /** The client task of a server connection, when `onClient` returned a coroutine. */
   get task(): Future<unknown> | null {
     return this.#task;
@@ -679,13 +750,19 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   }
 
   drain(reader: StreamReader | null): Future<void> {
+    const exc = reader === null ? null : reader.exception();
+    const transport = this.#transport;
+    if (exc === null && this._mayWrite() && (transport === null || !transport.isClosing())) {
+      // Nothing to wait for (a drain after each write, the usual case): one settled Future
+      // per connection, handed to every such drain.
+      return (this.#drained ??= this.#makeDrained());
+    }
     const waiter = this.loop.createFuture<void>();
-    const exc = reader?.exception() ?? null;
     if (exc !== null) {
       waiter.setException(exc);
       return waiter;
     }
-    if (this.#transport !== null && this.#transport.isClosing()) {
+    if (transport !== null && transport.isClosing()) {
       // As asyncio: yield once so connectionLost can run and drain reports it, rather than a
       // write/drain loop spinning on a closing transport without ever seeing the error.
       this.loop.callSoon(() => this.drainHelper(waiter));

@@ -391,6 +391,168 @@ describe('StreamReader (bytes fed by hand)', () => {
       );
     }));
 
+  test('a waiting read(n) is handed the next chunk itself when it fits, else its first n bytes', () =>
+    run(async () => {
+      const { reader } = handReader();
+      const small = Buffer.from('ping');
+      const waiting = reader.read(10);
+      reader.feedData(small);
+      assert.equal(waiting.done(), true, 'settled by the chunk that arrived');
+      assert.equal(waiting.result(), small, 'the chunk itself, not a copy');
+      assert.equal(reader.bufferedSize, 0);
+      const short = reader.read(3);
+      reader.feedData(Buffer.from('abcdef'));
+      assert.equal((await short).toString(), 'abc');
+      assert.equal(reader.bufferedSize, 3);
+      assert.equal((await reader.read(10)).toString(), 'def');
+      // A Uint8Array that is not a Buffer comes out as a Buffer over the same bytes.
+      const waitingU8 = reader.read(10);
+      reader.feedData(new Uint8Array([104, 105]));
+      assert.ok(Buffer.isBuffer(await waitingU8));
+      assert.equal((await waitingU8).toString(), 'hi');
+    }));
+
+  test('a waiting readExactly(n) takes a chunk of exactly n whole, and joins smaller ones', () =>
+    run(async () => {
+      const { reader } = handReader();
+      const exact = Buffer.from('12345');
+      const first = reader.readExactly(5);
+      reader.feedData(exact);
+      assert.equal(first.result(), exact);
+      const joined = reader.readExactly(5);
+      reader.feedData(Buffer.from('ab'));
+      assert.equal(joined.done(), false);
+      reader.feedData(Buffer.from('cdefg'));
+      assert.equal((await joined).toString(), 'abcde');
+      assert.equal((await reader.read(5)).toString(), 'fg');
+    }));
+
+  test('a chunk that arrives for a cancelled waiting read(n) stays buffered for the next read', () =>
+    run(async () => {
+      const { reader, feed } = handReader();
+      const waiting = reader.read(100);
+      waiting.cancel();
+      feed('kept');
+      assert.equal(reader.bufferedSize, 4);
+      assert.equal((await reader.read(100)).toString(), 'kept');
+    }));
+
+  test('EOF while a read waits: read(n) gets an empty Buffer, readExactly the partial bytes, readLine the tail', () =>
+    run(async () => {
+      const a = handReader();
+      const read = a.reader.read(10);
+      a.reader.feedEof();
+      assert.equal((await read).length, 0);
+
+      const b = handReader();
+      const exactly = b.reader.readExactly(10);
+      b.feed('abc');
+      assert.equal(exactly.done(), false);
+      b.reader.feedEof();
+      await rejects(exactly, (err) => err instanceof IncompleteReadError && err.partial.toString() === 'abc' && err.expected === 10);
+      assert.equal(b.reader.bufferedSize, 0);
+
+      const c = handReader();
+      const line = c.reader.readLine();
+      c.feed('no new', 'line');
+      assert.equal(line.done(), false);
+      c.reader.feedEof();
+      assert.equal((await line).toString(), 'no newline');
+      assert.equal((await c.reader.readLine()).length, 0);
+    }));
+
+  test('a waiting readLine finds a line spread over many chunks, and the bytes after it stay buffered', () =>
+    run(async () => {
+      const { reader, feed } = handReader();
+      const line = reader.readLine();
+      for (let i = 0; i < 50; i++) feed('x'.repeat(7));
+      assert.equal(line.done(), false);
+      feed('yy\nrest', '\nmore');
+      assert.equal((await line).toString(), 'x'.repeat(350) + 'yy\n');
+      assert.equal((await reader.readLine()).toString(), 'rest\n');
+      assert.equal(reader.bufferedSize, 4);
+    }));
+
+  test('a read tried while another waits takes nothing from it: the waiting readUntil still finds its separator', () =>
+    run(async () => {
+      const { reader, feed } = handReader();
+      const until = reader.readUntil('\r\n');
+      feed('abc\r');
+      await rejects(reader.readUntil('\n'), { code: 'ERR_READ_IN_PROGRESS' });
+      await rejects(reader.readExactly(9), { code: 'ERR_READ_IN_PROGRESS' });
+      feed('\ndef');
+      assert.equal((await until).toString(), 'abc\r\n');
+      assert.equal((await reader.read(10)).toString(), 'def');
+    }));
+
+  test('waiting reads of every kind answer as a single Buffer would, whatever the chunking, through EOF (property)', () =>
+    run(() => {
+      const fc = require('fast-check');
+      const alphabet = Buffer.from('ab\n\r');
+      const chunk = fc.uint8Array({ minLength: 1, maxLength: 12 }).map((a) => Buffer.from(a.map((x) => alphabet[x % 4])));
+      const read = fc.oneof(
+        fc.record({ kind: fc.constant('read'), n: fc.integer({ min: 1, max: 20 }) }),
+        fc.record({ kind: fc.constant('readExactly'), n: fc.integer({ min: 1, max: 20 }) }),
+        fc.record({ kind: fc.constant('readUntil'), sep: fc.constantFrom('\r\n', 'ab\r', 'bb') }),
+        fc.record({ kind: fc.constant('readLine') }),
+        fc.record({ kind: fc.constant('iterate') }),
+        fc.record({ kind: fc.constant('readAll') }),
+      );
+      fc.assert(
+        fc.property(fc.array(chunk, { maxLength: 30 }), fc.array(read, { minLength: 1, maxLength: 15 }), (chunks, reads) => {
+          const reader = new StreamReader({ limit: 1 << 20 });
+          const lines = reader[Symbol.asyncIterator]();
+          let next = 0;
+          let model = Buffer.alloc(0); // fed and not yet read
+          let eof = false;
+          for (const r of reads) {
+            const fut =
+              r.kind === 'read' ? reader.read(r.n)
+              : r.kind === 'readExactly' ? reader.readExactly(r.n)
+              : r.kind === 'readUntil' ? reader.readUntil(r.sep)
+              : r.kind === 'readLine' ? reader.readLine()
+              : r.kind === 'iterate' ? lines.next()
+              : reader.read();
+            while (!fut.done() && next < chunks.length) {
+              reader.feedData(chunks[next]);
+              model = Buffer.concat([model, chunks[next++]]);
+            }
+            if (!fut.done()) {
+              eof = true;
+              reader.feedEof();
+            }
+            assert.equal(fut.done(), true);
+            const sep = r.kind === 'readUntil' ? r.sep : '\n';
+            const at = model.indexOf(sep);
+            let expected;
+            let partial = null;
+            if (r.kind === 'read') expected = model.subarray(0, r.n);
+            else if (r.kind === 'readAll') expected = model;
+            else if (r.kind === 'readExactly') {
+              if (model.length >= r.n) expected = model.subarray(0, r.n);
+              else partial = model;
+            } else if (at >= 0) expected = model.subarray(0, at + Buffer.byteLength(sep));
+            else if (r.kind === 'readUntil') partial = model;
+            else expected = model;
+            if (partial !== null) {
+              assert.ok(eof);
+              const err = fut.exception();
+              assert.ok(err instanceof IncompleteReadError);
+              assert.deepEqual(err.partial, partial);
+              model = Buffer.alloc(0);
+            } else {
+              const got = r.kind === 'iterate' ? fut.result() : { done: false, value: fut.result() };
+              if (r.kind === 'iterate' && expected.length === 0) assert.deepEqual(got, { done: true, value: undefined });
+              else assert.deepEqual(got.value, expected);
+              model = model.subarray(expected.length);
+            }
+            assert.equal(reader.bufferedSize, model.length);
+          }
+        }),
+        { numRuns: 500 },
+      );
+    }));
+
   test('the limit option must be a positive integer', () => {
     assert.throws(() => new StreamReader({ limit: 0 }), { name: 'RangeError' });
     assert.throws(() => new StreamReader({ limit: 'big' }), { name: 'TypeError' });
@@ -524,6 +686,41 @@ describe('streams over TCP on 127.0.0.1', () => {
       writer.close();
       peer.writer.close();
       await reader.read();
+      server.close();
+      await server.waitClosed();
+    }));
+
+  test('drain() with nothing to wait for is settled at once, however often it is called and whoever awaits it', () =>
+    run(async () => {
+      const { server, port, nextClient } = await serve();
+      const [reader, writer] = await openConnection('127.0.0.1', port);
+      const peer = await nextClient();
+      for (let i = 0; i < 3; i++) {
+        writer.write(Buffer.from(`m${i}\n`));
+        const drained = writer.drain();
+        assert.ok(isFuture(drained));
+        assert.equal(drained.done(), true);
+        assert.equal(drained.cancel(), false, 'a settled drain cannot be cancelled');
+        assert.equal(drained.result(), undefined);
+        await drained;
+        await Promise.all([drained, drained]);
+        assert.equal((await peer.reader.readLine()).toString(), `m${i}\n`);
+      }
+      // Generator coroutines take the same settled drain with yield*.
+      await getRunningLoop().createTask(
+        (function* () {
+          writer.write(Buffer.from('gen\n'));
+          yield* writer.drain();
+          yield* writer.drain();
+        })(),
+      );
+      assert.equal((await peer.reader.readLine()).toString(), 'gen\n');
+      writer.close();
+      await writer.waitClosed();
+      // Closed: drain no longer resolves at once as if writing could go on.
+      await rejects(writer.drain(), (err) => err.code === 'ECONNRESET');
+      await reader.read();
+      peer.writer.close();
       server.close();
       await server.waitClosed();
     }));
