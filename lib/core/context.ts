@@ -36,6 +36,8 @@ export const current = {
    * promise created there can be handed to its task.
    */
   frame: new Frame(null) as Frame | null,
+  /** Counts promise jobs while the hooks are on (Future's then tells a V8 thenable job by it). */
+  job: 0,
 };
 
 // Promise jobs never nest, so one slot is enough to restore the frame of the code around them.
@@ -47,6 +49,7 @@ function onInit(promise: Promise<unknown>): void {
   (promise as Tagged)[FRAME] = current.frame;
 }
 function onBefore(promise: Promise<unknown>): void {
+  current.job++;
   outerFrame = current.frame;
   const f = (promise as Tagged)[FRAME];
   current.frame = f === undefined ? null : f;

@@ -3,7 +3,7 @@
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { invalidArgType, validateFunction } from '../util/validate';
 import { current } from './context';
-import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop, type AwaitingTask } from './events';
+import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop } from './events';
 import { getRunningLoop } from './running';
 import { isNativeError } from 'util/types';
 
@@ -58,7 +58,7 @@ class FutureIter<T> implements Iterator<Future<T>, T, unknown> {
   }
 }
 
-export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T>> {
+export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> {
   /** @internal */ _state = PENDING;
   /** @internal */ _result: T | undefined = undefined;
   /** @internal */ _exception: unknown = undefined;
@@ -69,21 +69,9 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal */ _cancelledExc: CancelledError | null = null;
   /** @internal */ _tracked = false;
-  /** @internal the async-function task whose `await` of this future has not resumed yet */ _awaiter: AwaitingTask | null = null;
-  /** @internal sleep(0): awaiting code resumes two microtask hops after the pass (see settleNative) */ _yieldResume = false;
-  /** @internal the native promise is observed (awaited, then()): it settles when the future is done */ _observed = false;
-  /** @internal */ _resolveNative: (v: unknown) => void;
-  /** @internal */ _rejectNative: (e: unknown) => void;
-  /** @internal the class name (the prototype's `constructor` is the accessor below) */ declare _className: string;
+  /** @internal the promise job in which `then` was last read while done, else -1 (see the accessor below) */ _thenJob = -1;
 
   constructor(loop?: AbstractEventLoop) {
-    super(captureResolvers);
-    this._resolveNative = capturedResolve!;
-    this._rejectNative = capturedReject!;
-    // The resolving functions hold the promise: left here they would keep the last future alive.
-    capturedResolve = capturedReject = null;
-    const proto = new.target.prototype as { [OWN]?: object };
-    if (proto[OWN] !== proto) makeAwaitable(proto, new.target);
     this._loop = loop === undefined ? getRunningLoop() : loop;
   }
 
@@ -184,29 +172,44 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
   }
 
   /**
-   * An explicit `fut.then(f, r)` (not `await fut`: V8 awaits the native promise without calling
-   * then). It keeps the future's own semantics: `f` gets the result as it was set — a thenable
-   * result is passed as is, not adopted — and is called from a loop callback once the future is
-   * done (a microtask later when it is done already). Called in an async-function task's frame,
-   * it registers the future as awaited by that task, as `await` does.
+   * `await fut`. The continuation is resumed from a loop callback (scheduled with callSoon once
+   * the future is done), as asyncio resumes a task. Called from an async-function task's
+   * frame, it also tells that task which future it awaits, so cancel() can reach it.
+   * A future that is already done settles the returned promise through a native promise (one
+   * microtask, as `await` of a resolved promise): nothing is left to cancel.
    */
-  override then<R1 = T, R2 = never>(
+  then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
     const frame = current.frame;
-    const task = frame !== null && current.stepTask === null ? frame.task : null;
-    if (task !== null && task._state === PENDING && this._state === PENDING) {
-      if ((task as unknown) === this) {
-        return Promise.reject(new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF')).then(onFulfilled, onRejected);
+    const task = frame !== null ? frame.task : null;
+    if (this._state !== PENDING) {
+      if (this._state === FINISHED && !this._failed) {
+        const v = this._result;
+        // A thenable result must reach onFulfilled as the object itself (not adopted): slow path.
+        if (v === null || (typeof v !== 'object' && typeof v !== 'function') || typeof (v as { then?: unknown }).then !== 'function') {
+          if (this._thenJob !== -1 && this._thenJob !== current.job) return callNow(onFulfilled, v);
+          return Promise.resolve(v).then(onFulfilled as (value: unknown) => R1 | PromiseLike<R1>, onRejected);
+        }
+      } else {
+        if (this._thenJob !== -1 && this._thenJob !== current.job && typeof onRejected === 'function') return callNow(onRejected, this._failure());
+        return Promise.reject(this._failure()).then(onFulfilled, onRejected);
       }
+    }
+    if (task !== null && task._state === PENDING && current.stepTask === null) {
+      if ((task as unknown) === this) {
+        const err = new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF');
+        return Promise.reject(err).then(onFulfilled, onRejected);
+      }
+      // A cancel requested while nothing was awaited cancels this future here (see settle).
       task._awaiting(this);
     }
     const promise = new Promise<R1 | R2>(captureResolvers);
     const resolve = capturedResolve as (v: unknown) => void;
     const reject = capturedReject as (e: unknown) => void;
-    capturedResolve = capturedReject = null;
     const settle = (): void => {
+      if (task !== null) task._awaited(this);
       if (this._state === FINISHED && !this._failed) {
         if (typeof onFulfilled !== 'function') return resolve(this._result);
         try {
@@ -229,12 +232,20 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
     return promise;
   }
 
+  catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.then(undefined, onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return Promise.resolve(this).finally(onFinally);
+  }
+
   [Symbol.iterator](): Iterator<Future<T>, T, unknown> {
     return new FutureIter(this);
   }
 
-  override toString(): string {
-    const name = this._className;
+  toString(): string {
+    const name = this.constructor.name;
     if (this._state === PENDING) return `<${name} pending>`;
     if (this._state === CANCELLED) return `<${name} cancelled>`;
     if (this._failed) return `<${name} finished exception=${repr(this._exception)}>`;
@@ -242,16 +253,6 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
   }
 
   // ---- internals shared with Task, the loop and the combinators ----
-
-  /** @internal Someone awaits the native promise (or called then()): settle it once done, through the loop. */
-  _observe(): void {
-    this._observed = true;
-    if (this._state === PENDING) this._addCallbackInternal(settleNative);
-    // Done, its callbacks queued and not run (a granted lock Waiter may still be revoked): the
-    // await resumes with them, reading the state then.
-    else if (this._scheduled !== null) this._scheduled.push(settleNative);
-    else settleNative(this);
-  }
 
   /** @internal A done callback that is never exposed (cheaper than addDoneCallback's checks). */
   _addCallbackInternal(cb: (fut: any) => void): void {
@@ -323,79 +324,32 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
   }
 }
 
-// `await fut` runs PromiseResolve(%Promise%, fut): fut is a native promise, so V8 reads its
-// `constructor` and, when that is %Promise%, awaits fut itself — one microtask hop, as for any
-// promise — instead of wrapping a thenable (a PromiseResolveThenableJob calling then(): three
-// hops). The read happens synchronously in the awaiting code, which is the moment an
-// async-function task learns which future it awaits (bench/await-designs.js compares the
-// designs). fut.then() reads it too (SpeciesConstructor), so then() returns a plain Promise and
-// also counts as awaiting. Subclasses (Task, ...) define their own `constructor`; each gets the
-// accessor the first time one of its instances is made.
-const OWN = Symbol('evloop.awaitable');
-let internalThen = false;
-const promiseThen = Promise.prototype.then;
-const noop = (): void => {};
+// `await fut` reads fut.then in the awaiting code, and V8 calls it later, from a promise job of
+// its own (PromiseResolveThenableJob) that has nothing else to do: a done future can call the
+// await's resolving function right there, saving two microtask hops (await of a done future:
+// one hop more than a native promise instead of three). A then() called in the job that read
+// the property — every explicit `fut.then(cb)` — keeps the asynchronous path Promises/A+ asks
+// for. Only a future already done when `then` was read is shortcut: one that finishes in
+// between (e.g. sleep(0) woken by a pass that ran before the job) resumes no earlier, relative
+// to the tasks it woke alongside, than it always did. Jobs are counted by the promise hooks,
+// which are on while an async-function task is pending; with them off the count never moves
+// and every call takes the asynchronous path.
+const thenMethod = Future.prototype.then;
+Object.defineProperty(Future.prototype, 'then', {
+  configurable: true,
+  enumerable: false,
+  get(this: Future<unknown>) {
+    this._thenJob = this._state === PENDING ? -1 : current.job;
+    return thenMethod;
+  },
+});
 
-function awaitedConstructor(this: Future<unknown>): PromiseConstructor {
-  if (internalThen) return Promise;
-  if (!this._observed) this._observe();
-  const frame = current.frame;
-  if (frame !== null && current.stepTask === null) {
-    const task = frame.task;
-    if (task !== null && task._state === PENDING) {
-      // Thrown at the `await` (PromiseResolve's abrupt completion), as asyncio raises it there.
-      if ((task as unknown) === this) throw new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF');
-      // A cancel requested while nothing was awaited cancels this future here.
-      if (this._state === PENDING) {
-        // sleep(0) is asyncio's bare yield: nothing to cancel, a cancel is thrown in at resumption.
-        if (this._yieldResume) this._awaiter = task;
-        else task._awaiting(this);
-      }
-    }
-  }
-  return Promise;
-}
-
-function makeAwaitable(proto: { [OWN]?: object }, cls: { name: string }): void {
-  Object.defineProperty(proto, 'constructor', { configurable: true, enumerable: false, get: awaitedConstructor });
-  Object.defineProperty(proto, '_className', { configurable: true, enumerable: false, value: cls.name });
-  Object.defineProperty(proto, OWN, { value: proto });
-}
-makeAwaitable(Future.prototype as { [OWN]?: object }, Future);
-
-/** The future's outcome, handed to its native promise (observed: something awaits it). */
-function settleNative(fut: Future<unknown>): void {
-  const task = fut._awaiter;
-  if (task !== null) {
-    fut._awaiter = null;
-    if (!fut._yieldResume) {
-      task._awaited(fut);
-    } else {
-      const cancelled = task._cancelAtYield();
-      if (cancelled !== null) return rejectHandled(fut, cancelled);
-    }
-  }
-  if (fut._state === FINISHED && !fut._failed) {
-    // sleep(0) is asyncio's bare yield: the tasks woken in the same pass run their whole step
-    // first. An async-function task's step ends one hop after its continuation (when its
-    // promise's reaction runs), so code resuming from sleep(0) waits for the hops that a
-    // native promise in between costs.
-    if (fut._yieldResume) fut._resolveNative(Promise.resolve(fut._result));
-    else fut._resolveNative(fut._result);
-    return;
-  }
-  rejectHandled(fut, fut._failure());
-}
-
-function rejectHandled(fut: Future<unknown>, err: unknown): void {
-  fut._rejectNative(err);
-  // Handled: an observer that attached no reaction (Promise.resolve(fut) alone) must not make
-  // the process report an unhandled rejection; the future's own reporting stays as it was.
-  internalThen = true;
+function callNow<R>(fn: ((value: any) => R | PromiseLike<R>) | null | undefined, value: unknown): Promise<any> {
+  if (typeof fn !== 'function') return Promise.resolve(value);
   try {
-    promiseThen.call(fut, undefined, noop);
-  } finally {
-    internalThen = false;
+    return Promise.resolve(fn(value));
+  } catch (e) {
+    return Promise.reject(e);
   }
 }
 
