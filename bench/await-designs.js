@@ -8,7 +8,7 @@
 //     whose `constructor` accessor V8 reads synchronously in the awaiting code (the moment a task
 //     could learn what it awaits) and then awaits with no thenable job; a minimal thenable; and a
 //     native promise awaited inside a task, which no design of `await fut` can beat while the
-//     promise hooks are on. The full native-promise Future (commit e657938, reverted; see
+//     promise hooks are on. The full native-promise Future (in the history as "Future is a native promise", reverted; see
 //     docs/futures.md) measured no faster than the thenable one side by side.
 const { promiseHooks } = require('v8');
 const { run, getRunningLoop } = require('evloop');
