@@ -2,11 +2,14 @@
 // The experiments behind two design choices (issue #13), in one process, medians of 5 rounds:
 //  1. What any V8 promise hook costs plain-promise code: why evloop installs its hooks only while
 //     an async-function task is pending, and why no per-promise-hook design can stay within 5%.
-//  2. What `await` of a done future costs in three designs: a native promise (the floor); a
-//     thenable (evloop's Future: V8 runs a PromiseResolveThenableJob that calls then()); and a
-//     prototype of the alternative — a Future that *is* a native promise, whose `constructor`
-//     getter V8 reads synchronously in the awaiting code (the moment a task could learn what it
-//     awaits) and then awaits with no thenable job at all.
+//  2. What `await` of a done future costs: a native promise outside any task (the floor, as
+//     bench/loop.js's Node side); evloop's Future, a thenable (V8 runs a PromiseResolveThenableJob
+//     calling then()); a bare prototype of the alternative — a Future that *is* a native promise,
+//     whose `constructor` accessor V8 reads synchronously in the awaiting code (the moment a task
+//     could learn what it awaits) and then awaits with no thenable job; a minimal thenable; and a
+//     native promise awaited inside a task, which no design of `await fut` can beat while the
+//     promise hooks are on. The full native-promise Future (in the history as "Future is a native promise", reverted; see
+//     docs/futures.md) measured no faster than the thenable one side by side.
 const { promiseHooks } = require('v8');
 const { run, getRunningLoop } = require('evloop');
 
@@ -23,12 +26,20 @@ async function plainWork() {
 const TAG = Symbol('frame');
 let cur = {};
 let outer = null;
+const outsideFrame = { task: null };
 const hookSets = {
   'no hook': [],
   'an empty init hook': [() => promiseHooks.onInit(() => {})],
   'empty before + after hooks': [() => promiseHooks.onBefore(() => {}), () => promiseHooks.onAfter(() => {})],
   'init storing a property': [() => promiseHooks.onInit((p) => { p[TAG] = cur; })],
-  "evloop's three hooks": [
+  // What code outside any task pays since issue #13: init tags only promises made in a task's
+  // frame, so these stay on V8's initial promise map.
+  "evloop's hooks, code outside tasks": [
+    () => promiseHooks.onInit(() => { const f = outsideFrame; if (f !== null && f.task !== null) throw new Error('unreached'); }),
+    () => promiseHooks.onBefore((p) => { outer = cur; const f = p[TAG]; cur = f === undefined ? null : f; }),
+    () => promiseHooks.onAfter(() => { cur = outer; outer = null; }),
+  ],
+  "evloop's three hooks (tag every promise)": [
     () => promiseHooks.onInit((p) => { p[TAG] = cur; }),
     () => promiseHooks.onBefore((p) => { outer = cur; const f = p[TAG]; cur = f === undefined ? null : f; }),
     () => promiseHooks.onAfter(() => { cur = outer; outer = null; }),
@@ -81,24 +92,31 @@ async function timeIt(fn) {
     'native promise': async () => {
       for (let i = 0; i < N; i++) { let res; const p = new Promise((r) => { res = r; }); res(i); await p; }
     },
-    'evloop Future (thenable)': async () => {
+    'evloop Future (thenable, kept)': async () => {
       const loop = getRunningLoop();
       for (let i = 0; i < N; i++) { const f = loop.createFuture(); f.setResult(i); await f; }
     },
     'prototype: Future as native promise': async () => {
       for (let i = 0; i < N; i++) { const f = new NativeFuture(); f.setResult(i); await f; }
     },
+    'a minimal thenable (the old design)': async () => {
+      for (let i = 0; i < N; i++) { const v = i; await { then(ok) { ok(v); } }; }
+    },
+    'native promise, inside the task': async () => {
+      for (let i = 0; i < N; i++) { let res; const p = new Promise((r) => { res = r; }); res(i); await p; }
+    },
   };
   const awaitTimes = {};
   for (let r = 0; r < 6; r++) {
     for (const [name, body] of Object.entries(designs)) {
-      const ms = await run(() => timeIt(body));
+      // The floor runs outside any task (no hooks), as bench/loop.js's Node side does.
+      const ms = name === 'native promise' ? await timeIt(body) : await run(() => timeIt(body));
       await new Promise((resolve) => setImmediate(resolve));
       if (r > 0) (awaitTimes[name] ??= []).push(ms);
     }
   }
   const nat = median(awaitTimes['native promise']);
-  console.log('\nfuture create → resolve → await, inside an async-function task   M/s (median of 5)  / native');
+  console.log('\nfuture create → resolve → await (in an async-function task, but the floor)   M/s (median of 5)  / native');
   for (const [name, t] of Object.entries(awaitTimes)) {
     const rate = N / median(t) / 1000;
     console.log(`  ${name.padEnd(38)} ${rate.toFixed(2).padStart(6)}   ${(nat / median(t)).toFixed(2)}x`);

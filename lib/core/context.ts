@@ -31,9 +31,7 @@ export const current = {
   runningLoops: [] as AbstractEventLoop[],
   /**
    * The frame of the code running now (null: none known, e.g. a continuation of a promise made
-   * before the hooks were installed). Code that runs after `require('evloop')` in the same
-   * synchronous execution (the usual `run(main)` at top level) starts in a frame of its own, so a
-   * promise created there can be handed to its task.
+   * before the hooks were installed, or made outside any task: see onInit).
    */
   frame: new Frame(null) as Frame | null,
   /** Counts promise jobs while the hooks are on (Future's then tells a V8 thenable job by it). */
@@ -46,7 +44,10 @@ const NO_JOB = new Frame(null);
 let outerFrame: Frame | null = NO_JOB;
 
 function onInit(promise: Promise<unknown>): void {
-  (promise as Tagged)[FRAME] = current.frame;
+  // Only promises made in a task's frame are tagged: adding a property takes a promise off V8's
+  // initial promise map (and its fast paths), which other code in the process should not pay.
+  const f = current.frame;
+  if (f !== null && f.task !== null) (promise as Tagged)[FRAME] = f;
 }
 function onBefore(promise: Promise<unknown>): void {
   current.job++;
