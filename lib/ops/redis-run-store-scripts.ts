@@ -43,61 +43,81 @@ return 1
 
 const FIELDS = `'b', 's', 'a', 'st', 'en', 'res', 'err'`;
 
-// ARGV: prefix, id, status, category, step ('' | 'start' | 'finish'), now ISO, now ms,
-// result JSON ('' = unchanged), error ('' = unchanged, '-' = remove, else JSON), origin,
-// feed max, max finished, max age ms (0 = none), feed kind.
-// Returns the record's fields (as GET reads them), or nil when the run is unknown or finished:
-// the first finishing transition wins, whichever process writes it.
-export const UPDATE = `
-local h = KEYS[1]
-local P, id = ARGV[1], ARGV[2]
-local cur = redis.call('HMGET', h, 'q', 'en', 'c', 't')
-if not cur[1] or cur[2] then return nil end
-local seq, old, task, cat = cur[1], cur[3], cur[4], ARGV[4]
-if ARGV[5] == 'start' then
-  redis.call('HINCRBY', h, 'a', 1)
-  redis.call('HSETNX', h, 'st', ARGV[6])
-end
-if ARGV[8] ~= '' then redis.call('HSET', h, 'res', ARGV[8]) end
-if ARGV[9] == '-' then redis.call('HDEL', h, 'err') elseif ARGV[9] ~= '' then redis.call('HSET', h, 'err', ARGV[9]) end
-redis.call('HSET', h, 's', ARGV[3], 'c', cat)
-if old ~= cat then
-  redis.call('ZREM', P .. 'c:' .. old, id)
-  redis.call('ZREM', P .. 'tc:' .. task .. ':' .. old, id)
-  redis.call('ZADD', P .. 'c:' .. cat, seq, id)
-  redis.call('ZADD', P .. 'tc:' .. task .. ':' .. cat, seq, id)
-end
-local reply = redis.call('HMGET', h, ${FIELDS})
-if ARGV[5] == 'finish' then
-  redis.call('HSET', h, 'en', ARGV[6])
-  reply[5] = ARGV[6]
-  local now = tonumber(ARGV[7])
-  redis.call('ZADD', P .. 'done', now, id)
-  -- Retention, at most 100 records per call (each finish adds one, so the excess cannot grow).
-  local function drop(rid)
-    local rh = P .. 'r:' .. rid
-    local f = redis.call('HMGET', rh, 't', 'c')
-    if f[1] then
-      redis.call('ZREM', P .. 'all', rid)
-      redis.call('ZREM', P .. 't:' .. f[1], rid)
-      redis.call('ZREM', P .. 'c:' .. f[2], rid)
-      redis.call('ZREM', P .. 'tc:' .. f[1] .. ':' .. f[2], rid)
-      redis.call('DEL', rh)
+/**
+ * The transition as a Lua function, shared with the queue's scripts (redis-queue-scripts.ts), so
+ * that an acknowledgement and the run's final state are one atomic step. Arguments: prefix, id,
+ * status, category, step ('' | 'start' | 'finish'), now ISO, now ms, result JSON ('' =
+ * unchanged), error ('' = unchanged, '-' = remove, else JSON), origin, feed max, max finished,
+ * max age ms (0 = none), feed kind. Returns the record's fields (as GET reads them), or nil when
+ * the run is unknown or finished: the first finishing transition wins, whichever process writes it.
+ */
+export const RECORD_UPDATE_FN = `
+local function record_update(P, id, status, cat, step, nowiso, nowms, res, err, origin, feedmax, maxfin, maxage, kind)
+  local h = P .. 'r:' .. id
+  local cur = redis.call('HMGET', h, 'q', 'en', 'c', 't')
+  if not cur[1] or cur[2] then return nil end
+  local seq, old, task = cur[1], cur[3], cur[4]
+  if step == 'start' then
+    redis.call('HINCRBY', h, 'a', 1)
+    redis.call('HSETNX', h, 'st', nowiso)
+  end
+  if res ~= '' then redis.call('HSET', h, 'res', res) end
+  if err == '-' then redis.call('HDEL', h, 'err') elseif err ~= '' then redis.call('HSET', h, 'err', err) end
+  redis.call('HSET', h, 's', status, 'c', cat)
+  if old ~= cat then
+    redis.call('ZREM', P .. 'c:' .. old, id)
+    redis.call('ZREM', P .. 'tc:' .. task .. ':' .. old, id)
+    redis.call('ZADD', P .. 'c:' .. cat, seq, id)
+    redis.call('ZADD', P .. 'tc:' .. task .. ':' .. cat, seq, id)
+  end
+  local reply = redis.call('HMGET', h, ${FIELDS})
+  if step == 'finish' then
+    redis.call('HSET', h, 'en', nowiso)
+    reply[5] = nowiso
+    local now = tonumber(nowms)
+    redis.call('ZADD', P .. 'done', now, id)
+    -- Retention, at most 100 records per call (each finish adds one, so the excess cannot grow).
+    local function drop(rid)
+      local rh = P .. 'r:' .. rid
+      local f = redis.call('HMGET', rh, 't', 'c')
+      if f[1] then
+        redis.call('ZREM', P .. 'all', rid)
+        redis.call('ZREM', P .. 't:' .. f[1], rid)
+        redis.call('ZREM', P .. 'c:' .. f[2], rid)
+        redis.call('ZREM', P .. 'tc:' .. f[1] .. ':' .. f[2], rid)
+        redis.call('DEL', rh)
+      end
+      redis.call('ZREM', P .. 'done', rid)
     end
-    redis.call('ZREM', P .. 'done', rid)
+    local excess = redis.call('ZCARD', P .. 'done') - tonumber(maxfin)
+    if excess > 100 then excess = 100 end
+    if excess > 0 then
+      for _, rid in ipairs(redis.call('ZRANGE', P .. 'done', 0, excess - 1)) do drop(rid) end
+    end
+    local age = tonumber(maxage)
+    if age > 0 then
+      for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'done', '-inf', '(' .. (now - age), 'LIMIT', 0, 100)) do drop(rid) end
+    end
   end
-  local excess = redis.call('ZCARD', P .. 'done') - tonumber(ARGV[12])
-  if excess > 100 then excess = 100 end
-  if excess > 0 then
-    for _, rid in ipairs(redis.call('ZRANGE', P .. 'done', 0, excess - 1)) do drop(rid) end
-  end
-  local age = tonumber(ARGV[13])
-  if age > 0 then
-    for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'done', '-inf', '(' .. (now - age), 'LIMIT', 0, 100)) do drop(rid) end
-  end
+  redis.call('XADD', P .. 'feed', 'MAXLEN', '~', feedmax, '*', 'id', id, 't', task, 'o', origin, 'k', kind)
+  return reply
 end
-redis.call('XADD', P .. 'feed', 'MAXLEN', '~', ARGV[11], '*', 'id', id, 't', task, 'o', ARGV[10], 'k', ARGV[14])
-return reply
+`;
+
+// ARGV: the arguments of record_update, in its order.
+export const UPDATE = RECORD_UPDATE_FN + `
+return record_update(unpack(ARGV))
+`;
+
+// ARGV: the arguments of record_update for a start, then the attempts allowed. The worker's
+// read and its start in one call: 0 when the run is unknown; { 1, fields } when it is not
+// started (finished, or out of attempts: the worker decides which); { 2, fields } when started.
+export const BEGIN = RECORD_UPDATE_FN + `
+local h = ARGV[1] .. 'r:' .. ARGV[2]
+local cur = redis.call('HMGET', h, 'q', 'en', 'a')
+if not cur[1] then return 0 end
+if cur[2] or tonumber(cur[3]) >= tonumber(ARGV[15]) then return { 1, redis.call('HMGET', h, ${FIELDS}) } end
+return { 2, record_update(unpack(ARGV, 1, 14)) }
 `;
 
 // ARGV: prefix, index key (after the prefix), offset, limit. Returns { total, { fields… } }:
