@@ -13,7 +13,7 @@
 //   fence    the scanner lease's fencing token
 //   eids     hash stream entry id → runId
 
-import { RECORD_UPDATE_FN } from './redis-run-store-scripts';
+import { RECORD_INSERT_FN, RECORD_UPDATE_FN } from './redis-run-store-scripts';
 
 const PRELUDE = `
 local S, KH, MH, DZ, DL, FN, EH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -65,14 +65,20 @@ local function fenced(token)
 end
 `;
 
-/** ARGV: runId, message JSON, key, delay ms, fence ('' for none). */
+/**
+ * ARGV: runId, message JSON, key, delay ms, fence ('' for none), and optionally the run's new
+ * record (record_insert's arguments after the id: prefix, task, base JSON, origin, feed max),
+ * written only when the message is: a refused enqueue leaves no record behind.
+ */
 export const ENQUEUE =
   PRELUDE +
+  RECORD_INSERT_FN +
   `
 local refused = fenced(ARGV[5])
 if refused then return refused end
 if redis.call('HEXISTS', KH, ARGV[3]) == 1 then return redis.error_reply('DUPKEY ' .. ARGV[3]) end
 if redis.call('HEXISTS', MH, ARGV[1]) == 1 then return redis.error_reply('DUPRUN ' .. ARGV[1]) end
+if ARGV[6] then record_insert(ARGV[6], ARGV[1], ARGV[7], ARGV[8], ARGV[9], ARGV[10]) end
 redis.call('HSET', KH, ARGV[3], ARGV[1])
 place(ARGV[1], { m = ARGV[2], k = ARGV[3], d = 0 }, tonumber(ARGV[4]))
 return 1

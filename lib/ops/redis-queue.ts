@@ -227,6 +227,14 @@ export class RedisQueue implements Queue {
   }
 
   enqueue(message: QueueMessage, options: EnqueueOptions): Future<void> {
+    return this._enqueueRecorded(message, options, undefined);
+  }
+
+  /**
+   * @internal enqueue(), with the run's new record written by the same script when `record`
+   * is given (RedisRunStore.insertEnqueued: record_insert's arguments after the id).
+   */
+  _enqueueRecorded(message: QueueMessage, options: EnqueueOptions, record: ReadonlyArray<string | number> | undefined): Future<void> {
     const loop = this.#bind();
     checkMessage(message);
     validateObject(options, 'options');
@@ -236,7 +244,9 @@ export class RedisQueue implements Queue {
     if (this.#closed) return this.#failed(loop, this.#closedError());
     const json = JSON.stringify(message);
     if (delay > 0) this._dueIn(delay);
-    return this.#then(loop, this.#run(lua.ENQUEUE, [message.runId, json, key, Math.ceil(delay), fence]), () => undefined);
+    const args: Array<string | number> = [message.runId, json, key, Math.ceil(delay), fence];
+    if (record !== undefined) args.push(...record);
+    return this.#then(loop, this.#run(lua.ENQUEUE, args), () => undefined);
   }
 
   consume(): Future<Delivery> {

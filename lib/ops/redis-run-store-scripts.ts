@@ -10,19 +10,29 @@
 //   P feed                 a capped stream of changes, read by every process's watcher
 // Only the run's hash is declared in KEYS; the index keys derive from the prefix (same hash tag).
 
-// ARGV: prefix, id, task, base JSON, origin, feed max. 1 = inserted, 0 = the run exists (kept).
-export const INSERT = `
-local h = KEYS[1]
-if redis.call('EXISTS', h) == 1 then return 0 end
-local P, id, task = ARGV[1], ARGV[2], ARGV[3]
-local seq = redis.call('INCR', P .. 'seq')
-redis.call('HSET', h, 'b', ARGV[4], 's', '1', 'c', 'init', 'a', '0', 'q', seq, 't', task)
-redis.call('ZADD', P .. 'all', seq, id)
-redis.call('ZADD', P .. 't:' .. task, seq, id)
-redis.call('ZADD', P .. 'c:init', seq, id)
-redis.call('ZADD', P .. 'tc:' .. task .. ':init', seq, id)
-redis.call('XADD', P .. 'feed', 'MAXLEN', '~', ARGV[6], '*', 'id', id, 't', task, 'o', ARGV[5], 'k', 'new')
-return 1
+/**
+ * A new run's record, as a Lua function shared with the queue's enqueue script (the record and
+ * the message in one atomic step). Arguments: prefix, id, task, base JSON, origin, feed max.
+ * 1 = inserted, 0 = the run exists (kept).
+ */
+export const RECORD_INSERT_FN = `
+local function record_insert(P, id, task, base, origin, feedmax)
+  local h = P .. 'r:' .. id
+  if redis.call('EXISTS', h) == 1 then return 0 end
+  local seq = redis.call('INCR', P .. 'seq')
+  redis.call('HSET', h, 'b', base, 's', '1', 'c', 'init', 'a', '0', 'q', seq, 't', task)
+  redis.call('ZADD', P .. 'all', seq, id)
+  redis.call('ZADD', P .. 't:' .. task, seq, id)
+  redis.call('ZADD', P .. 'c:init', seq, id)
+  redis.call('ZADD', P .. 'tc:' .. task .. ':init', seq, id)
+  redis.call('XADD', P .. 'feed', 'MAXLEN', '~', feedmax, '*', 'id', id, 't', task, 'o', origin, 'k', 'new')
+  return 1
+end
+`;
+
+// ARGV: record_insert's arguments.
+export const INSERT = RECORD_INSERT_FN + `
+return record_insert(unpack(ARGV))
 `;
 
 // ARGV: prefix, id, origin, feed max. Removes the record and its index entries.

@@ -14,8 +14,8 @@ import { Future } from '../core/future';
 import { createRedisClient, RedisClient, type RedisScript } from '../redis/client';
 import { Status, statusCategory, statusMessage } from '../util/status';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateMs, validateObject } from '../util/validate';
-import type { DeadLetterReason, Delivery } from './queue';
-import { RedisDelivery } from './redis-queue';
+import type { DeadLetterReason, Delivery, EnqueueOptions, Queue, QueueMessage } from './queue';
+import { RedisDelivery, RedisQueue } from './redis-queue';
 import type { BeginOutcome, ForeignChange, RunPatch, RunStore, RunStoreLimits, SettledFinal } from './run-store';
 import { thenMaybe } from './run-store';
 import * as lua from './redis-run-store-scripts';
@@ -65,6 +65,11 @@ function toJson(value: unknown): string {
   } catch (err) {
     return JSON.stringify({ unserializable: String((err as Error)?.message ?? err) });
   }
+}
+
+/** The record's immutable part, written once: user data round-trips exactly. */
+function baseOf(run: RunRecord): string {
+  return JSON.stringify({ id: run.id, task: run.task, key: run.key, params: run.params, createdAt: run.createdAt });
 }
 
 export class RedisRunStore implements RunStore {
@@ -124,8 +129,14 @@ export class RedisRunStore implements RunStore {
   }
 
   insert(run: RunRecord): Future<void> {
-    const base = JSON.stringify({ id: run.id, task: run.task, key: run.key, params: run.params, createdAt: run.createdAt });
-    return thenMaybe(this.#run(lua.INSERT, run.id, [run.task, base, this.origin, this.maxFeed]), () => undefined) as Future<void>;
+    return thenMaybe(this.#run(lua.INSERT, run.id, [run.task, baseOf(run), this.origin, this.maxFeed]), () => undefined) as Future<void>;
+  }
+
+  insertEnqueued(queue: Queue, run: RunRecord, message: QueueMessage, options: EnqueueOptions): Future<void> | undefined {
+    // Only a queue on this client under this name (the same hash tag): its enqueue script then
+    // writes the record, and only if it takes the message.
+    if (!(queue instanceof RedisQueue) || queue.client !== this.client || queue.name !== this.name || this.#closed) return undefined;
+    return queue._enqueueRecorded(message, options, [this.#prefix, run.task, baseOf(run), this.origin, this.maxFeed]);
   }
 
   discard(id: string): Future<void> {

@@ -10,7 +10,7 @@ import { codedError, invalidArgType, invalidArgValue, validateInteger, validateM
 import { HARD_MAX_ATTEMPTS } from './retry-policy';
 import { MemoryRunStore } from './memory-run-store';
 import type { Future } from '../core/future';
-import type { DeadLetterReason, Delivery } from './queue';
+import type { DeadLetterReason, Delivery, Queue, QueueMessage } from './queue';
 import { copyRun, newRunRecord, thenMaybe, type BeginOutcome, type Maybe, type RunPatch, type RunStore, type RunStoreLimits } from './run-store';
 import type { OpsChange, RunQuery, RunRecord, TaskInfo } from './types';
 
@@ -148,6 +148,21 @@ export class Registry {
     const id = randomUUID();
     const run = newRunRecord(id, task, key ?? id, params);
     return thenMaybe(this.store.insert(run), () => run);
+  }
+
+  /**
+   * A new run whose record is written by the queue's enqueue, in one atomic step, where the
+   * store can ride on the queue (RunStore.insertEnqueued): the record exists exactly when the
+   * message was taken. Undefined otherwise (then create(), enqueue, and discard() if refused).
+   */
+  createEnqueued(queue: Queue, task: string, key: string | undefined, params: unknown, message: (run: RunRecord) => QueueMessage, fence: number | undefined): { run: RunRecord; enqueued: Future<void> } | undefined {
+    const store = this.store;
+    if (store.insertEnqueued === undefined) return undefined;
+    this.task(task);
+    const id = randomUUID();
+    const run = newRunRecord(id, task, key ?? id, params);
+    const enqueued = store.insertEnqueued(queue, run, message(run), fence === undefined ? { key: run.key } : { key: run.key, fence });
+    return enqueued === undefined ? undefined : { run, enqueued };
   }
 
   /**

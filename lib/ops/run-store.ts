@@ -14,7 +14,7 @@
 // a networked one answers with Futures. Maybe<T> is either.
 import { Future } from '../core/future';
 import { Status, statusMessage } from '../util/status';
-import type { DeadLetterReason, Delivery } from './queue';
+import type { DeadLetterReason, Delivery, EnqueueOptions, Queue, QueueMessage } from './queue';
 import type { RunQuery, RunRecord } from './types';
 
 export type Maybe<T> = T | Future<T>;
@@ -70,6 +70,12 @@ export interface RunStore {
   list(query: RunQuery): Maybe<{ runs: RunRecord[]; total: number }>;
   /** Applies `patch` atomically; undefined (nothing changed) when the run is unknown or finished. */
   update(id: string, patch: RunPatch): Maybe<RunRecord | undefined>;
+  /**
+   * Optional, for a store on the queue's server: inserts `run` and enqueues `message` in one
+   * atomic step (the record exists exactly when the message was taken). Undefined when this
+   * queue cannot carry the record: then insert() and enqueue() in two steps.
+   */
+  insertEnqueued?(queue: Queue, run: RunRecord, message: QueueMessage, options: EnqueueOptions): Future<void> | undefined;
   /**
    * Optional, for a store on the queue's server: the record read and a 'start' transition in one
    * step, unless the run is finished or has `maxAttempts` attempts already (then 'refused', unchanged).
