@@ -157,7 +157,8 @@ export class RedisQueue implements Queue {
   // Acks asked for in this loop pass, sent together as one script call at its end: consumers
   // woken by one fetch finish together, and one call costs Redis far less than one each.
   // `record`: the run's final record, written by the same script ('' for none; then the answer is a boolean).
-  #acks: Array<{ d: RedisDelivery; record: string; out: Future<any> }> = [];
+  // `since`: loop.time() of the first try (an ack lost with its connection is tried again).
+  #acks: Array<{ d: RedisDelivery; record: string; out: Future<any>; since: number }> = [];
   readonly #flushAcks = (): void => this.#sendAcks();
 
   constructor(opts: RedisQueueOptions = {}) {
@@ -390,7 +391,7 @@ export class RedisQueue implements Queue {
   _ack(d: RedisDelivery, record = ''): Future<boolean> {
     const loop = this.#bind();
     const out = loop.createFuture<boolean>();
-    if (this.#acks.push({ d, record, out }) === 1) loop.callSoon(this.#flushAcks);
+    if (this.#acks.push({ d, record, out, since: loop.time() }) === 1) loop.callSoon(this.#flushAcks);
     return out;
   }
 
@@ -412,6 +413,7 @@ export class RedisQueue implements Queue {
       }
       reply.addDoneCallback((f) => {
         const err = f.cancelled() ? codedError(Error, 'ERR_QUEUE_CLOSED', 'the queue is closed') : translate(f.exception());
+        if (err !== null && this.#retryAcks(batch, err)) return;
         const oks = err === null ? (f.result() as unknown[]) : null;
         batch.forEach(({ record, out }, j) => {
           if (out.done()) return;
@@ -420,6 +422,28 @@ export class RedisQueue implements Queue {
         });
       });
     }
+  }
+
+  /**
+   * Acks whose connection was lost (or could not be opened) go again once Redis is back, while
+   * their deliveries may still be theirs (within the visibility time-out): a run that finished is
+   * then not run again after an outage. Safe to repeat: the script checks ownership, so an ack
+   * that did reach Redis the first time is refused (false) the second. True when retried.
+   */
+  #retryAcks(batch: Array<{ d: RedisDelivery; record: string; out: Future<any>; since: number }>, err: unknown): boolean {
+    if (this.#closed || err instanceof RedisError || (err as { code?: unknown }).code === 'ERR_REDIS_CLOSED') return false;
+    const loop = this.#loop!;
+    const live = batch.filter((a) => !a.out.done() && loop.time() - a.since < this.visibilityTimeout);
+    if (live.length === 0) return false;
+    for (const a of batch) if (!live.includes(a) && !a.out.done()) a.out.setException(err);
+    loop.callLater(100, () => {
+      if (this.#closed) {
+        for (const a of live) if (!a.out.done()) a.out.setException(err);
+        return;
+      }
+      if (this.#acks.push(...live) === live.length) loop.callSoon(this.#flushAcks);
+    });
+    return true;
   }
 
   /** @internal nack / deadLetter / extend: refused (false) unless the delivery is still the entry's current one. */

@@ -58,32 +58,61 @@ const FIELDS = `'b', 's', 'a', 'st', 'en', 'res', 'err'`;
  * that an acknowledgement and the run's final state are one atomic step. Arguments: prefix, id,
  * status, category, step ('' | 'start' | 'finish'), now ISO, now ms, result JSON ('' =
  * unchanged), error ('' = unchanged, '-' = remove, else JSON), origin, feed max, max finished,
- * max age ms (0 = none), feed kind. Returns the record's fields (as GET reads them), or nil when
- * the run is unknown or finished: the first finishing transition wins, whichever process writes it.
+ * max age ms (0 = none), feed kind, and optionally the attempts allowed (a start is refused at
+ * that count). Returns the record's fields (as GET reads them), or nil when the run is unknown,
+ * finished or refused: the first finishing transition wins, whichever process writes it. With
+ * nil, the second value is the record's fields as they are (nil when the run is unknown).
+ * One read and one write of the hash per transition: each redis.call costs more than the
+ * command itself, and these run several times per run.
  */
 export const RECORD_UPDATE_FN = `
-local function record_update(P, id, status, cat, step, nowiso, nowms, res, err, origin, feedmax, maxfin, maxage, kind)
+local function record_update(P, id, status, cat, step, nowiso, nowms, res, err, origin, feedmax, maxfin, maxage, kind, maxatt)
   local h = P .. 'r:' .. id
-  local cur = redis.call('HMGET', h, 'q', 'en', 'c', 't')
-  if not cur[1] or cur[2] then return nil end
+  local cur = redis.call('HMGET', h, 'q', 'en', 'c', 't', 'b', 's', 'a', 'st', 'res', 'err')
+  if not cur[1] then return nil, nil end
   local seq, old, task = cur[1], cur[3], cur[4]
-  if step == 'start' then
-    redis.call('HINCRBY', h, 'a', 1)
-    redis.call('HSETNX', h, 'st', nowiso)
+  local a, st, r, e = cur[7], cur[8], cur[9], cur[10]
+  if cur[2] or (maxatt and tonumber(a) >= tonumber(maxatt)) then
+    return nil, { cur[5], cur[6], a, st, cur[2], r, e }
   end
-  if res ~= '' then redis.call('HSET', h, 'res', res) end
-  if err == '-' then redis.call('HDEL', h, 'err') elseif err ~= '' then redis.call('HSET', h, 'err', err) end
-  redis.call('HSET', h, 's', status, 'c', cat)
+  local set = { 's', status, 'c', cat }
+  if step == 'start' then
+    a = tostring(tonumber(a) + 1)
+    set[#set + 1] = 'a'
+    set[#set + 1] = a
+    if not st then
+      st = nowiso
+      set[#set + 1] = 'st'
+      set[#set + 1] = st
+    end
+  end
+  if res ~= '' then
+    r = res
+    set[#set + 1] = 'res'
+    set[#set + 1] = res
+  end
+  if err == '-' then
+    if e then redis.call('HDEL', h, 'err') end
+    e = false
+  elseif err ~= '' then
+    e = err
+    set[#set + 1] = 'err'
+    set[#set + 1] = err
+  end
+  local en = false
+  if step == 'finish' then
+    en = nowiso
+    set[#set + 1] = 'en'
+    set[#set + 1] = en
+  end
+  redis.call('HSET', h, unpack(set))
   if old ~= cat then
     redis.call('ZREM', P .. 'c:' .. old, id)
     redis.call('ZREM', P .. 'tc:' .. task .. ':' .. old, id)
     redis.call('ZADD', P .. 'c:' .. cat, seq, id)
     redis.call('ZADD', P .. 'tc:' .. task .. ':' .. cat, seq, id)
   end
-  local reply = redis.call('HMGET', h, ${FIELDS})
   if step == 'finish' then
-    redis.call('HSET', h, 'en', nowiso)
-    reply[5] = nowiso
     local now = tonumber(nowms)
     redis.call('ZADD', P .. 'done', now, id)
     -- Retention, at most 100 records per call (each finish adds one, so the excess cannot grow).
@@ -110,24 +139,23 @@ local function record_update(P, id, status, cat, step, nowiso, nowms, res, err, 
     end
   end
   redis.call('XADD', P .. 'feed', 'MAXLEN', '~', feedmax, '*', 'id', id, 't', task, 'o', origin, 'k', kind)
-  return reply
+  return { cur[5], status, a, st, en, r, e }
 end
 `;
 
-// ARGV: the arguments of record_update, in its order.
+// ARGV: the arguments of record_update, in its order (without the attempts allowed).
 export const UPDATE = RECORD_UPDATE_FN + `
-return record_update(unpack(ARGV))
+return (record_update(unpack(ARGV, 1, 14)))
 `;
 
-// ARGV: the arguments of record_update for a start, then the attempts allowed. The worker's
+// ARGV: the arguments of record_update for a start, the attempts allowed last. The worker's
 // read and its start in one call: 0 when the run is unknown; { 1, fields } when it is not
 // started (finished, or out of attempts: the worker decides which); { 2, fields } when started.
 export const BEGIN = RECORD_UPDATE_FN + `
-local h = ARGV[1] .. 'r:' .. ARGV[2]
-local cur = redis.call('HMGET', h, 'q', 'en', 'a')
-if not cur[1] then return 0 end
-if cur[2] or tonumber(cur[3]) >= tonumber(ARGV[15]) then return { 1, redis.call('HMGET', h, ${FIELDS}) } end
-return { 2, record_update(unpack(ARGV, 1, 14)) }
+local reply, cur = record_update(unpack(ARGV, 1, 15))
+if reply then return { 2, reply } end
+if cur then return { 1, cur } end
+return 0
 `;
 
 // ARGV: prefix, index key (after the prefix), offset, limit. Returns { total, { fields… } }:
