@@ -18,7 +18,9 @@ import { RECORD_INSERT_FN, RECORD_UPDATE_FN } from './redis-run-store-scripts';
 const PRELUDE = `
 local S, KH, MH, DZ, DL, FN, EH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local G = 'workers'
-redis.pcall('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')
+-- The stream is only ever made here, with its group (emptied, it stays), so a missing stream is
+-- the only case to handle: a refused XGROUP CREATE on every call costs more than this look.
+if redis.call('EXISTS', S) == 0 then redis.call('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM') end
 local function nowms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
