@@ -8,7 +8,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
-const { run, createTaskOps, sleep, RedisQueue, RedisRunStore } = require('evloop');
+const { run, createTaskOps, getRunningLoop, sleep, RedisQueue, RedisRunStore } = require('evloop');
 const { startRedisServer } = require('../helpers/redis-server');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -134,6 +134,51 @@ test('a refused enqueue leaves no record; a dead letter and its final record are
     assert.equal((await store.begin(first.id, 10)).state, 'refused');
   } finally {
     await ops.stop();
+    await store.close();
+    await queue.close();
+  }
+}));
+
+test('a worker that dies the moment its ack is answered leaves the run final: the record was written by the ack itself', () => run(async () => {
+  const name = 'atomic3';
+  const queue = new RedisQueue({ url: server.url, name });
+  const store = new RedisRunStore({ client: queue.client, name });
+  const observer = new RedisRunStore({ url: server.url, name });
+  // The process "dies" (sends nothing more) as soon as the answer to an ack comes back: before
+  // any code of its own sees that answer. An ack is the queue script whose first arguments are
+  // this consumer and a stream entry id.
+  const client = queue.client;
+  const send = client.send.bind(client);
+  let dead = false;
+  client.send = (args, options) => {
+    if (dead) {
+      const f = getRunningLoop().createFuture();
+      f.setException(new Error('this process is dead'));
+      return f;
+    }
+    const reply = send(args, options);
+    if (args[0] === 'EVALSHA' && args[2] === 7 && args[10] === queue.consumer && /^\d+-\d+$/.test(String(args[11]))) {
+      reply.addDoneCallback(() => {
+        dead = true;
+      });
+    }
+    return reply;
+  };
+  const ops = createTaskOps({ tasks: { t: { run: () => 'ok' } }, queue, store, workers: 1, logger: quiet });
+  ops.start();
+  try {
+    const r = await ops.startRun('t', { key: 'k' });
+    while (!dead) await sleep(5);
+    const rec = await observer.get(r.id);
+    assert.equal(rec.status, 0, `the run is ${rec.statusMessage}, not final, though its message is acked`);
+    assert.equal(rec.result, 'ok');
+    assert.ok(rec.endedAt);
+    assert.equal(await observer.client.call('HEXISTS', `evloop:queue:{${name}}:keys`, 'k'), 0, 'the guard went with the ack');
+  } finally {
+    client.send = send;
+    dead = false;
+    await ops.stop({ timeout: 100 });
+    await observer.close();
     await store.close();
     await queue.close();
   }
