@@ -11,8 +11,8 @@
 //   BullMQ's are `new Worker(name, async () => {}, { connection, concurrency: K })`. Both take K
 //   jobs at a time per process (--concurrency, default 16).
 // - enqueue: N jobs from one process, 1000 in flight at a time. evloop: ops.startRun(task,
-//   { key, params }) on a TaskOps with no workers (the REST API's path: the run record, then the
-//   guard + enqueue script). BullMQ: queue.addBulk of 1000 (one MULTI), and queue.add with 1000
+//   { key, params }) on a TaskOps with no workers (the REST API's path: the guard + enqueue
+//   script, which with evloop-records also writes the run record). BullMQ: queue.addBulk of 1000 (one MULTI), and queue.add with 1000
 //   concurrent callers. Every job carries a key for both: evloop's dedup key, BullMQ's jobId
 //   (BullMQ's own dedup: an add of an id that exists is ignored).
 //

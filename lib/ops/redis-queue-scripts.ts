@@ -13,10 +13,14 @@
 //   fence    the scanner lease's fencing token
 //   eids     hash stream entry id → runId
 
+import { RECORD_INSERT_FN, RECORD_UPDATE_FN } from './redis-run-store-scripts';
+
 const PRELUDE = `
 local S, KH, MH, DZ, DL, FN, EH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local G = 'workers'
-redis.pcall('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM')
+-- The stream is only ever made here, with its group (emptied, it stays), so a missing stream is
+-- the only case to handle: a refused XGROUP CREATE on every call costs more than this look.
+if redis.call('EXISTS', S) == 0 then redis.call('XGROUP', 'CREATE', S, G, '0', 'MKSTREAM') end
 local function nowms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -63,14 +67,20 @@ local function fenced(token)
 end
 `;
 
-/** ARGV: runId, message JSON, key, delay ms, fence ('' for none). */
+/**
+ * ARGV: runId, message JSON, key, delay ms, fence ('' for none), and optionally the run's new
+ * record (record_insert's arguments after the id: prefix, task, base JSON, origin, feed max),
+ * written only when the message is: a refused enqueue leaves no record behind.
+ */
 export const ENQUEUE =
   PRELUDE +
+  RECORD_INSERT_FN +
   `
 local refused = fenced(ARGV[5])
 if refused then return refused end
 if redis.call('HEXISTS', KH, ARGV[3]) == 1 then return redis.error_reply('DUPKEY ' .. ARGV[3]) end
 if redis.call('HEXISTS', MH, ARGV[1]) == 1 then return redis.error_reply('DUPRUN ' .. ARGV[1]) end
+if ARGV[6] then record_insert(ARGV[6], ARGV[1], ARGV[7], ARGV[8], ARGV[9], ARGV[10]) end
 redis.call('HSET', KH, ARGV[3], ARGV[1])
 place(ARGV[1], { m = ARGV[2], k = ARGV[3], d = 0 }, tonumber(ARGV[4]))
 return 1
@@ -113,15 +123,20 @@ return { out, wait }
 `;
 
 /**
- * The acks of one loop pass in one call. ARGV: consumer, then entry id and delivery count per
- * ack. Returns 1 or 0 per ack, in order. Each ack is checked and done before the next, so the
- * same delivery twice in one batch is acknowledged once.
+ * The acks of one loop pass in one call. ARGV: consumer, then per ack its entry id, delivery
+ * count and the run's final record ('' for none: the JSON array of record_update's arguments,
+ * redis-run-store-scripts.ts). Returns per ack, in order: 0 (refused: not the current delivery),
+ * 1 (acked), or with a record: its fields as written, or 2 when the record was final already
+ * (the first final state wins). The record is written in the same atomic step as XACK and the
+ * guard's release, so no process can die between them. Each ack is checked and done before the
+ * next, so the same delivery twice in one batch is acknowledged once.
  */
 export const ACK =
   PRELUDE +
+  RECORD_UPDATE_FN +
   `
 local out = {}
-for i = 2, #ARGV, 2 do
+for i = 2, #ARGV, 3 do
   local ok = 0
   if owned(ARGV[i], ARGV[1], tonumber(ARGV[i + 1])) then
     ok = 1
@@ -130,6 +145,7 @@ for i = 2, #ARGV, 2 do
       local raw = redis.call('HGET', MH, runId)
       if raw then drop(runId, cjson.decode(raw)) end
     end
+    if ARGV[i + 2] ~= '' then ok = record_update(unpack(cjson.decode(ARGV[i + 2]))) or 2 end
   end
   out[#out + 1] = ok
 end
@@ -151,9 +167,13 @@ place(runId, rec, tonumber(ARGV[4]))
 return 1
 `;
 
-/** ARGV: entry id, consumer, delivery count, status, status message, failedAt (ISO), max dead letters. */
+/**
+ * ARGV: entry id, consumer, delivery count, status, status message, failedAt (ISO), max dead
+ * letters, and optionally the run's final record (as for ACK; then the reply is as ACK's).
+ */
 export const DEAD_LETTER =
   PRELUDE +
+  RECORD_UPDATE_FN +
   `
 if not owned(ARGV[1], ARGV[2], tonumber(ARGV[3])) then return 0 end
 local runId = unstream(ARGV[1])
@@ -163,6 +183,7 @@ if not raw then return 0 end
 local rec = cjson.decode(raw)
 drop(runId, rec)
 redis.call('XADD', DL, 'MAXLEN', ARGV[7], '*', 'r', runId, 'm', rec.m, 'k', rec.k, 's', ARGV[4], 'sm', ARGV[5], 't', ARGV[6])
+if ARGV[8] and ARGV[8] ~= '' then return record_update(unpack(cjson.decode(ARGV[8]))) or 2 end
 return 1
 `;
 

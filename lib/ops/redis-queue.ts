@@ -77,7 +77,7 @@ function translate(err: unknown): unknown {
   }
 }
 
-class RedisDelivery implements Delivery {
+export class RedisDelivery implements Delivery {
   readonly id: string;
   readonly message: QueueMessage;
   readonly key: string;
@@ -96,8 +96,21 @@ class RedisDelivery implements Delivery {
     this.id = `${entry}:${count}`;
   }
 
+  /** @internal */ get _queue(): RedisQueue {
+    return this.#queue;
+  }
+
   ack(): Future<boolean> {
     return this.#queue._ack(this);
+  }
+
+  /**
+   * @internal The ack (or the dead letter, with `reason`) and the run's final record in one
+   * script (RedisRunStore.settleFinal): the raw reply, 0 when refused.
+   */
+  _settleRecorded(record: string, reason?: DeadLetterReason): Future<number | Array<string | null>> {
+    if (reason === undefined) return this.#queue._ack(this, record) as Future<any>;
+    return this.#queue._settleRaw(this, lua.DEAD_LETTER, [reason.status, reason.statusMessage, new Date().toISOString(), this.#queue.maxDeadLetters, record]);
   }
 
   nack(options?: NackOptions): Future<boolean> {
@@ -143,7 +156,9 @@ export class RedisQueue implements Queue {
   #nextFetch = 0;
   // Acks asked for in this loop pass, sent together as one script call at its end: consumers
   // woken by one fetch finish together, and one call costs Redis far less than one each.
-  #acks: Array<{ d: RedisDelivery; out: Future<boolean> }> = [];
+  // `record`: the run's final record, written by the same script ('' for none; then the answer is a boolean).
+  // `since`: loop.time() of the first try (an ack lost with its connection is tried again).
+  #acks: Array<{ d: RedisDelivery; record: string; out: Future<any>; since: number }> = [];
   readonly #flushAcks = (): void => this.#sendAcks();
 
   constructor(opts: RedisQueueOptions = {}) {
@@ -213,6 +228,14 @@ export class RedisQueue implements Queue {
   }
 
   enqueue(message: QueueMessage, options: EnqueueOptions): Future<void> {
+    return this._enqueueRecorded(message, options, undefined);
+  }
+
+  /**
+   * @internal enqueue(), with the run's new record written by the same script when `record`
+   * is given (RedisRunStore.insertEnqueued: record_insert's arguments after the id).
+   */
+  _enqueueRecorded(message: QueueMessage, options: EnqueueOptions, record: ReadonlyArray<string | number> | undefined): Future<void> {
     const loop = this.#bind();
     checkMessage(message);
     validateObject(options, 'options');
@@ -222,7 +245,9 @@ export class RedisQueue implements Queue {
     if (this.#closed) return this.#failed(loop, this.#closedError());
     const json = JSON.stringify(message);
     if (delay > 0) this._dueIn(delay);
-    return this.#then(loop, this.#run(lua.ENQUEUE, [message.runId, json, key, Math.ceil(delay), fence]), () => undefined);
+    const args: Array<string | number> = [message.runId, json, key, Math.ceil(delay), fence];
+    if (record !== undefined) args.push(...record);
+    return this.#then(loop, this.#run(lua.ENQUEUE, args), () => undefined);
   }
 
   consume(): Future<Delivery> {
@@ -363,10 +388,10 @@ export class RedisQueue implements Queue {
   }
 
   /** @internal ack: refused (false) unless the delivery is still the entry's current one. */
-  _ack(d: RedisDelivery): Future<boolean> {
+  _ack(d: RedisDelivery, record = ''): Future<boolean> {
     const loop = this.#bind();
     const out = loop.createFuture<boolean>();
-    if (this.#acks.push({ d, out }) === 1) loop.callSoon(this.#flushAcks);
+    if (this.#acks.push({ d, record, out, since: loop.time() }) === 1) loop.callSoon(this.#flushAcks);
     return out;
   }
 
@@ -378,7 +403,7 @@ export class RedisQueue implements Queue {
     for (let i = 0; i < acks.length; i += 500) {
       const batch = acks.slice(i, i + 500);
       const args: Array<string | number> = [this.consumer];
-      for (const { d } of batch) args.push(d._entry, d._count);
+      for (const { d, record } of batch) args.push(d._entry, d._count, record);
       let reply: Future<any>;
       try {
         reply = this.#run(lua.ACK, args);
@@ -388,20 +413,49 @@ export class RedisQueue implements Queue {
       }
       reply.addDoneCallback((f) => {
         const err = f.cancelled() ? codedError(Error, 'ERR_QUEUE_CLOSED', 'the queue is closed') : translate(f.exception());
-        const oks = err === null ? (f.result() as number[]) : null;
-        batch.forEach(({ out }, j) => {
+        if (err !== null && this.#retryAcks(batch, err)) return;
+        const oks = err === null ? (f.result() as unknown[]) : null;
+        batch.forEach(({ record, out }, j) => {
           if (out.done()) return;
           if (oks === null) out.setException(err);
-          else out.setResult(oks[j] === 1);
+          else out.setResult(record === '' ? oks[j] === 1 : oks[j]);
         });
       });
     }
+  }
+
+  /**
+   * Acks whose connection was lost (or could not be opened) go again once Redis is back, while
+   * their deliveries may still be theirs (within the visibility time-out): a run that finished is
+   * then not run again after an outage. Safe to repeat: the script checks ownership, so an ack
+   * that did reach Redis the first time is refused (false) the second. True when retried.
+   */
+  #retryAcks(batch: Array<{ d: RedisDelivery; record: string; out: Future<any>; since: number }>, err: unknown): boolean {
+    if (this.#closed || err instanceof RedisError || (err as { code?: unknown }).code === 'ERR_REDIS_CLOSED') return false;
+    const loop = this.#loop!;
+    const live = batch.filter((a) => !a.out.done() && loop.time() - a.since < this.visibilityTimeout);
+    if (live.length === 0) return false;
+    for (const a of batch) if (!live.includes(a) && !a.out.done()) a.out.setException(err);
+    loop.callLater(100, () => {
+      if (this.#closed) {
+        for (const a of live) if (!a.out.done()) a.out.setException(err);
+        return;
+      }
+      if (this.#acks.push(...live) === live.length) loop.callSoon(this.#flushAcks);
+    });
+    return true;
   }
 
   /** @internal nack / deadLetter / extend: refused (false) unless the delivery is still the entry's current one. */
   _settle(d: RedisDelivery, script: string, extra: ReadonlyArray<string | number>): Future<boolean> {
     const loop = this.#bind();
     return this.#then(loop, this.#run(script, [d._entry, this.consumer, d._count, ...extra]), (v) => v === 1);
+  }
+
+  /** @internal As _settle, with the script's reply as it is. */
+  _settleRaw(d: RedisDelivery, script: string, extra: ReadonlyArray<string | number>): Future<any> {
+    const loop = this.#bind();
+    return this.#then(loop, this.#run(script, [d._entry, this.consumer, d._count, ...extra]), (v) => v);
   }
 
   close(): Future<void> {

@@ -14,7 +14,9 @@ import { Future } from '../core/future';
 import { createRedisClient, RedisClient, type RedisScript } from '../redis/client';
 import { Status, statusCategory, statusMessage } from '../util/status';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateMs, validateObject } from '../util/validate';
-import type { ForeignChange, RunPatch, RunStore, RunStoreLimits } from './run-store';
+import type { DeadLetterReason, Delivery, EnqueueOptions, Queue, QueueMessage } from './queue';
+import { RedisDelivery, RedisQueue } from './redis-queue';
+import type { BeginOutcome, ForeignChange, RunPatch, RunStore, RunStoreLimits, SettledFinal } from './run-store';
 import { thenMaybe } from './run-store';
 import * as lua from './redis-run-store-scripts';
 import type { RunQuery, RunRecord } from './types';
@@ -63,6 +65,11 @@ function toJson(value: unknown): string {
   } catch (err) {
     return JSON.stringify({ unserializable: String((err as Error)?.message ?? err) });
   }
+}
+
+/** The record's immutable part, written once: user data round-trips exactly. */
+function baseOf(run: RunRecord): string {
+  return JSON.stringify({ id: run.id, task: run.task, key: run.key, params: run.params, createdAt: run.createdAt });
 }
 
 export class RedisRunStore implements RunStore {
@@ -122,8 +129,14 @@ export class RedisRunStore implements RunStore {
   }
 
   insert(run: RunRecord): Future<void> {
-    const base = JSON.stringify({ id: run.id, task: run.task, key: run.key, params: run.params, createdAt: run.createdAt });
-    return thenMaybe(this.#run(lua.INSERT, run.id, [run.task, base, this.origin, this.maxFeed]), () => undefined) as Future<void>;
+    return thenMaybe(this.#run(lua.INSERT, run.id, [run.task, baseOf(run), this.origin, this.maxFeed]), () => undefined) as Future<void>;
+  }
+
+  insertEnqueued(queue: Queue, run: RunRecord, message: QueueMessage, options: EnqueueOptions): Future<void> | undefined {
+    // Only a queue on this client under this name (the same hash tag): its enqueue script then
+    // writes the record, and only if it takes the message.
+    if (!(queue instanceof RedisQueue) || queue.client !== this.client || queue.name !== this.name || this.#closed) return undefined;
+    return queue._enqueueRecorded(message, options, [this.#prefix, run.task, baseOf(run), this.origin, this.maxFeed]);
   }
 
   discard(id: string): Future<void> {
@@ -153,14 +166,49 @@ export class RedisRunStore implements RunStore {
     }) as Future<{ runs: RunRecord[]; total: number }>;
   }
 
-  update(id: string, patch: RunPatch): Future<RunRecord | undefined> {
+  /** record_update's arguments (redis-run-store-scripts.ts), prefix and id first. */
+  #updateArgs(id: string, patch: RunPatch): string[] {
     const now = Date.now();
     const step = patch.step ?? '';
     const result = patch.result === undefined ? '' : toJson(patch.result);
     const error = patch.error === undefined ? '' : patch.error === null ? '-' : JSON.stringify(patch.error);
     const kind = step !== 'finish' ? 'change' : patch.status === Status.CANCELLED ? 'cancel' : patch.status < 0 ? 'dead' : 'done';
-    const args = [patch.status, statusCategory(patch.status), step, new Date(now).toISOString(), now, result, error, this.origin, this.maxFeed, this.maxFinished, this.maxAge, kind];
-    return thenMaybe(this.#run(lua.UPDATE, id, args), (f: Fields | null) => recordOf(f)) as Future<RunRecord | undefined>;
+    return [this.#prefix, id, String(patch.status), statusCategory(patch.status), step, new Date(now).toISOString(), String(now), result, error, this.origin, String(this.maxFeed), String(this.maxFinished), String(this.maxAge), kind];
+  }
+
+  #script(source: string): RedisScript {
+    if (this.#closed) throw codedError(Error, 'ERR_STORE_CLOSED', 'the run store is closed');
+    let script = this.#scripts.get(source);
+    if (script === undefined) this.#scripts.set(source, (script = this.client.defineScript(source)));
+    return script;
+  }
+
+  update(id: string, patch: RunPatch): Future<RunRecord | undefined> {
+    return thenMaybe(this.#script(lua.UPDATE).run([this.#key(id)], this.#updateArgs(id, patch)), (f: Fields | null) => recordOf(f)) as Future<RunRecord | undefined>;
+  }
+
+  begin(id: string, maxAttempts: number): Future<BeginOutcome> {
+    const args = this.#updateArgs(id, { status: Status.IN_PROCESS, step: 'start' });
+    args.push(String(maxAttempts));
+    return thenMaybe(this.#script(lua.BEGIN).run([this.#key(id)], args), (reply: 0 | [number, Fields]): BeginOutcome => {
+      if (reply === 0 || !Array.isArray(reply)) return { state: 'unknown' };
+      const run = recordOf(reply[1]);
+      if (run === undefined) return { state: 'unknown' };
+      return reply[0] === 2 ? { state: 'started', run } : { state: 'refused', run };
+    }) as Future<BeginOutcome>;
+  }
+
+  settleFinal(delivery: Delivery, id: string, patch: RunPatch, reason?: DeadLetterReason): Future<SettledFinal> | undefined {
+    // Only a delivery of a queue on this client, under this name (the same hash tag): the queue's
+    // script then writes the record in the same atomic step as the acknowledgement.
+    if (!(delivery instanceof RedisDelivery) || delivery._queue.client !== this.client || delivery._queue.name !== this.name) return undefined;
+    // A closed store: the caller's two-step path reports it.
+    if (this.#closed) return undefined;
+    const payload = JSON.stringify(this.#updateArgs(id, patch));
+    return thenMaybe(delivery._settleRecorded(payload, reason) as Future<any>, (reply: number | Fields): SettledFinal => {
+      if (reply === 0) return { settled: false, run: undefined };
+      return { settled: true, run: Array.isArray(reply) ? recordOf(reply) : undefined };
+    }) as Future<SettledFinal>;
   }
 
   /**

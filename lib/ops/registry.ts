@@ -9,7 +9,9 @@ import { toLogger, type Logger } from '../util/logger';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateMs, validateObject } from '../util/validate';
 import { HARD_MAX_ATTEMPTS } from './retry-policy';
 import { MemoryRunStore } from './memory-run-store';
-import { copyRun, newRunRecord, thenMaybe, type Maybe, type RunPatch, type RunStore, type RunStoreLimits } from './run-store';
+import type { Future } from '../core/future';
+import type { DeadLetterReason, Delivery, Queue, QueueMessage } from './queue';
+import { copyRun, newRunRecord, thenMaybe, type BeginOutcome, type Maybe, type RunPatch, type RunStore, type RunStoreLimits } from './run-store';
 import type { OpsChange, RunQuery, RunRecord, TaskInfo } from './types';
 
 /** What a handler gets besides its params. `signal` aborts when the run is cancelled or times out. */
@@ -149,6 +151,21 @@ export class Registry {
   }
 
   /**
+   * A new run whose record is written by the queue's enqueue, in one atomic step, where the
+   * store can ride on the queue (RunStore.insertEnqueued): the record exists exactly when the
+   * message was taken. Undefined otherwise (then create(), enqueue, and discard() if refused).
+   */
+  createEnqueued(queue: Queue, task: string, key: string | undefined, params: unknown, message: (run: RunRecord) => QueueMessage, fence: number | undefined): { run: RunRecord; enqueued: Future<void> } | undefined {
+    const store = this.store;
+    if (store.insertEnqueued === undefined) return undefined;
+    this.task(task);
+    const id = randomUUID();
+    const run = newRunRecord(id, task, key ?? id, params);
+    const enqueued = store.insertEnqueued(queue, run, message(run), fence === undefined ? { key: run.key } : { key: run.key, fence });
+    return enqueued === undefined ? undefined : { run, enqueued };
+  }
+
+  /**
    * A run created by another process on a shared queue whose record this store lacks (a memory
    * store, or a record the shared store no longer keeps): recorded under its own id. A store
    * never overwrites a record that exists.
@@ -197,15 +214,62 @@ export class Registry {
   // run is gone or finished ----
 
   started(id: string): Maybe<RunRecord | undefined> {
-    return this.apply(id, { status: Status.IN_PROCESS, step: 'start' }, (run) => {
-      this.log.debug(`run started, attempt ${run.attempts}`, label(run), run.status);
-    });
+    return this.apply(id, { status: Status.IN_PROCESS, step: 'start' }, (run) => this.logStarted(run));
+  }
+
+  /**
+   * The worker's read of the record and its start in one step, where the store offers it
+   * (RunStore.begin); undefined otherwise (then get() and started()).
+   */
+  begin(id: string): Future<BeginOutcome> | undefined {
+    const store = this.store;
+    if (store.begin === undefined) return undefined;
+    return thenMaybe(store.begin(id, HARD_MAX_ATTEMPTS), (b) => {
+      if (b.state === 'started') {
+        this.logStarted(b.run);
+        this.emit({ kind: 'run', runId: id, task: b.run.task });
+      }
+      return b;
+    }) as Future<BeginOutcome>;
+  }
+
+  private logStarted(run: RunRecord): void {
+    this.log.debug(`run started, attempt ${run.attempts}`, label(run), run.status);
   }
 
   succeeded(id: string, result: unknown): Maybe<RunRecord | undefined> {
-    return this.apply(id, { status: Status.SUCCESS, step: 'finish', result: result === undefined ? null : result, error: null }, (run) => {
-      this.log.info('run finished', label(run), run.status);
-    });
+    return this.apply(id, successPatch(result), (run) => this.logSucceeded(run));
+  }
+
+  private logSucceeded(run: RunRecord): void {
+    this.log.info('run finished', label(run), run.status);
+  }
+
+  /**
+   * The ack and the success in one atomic step, where the store can ride on the delivery's
+   * queue (RunStore.settleFinal): answers whether the ack was taken. Undefined otherwise.
+   */
+  ackSucceeded(delivery: Delivery, id: string, result: unknown): Future<boolean> | undefined {
+    return this.settleFinal(delivery, id, successPatch(result), undefined, (run) => this.logSucceeded(run));
+  }
+
+  /** As ackSucceeded, for a cancelled run. */
+  ackCancelled(delivery: Delivery, id: string, why: string): Future<boolean> | undefined {
+    return this.settleFinal(delivery, id, cancelPatch(why), undefined, (run) => this.logCancelled(run, why));
+  }
+
+  /** As ackSucceeded, for a dead letter: the message goes to the dead letters with the record's final state. */
+  deadLetterFinal(delivery: Delivery, id: string, reason: DeadLetterReason, error: unknown, why: string): Future<boolean> | undefined {
+    return this.settleFinal(delivery, id, { status: reason.status, step: 'finish', error: errorInfo(error) }, reason, (run) => this.logDeadLettered(run, why));
+  }
+
+  private settleFinal(delivery: Delivery, id: string, patch: RunPatch, reason: DeadLetterReason | undefined, logIt: (run: RunRecord) => void): Future<boolean> | undefined {
+    const settled = this.store.settleFinal?.(delivery, id, patch, reason);
+    if (settled === undefined) return undefined;
+    return thenMaybe(settled, ({ settled: ok, run }) => {
+      if (ok) this.applied(id, patch, run, logIt);
+      return ok;
+    }) as Future<boolean>;
   }
 
   /** A failed attempt that will run again after `delay` ms: the run shows the failure's code meanwhile. */
@@ -217,15 +281,19 @@ export class Registry {
 
   /** A failure the run does not come back from; its message went to the dead letters. */
   deadLettered(id: string, status: number, error: unknown, why: string): Maybe<RunRecord | undefined> {
-    return this.apply(id, { status, step: 'finish', error: errorInfo(error) }, (run) => {
-      this.log.error(`run failed, ${why}: dead letter`, label(run), run.status);
-    });
+    return this.apply(id, { status, step: 'finish', error: errorInfo(error) }, (run) => this.logDeadLettered(run, why));
+  }
+
+  private logDeadLettered(run: RunRecord, why: string): void {
+    this.log.error(`run failed, ${why}: dead letter`, label(run), run.status);
   }
 
   cancelled(id: string, why: string): Maybe<RunRecord | undefined> {
-    return this.apply(id, { status: Status.CANCELLED, step: 'finish', error: { message: why, code: 'ERR_CANCELLED' } }, (run) => {
-      this.log.warn(`run cancelled, ${why}`, label(run), run.status);
-    });
+    return this.apply(id, cancelPatch(why), (run) => this.logCancelled(run, why));
+  }
+
+  private logCancelled(run: RunRecord, why: string): void {
+    this.log.warn(`run cancelled, ${why}`, label(run), run.status);
   }
 
   /** Back in the queue without a verdict (worker stopped, or its lease expired): queued again. */
@@ -236,17 +304,27 @@ export class Registry {
   }
 
   private apply(id: string, patch: RunPatch, logIt: (run: RunRecord) => void): Maybe<RunRecord | undefined> {
-    return thenMaybe(this.store.update(id, patch), (run) => {
-      if (run === undefined) {
-        // Finished already (cancelled, possibly by another process): the first verdict stands.
-        this.log.debug('run change not recorded, the run has already finished or is gone', `status ${patch.status}`, id);
-        return undefined;
-      }
-      logIt(run);
-      this.emit({ kind: 'run', runId: id, task: run.task });
-      return run;
-    });
+    return thenMaybe(this.store.update(id, patch), (run) => this.applied(id, patch, run, logIt));
   }
+
+  private applied(id: string, patch: RunPatch, run: RunRecord | undefined, logIt: (run: RunRecord) => void): RunRecord | undefined {
+    if (run === undefined) {
+      // Finished already (cancelled, possibly by another process): the first verdict stands.
+      this.log.debug('run change not recorded, the run has already finished or is gone', `status ${patch.status}`, id);
+      return undefined;
+    }
+    logIt(run);
+    this.emit({ kind: 'run', runId: id, task: run.task });
+    return run;
+  }
+}
+
+function successPatch(result: unknown): RunPatch {
+  return { status: Status.SUCCESS, step: 'finish', result: result === undefined ? null : result, error: null };
+}
+
+function cancelPatch(why: string): RunPatch {
+  return { status: Status.CANCELLED, step: 'finish', error: { message: why, code: 'ERR_CANCELLED' } };
 }
 
 function label(run: RunRecord): string {

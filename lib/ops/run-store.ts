@@ -14,6 +14,7 @@
 // a networked one answers with Futures. Maybe<T> is either.
 import { Future } from '../core/future';
 import { Status, statusMessage } from '../util/status';
+import type { DeadLetterReason, Delivery, EnqueueOptions, Queue, QueueMessage } from './queue';
 import type { RunQuery, RunRecord } from './types';
 
 export type Maybe<T> = T | Future<T>;
@@ -41,6 +42,15 @@ export interface ForeignChange {
   reset?: boolean;
 }
 
+/** What begin() found: the run unknown, not to be started (finished or out of attempts), or started. */
+export type BeginOutcome = { state: 'unknown' } | { state: 'refused'; run: RunRecord } | { state: 'started'; run: RunRecord };
+
+/** What settleFinal() did: whether the queue took the outcome, and the record it wrote (undefined: it was final already). */
+export interface SettledFinal {
+  settled: boolean;
+  run: RunRecord | undefined;
+}
+
 export interface RunStoreLimits {
   /** Finished runs kept; past it the oldest finished are dropped (default 10 000). */
   maxFinishedRuns?: number;
@@ -60,6 +70,24 @@ export interface RunStore {
   list(query: RunQuery): Maybe<{ runs: RunRecord[]; total: number }>;
   /** Applies `patch` atomically; undefined (nothing changed) when the run is unknown or finished. */
   update(id: string, patch: RunPatch): Maybe<RunRecord | undefined>;
+  /**
+   * Optional, for a store on the queue's server: inserts `run` and enqueues `message` in one
+   * atomic step (the record exists exactly when the message was taken). Undefined when this
+   * queue cannot carry the record: then insert() and enqueue() in two steps.
+   */
+  insertEnqueued?(queue: Queue, run: RunRecord, message: QueueMessage, options: EnqueueOptions): Future<void> | undefined;
+  /**
+   * Optional, for a store on the queue's server: the record read and a 'start' transition in one
+   * step, unless the run is finished or has `maxAttempts` attempts already (then 'refused', unchanged).
+   */
+  begin?(id: string, maxAttempts: number): Future<BeginOutcome>;
+  /**
+   * Optional, for a store on the queue's server: settles `delivery` (its ack, or its dead letter
+   * with `reason`) and applies the final `patch` in one atomic step, only if the delivery is
+   * still its message's current one. Undefined when this delivery cannot carry the record (a
+   * queue elsewhere): then the caller settles and updates in two steps.
+   */
+  settleFinal?(delivery: Delivery, id: string, patch: RunPatch, reason?: DeadLetterReason): Future<SettledFinal> | undefined;
   /** Records held here now (a shared store: undefined, it is not this process's figure). */
   readonly size: number | undefined;
   /** Changes made by other processes; returns the unsubscribe. Stores no one else writes do not have it. */

@@ -141,11 +141,28 @@ export function createTaskOps(options: TaskOpsOptions): EmbeddedTaskOps {
    * before any worker can log it as started.
    */
   function enqueueRun(task: string, key: string | undefined, params: unknown, how: string, token?: number): Future<RunRecord> {
+    const both = registry.createEnqueued(queue, task, key, params, message, token);
+    if (both !== undefined) return enqueuedWithRecord(both.run, both.enqueued, how);
     const created = registry.create(task, key, params);
     if (!(created instanceof Future)) return enqueueCreated(created, how, token);
     // A shared store: the record is in it before the message is in the queue, so whichever
     // process's worker takes the message finds the record.
     return loop.createTask(async () => await enqueueCreated(await created, how, token));
+  }
+
+  /** The record written by the enqueue itself: a refused message left none, nothing to discard. */
+  function enqueuedWithRecord(run: RunRecord, enqueued: Future<void>, how: string): Future<RunRecord> {
+    return loop.createTask(async () => {
+      try {
+        await enqueued;
+      } catch (err) {
+        if (outcomeUnknown(err)) keep(run.id, err);
+        throw err;
+      }
+      registry.queued(run, how);
+      emit({ kind: 'queue' });
+      return copyRun(run);
+    });
   }
 
   function enqueueCreated(run: RunRecord, how: string, token: number | undefined): Future<RunRecord> {

@@ -20,7 +20,7 @@ import { decide, HARD_MAX_ATTEMPTS, type RetryPolicy } from './retry-policy';
 import type { Registry, RunContext, TaskSpec } from './registry';
 import type { Maybe } from './run-store';
 import type { Delivery, Queue } from './queue';
-import type { OpsChange } from './types';
+import type { OpsChange, RunRecord } from './types';
 
 export interface WorkerPoolOptions {
   queue: Queue;
@@ -115,6 +115,11 @@ class Context implements RunContext {
 /** Waits for a shared store's write; the memory store's answer is already there. */
 function* recorded(written: Maybe<unknown>): Generator<unknown, void, any> {
   if (written instanceof Future) yield* written;
+}
+
+/** settleThen's follow-up when the settling step wrote the record itself. */
+function noRecord(): undefined {
+  return undefined;
 }
 
 function interruptError(reason: Interrupt, ms: number): Error {
@@ -266,12 +271,28 @@ export class WorkerPool {
   private *handle(delivery: Delivery): Generator<unknown, void, any> {
     const runId = delivery.message.runId;
     const registry = this.registry;
-    // A shared store (Redis) answers with Futures; the memory store at once, with no Future made.
-    const found = registry.get(runId);
-    let run = found instanceof Future ? yield* found : found;
-    if (run === undefined && this.adoptForeignRuns && registry.tasks.has(delivery.message.task)) {
-      const adopted = registry.adopt(runId, delivery.message.task, delivery.key, delivery.message.params);
-      run = adopted instanceof Future ? yield* adopted : adopted;
+    let run: RunRecord | undefined;
+    let started: RunRecord | undefined;
+    // A store on the queue's server reads the record and starts the run in one step.
+    let begun = registry.tasks.has(delivery.message.task) ? registry.begin(runId) : undefined;
+    if (begun !== undefined) {
+      let b = yield* begun;
+      if (b.state === 'unknown' && this.adoptForeignRuns) {
+        const adopted = registry.adopt(runId, delivery.message.task, delivery.key, delivery.message.params);
+        if (adopted instanceof Future) yield* adopted;
+        begun = registry.begin(runId)!;
+        b = yield* begun;
+      }
+      if (b.state !== 'unknown') run = b.run;
+      if (b.state === 'started') started = b.run;
+    } else {
+      // A shared store (Redis) answers with Futures; the memory store at once, with no Future made.
+      const found = registry.get(runId);
+      run = found instanceof Future ? yield* found : found;
+      if (run === undefined && this.adoptForeignRuns && registry.tasks.has(delivery.message.task)) {
+        const adopted = registry.adopt(runId, delivery.message.task, delivery.key, delivery.message.params);
+        run = adopted instanceof Future ? yield* adopted : adopted;
+      }
     }
     if (run === undefined || registry.isFinished(run)) {
       // Cancelled (or forgotten) while its message was on its way: nothing left to do.
@@ -283,13 +304,15 @@ export class WorkerPool {
       yield* this.deadLetter(delivery, runId, Status.UNHANDLED, new Error(`no task named ${JSON.stringify(run.task)} in this process`), 'unknown task');
       return;
     }
-    if (run.attempts >= HARD_MAX_ATTEMPTS) {
+    if (started === undefined && run.attempts >= HARD_MAX_ATTEMPTS) {
       const status = run.status < 0 ? run.status : Status.UNHANDLED;
       yield* this.deadLetter(delivery, runId, status, run.error ?? new Error('attempts exhausted'), `${HARD_MAX_ATTEMPTS} attempts made`);
       return;
     }
-    const begun = registry.started(runId);
-    const started = begun instanceof Future ? yield* begun : begun;
+    if (started === undefined) {
+      const begin = registry.started(runId);
+      started = begin instanceof Future ? yield* begin : begin;
+    }
     if (started === undefined) {
       // Finished meanwhile: cancelled from another process sharing the store.
       yield* this.settle(delivery.ack(), runId);
@@ -387,11 +410,17 @@ export class WorkerPool {
       // goes for its next delivery while the ack travels (a networked queue answers one round
       // trip later); the run is recorded as succeeded when the ack is confirmed.
       const result = runTask.result();
-      this.settleThen(delivery.ack(), runId, () => registry.succeeded(runId, result));
+      // Where the store can, the ack writes the record too (one atomic step: no process can die
+      // between them and leave the run "running").
+      const acked = registry.ackSucceeded(delivery, runId, result);
+      if (acked !== undefined) this.settleThen(acked, runId, noRecord);
+      else this.settleThen(delivery.ack(), runId, () => registry.succeeded(runId, result));
       return;
     }
     if (reason === 'cancel') {
-      if (yield* this.settle(delivery.ack(), runId)) yield* recorded(registry.cancelled(runId, WHY.cancel));
+      const acked = registry.ackCancelled(delivery, runId, WHY.cancel);
+      if (acked !== undefined) yield* this.settle(acked, runId);
+      else if (yield* this.settle(delivery.ack(), runId)) yield* recorded(registry.cancelled(runId, WHY.cancel));
       return;
     }
     if (reason === 'stop') {
@@ -419,7 +448,13 @@ export class WorkerPool {
   }
 
   private *deadLetter(delivery: Delivery, runId: string, status: number, error: unknown, why: string): Generator<unknown, void, any> {
-    if (yield* this.settle(delivery.deadLetter({ status, statusMessage: statusMessage(status) }), runId)) {
+    const reason = { status, statusMessage: statusMessage(status) };
+    const final = this.registry.deadLetterFinal(delivery, runId, reason, error, why);
+    if (final !== undefined) {
+      if (yield* this.settle(final, runId)) this.emit({ kind: 'deadLetter' });
+      return;
+    }
+    if (yield* this.settle(delivery.deadLetter(reason), runId)) {
       yield* recorded(this.registry.deadLettered(runId, status, error, why));
       this.emit({ kind: 'deadLetter' });
     }

@@ -183,6 +183,26 @@ test('RedisQueue: redis-server restarted (appendonly): queued messages survive, 
   }
 });
 
+test('RedisQueue: an ack sent while Redis is down goes through once it is back (the run is not repeated)', async () => {
+  const s = await startRedisServer({ appendonly: true });
+  try {
+    await run(async () => {
+      const q = new RedisQueue({ url: s.url, name: 'ackretry' });
+      await q.enqueue({ runId: 'r1', task: 't' }, { key: 'k1' });
+      const d = await q.consume();
+      await s.kill('SIGTERM'); // the append-only file is flushed: the delivery is still pending after the restart
+      const acked = d.ack();
+      await s.start();
+      assert.equal(await acked, true);
+      assert.deepEqual(await q.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLetters: 0 });
+      assert.equal(await q.hasKey('k1'), false);
+      await q.close();
+    });
+  } finally {
+    await s.stop();
+  }
+});
+
 test('RedisQueue: options are checked', () => {
   assert.throws(() => new RedisQueue({ visibilityTimeout: 0 }), { code: 'ERR_INVALID_ARG_VALUE' });
   assert.throws(() => new RedisQueue({ visibilityTimeout: -1 }), { code: 'ERR_OUT_OF_RANGE' });
