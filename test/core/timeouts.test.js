@@ -183,11 +183,15 @@ test('TaskGroup: the first failure cancels siblings and the body; AggregateError
   await run(async () => {
     const log = [];
     let err;
+    // Both failures wake from one future, so they run in the same pass, before the group hears of
+    // either (two sleep(1) timers may fall due microseconds apart and fire in different passes).
+    const go = getRunningLoop().createFuture();
     try {
       await TaskGroup.run(async (tg) => {
         tg.createTask(async () => { try { await sleep(10000); } catch (e) { log.push('sibling cancelled'); throw e; } });
-        tg.createTask(async () => { await sleep(1); throw new RangeError('r1'); });
-        tg.createTask(function* () { yield* sleep(1); throw new TypeError('r2'); });
+        tg.createTask(async () => { await go; throw new RangeError('r1'); });
+        tg.createTask(function* () { yield* go; throw new TypeError('r2'); });
+        getRunningLoop().callLater(1, () => go.setResult());
         try { await sleep(10000); } catch (e) { log.push('body cancelled'); throw e; }
       });
     } catch (e) { err = e; }
