@@ -263,6 +263,8 @@ async function main() {
   const b = (x) => (typeof x === 'number' ? `${x.toFixed(0)} B` : 'n/a');
   console.log(`bytes allocated per timer, scheduled to fired: evloop callLater ${b(bytes.timers)}, setTimeout ${b(bytes.setTimeout)}; per sleeping task, created to gathered: generator ${b(bytes.sleepTasks)}, async ${b(bytes.sleepTasksAsync)}`);
   const num = (x, y) => (typeof x === 'number' && typeof y === 'number' ? x / y : undefined);
+  record('future create, resolve, await / native Promise', num(results.future[0], results.future[1]), 0.8);
+  record('task switch, async-function task / await setImmediate', num(results.switchAsync[0], results.switchAsync[1]), 4, `generator task ${ratio(results.switchGen[0], results.switchGen[1])}`);
   record('100,000 timers per CPU second / setTimeout', num(results.timers[0], results.timers[1]), 1.2, `${b(bytes.timers)} vs ${b(bytes.setTimeout)} per timer`);
   record('10,000 tasks each sleeping, done per second / uvloop (async tasks)', num(results.sleepTasksAsync[0], py.uvloop.sleep_tasks), 1.5, `generator tasks ${ratio(results.sleepTasks[0], py.uvloop.sleep_tasks)}; ${b(bytes.sleepTasksAsync)} per task`);
   if (bytes.error) console.log('allocation:', bytes.error);

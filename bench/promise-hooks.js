@@ -1,4 +1,5 @@
 'use strict';
+const { record } = require('./summary');
 // What evloop's promise hooks cost code that is not evloop's: the same plain-promise work (a
 // chain of awaits, a Promise.all of resolved thens) timed with no evloop loop open, with a loop
 // open and no async-function task pending, and with one async-function task pending (the hooks
@@ -47,4 +48,5 @@ const settle = () => new Promise((r) => setImmediate(r));
   console.log(`  no evloop loop open                                    ${a.toFixed(1)}`);
   console.log(`  a loop open, no async-function task pending            ${b.toFixed(1)}   ${pct(b)}  (goal ≤ 5%)`);
   console.log(`  a loop open, one async-function task pending (hooks)   ${c.toFixed(1)}   ${pct(c)}`);
+  record('plain-promise code, loop open / no loop (speed; goal: slowdown <= 5%)', a / b, 0.95, `with an async-function task pending: ${pct(c)}`);
 })();
