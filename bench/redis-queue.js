@@ -17,7 +17,9 @@
 //   (BullMQ's own dedup: an add of an id that exists is ignored).
 //
 // Both sides keep memory bounded the same way: BullMQ jobs are added with removeOnComplete and
-// removeOnFail; evloop deletes acked entries from its stream. Logging is at warn for evloop (an
+// removeOnFail; evloop deletes acked entries from its stream. evloop-records also keeps the last
+// 10,000 run records (the CLI's default --max-runs), so its like-for-like is bullmq-keep: BullMQ
+// keeping its last 10,000 completed jobs (removeOnComplete: { count: 10000 }). Logging is at warn for evloop (an
 // info line per run would measure the logger; BullMQ logs nothing).
 //
 // End of a drain: the parent polls Redis every 2 ms on its own connection for what is left —
@@ -32,9 +34,12 @@
 // processes) and of redis-server (from /proc/PID/stat, 10 ms ticks).
 //
 // usage: node bench/redis-queue.js [--jobs 20000] [--rounds 3] [--concurrency 16] [--workers 1,4]
-//                                  [--systems evloop,evloop-records,bullmq]
+//                                  [--systems evloop,evloop-records,bullmq,bullmq-keep]
 //                                  [--commandstats] [--prof DIR]
 const { fork, execFileSync } = require('node:child_process');
+const { record } = require('./summary');
+
+const KEEP = 10000; // completed jobs bullmq-keep keeps: evloop-tasks' default --max-runs
 const fs = require('node:fs');
 
 function option(name, fallback) {
@@ -91,11 +96,11 @@ async function evloopProducer({ url, jobs, records }) {
   });
 }
 
-async function bullmqProducer({ port, jobs, mode }) {
+async function bullmqProducer({ port, jobs, mode, keep }) {
   const { Queue } = require('bullmq');
   const queue = new Queue(QUEUE, { connection: { host: '127.0.0.1', port } });
   await queue.waitUntilReady();
-  const opts = (j) => ({ jobId: `k${j}`, removeOnComplete: true, removeOnFail: true });
+  const opts = (j) => ({ jobId: `k${j}`, removeOnComplete: keep ? { count: KEEP } : true, removeOnFail: keep ? { count: KEEP } : true });
   const cpu0 = process.cpuUsage();
   const t0 = now();
   for (let i = 0; i < jobs; i += CHUNK) {
@@ -140,7 +145,7 @@ async function evloopWorker({ url, concurrency, records }) {
   });
 }
 
-async function bullmqWorker({ port, concurrency }) {
+async function bullmqWorker({ port, concurrency, keep }) {
   const { Worker } = require('bullmq');
   let count = 0;
   let lastAt = 0;
@@ -151,7 +156,7 @@ async function bullmqWorker({ port, concurrency }) {
       lastAt = now();
       return 0;
     },
-    { connection: { host: '127.0.0.1', port }, concurrency, autorun: false, removeOnComplete: { count: 0 }, removeOnFail: { count: 0 } },
+    { connection: { host: '127.0.0.1', port }, concurrency, autorun: false, removeOnComplete: { count: keep ? KEEP : 0 }, removeOnFail: { count: keep ? KEEP : 0 } },
   );
   await worker.waitUntilReady();
   const go = onMessage('go');
@@ -214,7 +219,7 @@ function procCpuUs(pid) {
 
 async function enqueue(system, ctx, mode) {
   await ctx.redis.flushall();
-  const c = spawnChild({ role: `${side(system)}Producer`, records: system === 'evloop-records', url: ctx.url, port: ctx.port, jobs: ctx.jobs, mode });
+  const c = spawnChild({ role: `${side(system)}Producer`, records: system === 'evloop-records', keep: system === 'bullmq-keep', url: ctx.url, port: ctx.port, jobs: ctx.jobs, mode });
   // redis-server's CPU over the producer's whole life: its connecting costs Redis next to nothing.
   const redisCpu0 = procCpuUs(ctx.redisPid);
   const r = await c.next('result');
@@ -236,7 +241,7 @@ async function remaining(system, redis) {
 
 async function drain(system, ctx, workers) {
   const children = [];
-  for (let i = 0; i < workers; i++) children.push(spawnChild({ role: `${side(system)}Worker`, records: system === 'evloop-records', url: ctx.url, port: ctx.port, concurrency: ctx.concurrency }));
+  for (let i = 0; i < workers; i++) children.push(spawnChild({ role: `${side(system)}Worker`, records: system === 'evloop-records', keep: system === 'bullmq-keep', url: ctx.url, port: ctx.port, concurrency: ctx.concurrency }));
   await Promise.all(children.map((c) => c.next('ready')));
   const results = children.map((c) => c.next('result'));
   if (ctx.commandStats) await ctx.redis.config('RESETSTAT');
@@ -267,7 +272,7 @@ async function main() {
   const rounds = Number(option('--rounds', '3'));
   const concurrency = Number(option('--concurrency', '16'));
   const workerCounts = option('--workers', '1,4').split(',').map(Number);
-  const systems = option('--systems', 'evloop,evloop-records,bullmq').split(',');
+  const systems = option('--systems', 'evloop,evloop-records,bullmq,bullmq-keep').split(',');
   const Redis = require('ioredis');
   const { startRedisServer } = require('../test/helpers/redis-server');
   const server = await startRedisServer();
@@ -317,6 +322,12 @@ async function main() {
       const ps = median(rs.map((r) => r.perSecond));
       const cpu = median(rs.map((r) => r.cpuUsPerTask));
       const rcpu = median(rs.map((r) => r.redisUsPerTask)).toFixed(1);
+      const vs = (other, goal) => {
+        const o = bySystem[other] ? median(bySystem[other].map((r) => r.perSecond)) : null;
+        if (o) record(`Redis queue ${row}: ${system} / ${other}`, ps / o, goal, `redis CPU ${rcpu} us/task`);
+      };
+      if (system === 'evloop') vs(baseKey, 1);
+      if (system === 'evloop-records') vs('bullmq-keep', 1);
       console.log(`${row.padEnd(30)}${system.padEnd(16)}${pad(Math.round(ps).toLocaleString('en-US'), 10)}${pad(cpu.toFixed(1), 13)}${pad(rcpu, 15)}${pad(base ? (ps / base).toFixed(2) + 'x' : '-', 11)}`);
     }
   }

@@ -181,7 +181,7 @@ async function main() {
       const rs = results[row][client];
       const ps = median(rs.map((r) => r.perSecond));
       const cpu = median(rs.map((r) => r.cpuUsPerCommand));
-      if (client !== 'ioredis' && base) record(`Redis client / ioredis: ${ROWS[row]}`, ps / base, row === 'pipe100' ? 1.5 : 1, `${cpu.toFixed(2)} us CPU/cmd`);
+      if (client.startsWith("evloop") && base) record(`Redis client / ioredis, ${ROWS[row]}: ${client}`, ps / base, row === 'pipe100' ? 1.5 : 1, `${cpu.toFixed(2)} us CPU/cmd`);
       console.log(`${ROWS[row].padEnd(36)}${client.padEnd(16)}${pad(Math.round(ps).toLocaleString('en-US'), 12)}${pad(cpu.toFixed(2), 12)}${pad(base ? (ps / base).toFixed(2) + 'x' : '-', 12)}`);
     }
   }
