@@ -186,21 +186,50 @@ function readRuns(dir) {
   return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
-test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCONT fencing', { timeout: 90_000 }, async () => {
-  const server = await startRedisServer();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evloop-mp-'));
+/**
+ * The setup the multi-process tests share: a temp dir with the tasks file, `start(name, args)`
+ * for CLI children (the common flags first), the MONITOR-based queue checker, `dump` of the
+ * children's last lines for a failure, and `close` (children, checker, server, dir).
+ */
+async function cliCluster(server, { dirPrefix, tasks, visibility = VISIBILITY }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), dirPrefix));
   const file = path.join(dir, 'tasks.js');
-  fs.writeFileSync(file, tasksFile(dir));
-  const base = ['--tasks', file, '--redis', server.url, '--queue', QUEUE, '--no-api', '--interval', String(INTERVAL), '--visibility-timeout', String(VISIBILITY)];
+  fs.writeFileSync(file, tasks(dir));
+  const base = ['--tasks', file, '--redis', server.url, '--queue', QUEUE, '--no-api', '--interval', String(INTERVAL), '--visibility-timeout', String(visibility)];
   const children = [];
-  const start = (name, extra) => {
-    const c = new Child(name, [...base, ...extra]);
-    children.push(c);
-    return c;
-  };
-  const k = (suffix) => `evloop:queue:{${QUEUE}}:${suffix}`;
   const monitor = new QueueMonitor(server.port, QUEUE);
   await monitor.start();
+  return {
+    dir,
+    children,
+    monitor,
+    k: (suffix) => `evloop:queue:{${QUEUE}}:${suffix}`,
+    start(name, extra) {
+      const c = new Child(name, [...base, ...extra]);
+      children.push(c);
+      return c;
+    },
+    dump(keep, pick) {
+      for (const c of children) console.log(`# --- ${c.name} (${c.pid})\n` + pick(c.lines.filter(keep)).map((l) => `#   ${l.text}`).join('\n'));
+    },
+    async close() {
+      for (const c of children) {
+        c.kill('SIGCONT');
+        c.kill();
+      }
+      await Promise.all(children.map((c) => c.exited));
+      monitor.close();
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCONT fencing', { timeout: 90_000 }, async () => {
+  const server = await startRedisServer();
+  const cluster = await cliCluster(server, { dirPrefix: 'evloop-mp-', tasks: tasksFile });
+  const { dir, children, monitor, k } = cluster;
+  const start = cluster.start;
   try {
     const scanners = [start('scanner-1', ['--workers', '0']), start('scanner-2', ['--workers', '0'])];
     const workers = [1, 2, 3].map((i) => start(`worker-${i}`, ['--no-scanner', '--workers', '2']));
@@ -280,9 +309,13 @@ test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCON
       byId.set(r.id, e);
     }
     const perKey = new Map();
+    // A run completes once — except one the killed worker had finished but not yet acknowledged
+    // (its acks go out once per loop pass): at-least-once, it is run again after the visibility
+    // time-out and then acknowledged once.
+    const completedOnce = (id, e) => e.ends.length === 1 || (e.ends.length === 2 && e.ends.some((end) => end.pid === blocked.w.pid) && monitor.acks.get(id) === 1);
     for (const [id, e] of byId) {
-      assert.equal(e.ends.length, 1, `run ${id} (${e.key}) completed once, got ${e.ends.length}`);
-      (perKey.get(e.key) ?? perKey.set(e.key, []).get(e.key)).push({ id, start: e.start, end: e.ends[0].t });
+      assert.ok(completedOnce(id, e), `run ${id} (${e.key}) completed once (or again after the killed worker's lost ack), got ${JSON.stringify(e.ends)}`);
+      (perKey.get(e.key) ?? perKey.set(e.key, []).get(e.key)).push({ id, start: e.start, end: Math.max(...e.ends.map((end) => end.t)) });
     }
     for (const [key, list] of perKey) {
       list.sort((a, b) => a.start - b.start);
@@ -295,22 +328,15 @@ test('evloop-tasks --redis: two scanners, three workers, kill -9, SIGSTOP/SIGCON
     assert.equal(heldRuns.length, 0, 'nothing the fenced scanner returned from its held scan was ever enqueued');
     // Every message ever enqueued ran to completion and was acknowledged once (no failures here,
     // so no retries: one XACK per run).
-    for (const x of monitor.xadds) assert.ok(byId.get(x.runId)?.ends.length === 1, `enqueued run ${x.runId} (${x.key}) completed`);
+    for (const x of monitor.xadds) assert.ok(byId.has(x.runId) && completedOnce(x.runId, byId.get(x.runId)), `enqueued run ${x.runId} (${x.key}) completed`);
     for (const [id, n] of monitor.acks) assert.equal(n, 1, `run ${id} acknowledged ${n} times`);
     console.log(`# ${byId.size} runs of ${KEYS.length} keys, none overlapping per key; ${monitor.commands} commands witnessed, no key queued twice`);
   } catch (err) {
-    for (const c of children) console.log(`# --- ${c.name} (${c.pid})\n` + c.lines.filter((l) => l.tag === "err" || !/^DUE/.test(l.text)).slice(0, 12).map((l) => `#   ${l.text}`).join('\n'));
+    cluster.dump((l) => l.tag === 'err' || !/^DUE/.test(l.text), (ls) => ls.slice(0, 12));
     console.log(`# runs: ${readRuns(dir).length}, stream ${await server.command('XLEN', k('stream'))}, guards ${await server.command('HLEN', k('keys'))}`);
     throw err;
   } finally {
-    for (const c of children) {
-      c.kill('SIGCONT');
-      c.kill();
-    }
-    await Promise.all(children.map((c) => c.exited));
-    monitor.close();
-    await server.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await cluster.close();
   }
 });
 
@@ -355,21 +381,11 @@ test('evloop-tasks --redis: Redis restarted under load (SIGTERM, then kill -9 wi
   // enqueue, an ack, or the fencing token's INCR (a token handed out twice). With always, a
   // write is on disk before its reply leaves the server.
   const server = await new RedisServer({ appendonly: true, extraArgs: ['--appendfsync', 'everysec'] }).start();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evloop-mp-restart-'));
-  const file = path.join(dir, 'tasks.js');
-  fs.writeFileSync(file, restartTasksFile(dir));
+  const cluster = await cliCluster(server, { dirPrefix: 'evloop-mp-restart-', tasks: restartTasksFile, visibility: 5000 });
+  const { dir, children, monitor, k } = cluster;
+  const start = cluster.start;
   const hold = path.join(dir, 'hold-span');
   fs.writeFileSync(hold, '');
-  const base = ['--tasks', file, '--redis', server.url, '--queue', QUEUE, '--no-api', '--interval', String(INTERVAL), '--visibility-timeout', '5000'];
-  const children = [];
-  const start = (name, extra) => {
-    const c = new Child(name, [...base, ...extra]);
-    children.push(c);
-    return c;
-  };
-  const k = (suffix) => `evloop:queue:{${QUEUE}}:${suffix}`;
-  const monitor = new QueueMonitor(server.port, QUEUE);
-  await monitor.start();
   const usNow = () => Number(process.hrtime.bigint() / 1000n);
   const phases = [];
   try {
@@ -444,15 +460,11 @@ test('evloop-tasks --redis: Redis restarted under load (SIGTERM, then kill -9 wi
     console.log(`# ${ended.size} runs completed (${twice} twice: at-least-once after a lost ack), ${monitor.xadds.length} enqueues witnessed, ${unacknowledged.length} lost with the crash unacknowledged, no key queued twice`);
   } catch (err) {
     console.log(`# runs of ${SPAN_KEY}: ${JSON.stringify(readRuns(dir).filter((r) => r.key === SPAN_KEY).slice(-4))}`);
-    for (const c of children) console.log(`# --- ${c.name} (${c.pid})\n` + c.lines.filter((l) => !/run finished/.test(l.text)).slice(-15).map((l) => `#   ${l.text}`).join('\n'));
+    cluster.dump((l) => !/run finished/.test(l.text), (ls) => ls.slice(-15));
     throw err;
   } finally {
     fs.rmSync(hold, { force: true });
-    for (const c of children) c.kill();
-    await Promise.all(children.map((c) => c.exited));
-    monitor.close();
-    await server.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await cluster.close();
   }
 });
 
@@ -460,19 +472,9 @@ test('evloop-tasks --redis: scanner fail-over time over several kill -9 trials (
   const TRIALS = 5;
   const LEASE = Math.max(3 * INTERVAL, 1000);
   const server = await startRedisServer();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'evloop-mp-failover-'));
-  const file = path.join(dir, 'tasks.js');
-  fs.writeFileSync(file, restartTasksFile(dir));
-  const base = ['--tasks', file, '--redis', server.url, '--queue', QUEUE, '--no-api', '--interval', String(INTERVAL), '--visibility-timeout', String(VISIBILITY)];
-  const children = [];
-  const start = (name, extra) => {
-    const c = new Child(name, [...base, ...extra]);
-    children.push(c);
-    return c;
-  };
-  const k = (suffix) => `evloop:queue:{${QUEUE}}:${suffix}`;
-  const monitor = new QueueMonitor(server.port, QUEUE);
-  await monitor.start();
+  const cluster = await cliCluster(server, { dirPrefix: 'evloop-mp-failover-', tasks: restartTasksFile });
+  const { children, monitor, k } = cluster;
+  const start = cluster.start;
   const holderPid = async () => Number(/:(\d+):[0-9a-f]+$/.exec((await server.command('GET', k('lease'))) ?? '')?.[1]);
   const byPid = (pid, from) => monitor.xadds.slice(from).find((x) => JSON.parse(x.message).params.by === pid);
   const times = [];
@@ -505,13 +507,9 @@ test('evloop-tasks --redis: scanner fail-over time over several kill -9 trials (
     const fmt = (v) => v.toFixed(0);
     console.log(`# scanner fail-over over ${TRIALS} kill -9 trials (lease ${LEASE} ms, scan interval ${INTERVAL} ms): min ${fmt(sorted[0])} ms, median ${fmt(sorted[TRIALS >> 1])} ms, max ${fmt(sorted[TRIALS - 1])} ms (${sorted.map(fmt).join(', ')})`);
   } catch (err) {
-    for (const c of children) console.log(`# --- ${c.name} (${c.pid})\n` + c.lines.filter((l) => !/run finished/.test(l.text)).slice(-10).map((l) => `#   ${l.text}`).join('\n'));
+    cluster.dump((l) => !/run finished/.test(l.text), (ls) => ls.slice(-10));
     throw err;
   } finally {
-    for (const c of children) c.kill();
-    await Promise.all(children.map((c) => c.exited));
-    monitor.close();
-    await server.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await cluster.close();
   }
 });
