@@ -4,6 +4,7 @@
       "target_name": "evloop",
       "sources": [
         "native/addon.cc",
+        "native/context_data.cc",
         "native/errors.cc",
         "native/poller_poll.cc",
         "native/poller_select.cc",

@@ -60,6 +60,7 @@ EvloopAddon::EvloopAddon(Napi::Env env, Napi::Object exports) : env_(env) {
       InstanceMethod<&EvloopAddon::WaitChild>("waitChild", napi_enumerable),
       InstanceMethod<&EvloopAddon::KillChild>("killChild", napi_enumerable),
       InstanceMethod<&EvloopAddon::ReleaseChild>("releaseChild", napi_enumerable),
+      InstanceMethod<&EvloopAddon::ContextData>("contextData", napi_enumerable),
   });
 
   // Runs before the environment's own napi teardown (hooks run last-in first-out), while the

@@ -1,0 +1,117 @@
+// V8's continuation-preserved embedder data: one value per context that V8 itself carries
+// through promise continuations. Every promise reaction (an `await`, a then()) records the value
+// current when it is registered and V8 puts it back while the reaction runs (and clears it
+// after), so code that set it before calling an async function finds it again after every
+// `await` there, and in everything that function awaits. It is what Node 22+ builds
+// AsyncContextFrame on; evloop carries an async-function task's frame in it (lib/core/context.ts).
+//
+// Why not promise hooks: any V8 promise hook, even an empty one, makes every promise in the
+// process slower (bench/await-designs.js), and a task's frame needs three of them. This costs a
+// promise nothing: V8 copies one field per reaction whether or not anyone uses it.
+//
+// Why dlsym and not v8.h: the addon is built against Node-API alone so that one prebuilt binary
+// loads in every Node version. The V8 C++ API is not ABI-stable across Node majors, so the two
+// methods are looked up by their mangled names in the running node binary (which exports V8's
+// symbols for addons): where they are absent, or on a V8 whose meaning differs (the JS side uses
+// this only on V8 11, i.e. Node 20, and keeps the promise hooks elsewhere — Node 22+ owns the
+// slot for its own AsyncLocalStorage), contextData() returns null and nothing here is called.
+//
+// The calls rely on two layouts every Node keeps: a napi_value is the address of a V8 handle
+// slot, which is exactly what v8::Local<T> holds (Node's js_native_api_v8.h converts them with a
+// memcpy), and a V8 member function taking or returning a Local is called like a free function
+// whose first argument is the object and whose Local is passed and returned as one pointer
+// (Local is a trivially copyable one-pointer class: the Itanium C++ ABI passes it in a register).
+#include "addon.h"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
+#endif
+
+namespace evloop {
+
+namespace {
+
+struct HandleSlot {
+  void* address;  // v8::Local<T>::val_
+};
+
+using IsolateGetCurrent = void* (*)();
+using IsolateGetCurrentContext = HandleSlot (*)(void* isolate);
+using ContextGetData = HandleSlot (*)(void* context);
+using ContextSetData = void (*)(void* context, HandleSlot value);
+
+struct V8ContextData {
+  IsolateGetCurrent isolate_get_current = nullptr;
+  IsolateGetCurrentContext get_current_context = nullptr;
+  ContextGetData get_data = nullptr;
+  ContextSetData set_data = nullptr;
+};
+
+template <typename Fn>
+Fn Lookup(const char* mangled) {
+#if defined(__unix__) || defined(__APPLE__)
+  return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, mangled));
+#else
+  return nullptr;
+#endif
+}
+
+bool Resolve(V8ContextData* fns) {
+#if (defined(__x86_64__) || defined(__aarch64__)) && (defined(__unix__) || defined(__APPLE__))
+  fns->isolate_get_current = Lookup<IsolateGetCurrent>("_ZN2v87Isolate10GetCurrentEv");
+  fns->get_current_context = Lookup<IsolateGetCurrentContext>("_ZN2v87Isolate17GetCurrentContextEv");
+  fns->get_data = Lookup<ContextGetData>("_ZNK2v87Context36GetContinuationPreservedEmbedderDataEv");
+  fns->set_data = Lookup<ContextSetData>("_ZN2v87Context36SetContinuationPreservedEmbedderDataENS_5LocalINS_5ValueEEE");
+  return fns->isolate_get_current != nullptr && fns->get_current_context != nullptr && fns->get_data != nullptr &&
+         fns->set_data != nullptr;
+#else
+  (void)fns;
+  return false;
+#endif
+}
+
+// Called from JS only (a V8 function callback): a HandleScope is open and the isolate is entered.
+void* CurrentContext(const V8ContextData* fns) {
+  return fns->get_current_context(fns->isolate_get_current()).address;
+}
+
+napi_value GetData(napi_env env, napi_callback_info info) {
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, nullptr, nullptr, nullptr, &data) != napi_ok) return nullptr;
+  const auto* fns = static_cast<const V8ContextData*>(data);
+  return static_cast<napi_value>(fns->get_data(CurrentContext(fns)).address);
+}
+
+napi_value SetData(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value value = nullptr;
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, &argc, &value, nullptr, &data) != napi_ok) return nullptr;
+  const auto* fns = static_cast<const V8ContextData*>(data);
+  if (argc < 1 || value == nullptr) napi_get_undefined(env, &value);
+  fns->set_data(CurrentContext(fns), HandleSlot{static_cast<void*>(value)});
+  return nullptr;
+}
+
+}  // namespace
+
+Napi::Value EvloopAddon::ContextData(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!context_data_) {
+    auto fns = std::make_unique<V8ContextData>();
+    if (!Resolve(fns.get())) return env.Null();
+    context_data_ = std::shared_ptr<void>(fns.release(), [](void* p) { delete static_cast<V8ContextData*>(p); });
+  }
+  napi_value get = nullptr;
+  napi_value set = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_create_function(env, "get", NAPI_AUTO_LENGTH, GetData, context_data_.get(), &get),
+                       Napi::Value());
+  NAPI_THROW_IF_FAILED(env, napi_create_function(env, "set", NAPI_AUTO_LENGTH, SetData, context_data_.get(), &set),
+                       Napi::Value());
+  Napi::Object pair = Napi::Object::New(env);
+  pair.Set("get", get);
+  pair.Set("set", set);
+  return pair;
+}
+
+}  // namespace evloop
