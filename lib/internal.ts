@@ -11,7 +11,9 @@ export { decide, retryPolicy, isTransient, HARD_MAX_ATTEMPTS } from './ops/retry
 export { Scanner, localLease } from './ops/scanner';
 export { WorkerPool } from './ops/worker';
 export { ResponseCache, tagsOfChange, Tags, type CacheTag, type ResponseCacheOptions } from './ops/api/cache';
-// Whether evloop's promise hooks are installed now (they are while an async-function task is pending).
-export { framesCarried } from './core/context';
+// How async-function task frames are carried ('embedder-data' on Node 20, else 'hooks'), whether
+// they are carried now, and whether evloop's promise hooks are installed (the 'hooks' carrier
+// installs them while an async-function task is pending).
+export { asyncContextCarrier, framesCarried, promiseHooksInstalled } from './core/context';
 export { RespParser, type RespParserOptions, type RespValue } from './redis/resp';
 export { CommandEncoder, encodeCommand, type CommandArg } from './redis/encode';

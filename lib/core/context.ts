@@ -2,16 +2,20 @@
 // for async-function tasks, whose continuations run as V8 microtasks outside any step — a
 // per-task Frame carried through every promise continuation.
 //
-// The Frame is carried by V8's promise hooks directly (init: the promise remembers the current
-// frame; before/after: its reaction runs in that frame), not by AsyncLocalStorage. Node 20's
-// AsyncLocalStorage rides on async_hooks, which gives every promise an async id, a resource and
-// an emitInit call: it made every promise in the process 2-3x slower in micro-benchmarks and
-// cost a getStore() per await. The hooks here do two property stores per promise, but any
-// promise hook — even an empty one — slows every promise in the process (bench/promise-hooks.js:
-// +20-25% for empty hooks, +55-90% for these), so they are installed only while an async-function
-// task is pending (Task retains them): a loop running protocols, callbacks and generator tasks
-// costs other promise code nothing.
+// Two carriers for the Frame, chosen once at load:
+// - 'embedder-data' (Node 20): V8's continuation-preserved embedder data (native/context_data.cc).
+//   Every promise reaction records the value current when it is registered (`await`, then()) and
+//   V8 restores it while the reaction runs, at no cost to any promise. The frame is that value.
+// - 'hooks' (elsewhere, or EVLOOP_ASYNC_CONTEXT=hooks): V8's promise hooks (init: the promise
+//   remembers the current frame; before/after: its reaction runs in that frame). Any promise
+//   hook — even an empty one — slows every promise in the process (bench/promise-hooks.js:
+//   +20-25% for empty hooks, +55-90% for these), so they are installed only while an
+//   async-function task is pending (Task retains them). Node 20's AsyncLocalStorage is not an
+//   option: it rides on async_hooks (an async id, a resource and an emitInit per promise: 2-3x
+//   slower promises and a getStore() per await). On Node 22+ the embedder data belongs to Node's
+//   own AsyncLocalStorage (AsyncContextFrame), so evloop does not touch it there.
 import { promiseHooks } from 'v8';
+import { binding } from '../native/binding';
 import type { AbstractEventLoop, AwaitingTask } from './events';
 
 /** The async context an async-function task runs in; `task` may be handed over (see Task). */
@@ -61,12 +65,52 @@ function onAfter(): void {
   outerFrame = NO_JOB;
 }
 
+// The embedder-data carrier, when this node has it and it is evloop's to use (see the header).
+interface EmbedderData {
+  get(): unknown;
+  set(value: unknown): void;
+}
+function embedderData(): EmbedderData | null {
+  const wanted = process.env.EVLOOP_ASYNC_CONTEXT;
+  if (wanted === 'hooks') return null;
+  if (wanted !== undefined && wanted !== 'embedder-data') {
+    throw new TypeError(`EVLOOP_ASYNC_CONTEXT must be 'hooks' or 'embedder-data', got ${JSON.stringify(wanted)}`);
+  }
+  const v8Major = Number(process.versions.v8.split('.')[0]);
+  const data = v8Major === 11 ? binding.contextData() : null;
+  if (data === null && wanted === 'embedder-data') {
+    throw new Error(`EVLOOP_ASYNC_CONTEXT=embedder-data: not available on V8 ${process.versions.v8}`);
+  }
+  return data;
+}
+const data = embedderData();
+
+/** How async-function task frames are carried: 'embedder-data' or 'hooks' (see the header). */
+export const asyncContextCarrier: 'embedder-data' | 'hooks' = data !== null ? 'embedder-data' : 'hooks';
+
+if (data !== null) {
+  const get = data.get;
+  const set = data.set;
+  delete (current as { frame?: unknown }).frame;
+  Object.defineProperty(current, 'frame', {
+    enumerable: true,
+    get(): Frame | null {
+      const f = get();
+      return f === undefined ? null : (f as Frame | null);
+    },
+    set(f: Frame | null): void {
+      set(f === null ? undefined : f);
+    },
+  });
+}
+
 let users = 0;
 let stopHooks: (() => void) | null = null;
 let stopSoon: NodeJS.Immediate | null = null;
 
 /** An async-function task started (or is about to): carry frames through promises. */
 export function retainFrames(): void {
+  if (data !== null) return; // V8 carries the embedder data through every promise anyway
   if (users++ !== 0) return;
   if (stopSoon !== null) {
     clearImmediate(stopSoon);
@@ -101,9 +145,35 @@ function uninstall(): void {
   stopHooks = null;
 }
 
-/** @internal Whether the promise hooks are installed now (tests and benches). */
+/** @internal Whether frames are carried through promises now (tests and benches). */
 export function framesCarried(): boolean {
+  return data !== null || stopHooks !== null;
+}
+
+/** @internal Whether evloop's promise hooks are installed now (tests and benches). */
+export function promiseHooksInstalled(): boolean {
   return stopHooks !== null;
+}
+
+/**
+ * A loop pass starts (always at the top of a promise job or a Node callback): its callbacks run
+ * in `frame`. Returns what leavePassFrame needs. With embedder data, what was current before is
+ * not read (a native call per pass): the pass ends its job or callback, after which nothing
+ * should carry a frame, and V8 clears it after a job anyway.
+ */
+export function enterPassFrame(frame: Frame): Frame | null {
+  if (data !== null) {
+    current.frame = frame;
+    return null;
+  }
+  const prev = current.frame;
+  current.frame = frame;
+  return prev;
+}
+
+/** The pass ended (see enterPassFrame). */
+export function leavePassFrame(prev: Frame | null): void {
+  current.frame = prev;
 }
 
 /** Runs `fn` in `frame` (the frame follows every promise `fn` creates). */

@@ -2,7 +2,7 @@
 // It is PromiseLike (await) and Iterable (yield* in generator coroutines).
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { invalidArgType, validateFunction } from '../util/validate';
-import { current } from './context';
+import { asyncContextCarrier, current, type Frame } from './context';
 import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop } from './events';
 import { getRunningLoop } from './running';
 import { isNativeError } from 'util/types';
@@ -182,18 +182,32 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    const frame = current.frame;
+    // The hooks carrier: the frame is current here even in V8's thenable job, and jobs are counted.
+    return this._then(onFulfilled, onRejected, current.frame, this._thenJob !== -1 && this._thenJob !== current.job);
+  }
+
+  /**
+   * @internal then() for a reader in `frame` (null: none); `fromLaterJob`: the `then` read
+   * happened while the future was done, and this call runs in a later promise job (V8's thenable
+   * job of an `await`), so settling at once is still asynchronous to the awaiting code.
+   */
+  _then<R1, R2>(
+    onFulfilled: ((value: T) => R1 | PromiseLike<R1>) | null | undefined,
+    onRejected: ((reason: any) => R2 | PromiseLike<R2>) | null | undefined,
+    frame: Frame | null,
+    fromLaterJob: boolean,
+  ): Promise<R1 | R2> {
     const task = frame !== null ? frame.task : null;
     if (this._state !== PENDING) {
       if (this._state === FINISHED && !this._failed) {
         const v = this._result;
         // A thenable result must reach onFulfilled as the object itself (not adopted): slow path.
         if (v === null || (typeof v !== 'object' && typeof v !== 'function') || typeof (v as { then?: unknown }).then !== 'function') {
-          if (this._thenJob !== -1 && this._thenJob !== current.job) return callNow(onFulfilled, v);
+          if (fromLaterJob) return callNow(onFulfilled, v);
           return Promise.resolve(v).then(onFulfilled as (value: unknown) => R1 | PromiseLike<R1>, onRejected);
         }
       } else {
-        if (this._thenJob !== -1 && this._thenJob !== current.job && typeof onRejected === 'function') return callNow(onRejected, this._failure());
+        if (fromLaterJob && typeof onRejected === 'function') return callNow(onRejected, this._failure());
         return Promise.reject(this._failure()).then(onFulfilled, onRejected);
       }
     }
@@ -331,17 +345,37 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
 // the property — every explicit `fut.then(cb)` — keeps the asynchronous path Promises/A+ asks
 // for. Only a future already done when `then` was read is shortcut: one that finishes in
 // between (e.g. sleep(0) woken by a pass that ran before the job) resumes no earlier, relative
-// to the tasks it woke alongside, than it always did. Jobs are counted by the promise hooks,
-// which are on while an async-function task is pending; with them off the count never moves
-// and every call takes the asynchronous path.
+// to the tasks it woke alongside, than it always did.
+//
+// How the call tells the thenable job from the reading code, and learns the awaiting task,
+// depends on the frame carrier (context.ts):
+// - hooks: jobs are counted by the before hook (with the hooks off the count never moves and
+//   every call takes the asynchronous path), and the hooks restore the frame in the job too.
+// - embedder data: V8 does not carry it into the thenable job, so a read inside a frame returns
+//   a then bound to that frame (one closure per `await` in a task, in place of a hook call per
+//   promise). The job runs with no frame, which is also how the call knows it is the job: a
+//   frame is only ever cleared by V8 between jobs. A read outside any frame returns the method.
 const thenMethod = Future.prototype.then;
+function thenReadWithHooks(this: Future<unknown>): Future<unknown>['then'] {
+  this._thenJob = this._state === PENDING ? -1 : current.job;
+  return thenMethod;
+}
+function thenReadWithEmbedderData(this: Future<unknown>): Future<unknown>['then'] {
+  const frame = current.frame;
+  if (frame === null) {
+    this._thenJob = -1;
+    return thenMethod;
+  }
+  const fut = this;
+  const wasDone = fut._state !== PENDING;
+  return function then(onFulfilled, onRejected) {
+    return fut._then(onFulfilled, onRejected, frame, wasDone && current.frame !== frame);
+  } as Future<unknown>['then'];
+}
 Object.defineProperty(Future.prototype, 'then', {
   configurable: true,
   enumerable: false,
-  get(this: Future<unknown>) {
-    this._thenJob = this._state === PENDING ? -1 : current.job;
-    return thenMethod;
-  },
+  get: asyncContextCarrier === 'hooks' ? thenReadWithHooks : thenReadWithEmbedderData,
 });
 
 function callNow<R>(fn: ((value: any) => R | PromiseLike<R>) | null | undefined, value: unknown): Promise<any> {

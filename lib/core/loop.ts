@@ -25,7 +25,7 @@ import { CancelledError, EventLoopError } from '../util/errors';
 import { Future } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
 import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
-import { current, Frame } from './context';
+import { current, enterPassFrame, Frame, leavePassFrame } from './context';
 import type { ExceptionContext as BaseExceptionContext } from './events';
 import { Handle, TimerHandle, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
@@ -433,8 +433,7 @@ export class EventLoop {
     // Callbacks run in a frame of their own: an async function they start (createTask(child()))
     // must not share its frame with whatever scheduled this pass.
     if (this._passFrame.task !== null) this._passFrame = new Frame(null);
-    const prevFrame = current.frame;
-    current.frame = this._passFrame;
+    const prevFrame = enterPassFrame(this._passFrame);
 
     if (this._timers.length !== 0) this._expireTimers();
     const n = this._readyLen;
@@ -460,7 +459,7 @@ export class EventLoop {
 
     this._inPass = false;
     current.passLoop = prevLoop;
-    current.frame = prevFrame;
+    leavePassFrame(prevFrame);
     if (this._stopping) {
       this._finishStop();
       return;

@@ -15,8 +15,11 @@ export function getRunningLoop(): AbstractEventLoop {
 export function runningLoopOrNull(): AbstractEventLoop | null {
   if (current.passLoop !== null) return current.passLoop;
   if (current.stepTask !== null) return current.stepTask._loop;
+  const running = current.runningLoops;
+  // One loop running (the common case) is the answer whatever the frame says: the frame only
+  // picks between several, and a task of a loop that is not running never wins.
+  if (running.length === 1) return running[0]!;
   const frame = current.frame;
   if (frame !== null && frame.task !== null && frame.task._state === PENDING && frame.task._loop.isRunning()) return frame.task._loop;
-  const running = current.runningLoops;
   return running.length !== 0 ? running[running.length - 1]! : null;
 }

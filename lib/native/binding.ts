@@ -111,6 +111,11 @@ export interface Binding {
   waitChild(pid: number): number | null;
   killChild(pid: number, signal: number): void;
   releaseChild(pid: number): void;
+  /**
+   * V8's continuation-preserved embedder data of the current context (native/context_data.cc),
+   * or null when the running node does not export it. Each call makes a new get/set pair.
+   */
+  contextData(): { get(): unknown; set(value: unknown): void } | null;
 }
 
 // node-gyp-build looks in prebuilds/<platform>-<arch>/ first, then build/Release: a user's

@@ -178,27 +178,34 @@ test('I/O is not starved by a busy ready queue: an echo round trip completes whi
   });
 });
 
-test('the promise hooks are on only while an async-function task is pending', async () => {
-  const { framesCarried } = require('evloop/internal');
+test('promise hooks: never with the embedder-data carrier; with the hooks carrier only while an async-function task is pending', async () => {
+  const { asyncContextCarrier, framesCarried, promiseHooksInstalled } = require('evloop/internal');
+  const hooks = asyncContextCarrier === 'hooks';
+  if (!hooks) assert.equal(asyncContextCarrier, 'embedder-data');
+  // With embedder data, frames are always carried and no hook is ever installed.
+  const check = (expectedWithHooks, what) => {
+    assert.equal(promiseHooksInstalled(), hooks && expectedWithHooks, what);
+    assert.equal(framesCarried(), hooks ? expectedWithHooks : true, what);
+  };
   const settle = () => new Promise((r) => setImmediate(r));
   await settle();
-  assert.equal(framesCarried(), false, 'no loop');
+  check(false, 'no loop');
   const loop = newEventLoop();
   await loop.runUntilComplete(loop.createTask(function* () { yield* sleep(0); }));
   await settle();
-  assert.equal(framesCarried(), false, 'a loop open running a generator task');
+  check(false, 'a loop open running a generator task');
   let during;
-  await loop.runUntilComplete(loop.createTask(async () => { during = framesCarried(); await sleep(0); }));
-  assert.equal(during, true, 'an async-function task pending');
+  await loop.runUntilComplete(loop.createTask(async () => { during = [promiseHooksInstalled(), framesCarried()]; await sleep(0); }));
+  assert.deepEqual(during, [hooks, true], 'an async-function task pending');
   await settle();
-  assert.equal(framesCarried(), false, 'removed once it finished');
+  check(false, 'removed once it finished');
   const stuck = loop.createTask(async () => { await sleep(60000); });
   await loop.runUntilComplete(loop.createTask(function* () { yield; }));
-  assert.equal(framesCarried(), true);
+  check(true, 'a pending async-function task');
   loop.close();
   assert.equal(stuck.done(), false);
   await settle();
-  assert.equal(framesCarried(), false, 'closing the loop releases its pending tasks');
+  check(false, 'closing the loop releases its pending tasks');
 });
 
 test('await of a done future inside a task resumes after two microtask hops (a native promise: one)', async () => {
