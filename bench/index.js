@@ -19,6 +19,11 @@ for (const f of files) {
     continue;
   }
   execFileSync(process.execPath, [path.join(__dirname, f)], { stdio: 'inherit', env });
+  // The hook-cost row with both frame carriers (lib/core/context.ts), side by side in one run.
+  if (f === 'promise-hooks.js') {
+    console.log('\n=== bench/promise-hooks.js with EVLOOP_ASYNC_CONTEXT=hooks');
+    execFileSync(process.execPath, [path.join(__dirname, f)], { stdio: 'inherit', env: { ...env, EVLOOP_ASYNC_CONTEXT: 'hooks' } });
+  }
 }
 if (!process.argv.includes('--no-echo')) {
   console.log('\n=== bench/echo/run.js (scenarios b and c; `npm run bench:echo` runs them all)');

@@ -226,6 +226,26 @@ function freshPair(evName, nodeName) {
   }
   return [median(ev), median(nd)];
 }
+// The await rows again with the other frame carrier (lib/core/context.ts), in a child process:
+// the carrier is chosen at load.
+const CARRIER_FLAG = '--carrier-rows';
+function otherCarrierRows() {
+  const { asyncContextCarrier } = require('evloop/internal');
+  const other = asyncContextCarrier === 'hooks' ? null : 'hooks';
+  if (other === null) return null;
+  try {
+    const out = execFileSync(process.execPath, [__filename, CARRIER_FLAG], { encoding: 'utf8', timeout: 300000, env: { ...process.env, EVLOOP_ASYNC_CONTEXT: other } });
+    return { carrier: other, ...JSON.parse(out) };
+  } catch (e) {
+    return { carrier: other, error: String(e.message).split('\n')[0] };
+  }
+}
+async function carrierChild() {
+  const future = await pair(evFuture, nodePromise);
+  const switchAsync = await pair(evSwitchAsync, nodeSwitch);
+  process.stdout.write(JSON.stringify({ future: future[0] / future[1], switchAsync: switchAsync[0] / switchAsync[1] }));
+}
+
 async function caseChild(name) {
   await cases[name](); // warm-up: compiles the code and grows the heap as the measured run will
   process.stdout.write(JSON.stringify(await cases[name]()));
@@ -241,6 +261,7 @@ async function main() {
     sleepTasks: await pair(evSleepTasks, null),
     sleepTasksAsync: await pair(evSleepTasksAsync, null),
   };
+  const other = otherCarrierRows();
   const py = { asyncio: python('asyncio'), uvloop: python('uvloop') };
   const bytes = allocation();
   const rows = [
@@ -263,8 +284,11 @@ async function main() {
   const b = (x) => (typeof x === 'number' ? `${x.toFixed(0)} B` : 'n/a');
   console.log(`bytes allocated per timer, scheduled to fired: evloop callLater ${b(bytes.timers)}, setTimeout ${b(bytes.setTimeout)}; per sleeping task, created to gathered: generator ${b(bytes.sleepTasks)}, async ${b(bytes.sleepTasksAsync)}`);
   const num = (x, y) => (typeof x === 'number' && typeof y === 'number' ? x / y : undefined);
-  record('future create, resolve, await / native Promise', num(results.future[0], results.future[1]), 0.8);
-  record('task switch, async-function task / await setImmediate', num(results.switchAsync[0], results.switchAsync[1]), 4, `generator task ${ratio(results.switchGen[0], results.switchGen[1])}`);
+  const { asyncContextCarrier } = require('evloop/internal');
+  const otherDetail = (key) => (other === null ? '' : other.error ? `; ${other.carrier} carrier: ${other.error}` : `; ${other.carrier} carrier ${other[key].toFixed(2)}x`);
+  if (other !== null) console.log(`with the ${other.carrier} carrier (EVLOOP_ASYNC_CONTEXT=${other.carrier}):`, other.error ?? `future/Promise ${other.future.toFixed(2)}x, async task switch/await setImmediate ${other.switchAsync.toFixed(2)}x`);
+  record('future create, resolve, await / native Promise', num(results.future[0], results.future[1]), 0.8, `carrier ${asyncContextCarrier}${otherDetail('future')}`);
+  record('task switch, async-function task / await setImmediate', num(results.switchAsync[0], results.switchAsync[1]), 4, `generator task ${ratio(results.switchGen[0], results.switchGen[1])}; carrier ${asyncContextCarrier}${otherDetail('switchAsync')}`);
   record('100,000 timers per CPU second / setTimeout', num(results.timers[0], results.timers[1]), 1.2, `${b(bytes.timers)} vs ${b(bytes.setTimeout)} per timer`);
   record('10,000 tasks each sleeping, done per second / uvloop (async tasks)', num(results.sleepTasksAsync[0], py.uvloop.sleep_tasks), 1.5, `generator tasks ${ratio(results.sleepTasks[0], py.uvloop.sleep_tasks)}; ${b(bytes.sleepTasksAsync)} per task`);
   if (bytes.error) console.log('allocation:', bytes.error);
@@ -273,5 +297,6 @@ async function main() {
 }
 
 if (process.argv.includes(ALLOC_FLAG)) allocChild();
+else if (process.argv.includes(CARRIER_FLAG)) carrierChild().catch((e) => { console.error(e); process.exitCode = 1; });
 else if (process.argv.includes(CASE_FLAG)) caseChild(process.argv[process.argv.indexOf(CASE_FLAG) + 1]).catch((e) => { console.error(e); process.exitCode = 1; });
 else main().catch((e) => { console.error(e); process.exitCode = 1; });

@@ -158,8 +158,7 @@ export function promiseHooksInstalled(): boolean {
 /**
  * A loop pass starts (always at the top of a promise job or a Node callback): its callbacks run
  * in `frame`. Returns what leavePassFrame needs. With embedder data, what was current before is
- * not read (a native call per pass): the pass ends its job or callback, after which nothing
- * should carry a frame, and V8 clears it after a job anyway.
+ * not read (a native call per pass): a pass is the whole of its job or Node callback.
  */
 export function enterPassFrame(frame: Frame): Frame | null {
   if (data !== null) {
@@ -171,8 +170,13 @@ export function enterPassFrame(frame: Frame): Frame | null {
   return prev;
 }
 
-/** The pass ended (see enterPassFrame). */
-export function leavePassFrame(prev: Frame | null): void {
+/**
+ * The pass ended (see enterPassFrame). With embedder data: a pass run as a promise job needs
+ * nothing (V8 clears the value after every job); one run from a Node callback clears it, so
+ * that the other callbacks of Node's turn do not run in the loop's frame.
+ */
+export function leavePassFrame(prev: Frame | null, inPromiseJob: boolean): void {
+  if (data !== null && inPromiseJob) return;
   current.frame = prev;
 }
 

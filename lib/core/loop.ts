@@ -404,7 +404,7 @@ export class EventLoop {
     // batch has delivered), polling again before every pass is a syscall that rarely finds
     // anything. The chain ends after MICROTASK_PASSES with a setImmediate pass, which polls.
     if (!this._ioPolled) this._pollIO();
-    this._runPass();
+    this._runPass(true);
   };
 
   private readonly _immediatePass = (): void => {
@@ -426,7 +426,7 @@ export class EventLoop {
     this._runPass();
   };
 
-  private _runPass(): void {
+  private _runPass(inPromiseJob = false): void {
     const prevLoop = current.passLoop;
     current.passLoop = this;
     this._inPass = true;
@@ -459,7 +459,7 @@ export class EventLoop {
 
     this._inPass = false;
     current.passLoop = prevLoop;
-    leavePassFrame(prevFrame);
+    leavePassFrame(prevFrame, inPromiseJob);
     if (this._stopping) {
       this._finishStop();
       return;
