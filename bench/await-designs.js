@@ -3,13 +3,13 @@
 //  1. What any V8 promise hook costs plain-promise code: why evloop installs its hooks only while
 //     an async-function task is pending, and why no per-promise-hook design can stay within 5%.
 //  2. What `await` of a done future costs: a native promise outside any task (the floor, as
-//     bench/loop.js's Node side); evloop's Future, a thenable (V8 runs a PromiseResolveThenableJob
-//     calling then()); a bare prototype of the alternative — a Future that *is* a native promise,
-//     whose `constructor` accessor V8 reads synchronously in the awaiting code (the moment a task
-//     could learn what it awaits) and then awaits with no thenable job; a minimal thenable; and a
-//     native promise awaited inside a task, which no design of `await fut` can beat while the
-//     promise hooks are on. The full native-promise Future (in the history as "Future is a native promise", reverted; see
-//     docs/futures.md) measured no faster than the thenable one side by side.
+//     bench/loop.js's Node side); evloop's Future, which is a native promise whose `constructor`
+//     accessor V8 reads synchronously in the awaiting code (the moment a task learns what it
+//     awaits); a bare prototype of that design; a minimal thenable (the design before, which V8
+//     awaits through a PromiseResolveThenableJob calling then()); and a native promise awaited
+//     inside a task, the floor for any design of `await fut` there. With the promise-hook
+//     carrier (EVLOOP_ASYNC_CONTEXT=hooks) the rows inside a task pay the hooks; docs/futures.md
+//     has the designs compared with each carrier.
 const { promiseHooks } = require('v8');
 const { run, getRunningLoop } = require('evloop');
 
@@ -92,7 +92,7 @@ async function timeIt(fn) {
     'native promise': async () => {
       for (let i = 0; i < N; i++) { let res; const p = new Promise((r) => { res = r; }); res(i); await p; }
     },
-    'evloop Future (thenable, kept)': async () => {
+    'evloop Future (a native promise)': async () => {
       const loop = getRunningLoop();
       for (let i = 0; i < N; i++) { const f = loop.createFuture(); f.setResult(i); await f; }
     },

@@ -78,6 +78,7 @@ export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
   const fut = new SleepFuture<T>(loop);
   fut._value = value;
   if (ms <= 0) {
+    fut._yieldResume = true;
     loop._pushReady(fut);
   } else {
     fut._when = performance.now() + ms;

@@ -20,7 +20,30 @@ import type { AbstractEventLoop, AwaitingTask } from './events';
 
 /** The async context an async-function task runs in; `task` may be handed over (see Task). */
 export class Frame {
+  /**
+   * Futures awaited in this frame while it had no task (an async function started by a callback
+   * or a generator step, in the loop's pass frame): `createTask(child())` hands them to the task
+   * that takes the frame over. Only pending ones are kept (see noteAwaitWithoutTask).
+   */
+  waiters: object[] | null = null;
   constructor(public task: AwaitingTask | null) {}
+}
+
+/** `fut` is awaited in `frame`, which has no task yet; `isPending` tells the futures still pending. */
+export function noteAwaitWithoutTask<F extends object>(frame: Frame, fut: F, isPending: (f: F) => boolean): void {
+  const ws = frame.waiters as F[] | null;
+  if (ws === null) {
+    frame.waiters = [fut];
+    return;
+  }
+  // Bounded by what is still pending: a frame may stay current for a long-running async function
+  // that no task ever takes over.
+  if (ws.length >= 8) {
+    let kept = 0;
+    for (let i = 0; i < ws.length; i++) if (isPending(ws[i]!)) ws[kept++] = ws[i]!;
+    ws.length = kept;
+  }
+  ws.push(fut);
 }
 
 const FRAME = Symbol('evloop.frame');
@@ -38,8 +61,6 @@ export const current = {
    * before the hooks were installed, or made outside any task: see onInit).
    */
   frame: new Frame(null) as Frame | null,
-  /** Counts promise jobs while the hooks are on (Future's then tells a V8 thenable job by it). */
-  job: 0,
 };
 
 // Promise jobs never nest, so one slot is enough to restore the frame of the code around them.
@@ -54,7 +75,6 @@ function onInit(promise: Promise<unknown>): void {
   if (f !== null && f.task !== null) (promise as Tagged)[FRAME] = f;
 }
 function onBefore(promise: Promise<unknown>): void {
-  current.job++;
   outerFrame = current.frame;
   const f = (promise as Tagged)[FRAME];
   current.frame = f === undefined ? null : f;

@@ -52,4 +52,6 @@ export interface AwaitingTask {
   _awaiting(fut: object): void;
   /** @internal `fut` settled and the task resumes. */
   _awaited(fut: object): void;
+  /** @internal Resuming from a bare yield (sleep(0)): the CancelledError a pending cancel throws there, else null. */
+  _cancelAtYield(): unknown;
 }

@@ -2,8 +2,8 @@
 // It is PromiseLike (await) and Iterable (yield* in generator coroutines).
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { invalidArgType, validateFunction } from '../util/validate';
-import { asyncContextCarrier, current, type Frame } from './context';
-import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop } from './events';
+import { asyncContextCarrier, current, noteAwaitWithoutTask, type Frame } from './context';
+import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop, type AwaitingTask } from './events';
 import { getRunningLoop } from './running';
 import { isNativeError } from 'util/types';
 
@@ -58,7 +58,7 @@ class FutureIter<T> implements Iterator<Future<T>, T, unknown> {
   }
 }
 
-export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> {
+export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T>> {
   /** @internal */ _state = PENDING;
   /** @internal */ _result: T | undefined = undefined;
   /** @internal */ _exception: unknown = undefined;
@@ -69,9 +69,21 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
   /** @internal */ _cancelMessage: string | undefined = undefined;
   /** @internal */ _cancelledExc: CancelledError | null = null;
   /** @internal */ _tracked = false;
-  /** @internal the promise job in which `then` was last read while done, else -1 (see the accessor below) */ _thenJob = -1;
+  /** @internal the async-function task whose `await` of this future has not resumed yet */ _awaiter: AwaitingTask | null = null;
+  /** @internal sleep(0): awaiting code resumes two microtask hops after the pass (see settleNative) */ _yieldResume = false;
+  /** @internal the native promise is observed (awaited, then()): it settles when the future is done */ _observed = false;
+  /** @internal */ _resolveNative: (v: unknown) => void;
+  /** @internal */ _rejectNative: (e: unknown) => void;
+  /** @internal the class name (the prototype's `constructor` is the accessor below) */ declare _className: string;
 
   constructor(loop?: AbstractEventLoop) {
+    super(captureResolvers);
+    this._resolveNative = capturedResolve!;
+    this._rejectNative = capturedReject!;
+    // The resolving functions hold the promise: left here they would keep the last future alive.
+    capturedResolve = capturedReject = null;
+    const proto = new.target.prototype as { [OWN]?: object };
+    if (proto[OWN] !== proto) makeAwaitable(proto, new.target);
     this._loop = loop === undefined ? getRunningLoop() : loop;
   }
 
@@ -172,58 +184,40 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
   }
 
   /**
-   * `await fut`. The continuation is resumed from a loop callback (scheduled with callSoon once
-   * the future is done), as asyncio resumes a task. Called from an async-function task's
-   * frame, it also tells that task which future it awaits, so cancel() can reach it.
-   * A future that is already done settles the returned promise through a native promise (one
-   * microtask, as `await` of a resolved promise): nothing is left to cancel.
+   * An explicit `fut.then(f, r)` (not `await fut`: V8 awaits the native promise without calling
+   * then). It keeps the future's own semantics: `f` gets the result as it was set — a thenable
+   * result is passed as is, not adopted — and is called from a loop callback once the future is
+   * done (a microtask later when it is done already). Called in an async-function task's frame,
+   * it registers the future as awaited by that task, as `await` does.
    */
-  then<R1 = T, R2 = never>(
+  override then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    // The hooks carrier: the frame is current here even in V8's thenable job, and jobs are counted.
-    return this._then(onFulfilled, onRejected, current.frame, this._thenJob !== -1 && this._thenJob !== current.job);
+    return this._thenIn(onFulfilled, onRejected, current.frame);
   }
 
-  /**
-   * @internal then() for a reader in `frame` (null: none); `fromLaterJob`: the `then` read
-   * happened while the future was done, and this call runs in a later promise job (V8's thenable
-   * job of an `await`), so settling at once is still asynchronous to the awaiting code.
-   */
-  _then<R1, R2>(
+  /** @internal then() called on behalf of code running in `frame` (see thenReadWithEmbedderData). */
+  _thenIn<R1 = T, R2 = never>(
     onFulfilled: ((value: T) => R1 | PromiseLike<R1>) | null | undefined,
     onRejected: ((reason: any) => R2 | PromiseLike<R2>) | null | undefined,
     frame: Frame | null,
-    fromLaterJob: boolean,
   ): Promise<R1 | R2> {
-    const task = frame !== null ? frame.task : null;
-    if (this._state !== PENDING) {
-      if (this._state === FINISHED && !this._failed) {
-        const v = this._result;
-        // A thenable result must reach onFulfilled as the object itself (not adopted): slow path.
-        if (v === null || (typeof v !== 'object' && typeof v !== 'function') || typeof (v as { then?: unknown }).then !== 'function') {
-          if (fromLaterJob) return callNow(onFulfilled, v);
-          return Promise.resolve(v).then(onFulfilled as (value: unknown) => R1 | PromiseLike<R1>, onRejected);
-        }
-      } else {
-        if (fromLaterJob && typeof onRejected === 'function') return callNow(onRejected, this._failure());
-        return Promise.reject(this._failure()).then(onFulfilled, onRejected);
-      }
+    if (frame !== null && frame.task === null) {
+      if (this._state === PENDING && !this._yieldResume) noteAwaitWithoutTask(frame, this, isPendingFuture);
     }
-    if (task !== null && task._state === PENDING && current.stepTask === null) {
+    const task = frame !== null && current.stepTask === null ? frame.task : null;
+    if (task !== null && task._state === PENDING && this._state === PENDING) {
       if ((task as unknown) === this) {
-        const err = new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF');
-        return Promise.reject(err).then(onFulfilled, onRejected);
+        return Promise.reject(new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF')).then(onFulfilled, onRejected);
       }
-      // A cancel requested while nothing was awaited cancels this future here (see settle).
       task._awaiting(this);
     }
     const promise = new Promise<R1 | R2>(captureResolvers);
     const resolve = capturedResolve as (v: unknown) => void;
     const reject = capturedReject as (e: unknown) => void;
+    capturedResolve = capturedReject = null;
     const settle = (): void => {
-      if (task !== null) task._awaited(this);
       if (this._state === FINISHED && !this._failed) {
         if (typeof onFulfilled !== 'function') return resolve(this._result);
         try {
@@ -246,20 +240,12 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
     return promise;
   }
 
-  catch<R = never>(onRejected?: ((reason: any) => R | PromiseLike<R>) | null): Promise<T | R> {
-    return this.then(undefined, onRejected);
-  }
-
-  finally(onFinally?: (() => void) | null): Promise<T> {
-    return Promise.resolve(this).finally(onFinally);
-  }
-
   [Symbol.iterator](): Iterator<Future<T>, T, unknown> {
     return new FutureIter(this);
   }
 
-  toString(): string {
-    const name = this.constructor.name;
+  override toString(): string {
+    const name = this._className;
     if (this._state === PENDING) return `<${name} pending>`;
     if (this._state === CANCELLED) return `<${name} cancelled>`;
     if (this._failed) return `<${name} finished exception=${repr(this._exception)}>`;
@@ -267,6 +253,16 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
   }
 
   // ---- internals shared with Task, the loop and the combinators ----
+
+  /** @internal Someone awaits the native promise (or called then()): settle it once done, through the loop. */
+  _observe(): void {
+    this._observed = true;
+    if (this._state === PENDING) this._addCallbackInternal(settleNative);
+    // Done, its callbacks queued and not run (a granted lock Waiter may still be revoked): the
+    // await resumes with them, reading the state then.
+    else if (this._scheduled !== null) this._scheduled.push(settleNative);
+    else settleNative(this);
+  }
 
   /** @internal A done callback that is never exposed (cheaper than addDoneCallback's checks). */
   _addCallbackInternal(cb: (fut: any) => void): void {
@@ -338,52 +334,104 @@ export class Future<T = unknown> implements PromiseLike<T>, Iterable<Future<T>> 
   }
 }
 
-// `await fut` reads fut.then in the awaiting code, and V8 calls it later, from a promise job of
-// its own (PromiseResolveThenableJob) that has nothing else to do: a done future can call the
-// await's resolving function right there, saving two microtask hops (await of a done future:
-// one hop more than a native promise instead of three). A then() called in the job that read
-// the property — every explicit `fut.then(cb)` — keeps the asynchronous path Promises/A+ asks
-// for. Only a future already done when `then` was read is shortcut: one that finishes in
-// between (e.g. sleep(0) woken by a pass that ran before the job) resumes no earlier, relative
-// to the tasks it woke alongside, than it always did.
-//
-// How the call tells the thenable job from the reading code, and learns the awaiting task,
-// depends on the frame carrier (context.ts):
-// - hooks: jobs are counted by the before hook (with the hooks off the count never moves and
-//   every call takes the asynchronous path), and the hooks restore the frame in the job too.
-// - embedder data: V8 does not carry it into the thenable job, so a read inside a frame returns
-//   a then bound to that frame (one closure per `await` in a task, in place of a hook call per
-//   promise). The job runs with no frame, which is also how the call knows it is the job: a
-//   frame is only ever cleared by V8 between jobs. A read outside any frame returns the method.
-const thenMethod = Future.prototype.then;
-function thenReadWithHooks(this: Future<unknown>): Future<unknown>['then'] {
-  this._thenJob = this._state === PENDING ? -1 : current.job;
-  return thenMethod;
+// `await fut` runs PromiseResolve(%Promise%, fut): fut is a native promise, so V8 reads its
+// `constructor` and, when that is %Promise%, awaits fut itself — one microtask hop, as for any
+// promise — instead of wrapping a thenable (a PromiseResolveThenableJob calling then(): three
+// hops). The read happens synchronously in the awaiting code, which is the moment an
+// async-function task learns which future it awaits (bench/await-designs.js compares the
+// designs). fut.then() reads it too (SpeciesConstructor), so then() returns a plain Promise and
+// also counts as awaiting. Subclasses (Task, ...) define their own `constructor`; each gets the
+// accessor the first time one of its instances is made.
+const OWN = Symbol('evloop.awaitable');
+let internalThen = false;
+const promiseThen = Promise.prototype.then;
+const noop = (): void => {};
+
+function awaitedConstructor(this: Future<unknown>): PromiseConstructor {
+  if (internalThen) return Promise;
+  if (!this._observed) this._observe();
+  const frame = current.frame;
+  if (frame !== null && frame.task === null) {
+    // No task yet (an async function started by a callback or a generator step): the task that
+    // createTask(child()) makes takes these over with the frame.
+    if (this._state === PENDING && !this._yieldResume) noteAwaitWithoutTask(frame, this, isPendingFuture);
+  } else if (frame !== null && current.stepTask === null) {
+    const task = frame.task!;
+    if (task._state === PENDING) {
+      // Thrown at the `await` (PromiseResolve's abrupt completion), as asyncio raises it there.
+      if ((task as unknown) === this) throw new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF');
+      // A cancel requested while nothing was awaited cancels this future here.
+      if (this._state === PENDING) {
+        // sleep(0) is asyncio's bare yield: nothing to cancel, a cancel is thrown in at resumption.
+        if (this._yieldResume) this._awaiter = task;
+        else task._awaiting(this);
+      }
+    }
+  }
+  return Promise;
 }
+
+// An async function that returns a future (`async () => loop.sockRecv(sock, n)`) settles its
+// promise with it: V8 reads `then` in the returning code and calls it later from a
+// PromiseResolveThenableJob. The hooks carrier restores the frame in that job; V8 does not carry
+// its embedder data into it, so with that carrier a `then` read in a frame is bound to the frame.
+const thenMethod = Future.prototype.then;
 function thenReadWithEmbedderData(this: Future<unknown>): Future<unknown>['then'] {
   const frame = current.frame;
-  if (frame === null) {
-    this._thenJob = -1;
-    return thenMethod;
-  }
+  if (frame === null) return thenMethod;
   const fut = this;
-  const wasDone = fut._state !== PENDING;
   return function then(onFulfilled, onRejected) {
-    return fut._then(onFulfilled, onRejected, frame, wasDone && current.frame !== frame);
+    return fut._thenIn(onFulfilled, onRejected, frame);
   } as Future<unknown>['then'];
 }
-Object.defineProperty(Future.prototype, 'then', {
-  configurable: true,
-  enumerable: false,
-  get: asyncContextCarrier === 'hooks' ? thenReadWithHooks : thenReadWithEmbedderData,
-});
+if (asyncContextCarrier === 'embedder-data') {
+  Object.defineProperty(Future.prototype, 'then', { configurable: true, enumerable: false, get: thenReadWithEmbedderData });
+}
 
-function callNow<R>(fn: ((value: any) => R | PromiseLike<R>) | null | undefined, value: unknown): Promise<any> {
-  if (typeof fn !== 'function') return Promise.resolve(value);
+function isPendingFuture(f: Future<unknown>): boolean {
+  return f._state === PENDING;
+}
+
+function makeAwaitable(proto: { [OWN]?: object }, cls: { name: string }): void {
+  Object.defineProperty(proto, 'constructor', { configurable: true, enumerable: false, get: awaitedConstructor });
+  Object.defineProperty(proto, '_className', { configurable: true, enumerable: false, value: cls.name });
+  Object.defineProperty(proto, OWN, { value: proto });
+}
+makeAwaitable(Future.prototype as { [OWN]?: object }, Future);
+
+/** The future's outcome, handed to its native promise (observed: something awaits it). */
+function settleNative(fut: Future<unknown>): void {
+  const task = fut._awaiter;
+  if (task !== null) {
+    fut._awaiter = null;
+    if (!fut._yieldResume) {
+      task._awaited(fut);
+    } else {
+      const cancelled = task._cancelAtYield();
+      if (cancelled !== null) return rejectHandled(fut, cancelled);
+    }
+  }
+  if (fut._state === FINISHED && !fut._failed) {
+    // sleep(0) is asyncio's bare yield: the tasks woken in the same pass run their whole step
+    // first. An async-function task's step ends one hop after its continuation (when its
+    // promise's reaction runs), so code resuming from sleep(0) waits for the hops that a
+    // native promise in between costs.
+    if (fut._yieldResume) fut._resolveNative(Promise.resolve(fut._result));
+    else fut._resolveNative(fut._result);
+    return;
+  }
+  rejectHandled(fut, fut._failure());
+}
+
+function rejectHandled(fut: Future<unknown>, err: unknown): void {
+  fut._rejectNative(err);
+  // Handled: an observer that attached no reaction (Promise.resolve(fut) alone) must not make
+  // the process report an unhandled rejection; the future's own reporting stays as it was.
+  internalThen = true;
   try {
-    return Promise.resolve(fn(value));
-  } catch (e) {
-    return Promise.reject(e);
+    promiseThen.call(fut, undefined, noop);
+  } finally {
+    internalThen = false;
   }
 }
 

@@ -432,7 +432,10 @@ export class EventLoop {
     this._inPass = true;
     // Callbacks run in a frame of their own: an async function they start (createTask(child()))
     // must not share its frame with whatever scheduled this pass.
-    if (this._passFrame.task !== null) this._passFrame = new Frame(null);
+    // Awaits noted on it in an earlier pass are past handing over (docs/tasks.md, point 4).
+    const passFrame = this._passFrame;
+    if (passFrame.task !== null) this._passFrame = new Frame(null);
+    else if (passFrame.waiters !== null) passFrame.waiters = null;
     const prevFrame = enterPassFrame(this._passFrame);
 
     if (this._timers.length !== 0) this._expireTimers();

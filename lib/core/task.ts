@@ -7,8 +7,8 @@
 //
 // Cancellation, async-function tasks: V8 runs their continuations, so the task cannot throw into
 // them. Instead every task that calls a function (createTask(fn), run(fn)) runs it inside a Frame
-// (context.ts: carried by V8 promise hooks) that follows all its continuations; `await fut` on an evloop Future calls
-// fut.then() inside that frame, which registers `fut` as awaited by the task. cancel() cancels
+// (context.ts: carried by V8 promise hooks) that follows all its continuations; `await fut` on an evloop Future (a native
+// promise) reads fut.constructor inside that frame, which registers `fut` as awaited by the task. cancel() cancels
 // every evloop future the frame awaits at that moment; when there is none (the coroutine is
 // running, or awaits a plain Promise), the next evloop future it awaits is cancelled at once, and
 // if it finishes without awaiting one, the task ends cancelled (asyncio's _must_cancel).
@@ -98,6 +98,9 @@ export class Task<T = unknown> extends Future<T> {
     else if (this._gen !== null) this._step(undefined, false);
     else if (this.status < Status.IN_PROCESS && this._state === PENDING) this.status = Status.IN_PROCESS;
   };
+  private readonly _awaitedCb = (fut: Future<unknown>): void => {
+    this._awaited(fut);
+  };
   private readonly _stepWithError = (err: unknown): void => {
     this._step(err, true);
   };
@@ -127,6 +130,16 @@ export class Task<T = unknown> extends Future<T> {
         const previous = frame.task;
         frame.task = this as Task<unknown>;
         current.frame = new Frame(previous);
+        // What the started coroutine awaited so far was registered on the caller's task (an
+        // `await` registers synchronously, in the caller's frame): it moves with the frame. The
+        // caller is running, so nothing pending there is its own await.
+        if (previous !== null) (previous as Task<unknown>)._handOverWaiters(this as Task<unknown>);
+        // Or, in a frame without a task (a callback's, a generator step's), noted on the frame.
+        const ws = frame.waiters as Future<unknown>[] | null;
+        if (ws !== null) {
+          frame.waiters = null;
+          for (const w of ws) if (w._state === PENDING) this._awaiting(w);
+        }
       }
     } else {
       throw invalidArgType('coro', 'a coroutine (a generator, a promise, or a function returning one)', coro);
@@ -274,17 +287,44 @@ export class Task<T = unknown> extends Future<T> {
     );
   }
 
-  /** @internal `await fut` inside this task's frame (Future.then). */
+  /** @internal `await fut` inside this task's frame (Future's `constructor` accessor, or then()). */
   _awaiting(fut: Future<unknown>): void {
     if (this._gen !== null) return;
     const ws = this._waiters;
     if (ws === null) this._waiters = [fut];
     else if (!ws.includes(fut)) ws.push(fut);
+    const other = fut._awaiter;
+    if (other === null) {
+      fut._awaiter = this as Task<unknown>;
+      // then() settles through a closure of its own: the task is told here.
+      if (!fut._observed) fut._addCallbackInternal(this._awaitedCb);
+    } else if (other !== (this as unknown)) {
+      fut._addCallbackInternal(this._awaitedCb); // a second task awaits the same future
+    }
     if (this._mustCancel && fut.cancel(this._cancelMessage)) this._mustCancel = false;
   }
 
-  /** @internal the awaited future settled */
+  /** @internal (AwaitingTask) */
+  _cancelAtYield(): unknown {
+    if (!this._mustCancel || this._state !== PENDING) return null;
+    this._mustCancel = false;
+    return this._makeCancelledError();
+  }
+
+  /** @internal see the constructor: `to` takes over this task's pending awaits */
+  _handOverWaiters(to: Task<unknown>): void {
+    const ws = this._waiters;
+    if (ws === null || this._gen !== null) return;
+    this._waiters = null;
+    for (const w of ws) {
+      if (w._awaiter === (this as unknown)) w._awaiter = to;
+      to._awaiting(w);
+    }
+  }
+
+  /** @internal the awaited future settled: the task resumes */
   _awaited(fut: Future<unknown>): void {
+    if (fut._awaiter === (this as unknown)) fut._awaiter = null;
     const ws = this._waiters;
     if (ws === null) return;
     // Searched from the end and swap-removed: the latest await settles first, and the order of

@@ -208,6 +208,61 @@ test('promise hooks: never with the embedder-data carrier; with the hooks carrie
   check(false, 'closing the loop releases its pending tasks');
 });
 
+test('createTask(child()) from a generator task: with embedder data the child is tracked (cancel reaches its await)', async () => {
+  const { asyncContextCarrier, framesCarried } = require('evloop/internal');
+  await run(function* () {
+    const loop = getRunningLoop();
+    // No async-function task is pending here: the hooks carrier has its hooks off, so the
+    // promise child() makes carries no frame (the limit docs/tasks.md states) and nothing below
+    // could reach its await. Embedder data is always carried.
+    assert.equal(framesCarried(), asyncContextCarrier === 'embedder-data');
+    if (asyncContextCarrier !== 'embedder-data') return;
+    let caught = null;
+    async function child() {
+      try { await sleep(60000); } catch (e) { caught = e; throw e; }
+    }
+    const t = loop.createTask(child());
+    yield* untilAwaiting(t);
+    assert.equal(t.cancel('stop'), true);
+    yield* wait([t]);
+    assert.equal(t.cancelled(), true);
+    assert.ok(caught instanceof CancelledError);
+    assert.equal(caught.message, 'stop');
+  });
+});
+
+test('an async function that returns a future (adopted through then(), not awaited): cancel reaches it', async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const fut1 = loop.createFuture();
+    const fut2 = loop.createFuture();
+    const t1 = loop.createTask(async () => fut1);
+    const t2 = loop.createTask((async () => fut2)());
+    await loopOf().createTask(untilAwaiting(t1));
+    await loopOf().createTask(untilAwaiting(t2));
+    assert.equal(t1.cancel('one'), true);
+    assert.equal(t2.cancel('two'), true);
+    await wait([t1, t2]);
+    assert.deepEqual([t1.cancelled(), t2.cancelled()], [true, true]);
+    assert.deepEqual([fut1.cancelled(), fut2.cancelled()], [true, true], 'the returned futures were cancelled through their tasks');
+  });
+});
+
+test('embedder data: a Node callback and a plain promise job outside any task carry no frame', async () => {
+  const { asyncContextCarrier } = require('evloop/internal');
+  await run(async () => {
+    const t = currentTask();
+    assert.ok(t);
+    const seen = await new Promise((resolve) => setImmediate(() => resolve(currentTask())));
+    assert.equal(seen, undefined);
+    assert.equal(currentTask(), t, 'the await continuation is back in the task');
+    // A job queued from outside any task (a Node callback) runs with no task either.
+    const outside = await new Promise((resolve) => setImmediate(() => Promise.resolve().then(() => resolve(currentTask()))));
+    assert.equal(outside, undefined);
+    assert.ok(asyncContextCarrier === 'embedder-data' || asyncContextCarrier === 'hooks');
+  });
+});
+
 test('await of a done future inside a task resumes after two microtask hops (a native promise: one)', async () => {
   await run(async () => {
     const loop = loopOf();
