@@ -217,7 +217,7 @@ export class EventLoop {
 
   createTask<T>(coro: Coroutine<T>, options?: TaskOptions): Task<T> {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
-    return new Task<T>(coro, { ...options, loop: this });
+    return new Task<T>(coro, options, this);
   }
 
   // ---- I/O ----

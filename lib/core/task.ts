@@ -68,7 +68,6 @@ function abortMessage(reason: unknown): string | undefined {
 export class Task<T = unknown> extends Future<T> {
   /** Task status code (status.ts): 1 before the first step, 100 running, 800 while done callbacks run, then final. */
   status: number = Status.INIT;
-  private _name: string;
   /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
   private _fn: ((...args: any[]) => unknown) | null = null;
   /** @internal generator mode: the future the step is suspended on */ _futWaiter: Future<unknown> | null = null;
@@ -80,33 +79,48 @@ export class Task<T = unknown> extends Future<T> {
   private _signal: AbortSignal | null = null;
   private _onAbort: (() => void) | null = null;
 
-  private readonly _wakeup = (fut: Future<unknown>): void => {
-    if (fut._state === FINISHED && !fut._failed) {
-      this._step(fut._result, false);
-    } else {
-      let exc: unknown;
-      try {
-        fut.result();
-      } catch (e) {
-        exc = e;
+  // Bound callbacks, made on first use: an async-function task never needs the generator's, and
+  // every byte of a task that sleeps is copied by the young-generation GCs it lives through.
+  private _wakeupFn: ((fut: Future<unknown>) => void) | null = null;
+  private _awaitedFn: ((fut: Future<unknown>) => void) | null = null;
+  /** @internal a name given, else null: `Task-<_id>` is made when asked for */ _givenName: string | null = null;
+  private _id = 0;
+
+  private get _wakeup(): (fut: Future<unknown>) => void {
+    return (this._wakeupFn ??= (fut: Future<unknown>): void => {
+      if (fut._state === FINISHED && !fut._failed) {
+        this._step(fut._result, false);
+      } else {
+        let exc: unknown;
+        try {
+          fut.result();
+        } catch (e) {
+          exc = e;
+        }
+        this._step(exc, true);
       }
-      this._step(exc, true);
-    }
-  };
-  private readonly _stepSoon = (): void => {
+    });
+  }
+
+  private get _awaitedCb(): (fut: Future<unknown>) => void {
+    return (this._awaitedFn ??= (fut: Future<unknown>): void => {
+      this._awaited(fut);
+    });
+  }
+
+  private _stepWithErrorSoon(err: unknown): void {
+    this._loop.callSoon((e: unknown) => this._step(e, true), err);
+  }
+
+  /** The step the loop runs for this task while it is pending (the task is its own ready-queue entry). */
+  private _stepFromLoop(): void {
     if (this._fn !== null) this._firstCall();
     else if (this._gen !== null) this._step(undefined, false);
     else if (this.status < Status.IN_PROCESS && this._state === PENDING) this.status = Status.IN_PROCESS;
-  };
-  private readonly _awaitedCb = (fut: Future<unknown>): void => {
-    this._awaited(fut);
-  };
-  private readonly _stepWithError = (err: unknown): void => {
-    this._step(err, true);
-  };
+  }
 
-  constructor(coro: Coroutine<T>, options?: TaskOptions) {
-    super(options?.loop ?? getRunningLoop());
+  constructor(coro: Coroutine<T>, options?: TaskOptions, loop?: EventLoop) {
+    super(loop ?? options?.loop ?? getRunningLoop());
     if (options !== undefined) validateObject(options as unknown, 'options');
     const name = options?.name;
     if (name !== undefined && typeof name !== 'string') throw invalidArgType('options.name', 'of type string', name);
@@ -144,10 +158,11 @@ export class Task<T = unknown> extends Future<T> {
     } else {
       throw invalidArgType('coro', 'a coroutine (a generator, a promise, or a function returning one)', coro);
     }
-    this._name = name ?? `Task-${++taskCounter}`;
+    if (name !== undefined) this._givenName = name;
+    else this._id = ++taskCounter;
     this._loop._tasks.add(this as Task<unknown>);
     const eager = options?.eagerStart === true && this._gen !== null && this._loop.isRunning() && !(signal?.aborted ?? false);
-    if (!eager) this._loop.callSoon(this._stepSoon);
+    if (!eager) this._loop._pushReady(this);
     if (signal !== undefined) {
       if (signal.aborted) {
         this.cancel(abortMessage(signal.reason));
@@ -163,11 +178,11 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   getName(): string {
-    return this._name;
+    return this._givenName ?? `Task-${this._id}`;
   }
 
   setName(name: unknown): void {
-    this._name = String(name);
+    this._givenName = String(name);
   }
 
   getCoro(): unknown {
@@ -218,7 +233,7 @@ export class Task<T = unknown> extends Future<T> {
 
   override toString(): string {
     const base = super.toString();
-    return base.replace(/^<Task /, `<Task ${this._name} `);
+    return base.replace(/^<Task /, `<Task ${this.getName()} `);
   }
 
   // ---- driving ----
@@ -376,9 +391,9 @@ export class Task<T = unknown> extends Future<T> {
     const loop = this._loop;
     if (y instanceof Future) {
       if (y._loop !== loop) {
-        loop.callSoon(this._stepWithError, new EventLoopError(`Task ${this} got Future ${y} attached to a different loop`, 'ERR_DIFFERENT_LOOP'));
+        this._stepWithErrorSoon(new EventLoopError(`Task ${this} got Future ${y} attached to a different loop`, 'ERR_DIFFERENT_LOOP'));
       } else if (y === (this as unknown)) {
-        loop.callSoon(this._stepWithError, new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF'));
+        this._stepWithErrorSoon(new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF'));
       } else if (y._state !== PENDING) {
         loop.callSoon(this._wakeup, y);
       } else {
@@ -388,11 +403,11 @@ export class Task<T = unknown> extends Future<T> {
       }
     } else if (y === undefined || y === null) {
       // A bare `yield` gives the other callbacks one pass (asyncio's bare yield / sleep(0)).
-      loop.callSoon(this._stepSoon);
+      loop._pushReady(this);
     } else if (isThenable(y) || isGenerator(y)) {
       this._suspendOn(ensureFuture(y, loop));
     } else {
-      loop.callSoon(this._stepWithError, codedError(TypeError, 'ERR_INVALID_YIELD', `Task got bad yield: ${describe(y)} (yield* an evloop Future or Task)`));
+      this._stepWithErrorSoon(codedError(TypeError, 'ERR_INVALID_YIELD', `Task got bad yield: ${describe(y)} (yield* an evloop Future or Task)`));
     }
   }
 
@@ -437,8 +452,12 @@ export class Task<T = unknown> extends Future<T> {
     }
   }
 
-  /** @internal */
+  /** @internal Run by the loop: a step while pending, else the done callbacks. */
   override _run(): void {
+    if (this._state === PENDING) {
+      this._stepFromLoop();
+      return;
+    }
     super._run();
     this.status = this._finalStatus;
   }

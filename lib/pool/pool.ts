@@ -2,7 +2,7 @@
 // FIFO wait queue. `size` counts idle + in use + being created + being validated, and no path
 // ever lets it pass `max`.
 import type { Future } from '../core/future';
-import { ensureFuture, isGenerator, isThenable, Task } from '../core/task';
+import { ensureFuture, isGenerator, isThenable, Task, type TaskOptions } from '../core/task';
 import { Future as FutureClass } from '../core/future';
 import { CancelledError, EventLoopError } from '../util/errors';
 import type { EventLoop } from '../core/loop';
@@ -615,13 +615,15 @@ function* useBody<T, R>(pool: Pool<T>, call: UseCall, fn: (conn: T) => Awaitable
  * the task steps first and the caller, woken in the same pass, finds the task finished or
  * follows the next future it waits on.
  */
+const EAGER_START: TaskOptions = Object.freeze({ eagerStart: true });
+
 class UseTask<R> extends Task<R> {
   constructor(
     body: Generator<unknown, R, unknown>,
     /** @internal */ readonly _call: UseCall,
     loop: EventLoop,
   ) {
-    super(body, { loop, eagerStart: true });
+    super(body, EAGER_START, loop);
   }
 
   override [Symbol.iterator](): Iterator<FutureClass<R>, R, unknown> {
