@@ -10,8 +10,11 @@
 //     inside a task, the floor for any design of `await fut` there. With the promise-hook
 //     carrier (EVLOOP_ASYNC_CONTEXT=hooks) the rows inside a task pay the hooks; docs/futures.md
 //     has the designs compared with each carrier.
+//  3. What making one costs, the bound the await row hits: a native promise (V8 builds it on a
+//     fast path for %Promise% only), a bare subclass of Promise (what any Future that is a
+//     native promise must be), evloop's Future, and a plain object with a Future's fields.
 const { promiseHooks } = require('v8');
-const { run, getRunningLoop } = require('evloop');
+const { run, getRunningLoop, newEventLoop } = require('evloop');
 
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const N = 200000;
@@ -122,4 +125,34 @@ async function timeIt(fn) {
     console.log(`  ${name.padEnd(38)} ${rate.toFixed(2).padStart(6)}   ${(nat / median(t)).toFixed(2)}x`);
   }
   console.log(`  (the prototype's constructor getter ran ${constructorReads} times: once per await)`);
+
+  // 3. construction alone
+  class BareSubclass extends Promise {}
+  class PlainFields {
+    constructor() {
+      this._state = 0; this._result = undefined; this._exception = undefined; this._failed = false;
+      this._loop = null; this._callbacks = null; this._scheduled = null; this._cancelMessage = undefined;
+    }
+  }
+  const loop = newEventLoop();
+  const makers = {
+    'new Promise(executor)': () => new Promise(capture),
+    'a bare subclass of Promise': () => new BareSubclass(capture),
+    'evloop Future': () => loop.createFuture(),
+    "a plain object with a Future's fields": () => new PlainFields(),
+  };
+  const M = 1_000_000;
+  const makeTimes = {};
+  let sink;
+  for (let r = 0; r < 6; r++) {
+    for (const [name, make] of Object.entries(makers)) {
+      const t = performance.now();
+      for (let i = 0; i < M; i++) sink = make();
+      if (r > 0) (makeTimes[name] ??= []).push(((performance.now() - t) / M) * 1e6);
+    }
+  }
+  loop.close();
+  console.log('\nmaking one (no await)                                   ns (median of 5)');
+  for (const [name, t] of Object.entries(makeTimes)) console.log(`  ${name.padEnd(38)} ${median(t).toFixed(1).padStart(6)}`);
+  void sink;
 })();

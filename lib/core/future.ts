@@ -350,6 +350,9 @@ const noop = (): void => {};
 function awaitedConstructor(this: Future<unknown>): PromiseConstructor {
   if (internalThen) return Promise;
   if (!this._observed) this._observe();
+  // A done future leaves nothing to register or cancel (and a task awaiting itself is pending):
+  // the frame, a native call with embedder data, is not read.
+  if (this._state !== PENDING) return Promise;
   const frame = current.frame;
   if (frame !== null && frame.task === null) {
     // No task yet (an async function started by a callback or a generator step): the task that
