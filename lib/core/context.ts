@@ -97,7 +97,10 @@ function embedderData(): EmbedderData | null {
     throw new TypeError(`EVLOOP_ASYNC_CONTEXT must be 'hooks' or 'embedder-data', got ${JSON.stringify(wanted)}`);
   }
   const v8Major = Number(process.versions.v8.split('.')[0]);
-  const data = v8Major === 11 ? binding.contextData() : null;
+  // Only where nothing else uses the slot: Node 22+ keeps its AsyncLocalStorage there, and in
+  // Electron, Chromium's task attribution does.
+  const ours = v8Major === 11 && process.versions.electron === undefined;
+  const data = ours ? binding.contextData() : null;
   if (data === null && wanted === 'embedder-data') {
     throw new Error(`EVLOOP_ASYNC_CONTEXT=embedder-data: not available on V8 ${process.versions.v8}`);
   }
