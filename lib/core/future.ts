@@ -59,32 +59,43 @@ class FutureIter<T> implements Iterator<Future<T>, T, unknown> {
 }
 
 export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T>> {
-  /** @internal */ _state = PENDING;
-  /** @internal */ _result: T | undefined = undefined;
-  /** @internal */ _exception: unknown = undefined;
-  /** @internal */ _failed = false;
-  /** @internal */ _loop: AbstractEventLoop;
-  /** @internal */ _callbacks: ((fut: any) => void)[] | null = null;
-  /** @internal */ _scheduled: ((fut: any) => void)[] | null = null;
-  /** @internal */ _cancelMessage: string | undefined = undefined;
-  /** @internal */ _cancelledExc: CancelledError | null = null;
-  /** @internal */ _tracked = false;
-  /** @internal the async-function task whose `await` of this future has not resumed yet */ _awaiter: AwaitingTask | null = null;
-  /** @internal sleep(0): awaiting code resumes two microtask hops after the pass (see settleNative) */ _yieldResume = false;
-  /** @internal the native promise is observed (awaited, then()): it settles when the future is done */ _observed = false;
-  /** @internal */ _resolveNative: (v: unknown) => void;
-  /** @internal */ _rejectNative: (e: unknown) => void;
+  // Declared only: initFields (below) sets them, in this order, for every class.
+  /** @internal */ declare _state: number;
+  /** @internal */ declare _result: T | undefined;
+  /** @internal */ declare _exception: unknown;
+  /** @internal */ declare _failed: boolean;
+  /** @internal */ declare _loop: AbstractEventLoop;
+  /** @internal */ declare _callbacks: ((fut: any) => void)[] | null;
+  /** @internal */ declare _scheduled: ((fut: any) => void)[] | null;
+  /** @internal */ declare _cancelMessage: string | undefined;
+  /** @internal */ declare _cancelledExc: CancelledError | null;
+  /** @internal */ declare _tracked: boolean;
+  /** @internal the async-function task whose `await` of this future has not resumed yet */ declare _awaiter: AwaitingTask | null;
+  /** @internal sleep(0): awaiting code resumes two microtask hops after the pass (see settleNative) */ declare _yieldResume: boolean;
+  /** @internal the native promise is observed (awaited, then()): it settles when the future is done */ declare _observed: boolean;
+  /** @internal */ declare _resolveNative: (v: unknown) => void;
+  /** @internal */ declare _rejectNative: (e: unknown) => void;
   /** @internal the class name (the prototype's `constructor` is the accessor below) */ declare _className: string;
 
   constructor(loop?: AbstractEventLoop) {
     super(captureResolvers);
-    this._resolveNative = capturedResolve!;
-    this._rejectNative = capturedReject!;
+    const proto = new.target.prototype as unknown as AwaitableProto;
+    if (proto[OWN] !== proto) makeAwaitable(proto, new.target);
+    proto[INIT_FIELDS].call(this, capturedResolve!, capturedReject!, loop === undefined ? getRunningLoop() : loop);
     // The resolving functions hold the promise: left here they would keep the last future alive.
     capturedResolve = capturedReject = null;
-    const proto = new.target.prototype as { [OWN]?: object };
-    if (proto[OWN] !== proto) makeAwaitable(proto, new.target);
-    this._loop = loop === undefined ? getRunningLoop() : loop;
+    if (PARSER_ESTIMATE_ONLY) {
+      // Never runs. V8 sizes a class's objects by the `this.x =` it sees in the constructors:
+      // without these, fields set by initFields would spill out of the object.
+      this._state = PENDING;
+      this._result = this._exception = this._cancelMessage = undefined;
+      this._failed = this._tracked = this._yieldResume = this._observed = false;
+      this._loop = loop!;
+      this._callbacks = this._scheduled = null;
+      this._cancelledExc = null;
+      this._awaiter = null;
+      this._resolveNative = this._rejectNative = noop;
+    }
   }
 
   getLoop(): AbstractEventLoop {
@@ -343,6 +354,61 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
 // also counts as awaiting. Subclasses (Task, ...) define their own `constructor`; each gets the
 // accessor the first time one of its instances is made.
 const OWN = Symbol('evloop.awaitable');
+const INIT_FIELDS = Symbol('evloop.initFields');
+type InitFields = (this: Future<unknown>, resolve: (v: unknown) => void, reject: (e: unknown) => void, loop: AbstractEventLoop) => void;
+interface AwaitableProto {
+  [OWN]?: object;
+  [INIT_FIELDS]: InitFields;
+}
+const PARSER_ESTIMATE_ONLY = false as boolean;
+
+// Future's fields are set by a function compiled once per class (Future, Task, SleepFuture, the
+// sync Waiter, ...), not by the constructor: a property store learns the object layouts it
+// sees, and the constructor's stores, shared by every subclass, saw so many that each became a
+// generic lookup — making a Future cost 200-300 ns instead of ~50 in a process that uses five
+// kinds (bench/await-designs.js). A copy of its own per class keeps every store on one layout.
+// Where the process forbids compiling code from strings, all classes share one copy.
+const INIT_FIELDS_BODY = `
+  this._state = ${PENDING};
+  this._result = undefined;
+  this._exception = undefined;
+  this._failed = false;
+  this._loop = loop;
+  this._callbacks = null;
+  this._scheduled = null;
+  this._cancelMessage = undefined;
+  this._cancelledExc = null;
+  this._tracked = false;
+  this._awaiter = null;
+  this._yieldResume = false;
+  this._observed = false;
+  this._resolveNative = resolve;
+  this._rejectNative = reject;
+`;
+const sharedInitFields = function (this: Future<unknown>, resolve: (v: unknown) => void, reject: (e: unknown) => void, loop: AbstractEventLoop): void {
+  this._state = PENDING;
+  this._result = undefined;
+  this._exception = undefined;
+  this._failed = false;
+  this._loop = loop;
+  this._callbacks = null;
+  this._scheduled = null;
+  this._cancelMessage = undefined;
+  this._cancelledExc = null;
+  this._tracked = false;
+  this._awaiter = null;
+  this._yieldResume = false;
+  this._observed = false;
+  this._resolveNative = resolve;
+  this._rejectNative = reject;
+};
+function compileInitFields(): InitFields {
+  try {
+    return new Function('resolve', 'reject', 'loop', INIT_FIELDS_BODY) as InitFields;
+  } catch {
+    return sharedInitFields;
+  }
+}
 let internalThen = false;
 const promiseThen = Promise.prototype.then;
 const noop = (): void => {};
@@ -395,12 +461,13 @@ function isPendingFuture(f: Future<unknown>): boolean {
   return f._state === PENDING;
 }
 
-function makeAwaitable(proto: { [OWN]?: object }, cls: { name: string }): void {
+function makeAwaitable(proto: AwaitableProto, cls: { name: string }): void {
   Object.defineProperty(proto, 'constructor', { configurable: true, enumerable: false, get: awaitedConstructor });
   Object.defineProperty(proto, '_className', { configurable: true, enumerable: false, value: cls.name });
+  Object.defineProperty(proto, INIT_FIELDS, { value: compileInitFields() });
   Object.defineProperty(proto, OWN, { value: proto });
 }
-makeAwaitable(Future.prototype as { [OWN]?: object }, Future);
+makeAwaitable(Future.prototype as unknown as AwaitableProto, Future);
 
 /** The future's outcome, handed to its native promise (observed: something awaits it). */
 function settleNative(fut: Future<unknown>): void {
