@@ -305,16 +305,24 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal `await fut` inside this task's frame (Future's `constructor` accessor, or then()). */
   _awaiting(fut: Future<unknown>): void {
     if (this._gen !== null) return;
-    const ws = this._waiters;
-    if (ws === null) this._waiters = [fut];
-    else if (!ws.includes(fut)) ws.push(fut);
     const other = fut._awaiter;
-    if (other === null) {
-      fut._awaiter = this as Task<unknown>;
-      // then() settles through a closure of its own: the task is told here.
-      if (!fut._observed) fut._addCallbackInternal(this._awaitedCb);
-    } else if (other !== (this as unknown)) {
-      fut._addCallbackInternal(this._awaitedCb); // a second task awaits the same future
+    // fut._awaiter is this task exactly while fut is in its _waiters (see _awaited and
+    // _handOverWaiters): the common cases need no search of the list, which a task awaiting
+    // many futures at once (Promise.all over helpers) would make quadratic.
+    if (other !== (this as unknown)) {
+      const ws = this._waiters;
+      if (other === null) {
+        fut._awaiter = this as Task<unknown>;
+        if (ws === null) this._waiters = [fut];
+        else ws.push(fut);
+        // then() settles through a closure of its own: the task is told here.
+        if (!fut._observed) fut._addCallbackInternal(this._awaitedCb);
+      } else {
+        // A second task awaits the same future.
+        if (ws === null) this._waiters = [fut];
+        else if (!ws.includes(fut)) ws.push(fut);
+        fut._addCallbackInternal(this._awaitedCb);
+      }
     }
     if (this._mustCancel && fut.cancel(this._cancelMessage)) this._mustCancel = false;
   }
@@ -332,7 +340,7 @@ export class Task<T = unknown> extends Future<T> {
     if (ws === null || this._gen !== null) return;
     this._waiters = null;
     for (const w of ws) {
-      if (w._awaiter === (this as unknown)) w._awaiter = to;
+      if (w._awaiter === (this as unknown)) w._awaiter = null;
       to._awaiting(w);
     }
   }
