@@ -140,16 +140,19 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
     return outer;
   }
   const children: Future<unknown>[] = [];
+  // Distinct awaitables make distinct futures (a Future stands for itself; anything else gets a
+  // new one), so the map that finds repeats also lists each future once.
+  const unique: Future<unknown>[] = [];
   const seen = new Map<unknown, Future<unknown>>();
   for (const aw of aws) {
     let f = seen.get(aw);
     if (f === undefined) {
       f = ensureFuture(aw, loop);
       seen.set(aw, f);
+      unique.push(f);
     }
     children.push(f);
   }
-  const unique = [...new Set(children)];
   const outer = new GatheringFuture<T>(loop, unique);
   let finished = 0;
   const onChildDone = (fut: Future<unknown>): void => {
