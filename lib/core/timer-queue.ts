@@ -263,7 +263,7 @@ export class TimerQueue<T extends QueuedTimer> {
     const hi = bucket.end;
     const n = hi - lo;
     if (n <= SMALL) {
-      insertionSort(bucket.items, bucket.whens, lo, hi);
+      insertionSort(bucket.items, bucket.whens, lo, hi, Infinity);
       return;
     }
     const items = bucket.items;
@@ -296,7 +296,10 @@ export class TimerQueue<T extends QueuedTimer> {
       toItems[k] = items[lo + i]!;
       toWhens[k] = whens[lo + i]!;
     }
-    insertionSort(toItems, toWhens, lo, hi);
+    // Deadlines crowded into a few slots (far closer together than 1/n ms) would make the
+    // insertion pass quadratic: past a linear budget of moves, a merge of ascending runs finishes
+    // the job (both passes keep ties in order, so stopping between them loses nothing).
+    if (!insertionSort(toItems, toWhens, lo, hi, 4 * n)) mergeRuns(toItems, toWhens, items, whens, lo, hi);
     // The sorted arrays become the bucket's; its old ones are scratch (cleared of timers).
     bucket.items = toItems;
     bucket.whens = toWhens;
@@ -337,11 +340,16 @@ export class TimerQueue<T extends QueuedTimer> {
   }
 }
 
-/** Stable: a timer moves only past strictly later deadlines, so ties keep their order. */
-function insertionSort<T>(items: T[], whens: number[], lo: number, hi: number): void {
+/**
+ * Stable: a timer moves only past strictly later deadlines, so ties keep their order. Gives up
+ * (returning false, with the range still a permutation that keeps ties in order) once it has made
+ * more than `budget` moves.
+ */
+function insertionSort<T>(items: T[], whens: number[], lo: number, hi: number, budget: number): boolean {
   for (let i = lo + 1; i < hi; i++) {
     const w = whens[i]!;
     if (w >= whens[i - 1]!) continue;
+    if (budget < 0) return false;
     const t = items[i]!;
     let j = i - 1;
     do {
@@ -349,7 +357,71 @@ function insertionSort<T>(items: T[], whens: number[], lo: number, hi: number): 
       items[j + 1] = items[j]!;
       j--;
     } while (j >= lo && whens[j]! > w);
+    budget -= i - j;
     whens[j + 1] = w;
     items[j + 1] = t;
+  }
+  return true;
+}
+
+/**
+ * A bottom-up stable merge of the ascending runs of [lo, hi), in place in `items`/`whens`
+ * (`tmpItems`/`tmpWhens`, at least `hi` long, are scratch). Only a strictly earlier right-hand
+ * deadline goes first, so ties keep their places.
+ */
+function mergeRuns<T>(items: T[], whens: number[], tmpItems: T[], tmpWhens: number[], lo: number, hi: number): void {
+  let srcI = items;
+  let srcW = whens;
+  let dstI = tmpItems;
+  let dstW = tmpWhens;
+  const bounds: number[] = [lo];
+  for (let i = lo + 1; i < hi; i++) if (whens[i]! < whens[i - 1]!) bounds.push(i);
+  bounds.push(hi);
+  while (bounds.length > 2) {
+    let w = 0;
+    let r = 0;
+    for (; r + 2 < bounds.length; r += 2) {
+      const a = bounds[r]!;
+      const mid = bounds[r + 1]!;
+      const b = bounds[r + 2]!;
+      let i = a;
+      let j = mid;
+      let k = a;
+      while (i < mid && j < b) {
+        if (srcW[j]! < srcW[i]!) {
+          dstW[k] = srcW[j]!;
+          dstI[k++] = srcI[j++]!;
+        } else {
+          dstW[k] = srcW[i]!;
+          dstI[k++] = srcI[i++]!;
+        }
+      }
+      for (; i < mid; i++, k++) {
+        dstW[k] = srcW[i]!;
+        dstI[k] = srcI[i]!;
+      }
+      for (; j < b; j++, k++) {
+        dstW[k] = srcW[j]!;
+        dstI[k] = srcI[j]!;
+      }
+      bounds[w++] = a;
+    }
+    if (r + 1 < bounds.length) {
+      for (let k = bounds[r]!; k < hi; k++) {
+        dstW[k] = srcW[k]!;
+        dstI[k] = srcI[k]!;
+      }
+      bounds[w++] = bounds[r]!;
+    }
+    bounds[w++] = hi;
+    bounds.length = w;
+    [srcI, dstI] = [dstI, srcI];
+    [srcW, dstW] = [dstW, srcW];
+  }
+  if (srcI !== items) {
+    for (let k = lo; k < hi; k++) {
+      items[k] = srcI[k]!;
+      whens[k] = srcW[k]!;
+    }
   }
 }
