@@ -348,3 +348,24 @@ test('cancelled sleeps are counted once by the queue, purged past half, and unco
     for (const s of sleeps) s.cancel();
   });
 });
+
+test('callLater and callAt pass their callback every extra argument, for each count of them', async () => {
+  const loop = newEventLoop();
+  const later = [];
+  const at_ = [];
+  const argLists = [[], [undefined], ['a'], ['a', 2], [null, 'b', 3], [1, 2, 3, 4, 5, 6]];
+  await loop.runUntilComplete(
+    (function* () {
+      const done = loop.createFuture();
+      const t0 = loop.time();
+      for (const args of argLists) loop.callLater(1, (...got) => later.push(got), ...args);
+      for (const args of argLists) loop.callAt(t0 + 2, (...got) => at_.push(got), ...args);
+      const last = loop.time() + 3; // after every callLater deadline, however slow the loop above
+      loop.callAt(last, () => done.setResult());
+      yield* done;
+    })(),
+  );
+  loop.close();
+  assert.deepEqual(later, argLists);
+  assert.deepEqual(at_, argLists);
+});
