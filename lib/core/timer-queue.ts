@@ -46,7 +46,7 @@ import type { TimerOwner } from './handles';
 
 const WHEEL = 1024; // direct-mapped slots (a power of two)
 const SPARE_BUCKETS = 64;
-const SPARE_CAPACITY = 4096; // slots: at most 64 × 4096 × 16 bytes kept
+const SPARE_CAPACITY = 1024; // slots: at most 64 × 1024 × 16 bytes (1 MiB) kept
 const SMALL = 16; // buckets this small are put in order by insertion alone
 const MAX_SLOTS = 1 << 16;
 
