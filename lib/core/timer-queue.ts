@@ -139,28 +139,37 @@ export class TimerQueue<T extends QueuedTimer> {
    * Returns the new count of `out`.
    */
   takeDue<R>(now: number, out: (T | R)[], n: number): number {
-    let dropped = 0;
     while (this.#length !== 0) {
       if (this.#keys[0]! > now) break; // the whole bucket is later: its deadlines are >= key
       const bucket = this.#first();
-      const items = bucket.items;
-      const whens = bucket.whens;
-      const start = bucket.head;
-      const end = bucket.end;
-      let i = start;
-      for (; i < end; i++) {
-        const t = items[i]!;
-        if (whens[i]! > now && !t._cancelled) break;
-        items[i] = undefined as unknown as T; // let it be collected
-        t._queue = null;
-        if (t._cancelled) dropped++;
-        else out[n++] = t;
-      }
-      this.#length -= i - start;
-      bucket.head = i;
-      if (i < end) break;
+      n = this.#takeFrom(bucket, now, out, n);
+      if (bucket.head < bucket.end) break;
       this.#dropFirstBucket(bucket);
     }
+    return n;
+  }
+
+  // The loop over one bucket is a method of its own: the first big pass gets it compiled while
+  // it runs (on-stack replacement) before the code after it has ever run, and in one function
+  // with the loop over buckets every bucket's end then sent it back to the interpreter, where
+  // each deadline read allocates.
+  #takeFrom<R>(bucket: Bucket<T>, now: number, out: (T | R)[], n: number): number {
+    const items = bucket.items;
+    const whens = bucket.whens;
+    const start = bucket.head;
+    const end = bucket.end;
+    let dropped = 0;
+    let i = start;
+    for (; i < end; i++) {
+      const t = items[i]!;
+      if (whens[i]! > now && !t._cancelled) break;
+      items[i] = undefined as unknown as T; // let it be collected
+      t._queue = null;
+      if (t._cancelled) dropped++;
+      else out[n++] = t;
+    }
+    bucket.head = i;
+    this.#length -= i - start;
     this.cancelled -= dropped;
     return n;
   }
