@@ -119,6 +119,59 @@ function sleepTasks(makeTask) {
 const evSleepTasks = () => sleepTasks((i) => function* () { yield* sleep(i % 100); });
 const evSleepTasksAsync = () => sleepTasks((i) => async () => { await sleep(i % 100); });
 
+// Timeouts that never fire: 200 000 timers of ~5 s scheduled in steps of 1,000, each cancelling
+// the one scheduled 100 before it, as timers scheduled and cancelled per CPU second (evloop keeps
+// a cancelled timer queued until its deadline or a purge; Node unlinks it at clearTimeout).
+const N_CANCEL = 200_000;
+async function evCancelled() {
+  const loop = newEventLoop();
+  const ring = new Array(100).fill(null);
+  const noop = () => {};
+  let i = 0;
+  const cpu0 = process.cpuUsage();
+  await new Promise((resolve) => {
+    const step = () => {
+      for (let k = 0; k < 1000; k++, i++) {
+        const slot = i % 100;
+        if (ring[slot] !== null) ring[slot].cancel();
+        ring[slot] = loop.callLater(5000 + (i % 7), noop);
+      }
+      if (i < N_CANCEL) loop.callSoon(step);
+      else {
+        for (const h of ring) h.cancel();
+        loop.stop();
+      }
+    };
+    loop.callSoon(step);
+    loop.runForever().then(resolve);
+  });
+  const ms = cpuMs(cpu0);
+  loop.close();
+  return rate(N_CANCEL, ms);
+}
+async function nodeCancelled() {
+  const ring = new Array(100).fill(null);
+  const noop = () => {};
+  let i = 0;
+  const cpu0 = process.cpuUsage();
+  await new Promise((resolve) => {
+    const step = () => {
+      for (let k = 0; k < 1000; k++, i++) {
+        const slot = i % 100;
+        if (ring[slot] !== null) clearTimeout(ring[slot]);
+        ring[slot] = setTimeout(noop, 5000 + (i % 7));
+      }
+      if (i < N_CANCEL) setImmediate(step);
+      else {
+        for (const h of ring) clearTimeout(h);
+        resolve();
+      }
+    };
+    setImmediate(step);
+  });
+  return rate(N_CANCEL, cpuMs(cpu0));
+}
+
 // Bytes allocated per timer, scheduled to fired (and per sleeping task, created to gathered), in a
 // child process with a young generation big enough that no GC runs while it counts: heap growth
 // is then allocation. Garbage counts as much as what stays queued — the scavenges it brings on
@@ -294,6 +347,7 @@ async function main() {
     timers: freshPair('evTimers', 'nodeTimers'),
     sleepTasks: await pair(evSleepTasks, null),
     sleepTasksAsync: await pair(evSleepTasksAsync, null),
+    cancelled: await pair(evCancelled, nodeCancelled),
   };
   const other = otherCarrierRows();
   const py = { asyncio: python('asyncio'), uvloop: python('uvloop') };
@@ -306,6 +360,7 @@ async function main() {
     ['100k concurrent timers, per CPU second (each side in fresh processes, median of 5)', 'timers', 'setTimeout', 'timers'],
     ['10k tasks sleeping, per CPU second, generator tasks', 'sleepTasks', '-', 'sleep_tasks'],
     ['10k tasks sleeping, per CPU second, async tasks', 'sleepTasksAsync', '-', 'sleep_tasks'],
+    ['timeouts scheduled and cancelled before firing, per CPU second', 'cancelled', 'setTimeout + clearTimeout', 'cancelled'],
   ];
   console.log('loop bench (higher is better; evloop and node: medians of 3 alternating rounds after a warm-up)');
   console.log(['case', 'evloop', 'node', 'evloop/node', 'asyncio', 'evloop/asyncio', 'uvloop', 'evloop/uvloop'].join(' | '));
