@@ -4,9 +4,9 @@
 // expiry; Node's own timers are fast because timers that fall due together live in one list.
 // Here timers are grouped by the millisecond their deadline falls in: scheduling is an append,
 // expiry walks an array, and only the bucket keys (one per distinct millisecond) sit in a heap.
-// A bucket is found through a small direct-mapped table indexed by its key (a Map lookup per
-// timer was a third of scheduling's cost when consecutive timers land in different buckets);
-// the Map behind it only serves collisions, purges and iteration.
+// A bucket is found through a small direct-mapped table indexed by its key, not a hash lookup
+// per timer (timers of mixed delays land in a different bucket from one call to the next); the
+// Map behind it only serves collisions, purges and iteration.
 //
 // The queue keeps each deadline itself, as a double in an array parallel to the bucket's timers,
 // rather than reading it from the timer: a number stored on an object is a separate heap number,
@@ -23,6 +23,8 @@
 // result is a heap number per comparison). Stability is what keeps ties in scheduling order:
 // among equal deadlines a timer's place in its bucket always follows scheduling order (appends
 // come last, sorts and purges keep relative order), so no sequence number is compared.
+
+import type { TimerOwner } from './handles';
 
 export interface QueuedTimer {
   _cancelled: boolean;
@@ -41,8 +43,6 @@ interface Bucket<T> {
   end: number;
   sorted: boolean;
 }
-
-import type { TimerOwner } from './handles';
 
 const WHEEL = 1024; // direct-mapped slots (a power of two)
 const SPARE_BUCKETS = 64;
