@@ -457,15 +457,7 @@ export class EventLoop {
       this._ready = this._readySpare;
       this._readyLen = 0;
       if (this._debug) this._runDebug(q, n);
-      else {
-        for (let i = 0; i < n; i++) {
-          try {
-            q[i]!._run();
-          } catch (exception) {
-            this._callbackError(q[i]!, exception);
-          }
-        }
-      }
+      else this._runReady(q, n);
       // A burst's capacity is not kept (an empty array frees its backing store).
       if (n > READY_CAPACITY_KEPT) q.length = 0;
       else q.fill(undefined as unknown as Runnable, 0, n);
@@ -485,6 +477,20 @@ export class EventLoop {
     if (this._timersChanged || (this._nodeTimer === null && this._timers.length !== 0)) {
       this._timersChanged = false;
       this._armTimer();
+    }
+  }
+
+  // A method of its own: a pass of many callbacks (a burst of timers falling due) gets this loop
+  // compiled while it runs (on-stack replacement) before the code after it has ever run; inside
+  // _runPass, reaching that code sent the pass back to the interpreter, again and again (24
+  // times in a process's first burst of 100,000 timers).
+  private _runReady(q: Runnable[], n: number): void {
+    for (let i = 0; i < n; i++) {
+      try {
+        q[i]!._run();
+      } catch (exception) {
+        this._callbackError(q[i]!, exception);
+      }
     }
   }
 
