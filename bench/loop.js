@@ -119,12 +119,68 @@ function sleepTasks(makeTask) {
 const evSleepTasks = () => sleepTasks((i) => function* () { yield* sleep(i % 100); });
 const evSleepTasksAsync = () => sleepTasks((i) => async () => { await sleep(i % 100); });
 
+// Timeouts that never fire: 200 000 timers of ~5 s scheduled in steps of 1,000, each cancelling
+// the one scheduled 100 before it, as timers scheduled and cancelled per CPU second (evloop keeps
+// a cancelled timer queued until its deadline or a purge; Node unlinks it at clearTimeout).
+const N_CANCEL = 200_000;
+async function evCancelled() {
+  const loop = newEventLoop();
+  const ring = new Array(100).fill(null);
+  const noop = () => {};
+  let i = 0;
+  const cpu0 = process.cpuUsage();
+  await new Promise((resolve) => {
+    const step = () => {
+      for (let k = 0; k < 1000; k++, i++) {
+        const slot = i % 100;
+        if (ring[slot] !== null) ring[slot].cancel();
+        ring[slot] = loop.callLater(5000 + (i % 7), noop);
+      }
+      if (i < N_CANCEL) loop.callSoon(step);
+      else {
+        for (const h of ring) h.cancel();
+        loop.stop();
+      }
+    };
+    loop.callSoon(step);
+    loop.runForever().then(resolve);
+  });
+  const ms = cpuMs(cpu0);
+  loop.close();
+  return rate(N_CANCEL, ms);
+}
+async function nodeCancelled() {
+  const ring = new Array(100).fill(null);
+  const noop = () => {};
+  let i = 0;
+  const cpu0 = process.cpuUsage();
+  await new Promise((resolve) => {
+    const step = () => {
+      for (let k = 0; k < 1000; k++, i++) {
+        const slot = i % 100;
+        if (ring[slot] !== null) clearTimeout(ring[slot]);
+        ring[slot] = setTimeout(noop, 5000 + (i % 7));
+      }
+      if (i < N_CANCEL) setImmediate(step);
+      else {
+        for (const h of ring) clearTimeout(h);
+        resolve();
+      }
+    };
+    setImmediate(step);
+  });
+  return rate(N_CANCEL, cpuMs(cpu0));
+}
+
 // Bytes allocated per timer, scheduled to fired (and per sleeping task, created to gathered), in a
 // child process with a young generation big enough that no GC runs while it counts: heap growth
 // is then allocation. Garbage counts as much as what stays queued — the scavenges it brings on
-// copy every queued timer — so this is the figure the timer queue is tuned by.
+// copy every queued timer — so this is the figure the timer queue is tuned by. Next to it, the
+// bytes a queued timer keeps alive (heap after a full GC with all of them queued): what each
+// of those GCs copies per timer.
 const ALLOC_FLAG = '--timer-alloc';
 function allocChild() {
+  const cb0 = () => {};
   const v8 = require('v8');
   const used = () => v8.getHeapSpaceStatistics().reduce((s, sp) => (/^(new_space|new_large_object_space|old_space|large_object_space)$/.test(sp.space_name) ? s + sp.space_used_size : s), 0);
   const perUnit = async (n, fn) => {
@@ -136,6 +192,34 @@ function allocChild() {
       xs.push((used() - h0) / n);
     }
     return median(xs.slice(2)); // the first rounds also count compiled code and grown arrays
+  };
+  // Live bytes per queued timer: all of them scheduled, garbage collected, none fired yet.
+  const retained = (schedule, cancelAll) => {
+    const xs = [];
+    // Held in an object and cleared: a stale register of the previous round must not keep its
+    // timers alive into the next round's baseline.
+    const held = { keep: null };
+    for (let round = 0; round < 5; round++) {
+      global.gc();
+      const h0 = used();
+      held.keep = schedule();
+      global.gc();
+      xs.push((used() - h0) / N_TIMERS);
+      cancelAll(held.keep);
+      held.keep = null;
+    }
+    return median(xs.slice(2));
+  };
+  const evQueued = () => {
+    const loop = newEventLoop();
+    const hs = [];
+    for (let i = 0; i < N_TIMERS; i++) hs.push(loop.callLater(i % 100, cb0));
+    return { loop, hs };
+  };
+  const ndQueued = () => {
+    const hs = [];
+    for (let i = 0; i < N_TIMERS; i++) hs.push(setTimeout(cb0, i % 100));
+    return { hs };
   };
   const ev = () => {
     const loop = newEventLoop();
@@ -156,6 +240,9 @@ function allocChild() {
   });
   (async () => {
     const out = {
+      // The array of handles (8 B a timer) is counted on both sides alike.
+      timersRetained: retained(evQueued, ({ loop, hs }) => { for (const h of hs) h.cancel(); loop.close(); }),
+      setTimeoutRetained: retained(ndQueued, ({ hs }) => { for (const h of hs) clearTimeout(h); }),
       timers: await perUnit(N_TIMERS, ev),
       setTimeout: await perUnit(N_TIMERS, nd),
       sleepTasks: await perUnit(N_TIMERS / 10, tasks((i) => function* () { yield* sleep(i % 100); })),
@@ -260,6 +347,7 @@ async function main() {
     timers: freshPair('evTimers', 'nodeTimers'),
     sleepTasks: await pair(evSleepTasks, null),
     sleepTasksAsync: await pair(evSleepTasksAsync, null),
+    cancelled: await pair(evCancelled, nodeCancelled),
   };
   const other = otherCarrierRows();
   const py = { asyncio: python('asyncio'), uvloop: python('uvloop') };
@@ -272,6 +360,7 @@ async function main() {
     ['100k concurrent timers, per CPU second (each side in fresh processes, median of 5)', 'timers', 'setTimeout', 'timers'],
     ['10k tasks sleeping, per CPU second, generator tasks', 'sleepTasks', '-', 'sleep_tasks'],
     ['10k tasks sleeping, per CPU second, async tasks', 'sleepTasksAsync', '-', 'sleep_tasks'],
+    ['timeouts scheduled and cancelled before firing, per CPU second', 'cancelled', 'setTimeout + clearTimeout', 'cancelled'],
   ];
   console.log('loop bench (higher is better; evloop and node: medians of 3 alternating rounds after a warm-up)');
   console.log(['case', 'evloop', 'node', 'evloop/node', 'asyncio', 'evloop/asyncio', 'uvloop', 'evloop/uvloop'].join(' | '));
@@ -282,14 +371,14 @@ async function main() {
     console.log([label, fmt(ev), node === undefined ? '-' : `${fmt(node)} (${nodeName})`, ratio(ev, node), fmt(a), ratio(ev, a), fmt(u), ratio(ev, u)].join(' | '));
   }
   const b = (x) => (typeof x === 'number' ? `${x.toFixed(0)} B` : 'n/a');
-  console.log(`bytes allocated per timer, scheduled to fired: evloop callLater ${b(bytes.timers)}, setTimeout ${b(bytes.setTimeout)}; per sleeping task, created to gathered: generator ${b(bytes.sleepTasks)}, async ${b(bytes.sleepTasksAsync)}`);
+  console.log(`bytes allocated per timer, scheduled to fired: evloop callLater ${b(bytes.timers)}, setTimeout ${b(bytes.setTimeout)}; kept alive per queued timer: ${b(bytes.timersRetained)} vs ${b(bytes.setTimeoutRetained)}; per sleeping task, created to gathered: generator ${b(bytes.sleepTasks)}, async ${b(bytes.sleepTasksAsync)}`);
   const num = (x, y) => (typeof x === 'number' && typeof y === 'number' ? x / y : undefined);
   const { asyncContextCarrier } = require('evloop/internal');
   const otherDetail = (key) => (other === null ? '' : other.error ? `; ${other.carrier} carrier: ${other.error}` : `; ${other.carrier} carrier ${other[key].toFixed(2)}x`);
   if (other !== null) console.log(`with the ${other.carrier} carrier (EVLOOP_ASYNC_CONTEXT=${other.carrier}):`, other.error ?? `future/Promise ${other.future.toFixed(2)}x, async task switch/await setImmediate ${other.switchAsync.toFixed(2)}x`);
   record('future create, resolve, await / native Promise', num(results.future[0], results.future[1]), 0.8, `carrier ${asyncContextCarrier}${otherDetail('future')}`);
   record('task switch, async-function task / await setImmediate', num(results.switchAsync[0], results.switchAsync[1]), 4, `generator task ${ratio(results.switchGen[0], results.switchGen[1])}; carrier ${asyncContextCarrier}${otherDetail('switchAsync')}`);
-  record('100,000 timers per CPU second / setTimeout', num(results.timers[0], results.timers[1]), 1.2, `${b(bytes.timers)} vs ${b(bytes.setTimeout)} per timer`);
+  record('100,000 timers per CPU second / setTimeout', num(results.timers[0], results.timers[1]), 1.2, `${b(bytes.timers)} vs ${b(bytes.setTimeout)} allocated per timer, ${b(bytes.timersRetained)} vs ${b(bytes.setTimeoutRetained)} kept alive while queued`);
   record('10,000 tasks each sleeping, done per second / uvloop (async tasks)', num(results.sleepTasksAsync[0], py.uvloop.sleep_tasks), 1.5, `generator tasks ${ratio(results.sleepTasks[0], py.uvloop.sleep_tasks)}; ${b(bytes.sleepTasksAsync)} per task`);
   if (bytes.error) console.log('allocation:', bytes.error);
   if (py.asyncio.error) console.log('asyncio:', py.asyncio.error);

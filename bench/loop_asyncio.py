@@ -5,6 +5,7 @@ N_CALLSOON = 1_000_000
 N_FUT = 200_000
 N_SWITCH = 200_000
 N_TIMERS = 100_000
+N_CANCEL = 200_000
 
 def rate(n, s):
     return n / s
@@ -47,6 +48,30 @@ def bench_timers(loop):
     loop.run_forever()
     return rate(N_TIMERS, max(time.process_time() - t0, 1e-6))
 
+def bench_cancelled(loop):
+    # Timeouts that never fire, as bench/loop.js's evCancelled: ~5 s timers scheduled in steps
+    # of 1,000, each cancelling the one scheduled 100 before it; CPU time.
+    ring = [None] * 100
+    noop = lambda: None
+    i = [0]
+    def step():
+        for _ in range(1000):
+            slot = i[0] % 100
+            if ring[slot] is not None:
+                ring[slot].cancel()
+            ring[slot] = loop.call_later((5000 + i[0] % 7) / 1000, noop)
+            i[0] += 1
+        if i[0] < N_CANCEL:
+            loop.call_soon(step)
+        else:
+            for h in ring:
+                h.cancel()
+            loop.stop()
+    t0 = time.process_time()
+    loop.call_soon(step)
+    loop.run_forever()
+    return rate(N_CANCEL, max(time.process_time() - t0, 1e-6))
+
 async def sleeper(i):
     await asyncio.sleep((i % 100) / 1000)
 
@@ -79,6 +104,10 @@ def main():
     for _ in range(3):
         loop = new_loop(); sleeps.append(loop.run_until_complete(bench_sleep_tasks())); loop.close()
     out['sleep_tasks'] = statistics.median(sleeps)
+    cancelled = []
+    for _ in range(3):
+        loop = new_loop(); cancelled.append(bench_cancelled(loop)); loop.close()
+    out['cancelled'] = statistics.median(cancelled)
     print(json.dumps(out))
 
 main()

@@ -8,7 +8,7 @@ import { getRunningLoop } from './running';
 import { CancelledError, TimeoutError } from '../util/errors';
 import { ensureFuture } from './task';
 import type { AbstractEventLoop as EventLoop } from './events';
-import type { TimerHandle } from './handles';
+import type { TimerHandle, TimerOwner } from './handles';
 import type { QueuedTimer } from './timer-queue';
 
 export { ensureFuture };
@@ -39,15 +39,14 @@ function checkMs(ms: unknown, name: string): number {
  * does.
  */
 class SleepFuture<T> extends Future<T> implements QueuedTimer {
-  /** @internal */ _when = 0;
   /** @internal the timer is cancelled */ _cancelled = false;
-  /** @internal in the loop's timer queue */ _queued = false;
+  /** @internal the timer queue holding it (see QueuedTimer) */ _queue: TimerOwner | null = null;
   /** @internal */ _value: T | undefined = undefined;
 
   override cancel(msg?: string): boolean {
-    if (this._queued && !this._cancelled) {
+    if (this._queue !== null && !this._cancelled) {
       this._cancelled = true;
-      this._loop._timerCancelledCount++;
+      this._queue.cancelled++;
     }
     return super.cancel(msg);
   }
@@ -81,9 +80,7 @@ export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
     fut._yieldResume = true;
     loop._pushReady(fut);
   } else {
-    fut._when = performance.now() + ms;
-    fut._queued = true;
-    loop._addTimer(fut);
+    loop._addTimer(fut, performance.now() + ms);
   }
   return fut;
 }

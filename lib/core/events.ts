@@ -37,8 +37,7 @@ export interface AbstractEventLoop {
   _pushReady(r: Runnable): void;
   /** @internal */ _debug: boolean;
   /** @internal Queues a timer that runs itself (sleep's future), in scheduling order among equal deadlines. */
-  _addTimer(t: QueuedTimer & Runnable): void;
-  /** @internal */ _timerCancelledCount: number;
+  _addTimer(t: QueuedTimer & Runnable, when: number): void;
 }
 
 /**

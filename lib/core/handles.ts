@@ -7,21 +7,25 @@ export interface Runnable {
 
 const EMPTY: unknown[] = [];
 
-/** The loop as a handle sees it: it counts cancelled timers to know when to purge them. */
-export interface HandleOwner {
-  /** @internal */ _timerCancelledCount: number;
+/** The timer queue as a queued timer sees it: it counts cancelled timers to know when to purge. */
+export interface TimerOwner {
+  /** @internal */ cancelled: number;
 }
+
+// A deadline is kept on its TimerHandle as the two halves of its bits, two small integers in the
+// object itself: a number field would be a separate heap number, one more object for every
+// young-generation GC to copy while the timer waits (the queue keeps its own copy, unboxed).
+const WHEN = new Float64Array(1);
+const WHEN_HALVES = new Int32Array(WHEN.buffer);
 
 export class Handle implements Runnable {
   /** @internal */ _cb: ((...args: any[]) => unknown) | null;
   /** @internal */ _args: unknown[];
   /** @internal */ _cancelled = false;
-  /** @internal */ _loop: HandleOwner;
 
-  constructor(cb: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
+  constructor(cb: (...args: any[]) => unknown, args: unknown[]) {
     this._cb = cb;
     this._args = args;
-    this._loop = loop;
   }
 
   cancel(): void {
@@ -62,26 +66,32 @@ export class Handle implements Runnable {
 }
 
 export class TimerHandle extends Handle {
-  /** @internal */ _when: number;
-  /** @internal in the loop's timer queue */ _queued = true;
+  /** @internal the queue holding it (set and cleared by the queue), null once it has left */
+  _queue: TimerOwner | null = null;
+  /** @internal */ _whenLo: number;
+  /** @internal */ _whenHi: number;
 
   // No sequence number: the timer queue keeps ties in scheduling order by position (see
   // timer-queue.ts), and every field is copied by each young-generation GC a queued timer lives
-  // through.
-  constructor(when: number, cb: (...args: any[]) => unknown, args: unknown[], loop: HandleOwner) {
-    super(cb, args, loop);
-    this._when = when;
+  // through. No loop either: only the queue needs telling of a cancel.
+  constructor(when: number, cb: (...args: any[]) => unknown, args: unknown[]) {
+    super(cb, args);
+    WHEN[0] = when;
+    this._whenLo = WHEN_HALVES[0]!;
+    this._whenHi = WHEN_HALVES[1]!;
   }
 
   /** The deadline, in loop.time() milliseconds. */
   when(): number {
-    return this._when;
+    WHEN_HALVES[0] = this._whenLo;
+    WHEN_HALVES[1] = this._whenHi;
+    return WHEN[0]!;
   }
 
   override cancel(): void {
     if (this._cancelled) return;
     super.cancel();
-    if (this._queued) this._loop._timerCancelledCount++;
+    if (this._queue !== null) this._queue.cancelled++;
   }
 }
 

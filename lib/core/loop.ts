@@ -30,7 +30,7 @@ import type { ExceptionContext as BaseExceptionContext } from './events';
 import { Handle, TimerHandle, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
 import { toLogger, type Logger } from '../util/logger';
-import { TimerQueue, type QueuedTimer } from './timer-queue';
+import { TimerQueue, objects, type QueuedTimer } from './timer-queue';
 import { BACKEND_OPTIONS, EVENT_AUTO_READ, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, MAX_READ, MIN_READ, READ_NOT_DONE, READ_WOULD_BLOCK, SLAB_SIZE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
 
 export type { BackendOption };
@@ -63,6 +63,11 @@ declare module './events' {
 }
 
 const EMPTY: unknown[] = [];
+
+/** A timer's extra arguments past the first two (callLater's and callAt's third on). */
+function extraArgs(all: IArguments): unknown[] {
+  return Array.prototype.slice.call(all, 2);
+}
 const RESOLVED = Promise.resolve();
 
 // asyncio's thresholds for rebuilding the heap without cancelled timers.
@@ -102,11 +107,12 @@ export class EventLoop {
   // The ready queue is an array and a count, not the array's length: setting a JS array's length
   // to 0 frees its backing store, so a queue emptied that way regrows (and reallocates) on every
   // pass. Slots past the count hold undefined, so a finished pass keeps nothing alive.
-  /** @internal */ _ready: Runnable[] = [];
+  // Made in the elements kind they hold (see timer-queue.ts), so a new loop's queues do not send
+  // code optimized on an older loop's back to the interpreter.
+  /** @internal */ _ready: Runnable[] = objects();
   /** @internal */ _readyLen = 0;
-  private _readySpare: Runnable[] = [];
+  private _readySpare: Runnable[] = objects();
   /** @internal */ _timers = new TimerQueue<QueuedTimer & Runnable>();
-  /** @internal */ _timerCancelledCount = 0;
   // Transports, servers and sockets holding an fd on this loop (see trackResource).
   private _openResources = new Set<LoopResource>();
   /** @internal */ _readers: (Handle | undefined)[] = [];
@@ -145,6 +151,14 @@ export class EventLoop {
 
   // ---- time and scheduling ----
 
+  /** @internal Cancelled timers still queued (the queue counts them; tests read and reset it). */
+  get _timerCancelledCount(): number {
+    return this._timers.cancelled;
+  }
+  set _timerCancelledCount(n: number) {
+    this._timers.cancelled = n;
+  }
+
   /** Monotonic time in milliseconds (float), the clock of callAt and every timer. */
   time(): number {
     return performance.now();
@@ -153,7 +167,7 @@ export class EventLoop {
   callSoon(cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     validateFunction(cb, 'callback');
-    const h = new Handle(cb, args, this);
+    const h = new Handle(cb, args);
     this._ready[this._readyLen++] = h;
     if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
     return h;
@@ -161,21 +175,21 @@ export class EventLoop {
 
   // The extra arguments are read from `arguments`, not a rest parameter: a rest parameter is a
   // fresh array on every call, and a queued timer is the hot case (see docs/loop.md, timers).
+  // One or two of them go into an array literal of exactly that size: an array grown by push
+  // from empty gets room for 16, and it lives (and is copied by every scavenge) as long as the
+  // timer waits.
   callLater(ms: number, cb: (...args: any[]) => unknown, ...args: unknown[]): TimerHandle;
   callLater(ms: number, cb: (...args: any[]) => unknown): TimerHandle {
     validateNumber(ms, 'delay');
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     validateFunction(cb, 'callback');
-    let args = EMPTY;
-    if (arguments.length > 2) {
-      args = [];
-      // eslint-disable-next-line prefer-rest-params
-      for (let i = 2; i < arguments.length; i++) args.push(arguments[i]);
-    }
-    // The deadline goes straight into the handle: passed through a call that is not inlined, a
-    // fractional number is boxed once more.
-    const t = new TimerHandle(performance.now() + ms, cb, args, this);
-    this._addTimer(t);
+    /* eslint-disable prefer-rest-params */
+    const argc = arguments.length;
+    const args = argc === 2 ? EMPTY : argc === 3 ? [arguments[2]] : argc === 4 ? [arguments[2], arguments[3]] : extraArgs(arguments);
+    /* eslint-enable prefer-rest-params */
+    const when = performance.now() + ms;
+    const t = new TimerHandle(when, cb, args);
+    this._addTimer(t, when);
     return t;
   }
 
@@ -184,21 +198,19 @@ export class EventLoop {
     validateNumber(when, 'when');
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     validateFunction(cb, 'callback');
-    let args = EMPTY;
-    if (arguments.length > 2) {
-      args = [];
-      // eslint-disable-next-line prefer-rest-params
-      for (let i = 2; i < arguments.length; i++) args.push(arguments[i]);
-    }
-    const t = new TimerHandle(when, cb, args, this);
-    this._addTimer(t);
+    /* eslint-disable prefer-rest-params */
+    const argc = arguments.length;
+    const args = argc === 2 ? EMPTY : argc === 3 ? [arguments[2]] : argc === 4 ? [arguments[2], arguments[3]] : extraArgs(arguments);
+    /* eslint-enable prefer-rest-params */
+    const t = new TimerHandle(when, cb, args);
+    this._addTimer(t, when);
     return t;
   }
 
   /** @internal */
-  _addTimer(t: QueuedTimer & Runnable): void {
-    this._timers.push(t);
-    if (t._when < this._nodeTimerWhen && this._running) {
+  _addTimer(t: QueuedTimer & Runnable, when: number): void {
+    this._timers.push(t, when);
+    if (when < this._nodeTimerWhen && this._running) {
       if (this._inPass) this._timersChanged = true;
       else this._armTimer();
     }
@@ -229,7 +241,7 @@ export class EventLoop {
     const mask = this._interest[fd] ?? 0;
     if ((mask & (READ | AUTO)) !== READ) this._setInterest(fd, mask, (mask | READ) & ~AUTO);
     this._sinks[fd] = undefined;
-    const h = new Handle(cb, args, this);
+    const h = new Handle(cb, args);
     const old = this._readers[fd];
     this._readers[fd] = h;
     if (old !== undefined) old.cancel();
@@ -243,7 +255,7 @@ export class EventLoop {
     if ((mask & (READ | AUTO)) !== (READ | AUTO)) this._setInterest(fd, mask, mask | READ | AUTO);
     if (this._slab === null) this._newSlab();
     this._sinks[fd] = sink;
-    const h = new Handle(cb, EMPTY, this);
+    const h = new Handle(cb, EMPTY);
     const old = this._readers[fd];
     this._readers[fd] = h;
     if (old !== undefined) old.cancel();
@@ -261,7 +273,7 @@ export class EventLoop {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     const mask = this._interest[fd] ?? 0;
     if ((mask & WRITE) === 0) this._setInterest(fd, mask, mask | WRITE);
-    const h = new Handle(cb, args, this);
+    const h = new Handle(cb, args);
     const old = this._writers[fd];
     this._writers[fd] = h;
     if (old !== undefined) old.cancel();
@@ -445,15 +457,7 @@ export class EventLoop {
       this._ready = this._readySpare;
       this._readyLen = 0;
       if (this._debug) this._runDebug(q, n);
-      else {
-        for (let i = 0; i < n; i++) {
-          try {
-            q[i]!._run();
-          } catch (exception) {
-            this._callbackError(q[i]!, exception);
-          }
-        }
-      }
+      else this._runReady(q, n);
       // A burst's capacity is not kept (an empty array frees its backing store).
       if (n > READY_CAPACITY_KEPT) q.length = 0;
       else q.fill(undefined as unknown as Runnable, 0, n);
@@ -473,6 +477,20 @@ export class EventLoop {
     if (this._timersChanged || (this._nodeTimer === null && this._timers.length !== 0)) {
       this._timersChanged = false;
       this._armTimer();
+    }
+  }
+
+  // A method of its own: a pass of many callbacks (a burst of timers falling due) gets this loop
+  // compiled while it runs (on-stack replacement) before the code after it has ever run; inside
+  // _runPass, reaching that code sent the pass back to the interpreter, again and again (24
+  // times in a process's first burst of 100,000 timers).
+  private _runReady(q: Runnable[], n: number): void {
+    for (let i = 0; i < n; i++) {
+      try {
+        q[i]!._run();
+      } catch (exception) {
+        this._callbackError(q[i]!, exception);
+      }
     }
   }
 
@@ -502,17 +520,10 @@ export class EventLoop {
 
   private _expireTimers(): void {
     const timers = this._timers;
-    if (timers.length > MIN_SCHEDULED_TIMER_HANDLES && this._timerCancelledCount / timers.length > MIN_CANCELLED_TIMER_HANDLES_FRACTION) {
-      this._purgeCancelledTimers();
+    if (timers.length > MIN_SCHEDULED_TIMER_HANDLES && timers.cancelled / timers.length > MIN_CANCELLED_TIMER_HANDLES_FRACTION) {
+      timers.purge();
     }
     this._readyLen = timers.takeDue(performance.now(), this._ready, this._readyLen);
-    this._timerCancelledCount -= timers.dropped;
-  }
-
-  /** @internal Drop cancelled timers (asyncio does it once they are over half of all timers). */
-  _purgeCancelledTimers(): void {
-    this._timers.purge();
-    this._timerCancelledCount = 0;
   }
 
   private _armTimer(): void {
@@ -520,14 +531,13 @@ export class EventLoop {
     let top = timers.peek();
     while (top !== undefined && top._cancelled) {
       timers.shift();
-      this._timerCancelledCount--;
       top = timers.peek();
     }
     if (top === undefined) {
       this._disarmTimer();
       return;
     }
-    const when = top._when;
+    const when = timers.peekWhen();
     if (this._nodeTimer !== null && this._nodeTimerWhen <= when) return;
     if (this._nodeTimer !== null) clearTimeout(this._nodeTimer);
     // Node fires with whole milliseconds and may be a little early against performance.now();
@@ -622,10 +632,9 @@ export class EventLoop {
     this._closed = true;
     // Its pending async-function tasks will never finish: they stop holding the promise hooks.
     for (const task of this._tasks) task._releaseFrames();
-    this._ready = [];
+    this._ready = objects();
     this._readyLen = 0;
     this._timers.clear();
-    this._timerCancelledCount = 0;
     this._disarmTimer();
     for (const h of this._readers) h?.cancel();
     for (const h of this._writers) h?.cancel();

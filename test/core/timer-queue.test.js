@@ -239,3 +239,133 @@ test('a fired or cancelled-and-dropped timer is not kept alive by the queue', as
   assert.deepEqual(refs.map((r, i) => (r.deref() === undefined ? -1 : i)).filter((i) => i >= 0), []);
   loop.close();
 });
+
+test('buckets whose keys share a slot of the direct-mapped table (1024 ms apart) keep their own timers and order', () => {
+  const loop = newEventLoop();
+  const q = loop._timers;
+  const random = lcg(31);
+  const base = Math.floor(loop.time()) + 100000;
+  const model = [];
+  // Interleaved pushes into buckets 0, 1024, 2048, 4096 and 1 ms past each, so every push may
+  // find another live bucket in its slot.
+  for (let seq = 0; seq < 6000; seq++) {
+    const far = [0, 1024, 2048, 4096][seq % 4] + (seq % 3 === 0 ? 1 : 0);
+    const when = base + far + Math.floor(random() * 8) / 8;
+    model.push({ when, seq, handle: at(loop, when, seq) });
+  }
+  for (const e of model) if (e.seq % 5 === 0) e.handle.cancel();
+  const live = model.filter((e) => e.seq % 5 !== 0).sort((a, b) => a.when - b.when || a.seq - b.seq);
+  q.purge();
+  assert.equal(q.length, live.length);
+  const got = [];
+  for (const now of [base + 0.5, base + 1024.5, base + 1030, base + 2049, base + 4095, base + 5000]) got.push(...take(q, now).map((t) => t._cb.label));
+  assert.deepEqual(got, live.map((e) => e.seq));
+  assert.equal(q.length, 0);
+  loop.close();
+});
+
+test('a big bucket of many interleaved runs, with ties, is put in (deadline, scheduling) order', () => {
+  const loop = newEventLoop();
+  const base = Math.floor(loop.time()) + 100000;
+  const model = [];
+  // 60 runs of 100 ascending deadlines each over the same millisecond, as timers of 60 delays
+  // scheduled during a burst land; one in seven repeats the previous deadline of its run.
+  let seq = 0;
+  for (let run = 0; run < 60; run++) {
+    let w = base + run / 6000;
+    for (let i = 0; i < 100; i++) {
+      if (i % 7 !== 0) w += 0.0097;
+      const when = Math.min(w, base + 0.999);
+      model.push({ when, seq, handle: at(loop, when, seq) });
+      seq++;
+    }
+  }
+  model.sort((a, b) => a.when - b.when || a.seq - b.seq);
+  assert.deepEqual(label(take(loop._timers, base + 1)), model.map((e) => e.seq));
+  loop.close();
+});
+
+test('deadlines crowded far closer than the sort\'s slots, in reverse, still come out in order', () => {
+  const loop = newEventLoop();
+  const base = Math.floor(loop.time()) + 100000;
+  const model = [];
+  // 20,000 deadlines within a few nanoseconds of each other, scheduled latest first, with ties:
+  // they share one slot of the counting sort, and the insertion pass alone would be quadratic.
+  for (let seq = 0; seq < 20000; seq++) {
+    const when = base + 0.5 + Math.floor((20000 - seq) / 2) * 1e-12;
+    model.push({ when, seq });
+    at(loop, when, seq);
+  }
+  model.sort((a, b) => a.when - b.when || a.seq - b.seq);
+  assert.deepEqual(label(take(loop._timers, base + 1)), model.map((e) => e.seq));
+  loop.close();
+});
+
+test('when() gives back exactly the deadline a timer was scheduled for', () => {
+  const loop = newEventLoop();
+  for (const when of [0, -0, 1.5, -123.456, 0.1 + 0.2, 2 ** 40 + 0.1, 2 ** 53, 1e300, Number.MIN_VALUE, -1e-300, Infinity, -Infinity]) {
+    const h = loop.callAt(when, () => {});
+    assert.ok(Object.is(h.when(), when), `when() for ${when}`);
+    h.cancel();
+    assert.ok(Object.is(h.when(), when), `when() of a cancelled timer for ${when}`);
+  }
+  const before = loop.time();
+  const h = loop.callLater(12.25, () => {});
+  const after = loop.time();
+  assert.ok(h.when() >= before + 12.25 && h.when() <= after + 12.25);
+  loop.close();
+});
+
+test('infinite deadlines sort after every finite one and fire last, in scheduling order', () => {
+  const loop = newEventLoop();
+  const base = Math.floor(loop.time()) + 100000;
+  for (let i = 0; i < 40; i++) at(loop, i % 2 ? Infinity : base + (40 - i) / 100, i);
+  at(loop, -Infinity, 'minus');
+  const evens = Array.from({ length: 20 }, (_, k) => 38 - 2 * k);
+  const odds = Array.from({ length: 20 }, (_, k) => 2 * k + 1);
+  assert.deepEqual(label(take(loop._timers, base + 1)), ['minus', ...evens]);
+  assert.deepEqual(label(take(loop._timers, Infinity)), odds);
+  loop.close();
+});
+
+test('cancelled sleeps are counted once by the queue, purged past half, and uncounted once gone', async () => {
+  const { sleep, run, getRunningLoop } = require('evloop');
+  await run(async () => {
+    const loop = getRunningLoop();
+    const sleeps = [];
+    for (let i = 0; i < 1000; i++) sleeps.push(sleep(100000 + i));
+    const near = sleep(1, 'near');
+    for (let i = 0; i < 1000; i++) if (i % 4 !== 0) sleeps[i].cancel();
+    sleeps[1].cancel(); // a second cancel counts nothing
+    assert.equal(loop._timerCancelledCount, 750);
+    assert.equal(loop._timers.length, 1001, 'cancellation is lazy');
+    assert.equal(await near, 'near');
+    // The pass that woke `near` purged: cancelled timers were over half.
+    assert.equal(loop._timers.length, 250);
+    assert.equal(loop._timerCancelledCount, 0);
+    sleeps[0].cancel(); // still queued: counted
+    assert.equal(loop._timerCancelledCount, 1);
+    for (const s of sleeps) s.cancel();
+  });
+});
+
+test('callLater and callAt pass their callback every extra argument, for each count of them', async () => {
+  const loop = newEventLoop();
+  const later = [];
+  const at_ = [];
+  const argLists = [[], [undefined], ['a'], ['a', 2], [null, 'b', 3], [1, 2, 3, 4, 5, 6]];
+  await loop.runUntilComplete(
+    (function* () {
+      const done = loop.createFuture();
+      const t0 = loop.time();
+      for (const args of argLists) loop.callLater(1, (...got) => later.push(got), ...args);
+      for (const args of argLists) loop.callAt(t0 + 2, (...got) => at_.push(got), ...args);
+      const last = loop.time() + 3; // after every callLater deadline, however slow the loop above
+      loop.callAt(last, () => done.setResult());
+      yield* done;
+    })(),
+  );
+  loop.close();
+  assert.deepEqual(later, argLists);
+  assert.deepEqual(at_, argLists);
+});
