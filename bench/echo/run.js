@@ -9,8 +9,25 @@
 // window, so `us/msg` (server CPU per message) compares servers even where the load generator's
 // core is the ceiling.
 //
+// Why this rig's `vs_C` is lower than ../shared/bench/run.sh's for the same evloop server (0.80
+// against 1.09 of C's msgs/s in (b), the same week, both on a quiet machine): the C reference.
+// This one is deliberately the stronger: bench/echo/echo_epoll.c reads every connection into
+// one hot buffer with recv() and keeps state only for a connection with unsent bytes; the shared
+// rig's echo_epoll.c keeps a 64 KiB buffer per connection (4 MiB for 64 connections, cold in
+// cache), read() into it through a per-connection pointer. Side by side on the same load
+// generator the shared server spent about 15–20% more CPU per message in (b), so ratios against it read
+// that much kinder to evloop. The two load generators agree within noise on the same server, and
+// the warm-up (1 s here, 0.5 s there) favours, if anything, the JS servers.
+//
+// Other load is the rig's other error on a shared machine: this is a closed loop, so a process
+// that takes part of either core during a window cuts that window's msgs/s by up to half. So by
+// default each window waits (up to --quiet seconds) for the rest of the machine to fall under
+// QUIET_PCT % of a core, and a window that still saw more is measured again (--retries), as the
+// shared rig does; `other` in the table is what remained. The rule is the same for every server.
+//
 // usage: node bench/echo/run.js [--rounds 3] [--seconds 3] [--warmup 1]
 //          [--servers evloop,net,...] [--scenarios a,b,c,d] [--out bench/results] [--chart FILE]
+//          [--quiet 10] [--retries 1]
 // Progress goes to stderr, the table to stdout; DIR/echo.json (every figure, every round) and
 // DIR/echo.svg (a bar chart) are written to --out; --chart writes one more copy of the chart.
 const { spawn, spawnSync } = require('node:child_process');
@@ -45,7 +62,7 @@ const SERVERS = [
   { name: 'asyncio', about: 'asyncio Protocol (bench/echo/echo_asyncio.py)', start: (env) => env.python && { file: env.python.path, args: [path.join(__dirname, 'echo_asyncio.py'), '--loop', 'asyncio', '--port', '0'] } },
   { name: 'uvloop', about: 'the same Protocol on uvloop', start: (env) => env.python?.uvloop && { file: env.python.path, args: [path.join(__dirname, 'echo_asyncio.py'), '--loop', 'uvloop', '--port', '0'] } },
 ];
-const QUIET_PCT = 25;
+const QUIET_PCT = 10;
 const NET = 'net';
 const C = 'c-epoll';
 
@@ -58,8 +75,11 @@ const USAGE = `usage: npm run bench:echo -- [options]     (or node bench/echo/ru
 ${SCENARIOS.map((s) => `                      ${s.id}  ${s.title}`).join('\n')}
   --out DIR         where echo.json and echo.svg go (default bench/results)
   --chart FILE      also write the chart to FILE (e.g. docs/img/echo.svg)
-  --quiet S         before each measurement, wait up to S seconds (default 0) for the rest of the
-                    machine to use less than ${QUIET_PCT}% of a core: other load skews the figures`;
+  --quiet S         before each measurement, wait up to S seconds (default 10; 0: do not wait) for
+                    the rest of the machine to use less than ${QUIET_PCT}% of a core: other load skews
+                    the figures
+  --retries N       measure a window again, up to N times (default 1), when the rest of the
+                    machine used more than ${QUIET_PCT}% of a core during it`;
 
 function fail(message, code = 2) {
   process.stderr.write(`bench:echo: ${message}\n`);
@@ -79,7 +99,8 @@ function options(argv) {
         scenarios: { type: 'string' },
         out: { type: 'string', default: path.join(ROOT, 'bench', 'results') },
         chart: { type: 'string' },
-        quiet: { type: 'string', default: '0' },
+        quiet: { type: 'string', default: '10' },
+        retries: { type: 'string', default: '1' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -94,10 +115,12 @@ function options(argv) {
   const seconds = Number(values.seconds);
   const warmup = Number(values.warmup);
   const quiet = Number(values.quiet);
+  const retries = Number(values.retries);
   if (!Number.isInteger(rounds) || rounds < 1) fail(`--rounds must be a positive integer, got ${values.rounds}`);
   if (!(seconds > 0 && seconds <= 600)) fail(`--seconds must be in (0, 600], got ${values.seconds}`);
   if (!(warmup >= 0 && warmup <= 600)) fail(`--warmup must be in [0, 600], got ${values.warmup}`);
   if (!(quiet >= 0 && quiet <= 600)) fail(`--quiet must be in [0, 600], got ${values.quiet}`);
+  if (!Number.isInteger(retries) || retries < 0 || retries > 10) fail(`--retries must be an integer in [0, 10], got ${values.retries}`);
   const pick = (list, wanted, key, what) => {
     if (wanted === undefined) return list;
     const names = wanted.split(',').map((s) => s.trim()).filter(Boolean);
@@ -110,6 +133,7 @@ function options(argv) {
     seconds,
     warmup,
     quiet,
+    retries,
     servers: pick(SERVERS, values.servers, 'name', 'server'),
     scenarios: pick(SCENARIOS, values.scenarios, 'id', 'scenario'),
     out: path.resolve(values.out),
@@ -458,9 +482,14 @@ async function main() {
         if (up.error) outcome = { error: `did not start: ${up.error}` };
         else if (up.child.exitCode !== null || up.child.signalCode !== null) outcome = { error: `server died: ${up.log().trim().split('\n').pop()}` };
         else {
-          if (opts.quiet > 0) await waitQuiet(opts.quiet);
-          if (stopping) return;
-          outcome = await runLoadgen(loadgen.path, up.port, up.child.pid, scenario, opts, pin);
+          for (let attempt = 0; ; attempt++) {
+            if (opts.quiet > 0) await waitQuiet(opts.quiet);
+            if (stopping) return;
+            outcome = await runLoadgen(loadgen.path, up.port, up.child.pid, scenario, opts, pin);
+            const other = outcome.result?.other_cpu_pct;
+            if (stopping || !(other > QUIET_PCT) || attempt >= opts.retries) break;
+            note(`  ${scenario.name.padEnd(14)} other load ${fmt(other)}% of a core during the window: measuring again`);
+          }
         }
         if (stopping) return;
         runs.push({ round, server: server.name, scenario: scenario.name, server_pid: up.child?.pid ?? null, ...outcome });
