@@ -42,6 +42,7 @@ EvloopAddon::EvloopAddon(Napi::Env env, Napi::Object exports) : env_(env) {
       InstanceMethod<&EvloopAddon::Recv>("recv", napi_enumerable),
       InstanceMethod<&EvloopAddon::Send>("send", napi_enumerable),
       InstanceMethod<&EvloopAddon::Writev>("writev", napi_enumerable),
+      InstanceMethod<&EvloopAddon::SendBatch>("sendBatch", napi_enumerable),
       InstanceMethod<&EvloopAddon::SendTo>("sendto", napi_enumerable),
       InstanceMethod<&EvloopAddon::RecvFrom>("recvfrom", napi_enumerable),
       InstanceMethod<&EvloopAddon::Shutdown>("shutdown", napi_enumerable),

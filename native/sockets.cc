@@ -440,6 +440,63 @@ Napi::Value EvloopAddon::Send(const Napi::CallbackInfo& info) {
   return IoResult(info.Env(), n, "send");
 }
 
+// sendBatch(buf, ops, count): the sends a loop pass queued, in one crossing. `ops` holds `count`
+// entries of four int32s, [fd, offset, length, result]: each sends buf[offset, offset + length)
+// on fd, in order, and gets `result` = bytes sent, READ_WOULD_BLOCK for EAGAIN, or -errno (an fd
+// this instance does not own is -EBADF, as a value). An entry with fd -1 was withdrawn: result
+// = length, nothing sent. Returns how many entries did not send their whole length, so the
+// common case (everything went) costs JS no look at the results.
+Napi::Value EvloopAddon::SendBatch(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  uint8_t* data;
+  size_t size;
+  ArgBytes(env, info[0], "buf", &data, &size);
+  napi_typedarray_type type;
+  size_t ops_length = 0;
+  void* ops_data = nullptr;
+  if (napi_get_typedarray_info(env, info[1], &type, &ops_length, &ops_data, nullptr, nullptr) !=
+          napi_ok ||
+      type != napi_int32_array) {
+    ThrowTypeError(Napi::Env(env), "ERR_INVALID_ARG_TYPE",
+                   "The \"ops\" argument must be an instance of Int32Array");
+  }
+  int64_t count = ArgInt(env, info[2], "count", 0, static_cast<int64_t>(ops_length / 4));
+  int32_t* ops = static_cast<int32_t*>(ops_data);
+  // Every window first: a bad one is a bug in the caller, and must not leave half a batch sent.
+  for (int64_t i = 0; i < count; ++i) {
+    int32_t offset = ops[4 * i + 1];
+    int32_t length = ops[4 * i + 2];
+    if (offset < 0 || length < 0 || static_cast<size_t>(offset) + static_cast<size_t>(length) > size) {
+      ThrowRangeError(Napi::Env(env), "ERR_OUT_OF_RANGE",
+                      "sendBatch: an entry's window is outside buf");
+    }
+  }
+  int32_t incomplete = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    int32_t* op = ops + 4 * i;
+    int fd = op[0];
+    int32_t length = op[2];
+    int32_t result = length;
+    if (fd >= 0) {
+      uint8_t kind = Kind(fd);
+      const uint8_t* bytes = data + op[1];
+      ssize_t n;
+      if (kind == kNotOwned || kind == kPidfd) {
+        n = -1;
+        errno = EBADF;
+      } else if (kind == kPipe) {
+        n = RetryOnEintr([&] { return ::write(fd, bytes, static_cast<size_t>(length)); });
+      } else {
+        n = RetryOnEintr([&] { return send(fd, bytes, static_cast<size_t>(length), kSendFlags); });
+      }
+      result = n >= 0 ? static_cast<int32_t>(n) : WouldBlock(errno) ? kReadWouldBlock : -errno;
+    }
+    op[3] = result;
+    if (result != length) ++incomplete;
+  }
+  return Napi::Number::New(env, incomplete);
+}
+
 Napi::Value EvloopAddon::Writev(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   OwnedFd owned = ArgOwnedFd(*this, env, info[0], "writev");

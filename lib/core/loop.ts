@@ -20,6 +20,16 @@
 //     the loop's read slab, during the batch: before `cb` is queued, `sink._autoRead` gets the
 //     bytes (a view of the slab), 0 at EOF or -errno. A read that would block queues nothing.
 //     Entries the poller did not read (no room left in the slab) queue `cb` alone: it reads.
+//   loop._queueSend(fd, data, sink, pending) → boolean — a small write made during a pass is
+//     copied into the loop's send buffer and sent when the pass ends, with the pass's other
+//     queued writes, in one native call (sendBatch). false: not queued (outside a pass, or too
+//     big), the caller sends it itself — after the batch, which is flushed first when `pending`
+//     (the sink has bytes in it). Consecutive writes of one sink share an entry. An entry that
+//     did not go whole reports to `sink._sendResult(result, bytes)` (bytes sent, READ_WOULD_BLOCK
+//     or -errno; `bytes` a view of the entry, valid only during the call). loop._sendGen changes
+//     at every flush: a sink whose remembered generation still matches has bytes in the batch.
+//     loop._flushSends() sends the batch now (for a sink that must order a close or a direct
+//     send after it).
 import { performance } from 'node:perf_hooks';
 import { CancelledError, EventLoopError } from '../util/errors';
 import { Future } from './future';
@@ -31,7 +41,7 @@ import { Handle, TimerHandle, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
 import { toLogger, type Logger } from '../util/logger';
 import { TimerQueue, objects, type QueuedTimer } from './timer-queue';
-import { BACKEND_OPTIONS, EVENT_AUTO_READ, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, MAX_READ, MIN_READ, READ_NOT_DONE, READ_WOULD_BLOCK, SLAB_SIZE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
+import { BACKEND_OPTIONS, EVENT_AUTO_READ, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, MAX_READ, MIN_READ, READ_NOT_DONE, READ_WOULD_BLOCK, SEND_BATCH_ENTRIES, SEND_BATCH_MAX, SEND_BUFFER_SIZE, SLAB_SIZE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
 
 export type { BackendOption };
 
@@ -99,6 +109,11 @@ export interface AutoReadSink {
   _autoRead(result: Buffer | number): void;
 }
 
+/** Who gets told about a queued send that did not go whole (see _queueSend). */
+export interface SendSink {
+  _sendResult(result: number, bytes: Buffer): void;
+}
+
 export class EventLoop {
   /** In debug mode, callbacks running longer than this (ms) are logged at warn. */
   slowCallbackDuration = 100;
@@ -122,6 +137,13 @@ export class EventLoop {
   private _poller: NativePoller | null = null;
   private _reads: Int32Array | null = null;
   private _slab: Buffer | null = null;
+  // The pass's queued sends: bytes in _sendBuf, entries [fd, offset, length, result] in _sendOps.
+  private _sendBuf: Buffer | null = null;
+  private _sendOps: Int32Array | null = null;
+  private _sendSinks: (SendSink | undefined)[] = [];
+  private _sendCount = 0;
+  private _sendUsed = 0;
+  /** @internal Changes at every flush of the send batch (see _queueSend). */ _sendGen = 0;
   private readonly _backend: BackendOption;
 
   private _running = false;
@@ -265,6 +287,69 @@ export class EventLoop {
   private _newSlab(): void {
     this._slab = Buffer.allocUnsafe(SLAB_SIZE);
     this._poller!.setReadSlab(this._slab, MIN_READ, MAX_READ);
+  }
+
+  /** @internal Queues a small write of a pass for one native call at its end (see the top of this file). */
+  _queueSend(fd: number, data: Uint8Array, sink: SendSink, pending: boolean): boolean {
+    const length = data.length;
+    let n = this._sendCount;
+    const last = pending && n !== 0 && this._sendSinks[n - 1] === sink;
+    if (!this._inPass || length > SEND_BATCH_MAX) {
+      if (pending) this._flushSends();
+      return false;
+    }
+    if ((pending && !last) || this._sendUsed + length > SEND_BUFFER_SIZE || n === SEND_BATCH_ENTRIES) {
+      this._flushSends();
+      // The sink's earlier bytes may have gone short and be queued by it now: these must not
+      // overtake them, so the sink decides.
+      if (pending) return false;
+      n = 0;
+    }
+    if (this._sendBuf === null) {
+      this._sendBuf = Buffer.allocUnsafe(SEND_BUFFER_SIZE);
+      this._sendOps = new Int32Array(4 * SEND_BATCH_ENTRIES);
+    }
+    const at = this._sendUsed;
+    this._sendBuf.set(data, at);
+    this._sendUsed = at + length;
+    const ops = this._sendOps!;
+    if (last) {
+      ops[4 * n - 2]! += length;
+    } else {
+      const o = 4 * n;
+      ops[o] = fd;
+      ops[o + 1] = at;
+      ops[o + 2] = length;
+      this._sendSinks[n] = sink;
+      this._sendCount = n + 1;
+    }
+    return true;
+  }
+
+  /** @internal Sends what the pass queued, now. */
+  _flushSends(): void {
+    const n = this._sendCount;
+    if (n === 0) return;
+    const ops = this._sendOps!;
+    const buf = this._sendBuf!;
+    // A new generation and an empty batch before any sink hears back: a sink may write again.
+    this._sendGen++;
+    this._sendCount = 0;
+    this._sendUsed = 0;
+    let incomplete = loadBinding().sendBatch(buf, ops, n);
+    const sinks = this._sendSinks;
+    for (let i = 0; i < n && incomplete !== 0; i++) {
+      const o = 4 * i;
+      const length = ops[o + 2]!;
+      if (ops[o + 3] === length) continue;
+      incomplete--;
+      try {
+        sinks[i]!._sendResult(ops[o + 3]!, buf.subarray(ops[o + 1]!, ops[o + 1]! + length));
+      } catch (exception) {
+        this.callExceptionHandler({ message: 'Exception in a send result', exception });
+      }
+    }
+    sinks.fill(undefined, 0, n);
   }
 
   addWriter(fd: number, cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {
@@ -463,6 +548,8 @@ export class EventLoop {
       else q.fill(undefined as unknown as Runnable, 0, n);
       this._readySpare = q;
     }
+    // A sink told of a short send may write again, into a new batch: that goes too.
+    while (this._sendCount !== 0) this._flushSends();
 
     this._inPass = false;
     current.passLoop = prevLoop;
@@ -643,6 +730,9 @@ export class EventLoop {
     this._interest = [];
     this._sinks = [];
     this._slab = null;
+    this._sendCount = 0;
+    this._sendUsed = 0;
+    this._sendSinks = [];
     for (const resource of this._openResources) resource._closeForLoop();
     this._openResources.clear();
     if (this._poller !== null) {

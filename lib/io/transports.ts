@@ -3,7 +3,7 @@
 // the native batch has already read it into the loop's slab and the transport only hands the view
 // on; per message the hot path is then one send through the binding, with no closure, promise or
 // exception on the way. Readiness arrives once per batch through the loop's reader/writer handles.
-import { MAX_READ, MIN_READ, SLAB_SIZE, binding, type SocketAddress } from '../native/binding';
+import { MAX_READ, MIN_READ, READ_WOULD_BLOCK, SLAB_SIZE, binding, type SocketAddress } from '../native/binding';
 import { isBufferedProtocol, type BufferedProtocolLike, type ProtocolLike } from './protocols';
 import type { FutureLike, IoLoop, Transport, WriteBufferLimits } from './transport-types';
 import { codedError, invalidArgType, outOfRange } from '../util/validate';
@@ -101,6 +101,10 @@ export class SocketTransport implements Transport {
   #high = DEFAULT_HIGH_WATER;
   #low = DEFAULT_HIGH_WATER / 4;
   #protocolPaused = false;
+  // The loop's send generation when this transport last queued bytes in the pass's send batch
+  // (loop._queueSend), and how many: while the generation matches, they are not sent yet.
+  #sendGen = -1;
+  #sendBatched = 0;
   readonly #isUnix: boolean;
   #peername: SocketAddress | undefined;
   #sockname: SocketAddress | undefined;
@@ -289,7 +293,25 @@ export class SocketTransport implements Transport {
     if (this.#eof) throw codedError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'Cannot call write() after writeEof()');
     if (this.#connectionLost || data.length === 0) return;
     if (this.#writeQueued === 0) {
-      // The common case: the kernel takes it all now, nothing is queued.
+      // The common case in a pass: a small write joins the pass's send batch (one native call
+      // for every connection's writes when the pass ends); a short send comes back to
+      // _sendResult and is queued then.
+      const loop = this.#loop;
+      const pending = this.#sendGen === loop._sendGen;
+      if (loop._queueSend(this.#fd, data, this, pending)) {
+        this.#sendBatched = (pending ? this.#sendBatched : 0) + data.length;
+        this.#sendGen = loop._sendGen;
+        return;
+      }
+      // (Not narrowed by TypeScript: the flush of our earlier bytes can queue a short send.)
+      if ((this.#writeQueued as number) !== 0) {
+        // The flush of our earlier bytes came back short: these wait behind them.
+        this.#writeQueue.push(Buffer.from(data));
+        this.#writeQueued += data.length;
+        this.#maybePauseProtocol();
+        return;
+      }
+      // Otherwise the kernel takes it all now, nothing is queued.
       let sent: number;
       try {
         sent = binding.send(this.#fd, data, 0, data.length);
@@ -308,6 +330,7 @@ export class SocketTransport implements Transport {
 
   writelines(list: Iterable<Uint8Array>): void {
     const chunks = Array.isArray(list) ? (list as Uint8Array[]) : [...list];
+    this.#flushBatched();
     if (chunks.length < 2 || this.#writeQueued > 0 || this.#eof || this.#connectionLost) {
       for (const data of chunks) this.write(data);
       return;
@@ -356,6 +379,26 @@ export class SocketTransport implements Transport {
     }
   }
 
+  /** @internal A send of the loop's batch did not go whole (see loop._queueSend). */
+  _sendResult(result: number, bytes: Buffer): void {
+    if (this.#connectionLost) return; // aborted meanwhile: what was buffered is dropped
+    if (result < 0 && result !== READ_WOULD_BLOCK) {
+      return this.#fatalError(binding.errnoError(result, 'send'), 'Fatal write error on socket transport');
+    }
+    // The rest is copied: the batch's buffer is reused. Nothing of ours is queued yet (a
+    // transport with a write queue does not batch), so it goes first.
+    const rest = Buffer.from(bytes.subarray(result > 0 ? result : 0));
+    if (this.#writeQueued === 0) this.#loop.addWriter(this.#fd, this.#writeReady);
+    this.#writeQueue.push(rest);
+    this.#writeQueued += rest.length;
+    this.#maybePauseProtocol();
+  }
+
+  // Bytes of ours still in the loop's send batch go out before anything that must follow them.
+  #flushBatched(): void {
+    if (this.#sendGen === this.#loop._sendGen) this.#loop._flushSends();
+  }
+
   #consume(sent: number): void {
     const queue = this.#writeQueue;
     this.#writeQueued -= sent;
@@ -395,11 +438,12 @@ export class SocketTransport implements Transport {
   }
 
   getWriteBufferSize(): number {
-    return this.#writeQueued;
+    return this.#writeQueued + (this.#sendGen === this.#loop._sendGen ? this.#sendBatched : 0);
   }
 
   writeEof(): void {
     if (this.#closing || this.#eof) return;
+    this.#flushBatched();
     this.#eof = true;
     if (this.#writeQueued === 0) this.#shutdownWrite();
   }
@@ -425,6 +469,8 @@ export class SocketTransport implements Transport {
 
   close(): void {
     if (this.#closing) return;
+    // What is still in the send batch must be sent (or queued, if it goes short) before closing.
+    this.#flushBatched();
     this.#closing = true;
     this.#pending.length = 0;
     if (this.#reading) this.#loop.removeReader(this.#fd);

@@ -28,6 +28,13 @@ export const SLAB_SIZE = 512 * 1024;
 export const MAX_READ = 256 * 1024;
 export const MIN_READ = 64 * 1024;
 
+// Batched sends (loop._queueSend): a write of at most SEND_BATCH_MAX bytes made during a pass is
+// copied into the loop's send buffer and sent, with every other such write of the pass, by one
+// sendBatch call when the pass ends. Above that size the copy costs more than the crossing saves.
+export const SEND_BATCH_MAX = 4 * 1024;
+export const SEND_BUFFER_SIZE = 64 * 1024;
+export const SEND_BATCH_ENTRIES = 1024;
+
 export interface SocketAddress {
   address: string;
   family: 'IPv4' | 'IPv6' | 'unix';
@@ -90,6 +97,7 @@ export interface Binding {
   recv(fd: number, buf: Uint8Array, offset: number, length: number): number;
   send(fd: number, buf: Uint8Array, offset: number, length: number): number;
   writev(fd: number, buffers: Uint8Array[]): number;
+  sendBatch(buf: Uint8Array, ops: Int32Array, count: number): number;
   sendto(fd: number, buf: Uint8Array, offset: number, length: number, host?: string, port?: number): number;
   recvfrom(fd: number, buf: Uint8Array, offset: number, length: number): RecvFromResult | -1;
   shutdown(fd: number, how: 0 | 1 | 2): void;

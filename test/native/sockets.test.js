@@ -273,3 +273,63 @@ describe('Unix sockets', () => {
     closeAll(a, b);
   });
 });
+
+// sendBatch: the loop's end-of-pass sends, one crossing for many fds (native/README.md).
+describe('sendBatch', () => {
+  const { READ_WOULD_BLOCK } = binding.constants;
+  const ops = (...entries) => Int32Array.from(entries.flatMap((e) => [...e, 0]));
+
+  it('sends every entry in order on its own fd and says how many did not go whole', () => {
+    const [a1, b1] = binding.socketpair('stream');
+    const [a2, b2] = binding.socketpair('stream');
+    const buf = Buffer.from('hello world, and more');
+    // a1 gets two entries (order kept), a2 one; the withdrawn entry (fd -1) sends nothing.
+    const o = ops([a1, 0, 5], [a2, 6, 5], [-1, 0, 21], [a1, 5, 6]);
+    assert.equal(binding.sendBatch(buf, o, 4), 0);
+    assert.deepEqual([o[3], o[7], o[11], o[15]], [5, 5, 21, 6]);
+    const got = Buffer.alloc(64);
+    assert.equal(binding.recv(b1, got, 0, 64), 11);
+    assert.equal(got.toString('latin1', 0, 11), 'hello world');
+    assert.equal(binding.recv(b2, got, 0, 64), 5);
+    assert.equal(got.toString('latin1', 0, 5), 'world');
+    closeAll(a1, b1, a2, b2);
+  });
+
+  it('reports a full socket as READ_WOULD_BLOCK or a short count, and a foreign fd as -EBADF, as values', () => {
+    const [a, b] = binding.socketpair('stream');
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    while (binding.send(a, chunk, 0, chunk.length) > 0);
+    const buf = Buffer.alloc(100, 2);
+    // fd 1 is Node's stdout: never ours, so never touched.
+    const o = ops([a, 0, 100], [1, 0, 100]);
+    assert.equal(binding.sendBatch(buf, o, 2), 2);
+    assert.equal(o[3], READ_WOULD_BLOCK);
+    assert.equal(o[7], -os.constants.errno.EBADF);
+    closeAll(a, b);
+  });
+
+  it('writes an owned pipe with write(2)', () => {
+    const [r, w] = binding.pipe();
+    const o = ops([w, 0, 4]);
+    assert.equal(binding.sendBatch(Buffer.from('pipe'), o, 1), 0);
+    const got = Buffer.alloc(8);
+    assert.equal(binding.read(r, got, 0, 8), 4);
+    assert.equal(got.toString('latin1', 0, 4), 'pipe');
+    closeAll(r, w);
+  });
+
+  it('rejects bad arguments before sending anything', () => {
+    const [a, b] = binding.socketpair('stream');
+    const buf = Buffer.from('abcdef');
+    assert.throws(() => binding.sendBatch('abc', ops([a, 0, 1]), 1), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(() => binding.sendBatch(buf, [a, 0, 1, 0], 1), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(() => binding.sendBatch(buf, ops([a, 0, 1]), 2), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => binding.sendBatch(buf, ops([a, 0, 1]), -1), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    // The first entry is good, the second leaves buf: neither is sent.
+    assert.throws(() => binding.sendBatch(buf, ops([a, 0, 1], [a, 4, 3]), 2), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => binding.sendBatch(buf, ops([a, -1, 1]), 1), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    assert.equal(binding.recv(b, Buffer.alloc(8), 0, 8), -1, 'nothing was sent');
+    assert.equal(binding.sendBatch(buf, new Int32Array(0), 0), 0);
+    closeAll(a, b);
+  });
+});
