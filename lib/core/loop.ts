@@ -20,10 +20,10 @@
 //     the loop's read slab, during the batch: before `cb` is queued, `sink._autoRead` gets the
 //     bytes (a view of the slab), 0 at EOF or -errno. A read that would block queues nothing.
 //     Entries the poller did not read (no room left in the slab) queue `cb` alone: it reads.
-//   loop._queueSend(fd, data, sink, pending) → boolean — a small write made during a pass is
-//     copied into the loop's send buffer and sent when the pass ends, with the pass's other
-//     queued writes, in one native call (sendBatch). false: not queued (outside a pass, or too
-//     big), the caller sends it itself — after the batch, which is flushed first when `pending`
+//   loop._queueSend(fd, data, sink, pending) → boolean — a small write is copied into the loop's
+//     send buffer and sent, with the other writes queued meanwhile, in one native call
+//     (sendBatch) when the pass ends — or, for a write made outside a pass, in a microtask.
+//     false: not queued (too big), the caller sends it itself — after the batch, which is flushed first when `pending`
 //     (the sink has bytes in it). Consecutive writes of one sink share an entry. An entry that
 //     did not go whole reports to `sink._sendResult(result, bytes)` (bytes sent, READ_WOULD_BLOCK
 //     or -errno; `bytes` a view of the entry, valid only during the call). loop._sendGen changes
@@ -294,7 +294,7 @@ export class EventLoop {
     const length = data.length;
     let n = this._sendCount;
     const last = pending && n !== 0 && this._sendSinks[n - 1] === sink;
-    if (!this._inPass || length > SEND_BATCH_MAX) {
+    if (length > SEND_BATCH_MAX || this._closed) {
       if (pending) this._flushSends();
       return false;
     }
@@ -308,6 +308,12 @@ export class EventLoop {
     if (this._sendBuf === null) {
       this._sendBuf = Buffer.allocUnsafe(SEND_BUFFER_SIZE);
       this._sendOps = new Int32Array(4 * SEND_BATCH_ENTRIES);
+    }
+    // Outside a pass (an async function resumed after it, plain Node code), the batch goes in a
+    // microtask queued behind the continuations already waiting: those the same I/O batch woke.
+    if (!this._inPass && !this._sendFlushQueued) {
+      this._sendFlushQueued = true;
+      RESOLVED.then(this._sendFlushTask);
     }
     const at = this._sendUsed;
     this._sendBuf.set(data, at);
@@ -325,6 +331,12 @@ export class EventLoop {
     }
     return true;
   }
+
+  private _sendFlushQueued = false;
+  private readonly _sendFlushTask = (): void => {
+    this._sendFlushQueued = false;
+    while (this._sendCount !== 0) this._flushSends();
+  };
 
   /** @internal Sends what the pass queued, now. */
   _flushSends(): void {
@@ -716,6 +728,8 @@ export class EventLoop {
         if (!task.done()) this.callExceptionHandler({ message: 'Task was destroyed but it is pending!', task });
       }
     }
+    // Writes made since the last pass (outside one) were accepted: they go before the fds close.
+    while (this._sendCount !== 0) this._flushSends();
     this._closed = true;
     // Its pending async-function tasks will never finish: they stop holding the promise hooks.
     for (const task of this._tasks) task._releaseFrames();
@@ -730,8 +744,6 @@ export class EventLoop {
     this._interest = [];
     this._sinks = [];
     this._slab = null;
-    this._sendCount = 0;
-    this._sendUsed = 0;
     this._sendSinks = [];
     for (const resource of this._openResources) resource._closeForLoop();
     this._openResources.clear();

@@ -1,13 +1,15 @@
 'use strict';
-// Stream transports' small writes made during a pass go out together when the pass ends (one
-// native sendBatch, lib/core/loop.ts's _queueSend): every byte arrives once and in order, across
+// Stream transports' small writes go out together when the pass ends (one native sendBatch,
+// lib/core/loop.ts's _queueSend), or, made outside a pass (an async function), in a microtask:
+// every byte arrives once and in order, across
 // connections and mixed with direct sends; a batch the kernel takes only in part is queued
 // (back-pressure); close, writeEof and abort in the same pass lose nothing and leak no fd.
 // Real sockets on 127.0.0.1, every backend.
 const { test, describe } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const { run, getRunningLoop, Protocol, availableBackends } = require('evloop');
+const net = require('node:net');
+const { run, getRunningLoop, newEventLoop, Protocol, availableBackends } = require('evloop');
 const { binding } = require('evloop/internal');
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length;
@@ -256,6 +258,54 @@ for (const backend of availableBackends()) {
         server.close();
         await server.waitClosed();
       }, { backend });
+    });
+
+    test('writes from async functions (outside a pass) arrive whole and in order, mixed with direct ones', async () => {
+      await run(async () => {
+        const loop = getRunningLoop();
+        const { server, conns } = await pairs(loop, 4);
+        const expected = conns.map(() => []);
+        await Promise.all(conns.map(async ({ server: s }, i) => {
+          for (let k = 0; k < 200; k++) {
+            const data = pattern(k % 50 === 49 ? 9000 : 1 + ((k * 7 + i) % 300), k + i);
+            expected[i].push(data);
+            s.transport.write(data);
+            if (k % 3 === 0) await null; // another connection's turn
+          }
+          s.transport.writeEof();
+        }));
+        const got = await Promise.all(conns.map(({ client }) => client.eof));
+        got.forEach((g, i) => assert.ok(g.equals(Buffer.concat(expected[i])), `connection ${i} byte-exact`));
+        for (const { server: s, client } of conns) {
+          s.transport.close();
+          client.transport.close();
+        }
+        server.close();
+        await server.waitClosed();
+      }, { backend });
+    });
+
+    test('a write made just before loop.close() still reaches the peer before the fd closes', async () => {
+      const before = openFds();
+      const chunks = [];
+      let peerSock;
+      const peer = net.createServer((sock) => {
+        peerSock = sock;
+        sock.on('data', (d) => chunks.push(d));
+      });
+      await new Promise((resolve) => peer.listen(0, '127.0.0.1', resolve));
+      const closed = new Promise((resolve) => peer.once('connection', (sock) => sock.once('close', resolve)));
+      const loop = newEventLoop({ backend });
+      const [transport] = await loop.runUntilComplete(loop.createConnection(() => new Sink(loop), '127.0.0.1', peer.address().port));
+      // Outside any pass, with the loop stopped: the write waits for its microtask, and close()
+      // comes first, in the same synchronous run.
+      transport.write(Buffer.from('last words'));
+      loop.close();
+      await closed;
+      peer.close();
+      assert.equal(Buffer.concat(chunks).toString(), 'last words');
+      assert.ok(peerSock);
+      assert.equal(openFds(), before, 'no fd leaked');
     });
   });
 }
