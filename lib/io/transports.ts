@@ -510,6 +510,9 @@ export class SocketTransport implements Transport {
   }
 
   #callConnectionLost(err: Error | null): void {
+    // Bytes of ours still batched (written outside a pass, then aborted) go before the fd is
+    // closed: sent after, they would find the fd closed, or its number reused by another socket.
+    this.#flushBatched();
     try {
       this.#protocol.connectionLost?.(err);
     } finally {

@@ -219,6 +219,32 @@ for (const backend of availableBackends()) {
       assert.equal(openFds(), before, 'no fd leaked');
     });
 
+    test('a write outside a pass, then abort: the batched bytes never reach a socket that reuses the fd number', async () => {
+      await run(async () => {
+        const loop = getRunningLoop();
+        const { server, conns } = await pairs(loop, 1);
+        const [{ server: s, client }] = conns;
+        const fd = s.transport.getExtraInfo('fd');
+        let reused = null;
+        // A pass is queued first; the write's flush microtask comes after it; abort's
+        // connectionLost and the socketpair below join that pass, in that order.
+        loop.callSoon(() => {});
+        s.transport.write(Buffer.from('not for you'));
+        s.transport.abort();
+        loop.callSoon(() => {
+          reused = binding.socketpair('stream');
+        });
+        await s.lost;
+        await client.lost;
+        assert.ok(reused !== null);
+        const got = reused.map((end) => binding.recv(end, Buffer.alloc(64), 0, 64));
+        for (const end of reused) binding.close(end);
+        assert.deepEqual(got, [-1, -1], `nothing arrived on the socket that took fd ${fd}`);
+        server.close();
+        await server.waitClosed();
+      }, { backend });
+    });
+
     test('a batched send to a reset peer is connectionLost with the error, not an exception', async () => {
       await run(async () => {
         const loop = getRunningLoop();
