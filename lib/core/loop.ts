@@ -23,8 +23,9 @@
 //   loop._queueSend(fd, data, sink, pending) → boolean — a small write is copied into the loop's
 //     send buffer and sent, with the other writes queued meanwhile, in one native call
 //     (sendBatch) when the pass ends — or, for a write made outside a pass, in a microtask.
-//     false: not queued (too big), the caller sends it itself — after the batch, which is flushed first when `pending`
-//     (the sink has bytes in it). Consecutive writes of one sink share an entry. An entry that
+//     false: not queued (too big, or the sink's earlier bytes had to be sent first); the caller
+//     sends it itself. `pending`: the sink has bytes in the batch (they are flushed before a
+//     write of its that is not queued). Consecutive writes of one sink share an entry. An entry that
 //     did not go whole reports to `sink._sendResult(result, bytes)` (bytes sent, READ_WOULD_BLOCK
 //     or -errno; `bytes` a view of the entry, valid only during the call). loop._sendGen changes
 //     at every flush: a sink whose remembered generation still matches has bytes in the batch.
@@ -289,7 +290,7 @@ export class EventLoop {
     this._poller!.setReadSlab(this._slab, MIN_READ, MAX_READ);
   }
 
-  /** @internal Queues a small write of a pass for one native call at its end (see the top of this file). */
+  /** @internal Queues a small write for one native call with the others (see the top of this file). */
   _queueSend(fd: number, data: Uint8Array, sink: SendSink, pending: boolean): boolean {
     const length = data.length;
     let n = this._sendCount;
@@ -338,7 +339,7 @@ export class EventLoop {
     while (this._sendCount !== 0) this._flushSends();
   };
 
-  /** @internal Sends what the pass queued, now. */
+  /** @internal Sends what is queued, now. */
   _flushSends(): void {
     const n = this._sendCount;
     if (n === 0) return;
