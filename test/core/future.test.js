@@ -230,3 +230,18 @@ test('debug mode: an exception never retrieved is reported when the future is co
   assert.equal(ctx.exception.message, 'lost');
   loop.close();
 });
+
+test('futures work where compiling code from strings is forbidden (the shared field initializer)', () => {
+  const { spawnSync } = require('child_process');
+  const program = `
+    const { run, sleep, getRunningLoop } = require('evloop');
+    run(async () => {
+      const f = getRunningLoop().createFuture();
+      setTimeout(() => f.setResult(41), 1);
+      const t = getRunningLoop().createTask(async () => { await sleep(1); return 1; });
+      console.log((await f) + (await t));
+    });`;
+  const r = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '-e', program], { encoding: 'utf8', cwd: __dirname });
+  assert.equal(r.stderr, '');
+  assert.equal(r.stdout.trim(), '42');
+});
