@@ -16,6 +16,7 @@
 //   own AsyncLocalStorage (AsyncContextFrame), so evloop does not touch it there.
 import { promiseHooks } from 'v8';
 import { binding } from '../native/binding';
+import { codedError } from '../util/validate';
 import type { AbstractEventLoop, AwaitingTask } from './events';
 
 /** The async context an async-function task runs in; `task` may be handed over (see Task). */
@@ -94,7 +95,7 @@ function embedderData(): EmbedderData | null {
   const wanted = process.env.EVLOOP_ASYNC_CONTEXT;
   if (wanted === 'hooks') return null;
   if (wanted !== undefined && wanted !== 'embedder-data') {
-    throw new TypeError(`EVLOOP_ASYNC_CONTEXT must be 'hooks' or 'embedder-data', got ${JSON.stringify(wanted)}`);
+    throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', `EVLOOP_ASYNC_CONTEXT must be 'hooks' or 'embedder-data', got ${JSON.stringify(wanted)}`);
   }
   const v8Major = Number(process.versions.v8.split('.')[0]);
   // Only where nothing else uses the slot: Node 22+ keeps its AsyncLocalStorage there, and in
@@ -102,7 +103,7 @@ function embedderData(): EmbedderData | null {
   const ours = v8Major === 11 && process.versions.electron === undefined;
   const data = ours ? binding.contextData() : null;
   if (data === null && wanted === 'embedder-data') {
-    throw new Error(`EVLOOP_ASYNC_CONTEXT=embedder-data: not available on V8 ${process.versions.v8}`);
+    throw codedError(Error, 'ERR_ASYNC_CONTEXT_UNAVAILABLE', `EVLOOP_ASYNC_CONTEXT=embedder-data: not available on V8 ${process.versions.v8}`);
   }
   return data;
 }

@@ -36,4 +36,5 @@ test('EVLOOP_ASYNC_CONTEXT with an unknown value is a TypeError at load', () => 
   });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /TypeError: EVLOOP_ASYNC_CONTEXT must be 'hooks' or 'embedder-data', got "bogus"/);
+  assert.match(r.stderr, /code: 'ERR_INVALID_ARG_VALUE'/);
 });

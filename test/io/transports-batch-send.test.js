@@ -68,6 +68,16 @@ async function pairs(loop, count) {
 }
 
 // Runs fn in a loop callback (a pass), where transport writes are batched; resolves after it.
+/** Closes both ends of every pair, then the server. */
+async function closeAll(server, conns) {
+  for (const c of conns) {
+    c.server.transport.close();
+    c.client.transport.close();
+  }
+  server.close();
+  await server.waitClosed();
+}
+
 function inPass(loop, fn) {
   const done = loop.createFuture();
   loop.callSoon(() => {
@@ -114,12 +124,7 @@ for (const backend of availableBackends()) {
         for (const { server: s } of conns) s.transport.writeEof();
         const got = await Promise.all(conns.map(({ client }) => client.eof));
         got.forEach((g, i) => assert.ok(g.equals(Buffer.concat(expected[i])), `connection ${i} byte-exact`));
-        for (const { server: s, client } of conns) {
-          s.transport.close();
-          client.transport.close();
-        }
-        server.close();
-        await server.waitClosed();
+        await closeAll(server, conns);
       }, { backend });
       assert.equal(openFds(), before, 'no fd leaked');
     });
@@ -153,12 +158,7 @@ for (const backend of availableBackends()) {
         other.server.transport.writeEof();
         const small = await other.client.eof;
         assert.deepEqual([...small], Array.from({ length: 64 }, (_, k) => (k * 64) & 0xff));
-        for (const c of conns) {
-          c.server.transport.close();
-          c.client.transport.close();
-        }
-        server.close();
-        await server.waitClosed();
+        await closeAll(server, conns);
       }, { backend });
     });
 
@@ -302,12 +302,7 @@ for (const backend of availableBackends()) {
         }));
         const got = await Promise.all(conns.map(({ client }) => client.eof));
         got.forEach((g, i) => assert.ok(g.equals(Buffer.concat(expected[i])), `connection ${i} byte-exact`));
-        for (const { server: s, client } of conns) {
-          s.transport.close();
-          client.transport.close();
-        }
-        server.close();
-        await server.waitClosed();
+        await closeAll(server, conns);
       }, { backend });
     });
 
