@@ -36,6 +36,8 @@ export interface AbstractEventLoop {
   /** @internal Queues a runnable (a future's callbacks) without a Handle. */
   _pushReady(r: Runnable): void;
   /** @internal */ _debug: boolean;
+  /** @internal How many runnables the running pass began with (0 outside a pass). */
+  _passSize: number;
   /** @internal Queues a timer that runs itself (sleep's future), in scheduling order among equal deadlines. */
   _addTimer(t: QueuedTimer & Runnable, when: number): void;
 }

@@ -8,6 +8,16 @@ import { getRunningLoop } from './running';
 import { isNativeError } from 'util/types';
 
 export type FutureState = 'PENDING' | 'CANCELLED' | 'FINISHED';
+/** @internal A future's done callbacks: none, one, or more in order. */
+export type Callbacks = ((fut: any) => void) | ((fut: any) => void)[] | null;
+
+/** @internal `cbs` with `cb` appended. */
+export function appendCallback(cbs: Callbacks, cb: (fut: any) => void): Callbacks {
+  if (cbs === null) return cb;
+  if (typeof cbs === 'function') return [cbs, cb];
+  cbs.push(cb);
+  return cbs;
+}
 export type DoneCallback<F> = (fut: F) => void;
 
 export { PENDING, CANCELLED, FINISHED };
@@ -65,8 +75,11 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
   /** @internal */ declare _exception: unknown;
   /** @internal */ declare _failed: boolean;
   /** @internal */ declare _loop: AbstractEventLoop;
-  /** @internal */ declare _callbacks: ((fut: any) => void)[] | null;
-  /** @internal */ declare _scheduled: ((fut: any) => void)[] | null;
+  // One callback is kept as is, more in an array: most futures get exactly one (the await's
+  // settleNative, a task's wakeup, gather's), and a sleeping task's array would be copied by
+  // every young-generation GC it lives through.
+  /** @internal */ declare _callbacks: Callbacks;
+  /** @internal */ declare _scheduled: Callbacks;
   /** @internal */ declare _cancelMessage: string | undefined;
   /** @internal */ declare _cancelledExc: CancelledError | null;
   /** @internal */ declare _tracked: boolean;
@@ -174,10 +187,8 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
     validateFunction(cb, 'callback');
     if (this._state !== PENDING) {
       this._loop.callSoon(cb, this);
-    } else if (this._callbacks === null) {
-      this._callbacks = [cb];
     } else {
-      this._callbacks.push(cb);
+      this._callbacks = appendCallback(this._callbacks, cb);
     }
   }
 
@@ -185,6 +196,11 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
   removeDoneCallback(cb: DoneCallback<this>): number {
     const cbs = this._callbacks;
     if (cbs === null) return 0;
+    if (typeof cbs === 'function') {
+      if (cbs !== cb) return 0;
+      this._callbacks = null;
+      return 1;
+    }
     let kept = 0;
     for (let i = 0; i < cbs.length; i++) {
       if (cbs[i] !== cb) cbs[kept++] = cbs[i]!;
@@ -271,14 +287,16 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
     if (this._state === PENDING) this._addCallbackInternal(settleNative);
     // Done, its callbacks queued and not run (a granted lock Waiter may still be revoked): the
     // await resumes with them, reading the state then.
-    else if (this._scheduled !== null) this._scheduled.push(settleNative);
+    else if (this._scheduled !== null) this._scheduled = appendCallback(this._scheduled, settleNative);
     else settleNative(this);
   }
 
   /** @internal A done callback that is never exposed (cheaper than addDoneCallback's checks). */
   _addCallbackInternal(cb: (fut: any) => void): void {
-    if (this._callbacks === null) this._callbacks = [cb];
-    else this._callbacks.push(cb);
+    const cbs = this._callbacks;
+    if (cbs === null) this._callbacks = cb;
+    else if (typeof cbs === 'function') this._callbacks = [cbs, cb];
+    else cbs.push(cb);
   }
 
   /** @internal What awaiting a done, unsuccessful future raises (marks an exception retrieved). */
@@ -299,12 +317,18 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
     const cbs = this._scheduled;
     if (cbs === null) return;
     this._scheduled = null;
-    for (let i = 0; i < cbs.length; i++) {
-      try {
-        cbs[i]!(this);
-      } catch (exception) {
-        this._loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception, future: this });
-      }
+    if (typeof cbs === 'function') {
+      soleCallback = true;
+      this._runCallback(cbs);
+      soleCallback = false;
+    } else for (let i = 0; i < cbs.length; i++) this._runCallback(cbs[i]!);
+  }
+
+  private _runCallback(cb: (fut: this) => void): void {
+    try {
+      cb(this);
+    } catch (exception) {
+      this._loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception, future: this });
     }
   }
 
@@ -396,6 +420,8 @@ function compileInitFields(): InitFields {
   }
 }
 let internalThen = false;
+// The running done callback is its future's only one (see settleNative).
+let soleCallback = false;
 const promiseThen = Promise.prototype.then;
 const noop = (): void => {};
 
@@ -471,8 +497,9 @@ function settleNative(fut: Future<unknown>): void {
     // sleep(0) is asyncio's bare yield: the tasks woken in the same pass run their whole step
     // first. An async-function task's step ends one hop after its continuation (when its
     // promise's reaction runs), so code resuming from sleep(0) waits for the hops that a
-    // native promise in between costs.
-    if (fut._yieldResume) fut._resolveNative(Promise.resolve(fut._result));
+    // native promise in between costs — unless this resumption is all the pass does (its one
+    // runnable, with no other callback): then no other task was woken to wait for.
+    if (fut._yieldResume && !(soleCallback && fut._loop._passSize === 1)) fut._resolveNative(Promise.resolve(fut._result));
     else fut._resolveNative(fut._result);
     return;
   }

@@ -151,6 +151,7 @@ export class EventLoop {
   private _stopping = false;
   private _closed = false;
   private _inPass = false;
+  /** @internal (AbstractEventLoop) */ _passSize = 0;
   private _passScheduled = false;
   private _microPasses = 0;
   /** I/O was polled or delivered since the last macrotask pass (setImmediate / Node timer). */
@@ -554,8 +555,10 @@ export class EventLoop {
       const q = this._ready;
       this._ready = this._readySpare;
       this._readyLen = 0;
+      this._passSize = n;
       if (this._debug) this._runDebug(q, n);
       else this._runReady(q, n);
+      this._passSize = 0;
       // A burst's capacity is not kept (an empty array frees its backing store).
       if (n > READY_CAPACITY_KEPT) q.length = 0;
       else q.fill(undefined as unknown as Runnable, 0, n);

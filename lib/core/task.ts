@@ -71,7 +71,7 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
   private _fn: ((...args: any[]) => unknown) | null = null;
   /** @internal generator mode: the future the step is suspended on */ _futWaiter: Future<unknown> | null = null;
-  /** @internal async mode: evloop futures awaited inside the task's frame */ _waiters: Future<unknown>[] | null = null;
+  /** @internal async mode: evloop futures awaited inside the task's frame (one kept as is, as callbacks are) */ _waiters: Future<unknown> | Future<unknown>[] | null = null;
   /** @internal */ _mustCancel = false;
   /** @internal this task keeps the promise hooks installed (context.ts) */ _holdsFrames = false;
   private _numCancelsRequested = 0;
@@ -207,10 +207,15 @@ export class Task<T = unknown> extends Future<T> {
     this._numCancelsRequested++;
     if (this._futWaiter !== null) {
       if (this._futWaiter.cancel(msg)) return true;
-    } else if (this._waiters !== null && this._waiters.length !== 0) {
-      let any = false;
-      for (const w of this._waiters.slice()) if (w.cancel(msg)) any = true;
-      if (any) return true;
+    } else if (this._waiters !== null) {
+      const ws = this._waiters;
+      if (ws instanceof Future) {
+        if (ws.cancel(msg)) return true;
+      } else if (ws.length !== 0) {
+        let any = false;
+        for (const w of ws.slice()) if (w.cancel(msg)) any = true;
+        if (any) return true;
+      }
     }
     this._mustCancel = true;
     this._cancelMessage = msg;
@@ -313,18 +318,23 @@ export class Task<T = unknown> extends Future<T> {
       const ws = this._waiters;
       if (other === null) {
         fut._awaiter = this as Task<unknown>;
-        if (ws === null) this._waiters = [fut];
-        else ws.push(fut);
+        this._addWaiter(fut);
         // then() settles through a closure of its own: the task is told here.
         if (!fut._observed) fut._addCallbackInternal(this._awaitedCb);
       } else {
         // A second task awaits the same future.
-        if (ws === null) this._waiters = [fut];
-        else if (!ws.includes(fut)) ws.push(fut);
+        if (!(ws === fut || (Array.isArray(ws) && ws.includes(fut)))) this._addWaiter(fut);
         fut._addCallbackInternal(this._awaitedCb);
       }
     }
     if (this._mustCancel && fut.cancel(this._cancelMessage)) this._mustCancel = false;
+  }
+
+  private _addWaiter(fut: Future<unknown>): void {
+    const ws = this._waiters;
+    if (ws === null) this._waiters = fut;
+    else if (ws instanceof Future) this._waiters = [ws, fut];
+    else ws.push(fut);
   }
 
   /** @internal (AwaitingTask) */
@@ -339,6 +349,11 @@ export class Task<T = unknown> extends Future<T> {
     const ws = this._waiters;
     if (ws === null || this._gen !== null) return;
     this._waiters = null;
+    if (ws instanceof Future) {
+      if (ws._awaiter === (this as unknown)) ws._awaiter = null;
+      to._awaiting(ws);
+      return;
+    }
     for (const w of ws) {
       if (w._awaiter === (this as unknown)) w._awaiter = null;
       to._awaiting(w);
@@ -350,6 +365,10 @@ export class Task<T = unknown> extends Future<T> {
     if (fut._awaiter === (this as unknown)) fut._awaiter = null;
     const ws = this._waiters;
     if (ws === null) return;
+    if (ws instanceof Future) {
+      if (ws === fut) this._waiters = null;
+      return;
+    }
     // Searched from the end and swap-removed: the latest await settles first, and the order of
     // the others does not matter (cancel() cancels them all).
     let i = ws.length - 1;
