@@ -27,6 +27,12 @@ export class Frame {
    * that takes the frame over. Only pending ones are kept (see noteAwaitWithoutTask).
    */
   waiters: object[] | null = null;
+  /**
+   * The task whose coroutine's promise was given its completion reaction in this frame: the
+   * reaction runs in the frame and finds its task here instead of in two closures of its own.
+   * It stays when `task` is handed over, and the caller's fresh frame inherits it (Task).
+   */
+  completes: AwaitingTask | null = null;
   constructor(public task: AwaitingTask | null) {}
 }
 
@@ -202,15 +208,4 @@ export function enterPassFrame(frame: Frame): Frame | null {
 export function leavePassFrame(prev: Frame | null, inPromiseJob: boolean): void {
   if (data !== null && inPromiseJob) return;
   current.frame = prev;
-}
-
-/** Runs `fn` in `frame` (the frame follows every promise `fn` creates). */
-export function runInFrame<R>(frame: Frame, fn: () => R): R {
-  const prev = current.frame;
-  current.frame = frame;
-  try {
-    return fn();
-  } finally {
-    current.frame = prev;
-  }
 }

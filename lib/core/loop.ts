@@ -164,7 +164,28 @@ export class EventLoop {
 
   private _exceptionHandler: ExceptionHandler | null = null;
   /** @internal */ _logger: Logger;
-  /** @internal pending tasks of this loop (allTasks) */ _tasks = new Set<Task<unknown>>();
+  // Pending tasks of this loop (allTasks), unordered: each task knows its slot, so removing one
+  // is a swap with the last, with no hashing and no table to shrink and regrow as tasks come and
+  // go by the thousand.
+  /** @internal */ _tasks: Task<unknown>[] = objects();
+
+  /** @internal */
+  _addTask(t: Task<unknown>): void {
+    t._taskIndex = this._tasks.length;
+    this._tasks.push(t);
+  }
+
+  /** @internal */
+  _removeTask(t: Task<unknown>): void {
+    const i = t._taskIndex;
+    if (i < 0) return;
+    t._taskIndex = -1;
+    const last = this._tasks.pop()!;
+    if (last !== t) {
+      this._tasks[i] = last;
+      last._taskIndex = i;
+    }
+  }
 
   constructor(options: EventLoopOptions = {}) {
     validateObject(options, 'options');

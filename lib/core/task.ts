@@ -19,7 +19,7 @@ import { Future, PENDING, CANCELLED, FINISHED } from './future';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
-import { current, Frame, releaseFrames, retainFrames, runInFrame } from './context';
+import { current, Frame, releaseFrames, retainFrames } from './context';
 import { Status, statusOfError, statusMessage } from '../util/status';
 import type { AbstractEventLoop as EventLoop } from './events';
 
@@ -85,6 +85,7 @@ export class Task<T = unknown> extends Future<T> {
   private _awaitedFn: ((fut: Future<unknown>) => void) | null = null;
   /** @internal a name given, else null: `Task-<_id>` is made when asked for */ _givenName: string | null = null;
   private _id = 0;
+  /** @internal its slot in the loop's pending tasks, -1 once done */ _taskIndex = -1;
 
   private get _wakeup(): (fut: Future<unknown>) => void {
     return (this._wakeupFn ??= (fut: Future<unknown>): void => {
@@ -143,7 +144,11 @@ export class Task<T = unknown> extends Future<T> {
       if (frame !== null) {
         const previous = frame.task;
         frame.task = this as Task<unknown>;
-        current.frame = new Frame(previous);
+        const fresh = new Frame(previous);
+        // A task starting its coroutine registers the completion reaction in the frame current
+        // when the coroutine returns, which this very handover may have replaced (_firstCall).
+        fresh.completes = frame.completes;
+        current.frame = fresh;
         // What the started coroutine awaited so far was registered on the caller's task (an
         // `await` registers synchronously, in the caller's frame): it moves with the frame. The
         // caller is running, so nothing pending there is its own await.
@@ -160,7 +165,7 @@ export class Task<T = unknown> extends Future<T> {
     }
     if (name !== undefined) this._givenName = name;
     else this._id = ++taskCounter;
-    this._loop._tasks.add(this as Task<unknown>);
+    this._loop._addTask(this as Task<unknown>);
     const eager = options?.eagerStart === true && this._gen !== null && this._loop.isRunning() && !(signal?.aborted ?? false);
     if (!eager) this._loop._pushReady(this);
     if (signal !== undefined) {
@@ -255,12 +260,25 @@ export class Task<T = unknown> extends Future<T> {
     this.status = Status.IN_PROCESS;
     // The hooks must be on before fn runs, so that the promises it creates carry its frame.
     this._retainFrames();
+    const frame = new Frame(this as Task<unknown>);
+    frame.completes = this as Task<unknown>;
+    const prev = current.frame;
+    current.frame = frame;
     let r: unknown;
     try {
-      r = runInFrame(new Frame(this as Task<unknown>), fn);
+      r = fn();
+      // An async function's promise: its completion reaction is registered in the task's frame
+      // (or the one a createTask(child()) inside fn left current, which inherits `completes`), so
+      // that it runs there and finds the task in it: no closures to keep while the task waits.
+      if (r !== null && typeof r === 'object' && Object.getPrototypeOf(r) === Promise.prototype) {
+        promiseThen.call(r, onCoroutineReturned, onCoroutineFailed);
+        return;
+      }
     } catch (e) {
       this._finishError(e);
       return;
+    } finally {
+      current.frame = prev;
     }
     if (isGenerator(r)) {
       this._releaseFrames();
@@ -289,22 +307,28 @@ export class Task<T = unknown> extends Future<T> {
 
   private _attachPromise(p: PromiseLike<T>): void {
     p.then(
-      (v) => {
-        if (this._state !== PENDING) return;
-        this._waiters = null;
-        if (this._mustCancel) {
-          this._mustCancel = false;
-          this._finishCancelled(this._makeCancelledError());
-        } else {
-          this._finishResult(v);
-        }
-      },
-      (e) => {
-        if (this._state !== PENDING) return;
-        this._waiters = null;
-        this._finishError(e);
-      },
+      (v) => this._coroutineReturned(v),
+      (e) => this._coroutineFailed(e),
     );
+  }
+
+  /** @internal the async-function coroutine's promise fulfilled */
+  _coroutineReturned(v: T): void {
+    if (this._state !== PENDING) return;
+    this._waiters = null;
+    if (this._mustCancel) {
+      this._mustCancel = false;
+      this._finishCancelled(this._makeCancelledError());
+    } else {
+      this._finishResult(v);
+    }
+  }
+
+  /** @internal the async-function coroutine's promise rejected */
+  _coroutineFailed(e: unknown): void {
+    if (this._state !== PENDING) return;
+    this._waiters = null;
+    this._finishError(e);
   }
 
   /** @internal `await fut` inside this task's frame (Future's `constructor` accessor, or then()). */
@@ -459,7 +483,7 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @internal every completion path ends here */
   override _scheduleCallbacks(): void {
-    this._loop._tasks.delete(this as Task<unknown>);
+    this._loop._removeTask(this as Task<unknown>);
     this._releaseFrames();
     this._futWaiter = null;
     this._waiters = null;
@@ -488,6 +512,17 @@ export class Task<T = unknown> extends Future<T> {
     super._run();
     this.status = this._finalStatus;
   }
+}
+
+const promiseThen = Promise.prototype.then;
+
+// The completion reactions of every async-function task started by _firstCall: each runs in the
+// frame it was registered in, whose `completes` is its task.
+function onCoroutineReturned(v: unknown): void {
+  (current.frame!.completes as Task<unknown>)._coroutineReturned(v);
+}
+function onCoroutineFailed(e: unknown): void {
+  (current.frame!.completes as Task<unknown>)._coroutineFailed(e);
 }
 
 /** A Future for anything awaitable: a Future as is, a generator as a Task, a promise wrapped. */

@@ -3,7 +3,7 @@
 // and the already-done fast path of Future.then. Each test pins a documented guarantee.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { run, newEventLoop, getRunningLoop, currentTask, sleep, wait, CancelledError } = require('evloop');
+const { run, newEventLoop, getRunningLoop, currentTask, sleep, wait, gather, CancelledError } = require('evloop');
 
 const loopOf = () => getRunningLoop();
 
@@ -290,5 +290,28 @@ test('await of a done future inside a task resumes after two microtask hops (a n
     const failed = loop.createFuture();
     failed.setException(new Error('late'));
     await assert.rejects(async () => { await failed; }, /late/);
+  });
+});
+
+test('a task whose function hands its frame to a child (createTask(child())) before returning still ends as itself', async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const children = [];
+    const child = async (v) => { await sleep(0); return v; };
+    const returnsAtOnce = loop.createTask(async () => { children.push(loop.createTask(child('c1'))); return 'p1'; });
+    const returnsLater = loop.createTask(async () => { children.push(loop.createTask(child('c2'))); await sleep(0); return 'p2'; });
+    const fails = loop.createTask(async () => { children.push(loop.createTask(child('c3'))); throw new Error('p3'); });
+    const nested = loop.createTask(async () => {
+      children.push(loop.createTask(child('c4')));
+      await sleep(0);
+      children.push(loop.createTask(child('c5')));
+      return 'p4';
+    });
+    await wait([returnsAtOnce, returnsLater, fails, nested]);
+    assert.equal(returnsAtOnce.result(), 'p1');
+    assert.equal(returnsLater.result(), 'p2');
+    assert.equal(fails.exception().message, 'p3');
+    assert.equal(nested.result(), 'p4');
+    assert.deepEqual(await gather(children), ['c1', 'c2', 'c3', 'c4', 'c5']);
   });
 });
