@@ -2,7 +2,8 @@
 // yield*-ed and cancelled alike.
 // Imported, not the global: the global `performance` is an accessor, a getter call per read.
 import { performance } from 'node:perf_hooks';
-import { Future, PENDING, FINISHED } from './future';
+import { Future } from './future';
+import { PENDING, FINISHED } from './events';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, TimeoutError } from '../util/errors';

@@ -15,7 +15,8 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { Future, PENDING, CANCELLED, FINISHED } from './future';
+import { Future } from './future';
+import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';

@@ -1,5 +1,6 @@
 // Deadlines: waitFor(aw, ms) and timeout(ms, body), asyncio's wait_for and timeout().
-import { Future, PENDING } from './future';
+import { Future } from './future';
+import { PENDING } from './events';
 import { validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, InvalidStateError, TimeoutError } from '../util/errors';
