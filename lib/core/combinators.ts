@@ -2,7 +2,7 @@
 // yield*-ed and cancelled alike.
 // Imported, not the global: the global `performance` is an accessor, a getter call per read.
 import { performance } from 'node:perf_hooks';
-import { Future } from './future';
+import { Future, onlySettlesNative } from './future';
 import { PENDING, FINISHED } from './events';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -50,6 +50,11 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
       this._queue.cancelled++;
     }
     return super.cancel(msg);
+  }
+
+  /** @internal (Runnable) */
+  override _runsUserCode(): boolean {
+    return this._state === PENDING ? !onlySettlesNative(this._callbacks) : super._runsUserCode();
   }
 
   /**

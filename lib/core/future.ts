@@ -312,6 +312,11 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
     return new CancelledError(this._cancelMessage);
   }
 
+  /** @internal (Runnable) resuming the code that awaits the future runs none: V8 queues it. */
+  _runsUserCode(): boolean {
+    return !onlySettlesNative(this._scheduled);
+  }
+
   /** @internal The loop runs the future itself as one ready-queue entry: all its done callbacks, in order. */
   _run(): void {
     const cbs = this._scheduled;
@@ -480,6 +485,14 @@ function makeAwaitable(proto: AwaitableProto, cls: { name: string }): void {
   Object.defineProperty(proto, OWN, { value: proto });
 }
 makeAwaitable(Future.prototype as unknown as AwaitableProto, Future);
+
+/**
+ * @internal Callbacks that only hand the outcome to the native promise (or none): running them
+ * runs no user code, since V8 runs the awaiting code later, in the context the `await` recorded.
+ */
+export function onlySettlesNative(cbs: Callbacks): boolean {
+  return cbs === null || cbs === settleNative;
+}
 
 /** The future's outcome, handed to its native promise (observed: something awaits it). */
 function settleNative(fut: Future<unknown>): void {

@@ -3,6 +3,11 @@
 /** Something the ready queue can run: a Handle, or a Future running its done callbacks. */
 export interface Runnable {
   _run(): void;
+  /**
+   * Whether _run may run code that reads or captures the async context (user callbacks, a
+   * coroutine step): the loop enters its pass frame before the first runnable that does.
+   */
+  _runsUserCode(): boolean;
 }
 
 const EMPTY: unknown[] = [];
@@ -37,6 +42,11 @@ export class Handle implements Runnable {
 
   cancelled(): boolean {
     return this._cancelled;
+  }
+
+  /** @internal */
+  _runsUserCode(): boolean {
+    return this._cb !== null;
   }
 
   /** @internal */

@@ -161,6 +161,10 @@ export class EventLoop {
   private _timersChanged = false;
   private _stopResolve: (() => void) | null = null;
   private _passFrame = new Frame(null);
+  // The pass frame is made current only once the pass reaches a runnable that runs user code
+  // (see _enterPassFrame): a pass that only resumes awaiting code sets nothing.
+  private _passFrameEntered = false;
+  private _framePrev: Frame | null = null;
 
   private _exceptionHandler: ExceptionHandler | null = null;
   /** @internal */ _logger: Logger;
@@ -562,13 +566,12 @@ export class EventLoop {
     const prevLoop = current.passLoop;
     current.passLoop = this;
     this._inPass = true;
-    // Callbacks run in a frame of their own: an async function they start (createTask(child()))
-    // must not share its frame with whatever scheduled this pass.
-    // Awaits noted on it in an earlier pass are past handing over (docs/tasks.md, point 4).
+    // The pass's own frame (see _enterPassFrame): awaits noted on it in an earlier pass are past
+    // handing over (docs/tasks.md, point 4).
     const passFrame = this._passFrame;
     if (passFrame.task !== null) this._passFrame = new Frame(null);
     else if (passFrame.waiters !== null) passFrame.waiters = null;
-    const prevFrame = enterPassFrame(this._passFrame);
+    if (this._debug) this._enterPassFrame();
 
     if (this._timers.length !== 0) this._expireTimers();
     const n = this._readyLen;
@@ -586,11 +589,18 @@ export class EventLoop {
       this._readySpare = q;
     }
     // A sink told of a short send may write again, into a new batch: that goes too.
-    while (this._sendCount !== 0) this._flushSends();
+    if (this._sendCount !== 0) {
+      this._enterPassFrame();
+      while (this._sendCount !== 0) this._flushSends();
+    }
 
     this._inPass = false;
     current.passLoop = prevLoop;
-    leavePassFrame(prevFrame, inPromiseJob);
+    if (this._passFrameEntered) {
+      this._passFrameEntered = false;
+      leavePassFrame(this._framePrev, inPromiseJob);
+      this._framePrev = null;
+    }
     if (this._stopping) {
       this._finishStop();
       return;
@@ -610,12 +620,27 @@ export class EventLoop {
   // times in a process's first burst of 100,000 timers).
   private _runReady(q: Runnable[], n: number): void {
     for (let i = 0; i < n; i++) {
+      const r = q[i]!;
+      if (!this._passFrameEntered && r._runsUserCode()) this._enterPassFrame();
       try {
-        q[i]!._run();
+        r._run();
       } catch (exception) {
-        this._callbackError(q[i]!, exception);
+        this._enterPassFrame();
+        this._callbackError(r, exception);
       }
     }
+  }
+
+  /**
+   * Callbacks run in the pass's own frame: an async function they start (createTask(child()))
+   * must not share its frame with whatever scheduled this pass. Entered (a native call with
+   * embedder data) before the first runnable that runs user code, not for a pass that only
+   * resumes awaiting code: V8 runs that code later, in the frame its `await` recorded.
+   */
+  private _enterPassFrame(): void {
+    if (this._passFrameEntered) return;
+    this._passFrameEntered = true;
+    this._framePrev = enterPassFrame(this._passFrame);
   }
 
   private _runDebug(q: Runnable[], n: number): void {

@@ -504,6 +504,11 @@ export class Task<T = unknown> extends Future<T> {
     }
   }
 
+  /** @internal (Runnable) a step runs the coroutine */
+  override _runsUserCode(): boolean {
+    return this._state === PENDING || super._runsUserCode();
+  }
+
   /** @internal Run by the loop: a step while pending, else the done callbacks. */
   override _run(): void {
     if (this._state === PENDING) {

@@ -315,3 +315,25 @@ test('a task whose function hands its frame to a child (createTask(child())) bef
     assert.deepEqual(await gather(children), ['c1', 'c2', 'c3', 'c4', 'c5']);
   });
 });
+
+test('a pass that begins by resuming awaiting code still runs the callbacks after it in its own frame', async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const f = loop.createFuture();
+    let resumedIn = null;
+    const waiter = loop.createTask(async () => { await f; resumedIn = currentTask(); });
+    await loop.createTask(untilAwaiting(waiter));
+    let seen = 'not run';
+    const scheduler = loop.createTask(async () => {
+      await sleep(0);
+      // Runs as a promise job in this task's frame: the pass these two schedule is queued from
+      // here, and begins with f, whose only callback resumes `waiter`.
+      f.setResult(1);
+      loop.callSoon(() => { seen = currentTask(); });
+    });
+    await scheduler;
+    await waiter;
+    assert.equal(resumedIn, waiter, 'the resumed code runs in its own task');
+    assert.equal(seen, undefined, 'the callback runs in the pass frame, not in the scheduling task');
+  });
+});
