@@ -2,7 +2,7 @@
 // yield*-ed and cancelled alike.
 // Imported, not the global: the global `performance` is an accessor, a getter call per read.
 import { performance } from 'node:perf_hooks';
-import { Future, onlySettlesNative } from './future';
+import { Future, onlySettlesNative, type Callbacks } from './future';
 import { PENDING, FINISHED } from './events';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -114,6 +114,10 @@ class GatheringFuture<T> extends Future<T> {
   }
 }
 
+function hasCallback(cbs: Callbacks, cb: (fut: any) => void): boolean {
+  return cbs === cb || (Array.isArray(cbs) && cbs.includes(cb));
+}
+
 function isGatherOptions(x: unknown): x is GatherOptions {
   return x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Future) && typeof (x as { then?: unknown }).then !== 'function' && typeof (x as { next?: unknown }).next !== 'function';
 }
@@ -142,20 +146,25 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
     outer.setResult([] as unknown as T);
     return outer;
   }
-  const children: Future<unknown>[] = [];
   // Distinct awaitables make distinct futures (a Future stands for itself; anything else gets a
-  // new one), so the map that finds repeats also lists each future once.
-  const unique: Future<unknown>[] = [];
-  const seen = new Map<unknown, Future<unknown>>();
+  // new one, found again through the map when repeated).
+  const children: Future<unknown>[] = [];
+  let made: Map<unknown, Future<unknown>> | null = null;
   for (const aw of aws) {
-    let f = seen.get(aw);
-    if (f === undefined) {
+    let f: Future<unknown> | undefined;
+    if (aw instanceof Future) {
       f = ensureFuture(aw, loop);
-      seen.set(aw, f);
-      unique.push(f);
+    } else {
+      made ??= new Map();
+      f = made.get(aw);
+      if (f === undefined) {
+        f = ensureFuture(aw, loop);
+        made.set(aw, f);
+      }
     }
     children.push(f);
   }
+  const unique: Future<unknown>[] = [];
   const outer = new GatheringFuture<T>(loop, unique);
   let finished = 0;
   const onChildDone = (fut: Future<unknown>): void => {
@@ -180,7 +189,22 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
       else outer.setResult(results as unknown as T);
     }
   };
-  for (const f of unique) f.addDoneCallback(onChildDone);
+  // Each future is counted once, however often it is listed: a pending one that already has
+  // onChildDone is a repeat (no map of thousands of futures to build), and so is a done one
+  // seen before.
+  let doneSeen: Set<Future<unknown>> | null = null;
+  for (const f of children) {
+    if (f._state === PENDING) {
+      if (hasCallback(f._callbacks, onChildDone)) continue;
+      f._addCallbackInternal(onChildDone);
+    } else {
+      doneSeen ??= new Set();
+      if (doneSeen.has(f)) continue;
+      doneSeen.add(f);
+      loop.callSoon(onChildDone, f);
+    }
+    unique.push(f);
+  }
   return outer;
 }
 

@@ -300,6 +300,26 @@ test('gather keeps order and fails on the first error; returnExceptions collects
   });
 });
 
+test('gather counts an awaitable listed more than once once, and gives its result in every place', async () => {
+  await run(async () => {
+    const loop = loopOf();
+    const pending = loop.createFuture();
+    const done = loop.createFuture();
+    done.setResult('d');
+    const promise = Promise.resolve('p');
+    let starts = 0;
+    const gen = (function* () { starts++; yield* sleep(1); return 'g'; })();
+    const both = loop.createTask(async () => { await sleep(1); return 'x'; });
+    const g = gather([pending, done, pending, promise, gen, both, promise, done, gen, both]);
+    assert.equal(g.done(), false);
+    // Waiting on the pending future once: one done callback however often it is listed.
+    assert.equal(typeof pending._callbacks, 'function');
+    pending.setResult('f');
+    assert.deepEqual(await g, ['f', 'd', 'f', 'p', 'g', 'x', 'p', 'd', 'g', 'x']);
+    assert.equal(starts, 1, 'a repeated generator runs as one task');
+  });
+});
+
 test('cancelling gather cancels its children', async () => {
   await run(function* () {
     const a = loopOf().createTask(function* () { yield* sleep(10000); });
