@@ -186,6 +186,13 @@ export function promiseHooksInstalled(): boolean {
 }
 
 /**
+ * Whether a promise job registered while a frame is current (in a pass) runs in that frame: with
+ * embedder data, V8 records and restores it; the hooks carrier tags only promises made in a
+ * task's frame.
+ */
+export const jobsRunInRegisteringFrame = data !== null;
+
+/**
  * A loop pass starts (always at the top of a promise job or a Node callback): its callbacks run
  * in `frame`. Returns what leavePassFrame needs. With embedder data, what was current before is
  * not read (a native call per pass): a pass is the whole of its job or Node callback.

@@ -36,7 +36,7 @@ import { CancelledError, EventLoopError } from '../util/errors';
 import { Future } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
 import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
-import { current, enterPassFrame, Frame, leavePassFrame } from './context';
+import { current, enterPassFrame, Frame, jobsRunInRegisteringFrame, leavePassFrame } from './context';
 import type { ExceptionContext as BaseExceptionContext } from './events';
 import { Handle, TimerHandle, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
@@ -165,6 +165,9 @@ export class EventLoop {
   // (see _enterPassFrame): a pass that only resumes awaiting code sets nothing.
   private _passFrameEntered = false;
   private _framePrev: Frame | null = null;
+  // The microtask pass scheduled at the end of a pass that had entered its frame: V8 runs that
+  // job in the frame (see jobsRunInRegisteringFrame), so the next pass finds it current.
+  private _jobFrame: Frame | null = null;
 
   private _exceptionHandler: ExceptionHandler | null = null;
   /** @internal */ _logger: Logger;
@@ -522,10 +525,13 @@ export class EventLoop {
 
   // ---- passes ----
 
-  private _schedulePass(): void {
+  /** `jobFrame`: the frame that is current now and that a promise job queued here runs in. */
+  private _schedulePass(jobFrame: Frame | null = null): void {
     this._passScheduled = true;
+    this._jobFrame = null;
     if (this._microPasses < MICROTASK_PASSES) {
       this._microPasses++;
+      this._jobFrame = jobFrame;
       // A promise reaction, not queueMicrotask: Node's queueMicrotask makes an AsyncResource per call.
       RESOLVED.then(this._microtaskPass);
     } else {
@@ -571,6 +577,8 @@ export class EventLoop {
     const passFrame = this._passFrame;
     if (passFrame.task !== null) this._passFrame = new Frame(null);
     else if (passFrame.waiters !== null) passFrame.waiters = null;
+    if (inPromiseJob && this._jobFrame === this._passFrame) this._passFrameEntered = true;
+    this._jobFrame = null;
     if (this._debug) this._enterPassFrame();
 
     if (this._timers.length !== 0) this._expireTimers();
@@ -596,6 +604,8 @@ export class EventLoop {
 
     this._inPass = false;
     current.passLoop = prevLoop;
+    // Still current (a promise job keeps it until it ends) for a next pass scheduled below.
+    const frameKept = inPromiseJob && this._passFrameEntered && jobsRunInRegisteringFrame;
     if (this._passFrameEntered) {
       this._passFrameEntered = false;
       leavePassFrame(this._framePrev, inPromiseJob);
@@ -606,7 +616,7 @@ export class EventLoop {
       return;
     }
     if (this._readyLen !== 0) {
-      if (!this._passScheduled) this._schedulePass();
+      if (!this._passScheduled) this._schedulePass(frameKept ? this._passFrame : null);
     }
     if (this._timersChanged || (this._nodeTimer === null && this._timers.length !== 0)) {
       this._timersChanged = false;

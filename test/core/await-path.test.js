@@ -337,3 +337,60 @@ test('a pass that begins by resuming awaiting code still runs the callbacks afte
     assert.equal(seen, undefined, 'the callback runs in the pass frame, not in the scheduling task');
   });
 });
+
+test('a pass queued at the end of another runs its callbacks in a frame of their own, also after a handover', async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const seen = [];
+    const tasks = [];
+    const child = async () => { await sleep(60000); };
+    await new Promise((resolve) => {
+      loop.callSoon(() => {
+        seen.push(currentTask());
+        tasks.push(loop.createTask(child())); // takes this pass's frame
+        loop.callSoon(() => {
+          seen.push(currentTask());
+          tasks.push(loop.createTask(child()));
+          loop.callSoon(() => {
+            seen.push(currentTask());
+            resolve();
+          });
+        });
+      });
+    });
+    assert.deepEqual(seen, [undefined, undefined, undefined]);
+    await loop.createTask(untilAwaiting(tasks[0]));
+    await loop.createTask(untilAwaiting(tasks[1]));
+    assert.equal(tasks[0].cancel(), true);
+    await wait([tasks[0]]);
+    assert.equal(tasks[1].done(), false, 'cancelling one child never reaches the other');
+    tasks[1].cancel();
+    await wait([tasks[1]]);
+    assert.deepEqual(tasks.map((t) => t.cancelled()), [true, true]);
+  });
+});
+
+test('awaits noted in an earlier pass, after a handover there, are never handed to a task made in the next', async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const fa = loop.createFuture();
+    const fb = loop.createFuture();
+    let taskB = null;
+    await new Promise((resolve) => {
+      loop.callSoon(() => {
+        loop.createTask((async () => { await sleep(60000); })()).cancel(); // takes this pass's frame
+        (async () => { await fa; })(); // awaited in the fresh frame this callback continues in
+        loop.callSoon(() => {
+          taskB = loop.createTask((async () => { await fb; })());
+          resolve();
+        });
+      });
+    });
+    await loop.createTask(untilAwaiting(taskB));
+    assert.equal(taskB.cancel(), true);
+    await wait([taskB]);
+    assert.equal(fb.cancelled(), true);
+    assert.equal(fa.done(), false, "the earlier pass's await is not the new task's");
+    fa.setResult(1);
+  });
+});
