@@ -2,7 +2,7 @@
 // yield*-ed and cancelled alike.
 // Imported, not the global: the global `performance` is an accessor, a getter call per read.
 import { performance } from 'node:perf_hooks';
-import { Future, onlySettlesNative, type Callbacks } from './future';
+import { Future, onlySettlesNative, registerFutureClass, type Callbacks } from './future';
 import { PENDING, FINISHED } from './events';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -40,6 +40,10 @@ function checkMs(ms: unknown, name: string): number {
  * does.
  */
 class SleepFuture<T> extends Future<T> implements QueuedTimer {
+  constructor(loop: EventLoop) {
+    super(loop, SLEEP_FUTURE);
+  }
+
   /** @internal the timer is cancelled */ _cancelled = false;
   /** @internal the timer queue holding it (see QueuedTimer) */ _queue: TimerOwner | null = null;
   /** @internal */ _value: T | undefined = undefined;
@@ -76,6 +80,8 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
   }
 }
 
+const SLEEP_FUTURE = registerFutureClass(SleepFuture);
+
 /** Resolves to `value` after `ms` milliseconds (0 or less: after one pass of the loop). */
 export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
   checkMs(ms, 'ms');
@@ -102,7 +108,7 @@ class GatheringFuture<T> extends Future<T> {
     loop: EventLoop,
     private readonly _children: Future<unknown>[],
   ) {
-    super(loop);
+    super(loop, GATHERING_FUTURE);
   }
   override cancel(msg?: string): boolean {
     if (this.done()) return false;
@@ -113,6 +119,8 @@ class GatheringFuture<T> extends Future<T> {
     return ret;
   }
 }
+
+const GATHERING_FUTURE = registerFutureClass(GatheringFuture);
 
 function hasCallback(cbs: Callbacks, cb: (fut: any) => void): boolean {
   return cbs === cb || (Array.isArray(cbs) && cbs.includes(cb));

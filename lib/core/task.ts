@@ -15,7 +15,7 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { Future } from './future';
+import { Future, registerFutureClass } from './future';
 import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -122,7 +122,7 @@ export class Task<T = unknown> extends Future<T> {
   }
 
   constructor(coro: Coroutine<T>, options?: TaskOptions, loop?: EventLoop) {
-    super(loop ?? options?.loop ?? getRunningLoop());
+    super(loop ?? options?.loop ?? getRunningLoop(), TASK);
     if (options !== undefined) validateObject(options as unknown, 'options');
     const name = options?.name;
     if (name !== undefined && typeof name !== 'string') throw invalidArgType('options.name', 'of type string', name);
@@ -521,6 +521,7 @@ export class Task<T = unknown> extends Future<T> {
 }
 
 const promiseThen = Promise.prototype.then;
+const TASK = registerFutureClass(Task);
 
 // The completion reactions of every async-function task started by _firstCall: each runs in the
 // frame it was registered in, whose `completes` is its task.

@@ -10,7 +10,7 @@
 // the primitive and ends the waiter cancelled. A task cancelled in that window therefore sees
 // CancelledError at its await/yield* exactly as asyncio's coroutine would, and the lock, permit
 // or item goes to the next waiter: nothing stays held, no wake-up is lost.
-import { Future } from '../core/future';
+import { Future, registerFutureClass } from '../core/future';
 import { PENDING, FINISHED } from '../core/events';
 import { getRunningLoop as _runningLoop } from '../core/running';
 import { EventLoopError } from '../util/errors';
@@ -30,6 +30,10 @@ export class Waiter<T> extends Future<T> {
   /** @internal the queue it waits in, while it waits */ _queue: WaiterQueue<T> | null = null;
   /** @internal what it brings (a putter's item) */ _payload: unknown = undefined;
   /** @internal who granted its result, while the grant can still be revoked */ _granter: Granter<T> | null = null;
+
+  constructor(loop?: EventLoop) {
+    super(loop, WAITER);
+  }
 
   /** Resolves the waiter with `value` on behalf of `granter`, which may take it back (see header). */
   _grant(granter: Granter<T>, value: T): void {
@@ -72,6 +76,8 @@ export class Waiter<T> extends Future<T> {
     return true;
   }
 }
+
+const WAITER = registerFutureClass(Waiter);
 
 /** FIFO of waiters linked through the waiters themselves: O(1) push, shift and unlink on cancel. */
 export class WaiterQueue<T> {
