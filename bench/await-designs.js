@@ -13,6 +13,12 @@
 //  3. What making one costs, the bound the await row hits: a native promise (V8 builds it on a
 //     fast path for %Promise% only), a bare subclass of Promise (what any Future that is a
 //     native promise must be), evloop's Future, and a plain object with a Future's fields.
+//  4. Where an async task switch (`await sleep(0)`) goes, against `await setImmediate`: the least
+//     a loop can do per yield (a native promise, an array of resolvers, a microtask pass), the
+//     same with a Promise subclass that V8 awaits as a promise, then with one read of the embedder data per yield (what
+//     a task needs to know who yields: a cancel requested meanwhile is thrown in there), and
+//     evloop's sleep(0), which adds asyncio's Future (state, done callbacks, cancellation) and
+//     loop (ready queue, timers, I/O polling, pass frame).
 const { promiseHooks } = require('v8');
 const { run, getRunningLoop, newEventLoop } = require('evloop');
 
@@ -155,4 +161,67 @@ async function timeIt(fn) {
   console.log('\nmaking one (no await)                                   ns (median of 5)');
   for (const [name, t] of Object.entries(makeTimes)) console.log(`  ${name.padEnd(38)} ${median(t).toFixed(1).padStart(6)}`);
   void sink;
+
+  // 4. a task switch, taken apart
+  const { binding } = require('evloop/internal');
+  const { sleep } = require('evloop');
+  const cped = binding.contextData();
+  const SW = 200_000;
+  const minimalYield = (Make, readFrame) => {
+    let queue = [];
+    let scheduled = false;
+    const pass = () => {
+      scheduled = false;
+      const q = queue;
+      queue = [];
+      for (let i = 0; i < q.length; i++) q[i]();
+    };
+    return async () => {
+      const t = process.cpuUsage();
+      for (let i = 0; i < SW; i++) {
+        const p = new Make(capture);
+        queue.push(capturedResolve);
+        if (readFrame && cped !== null) cped.get();
+        if (!scheduled) {
+          scheduled = true;
+          Promise.resolve().then(pass);
+        }
+        await p;
+      }
+      const u = process.cpuUsage(t);
+      return ((u.user + u.system) * 1000) / SW;
+    };
+  };
+  // V8 awaits a subclass instance in one hop only when its `constructor` reads as %Promise%
+  // (Future's accessor): without it, `await` wraps it in a thenable job.
+  class AwaitableSubclass extends Promise {}
+  Object.defineProperty(AwaitableSubclass.prototype, 'constructor', { get: () => Promise });
+  const switches = {
+    'await setImmediate (Node)': async () => {
+      const t = process.cpuUsage();
+      for (let i = 0; i < SW; i++) await new Promise((r) => setImmediate(r));
+      const u = process.cpuUsage(t);
+      return ((u.user + u.system) * 1000) / SW;
+    },
+    'least a loop can do: native promise': minimalYield(Promise, false),
+    '... a Promise subclass (awaited as a promise)': minimalYield(AwaitableSubclass, false),
+    '... and one frame read per yield': minimalYield(AwaitableSubclass, true),
+    'evloop sleep(0) in an async task': () =>
+      run(async () => {
+        const t = process.cpuUsage();
+        for (let i = 0; i < SW; i++) await sleep(0);
+        const u = process.cpuUsage(t);
+        return ((u.user + u.system) * 1000) / SW;
+      }),
+  };
+  const switchTimes = {};
+  for (let r = 0; r < 6; r++) {
+    for (const [name, fn] of Object.entries(switches)) {
+      const ns = await fn();
+      if (r > 0) (switchTimes[name] ??= []).push(ns);
+    }
+  }
+  const node = median(switchTimes['await setImmediate (Node)']);
+  console.log('\ntask switch, taken apart                      CPU ns per switch (median of 5)  setImmediate / it');
+  for (const [name, t] of Object.entries(switchTimes)) console.log(`  ${name.padEnd(42)} ${median(t).toFixed(0).padStart(6)}   ${(node / median(t)).toFixed(2)}x`);
 })();
