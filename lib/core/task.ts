@@ -313,9 +313,13 @@ export class Task<T = unknown> extends Future<T> {
     );
   }
 
-  /** @internal the async-function coroutine's promise fulfilled */
+  /**
+   * @internal the async-function coroutine's promise fulfilled. After its loop closed (a coroutine
+   * may still resume through a plain promise) the task stays pending, as asyncio leaves a closed
+   * loop's tasks: it could run no done callback.
+   */
   _coroutineReturned(v: T): void {
-    if (this._state !== PENDING) return;
+    if (this._state !== PENDING || this._loop.isClosed()) return;
     this._waiters = null;
     if (this._mustCancel) {
       this._mustCancel = false;
@@ -327,7 +331,7 @@ export class Task<T = unknown> extends Future<T> {
 
   /** @internal the async-function coroutine's promise rejected */
   _coroutineFailed(e: unknown): void {
-    if (this._state !== PENDING) return;
+    if (this._state !== PENDING || this._loop.isClosed()) return;
     this._waiters = null;
     this._finishError(e);
   }
@@ -524,12 +528,17 @@ const promiseThen = Promise.prototype.then;
 const TASK = registerFutureClass(Task);
 
 // The completion reactions of every async-function task started by _firstCall: each runs in the
-// frame it was registered in, whose `completes` is its task.
+// frame it was registered in, whose `completes` is its task. No frame: the hooks carrier's hooks
+// were removed when the task's loop closed, and a closed loop's task stays as it was.
+function completingTask(): Task<unknown> | null {
+  const frame = current.frame;
+  return frame === null ? null : (frame.completes as Task<unknown> | null);
+}
 function onCoroutineReturned(v: unknown): void {
-  (current.frame!.completes as Task<unknown>)._coroutineReturned(v);
+  completingTask()?._coroutineReturned(v);
 }
 function onCoroutineFailed(e: unknown): void {
-  (current.frame!.completes as Task<unknown>)._coroutineFailed(e);
+  completingTask()?._coroutineFailed(e);
 }
 
 /** A Future for anything awaitable: a Future as is, a generator as a Task, a promise wrapped. */

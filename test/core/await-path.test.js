@@ -394,3 +394,30 @@ test('awaits noted in an earlier pass, after a handover there, are never handed 
     fa.setResult(1);
   });
 });
+
+test('an async-function task whose loop closed may still return: nothing throws, the task stays as it was', async () => {
+  const loop = newEventLoop();
+  let release;
+  const gate = new Promise((r) => { release = r; });
+  let returned = false;
+  const t = loop.createTask(async () => { await gate; returned = true; return 'late'; });
+  const failing = loop.createTask(async () => { await gate; throw new Error('late'); });
+  const watched = loop.createTask(async () => { await gate; return 'late'; });
+  watched.addDoneCallback(() => {});
+  await loop.runUntilComplete(loop.createTask(function* () { yield; yield; }));
+  loop.close();
+  const errors = [];
+  const onError = (e) => errors.push(e);
+  process.on('unhandledRejection', onError);
+  process.on('uncaughtException', onError);
+  try {
+    release();
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    process.off('unhandledRejection', onError);
+    process.off('uncaughtException', onError);
+  }
+  assert.equal(returned, true);
+  assert.deepEqual(errors, []);
+  assert.deepEqual([t.done(), failing.done(), watched.done()], [false, false, false]);
+});
