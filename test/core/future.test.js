@@ -245,3 +245,22 @@ test('futures work where compiling code from strings is forbidden (the shared fi
   assert.equal(r.stderr, '');
   assert.equal(r.stdout.trim(), '42');
 });
+
+test('a subclass of Future or Task is awaited as a native promise too (its prototype made awaitable)', async () => {
+  const { Future, Task } = require('evloop');
+  await run(async () => {
+    const loop = getRunningLoop();
+    class MyFuture extends Future {}
+    class MyTask extends Task {}
+    class MyTaskAgain extends MyTask {}
+    const f = new MyFuture(loop);
+    const t = new MyTask(async () => 'mine', undefined, loop);
+    const t2 = new MyTaskAgain(async () => 'again', undefined, loop);
+    // PromiseResolve hands back the object itself only when its constructor reads as %Promise%:
+    // otherwise `await` would go through then() (a thenable job).
+    for (const x of [f, t, t2]) assert.equal(Promise.resolve(x), x, x.constructor.name);
+    f.setResult('f');
+    assert.deepEqual([await f, await t, await t2], ['f', 'mine', 'again']);
+    assert.match(String(t), /^<MyTask /);
+  });
+});
