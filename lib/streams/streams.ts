@@ -154,9 +154,13 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** Appends `data` (kept by reference, not copied: the transport never reuses a buffer it hands over). */
   feedData(data: Uint8Array): void {
     if (this.#eof) throw codedError(Error, 'ERR_STREAM_PUSH_AFTER_EOF', 'feedData() after feedEof()');
-    if (!(data instanceof Uint8Array)) throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
-    if (data.length === 0) return;
-    const buf = toBuffer(data);
+    let buf: Buffer;
+    // What a transport hands over is a plain Buffer: one map check instead of the two
+    // instanceof walks (Uint8Array, then Buffer.isBuffer) that showed in the echo profile.
+    if (data != null && Object.getPrototypeOf(data) === Buffer.prototype) buf = data as Buffer;
+    else if (data instanceof Uint8Array) buf = toBuffer(data);
+    else throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
+    if (buf.length === 0) return;
     const waiter = this.#waiter;
     if (waiter !== null && this.#size === 0) {
       // A read waiting on an empty buffer that this chunk answers whole takes the chunk itself:

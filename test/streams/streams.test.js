@@ -309,7 +309,16 @@ describe('StreamReader (bytes fed by hand)', () => {
   test('feedData after feedEof is an error; bad data is a TypeError', () =>
     run(async () => {
       const { reader } = handReader();
-      assert.throws(() => reader.feedData('str'), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      for (const bad of ['str', null, undefined, 42, {}, new DataView(new ArrayBuffer(2))]) {
+        assert.throws(() => reader.feedData(bad), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      }
+      assert.equal(reader.bufferedSize, 0);
+      // A subclass of Buffer is bytes like any other.
+      class Tagged extends Buffer {}
+      const tagged = Buffer.from('ok');
+      Object.setPrototypeOf(tagged, Tagged.prototype);
+      reader.feedData(tagged);
+      assert.equal((await reader.read(10)).toString(), 'ok');
       reader.feedEof();
       assert.throws(() => reader.feedData(Buffer.from('x')), { code: 'ERR_STREAM_PUSH_AFTER_EOF' });
     }));
