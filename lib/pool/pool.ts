@@ -638,12 +638,43 @@ function settledInReaction<R>(running: PromiseLike<R>, loop: EventLoop): Reactio
 const EAGER_START: TaskOptions = Object.freeze({ eagerStart: true });
 
 class UseTask<R> extends Task<R> {
+  // Declared, not initialized: an eager task may end inside super(), before initializers run.
+  /** @internal wake-ups of generators that yield* this task: run as it ends, not a pass later */
+  declare _followers: Array<(fut: unknown) => void> | undefined;
+  /** @internal set by FollowIter: the next callback registered is a yield*-ing driver's wake-up */
+  declare _expectFollower: boolean | undefined;
+
   constructor(body: Generator<unknown, R, unknown>, loop: EventLoop) {
     super(body, EAGER_START, loop);
   }
 
   override [Symbol.iterator](): Iterator<FutureClass<R>, R, unknown> {
     return new FollowIter<R>(this) as unknown as Iterator<FutureClass<R>, R, unknown>;
+  }
+
+  override _addCallbackInternal(cb: (fut: any) => void): void {
+    if (!this._expectFollower) {
+      super._addCallbackInternal(cb);
+      return;
+    }
+    this._expectFollower = false;
+    if (this._followers === undefined) this._followers = [cb];
+    else this._followers.push(cb);
+  }
+
+  override _scheduleCallbacks(): void {
+    // The task's own bookkeeping, and its other done callbacks through the loop.
+    super._scheduleCallbacks();
+    const followers = this._followers;
+    if (followers === undefined) return;
+    this._followers = undefined;
+    for (const cb of followers) {
+      try {
+        cb(this);
+      } catch (exception) {
+        this._loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception, future: this });
+      }
+    }
   }
 }
 
@@ -652,41 +683,41 @@ class UseTask<R> extends Task<R> {
 // `constructor` and take V8's thenable path (then() called from a job, two more hops).
 registerFutureClass(UseTask);
 
+/**
+ * What `yield* task` iterates: the driving task waits on the use() task itself, and is woken by
+ * it as it ends (in its completion, not by a done callback one loop pass later), so the caller
+ * resumes as if fn had run in its own coroutine. Cancelling the caller cancels the task, as
+ * cancelling a task that waits on a task does; the task's outcome is the caller's.
+ */
 class FollowIter<R> implements Iterator<unknown, R, unknown> {
-  /** What the driving task was last given to wait on: a future the task waits on, or the task. */
-  private waitedOn: FutureClass<unknown> | null = null;
+  private yielded = false;
   constructor(private readonly task: UseTask<R>) {}
 
   next(): IteratorResult<unknown, R> {
-    const waitedOn = this.waitedOn;
-    if (waitedOn !== null && !waitedOn.done()) throw new EventLoopError('yield* was not used with a Task driving the generator', 'ERR_NOT_DRIVEN');
-    this.waitedOn = null;
     const task = this.task;
+    task._expectFollower = false;
     if (task.done()) return { value: task.result(), done: true };
-    // The task's wake-up is registered on the future it is suspended on (pending, same loop).
-    const y = task._futWaiter;
-    const next = y !== null && !y.done() ? y : task;
-    this.waitedOn = next;
-    return { value: next, done: false };
+    if (this.yielded) throw new EventLoopError('yield* was not used with a Task driving the generator', 'ERR_NOT_DRIVEN');
+    this.yielded = true;
+    task._expectFollower = true;
+    return { value: task, done: false };
   }
 
   throw(err: unknown): IteratorResult<unknown, R> {
-    const waitedOn = this.waitedOn;
-    this.waitedOn = null;
     const task = this.task;
-    // The followed future failed or was cancelled (also when the caller's cancel() cancelled it):
-    // the task saw that first, and its outcome is the caller's.
-    if (waitedOn !== null && waitedOn !== task && waitedOn.done() && (waitedOn.cancelled() || waitedOn.exception() != null)) return this.next();
-    // The caller's own cancellation, requested when the followed future could no longer be
-    // cancelled: pass it on to the task, as cancelling a task that waits on a task does.
+    task._expectFollower = false;
+    // The caller's own cancellation, requested when the task could no longer be cancelled
+    // through it: pass it on, and the task's outcome stays the caller's.
     if (err instanceof CancelledError && !task.done()) {
       task.cancel(err.message === '' ? undefined : err.message);
+      this.yielded = false;
       return this.next();
     }
     throw err;
   }
 
   return(value?: unknown): IteratorResult<unknown, R> {
+    this.task._expectFollower = false;
     return { value: value as R, done: true };
   }
 
