@@ -384,3 +384,25 @@ test('a generator fn that yields a promise: a yield*-ing caller follows it and g
     pool.close();
   });
 });
+
+test('a generator that yield*s use() resumes as the task ends; the task\'s done callbacks still run from the loop', async () => {
+  await run(function* () {
+    const loop = getRunningLoop();
+    const pool = objectPool();
+    const gate = loop.createFuture();
+    const events = [];
+    const task = pool.use(function* () {
+      return yield* gate;
+    });
+    task.addDoneCallback(() => events.push('done callback'));
+    const caller = loop.createTask(function* () {
+      const v = yield* task;
+      events.push(`caller got ${v}, inUse ${pool.inUse}`);
+    });
+    yield* sleep(0);
+    gate.setResult(5);
+    yield* caller;
+    assert.deepEqual(events, ['caller got 5, inUse 0', 'done callback']);
+    pool.close();
+  });
+});
