@@ -4,7 +4,6 @@
 import type { Future } from '../core/future';
 import { ensureFuture, isGenerator, isThenable, Task, type TaskOptions } from '../core/task';
 import { Future as FutureClass, registerFutureClass } from '../core/future';
-import { PENDING } from '../core/events';
 import { CancelledError, EventLoopError } from '../util/errors';
 import type { EventLoop } from '../core/loop';
 import { NOTHING, PoolBase, poolClosedError, type AcquireOptions } from './pool-base';
@@ -585,44 +584,28 @@ function* useBody<T, R>(pool: Pool<T>, fn: (conn: T) => Awaitable<R>, options: A
  * What use()'s task waits on while an async fn runs. When fn's promise settles, the task resumes
  * in that promise reaction, releases and ends — as an async-function task ends in its promise's
  * reaction — instead of one loop pass later (ensureFuture's wrapper wakes it through the loop).
- * Only that settlement is direct: a cancel() schedules through the loop as for any future.
+ * The future is settled as usual (its callbacks queued on the loop) and its callbacks are run at
+ * once; the queued entry then finds nothing to run. A plain Future, not a subclass overriding
+ * how callbacks are scheduled: such an override, once seen, slowed every future's settlement in
+ * the process (measured: 3.8k -> 14k instructions per acquire/release).
  */
-class ReactionFuture<R> extends FutureClass<R> {
-  /** @internal set while the promise reaction settles it */ _direct = false;
-
-  constructor(loop: EventLoop) {
-    super(loop, REACTION_FUTURE);
-  }
-
-  override _scheduleCallbacks(): void {
-    if (!this._direct) {
-      super._scheduleCallbacks();
-      return;
-    }
-    const cbs = this._callbacks;
-    if (cbs === null) return;
-    this._callbacks = null;
-    this._scheduled = cbs;
-    this._run();
-  }
-}
-const REACTION_FUTURE = registerFutureClass(ReactionFuture);
-
-function settledInReaction<R>(running: PromiseLike<R>, loop: EventLoop): ReactionFuture<R> {
-  const f = new ReactionFuture<R>(loop);
+function settledInReaction<R>(running: PromiseLike<R>, loop: EventLoop): FutureClass<R> {
+  const f = new FutureClass<R>(loop);
   running.then(
     (v) => {
-      if (f._state !== PENDING || loop.isClosed()) return;
-      f._direct = true;
+      if (f.done() || loop.isClosed()) return;
       f.setResult(v);
+      f._run();
     },
     (e: unknown) => {
-      if (f._state !== PENDING || loop.isClosed()) return;
-      f._direct = true;
+      if (f.done() || loop.isClosed()) return;
       if (e instanceof CancelledError) {
         f._cancelledExc = e;
         f.cancel(e.message);
-      } else f._setException(e);
+      } else {
+        f._setException(e);
+      }
+      f._run();
     },
   );
   return f;
@@ -638,43 +621,12 @@ function settledInReaction<R>(running: PromiseLike<R>, loop: EventLoop): Reactio
 const EAGER_START: TaskOptions = Object.freeze({ eagerStart: true });
 
 class UseTask<R> extends Task<R> {
-  // Declared, not initialized: an eager task may end inside super(), before initializers run.
-  /** @internal wake-ups of generators that yield* this task: run as it ends, not a pass later */
-  declare _followers: Array<(fut: unknown) => void> | undefined;
-  /** @internal set by FollowIter: the next callback registered is a yield*-ing driver's wake-up */
-  declare _expectFollower: boolean | undefined;
-
   constructor(body: Generator<unknown, R, unknown>, loop: EventLoop) {
     super(body, EAGER_START, loop);
   }
 
   override [Symbol.iterator](): Iterator<FutureClass<R>, R, unknown> {
     return new FollowIter<R>(this) as unknown as Iterator<FutureClass<R>, R, unknown>;
-  }
-
-  override _addCallbackInternal(cb: (fut: any) => void): void {
-    if (!this._expectFollower) {
-      super._addCallbackInternal(cb);
-      return;
-    }
-    this._expectFollower = false;
-    if (this._followers === undefined) this._followers = [cb];
-    else this._followers.push(cb);
-  }
-
-  override _scheduleCallbacks(): void {
-    // The task's own bookkeeping, and its other done callbacks through the loop.
-    super._scheduleCallbacks();
-    const followers = this._followers;
-    if (followers === undefined) return;
-    this._followers = undefined;
-    for (const cb of followers) {
-      try {
-        cb(this);
-      } catch (exception) {
-        this._loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception, future: this });
-      }
-    }
   }
 }
 
@@ -683,41 +635,41 @@ class UseTask<R> extends Task<R> {
 // `constructor` and take V8's thenable path (then() called from a job, two more hops).
 registerFutureClass(UseTask);
 
-/**
- * What `yield* task` iterates: the driving task waits on the use() task itself, and is woken by
- * it as it ends (in its completion, not by a done callback one loop pass later), so the caller
- * resumes as if fn had run in its own coroutine. Cancelling the caller cancels the task, as
- * cancelling a task that waits on a task does; the task's outcome is the caller's.
- */
 class FollowIter<R> implements Iterator<unknown, R, unknown> {
-  private yielded = false;
+  /** What the driving task was last given to wait on: a future the task waits on, or the task. */
+  private waitedOn: FutureClass<unknown> | null = null;
   constructor(private readonly task: UseTask<R>) {}
 
   next(): IteratorResult<unknown, R> {
+    const waitedOn = this.waitedOn;
+    if (waitedOn !== null && !waitedOn.done()) throw new EventLoopError('yield* was not used with a Task driving the generator', 'ERR_NOT_DRIVEN');
+    this.waitedOn = null;
     const task = this.task;
-    task._expectFollower = false;
     if (task.done()) return { value: task.result(), done: true };
-    if (this.yielded) throw new EventLoopError('yield* was not used with a Task driving the generator', 'ERR_NOT_DRIVEN');
-    this.yielded = true;
-    task._expectFollower = true;
-    return { value: task, done: false };
+    // The task's wake-up is registered on the future it is suspended on (pending, same loop).
+    const y = task._futWaiter;
+    const next = y !== null && !y.done() ? y : task;
+    this.waitedOn = next;
+    return { value: next, done: false };
   }
 
   throw(err: unknown): IteratorResult<unknown, R> {
+    const waitedOn = this.waitedOn;
+    this.waitedOn = null;
     const task = this.task;
-    task._expectFollower = false;
-    // The caller's own cancellation, requested when the task could no longer be cancelled
-    // through it: pass it on, and the task's outcome stays the caller's.
+    // The followed future failed or was cancelled (also when the caller's cancel() cancelled it):
+    // the task saw that first, and its outcome is the caller's.
+    if (waitedOn !== null && waitedOn !== task && waitedOn.done() && (waitedOn.cancelled() || waitedOn.exception() != null)) return this.next();
+    // The caller's own cancellation, requested when the followed future could no longer be
+    // cancelled: pass it on to the task, as cancelling a task that waits on a task does.
     if (err instanceof CancelledError && !task.done()) {
       task.cancel(err.message === '' ? undefined : err.message);
-      this.yielded = false;
       return this.next();
     }
     throw err;
   }
 
   return(value?: unknown): IteratorResult<unknown, R> {
-    this.task._expectFollower = false;
     return { value: value as R, done: true };
   }
 
