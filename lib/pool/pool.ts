@@ -3,7 +3,7 @@
 // ever lets it pass `max`.
 import type { Future } from '../core/future';
 import { ensureFuture, isGenerator, isThenable, Task, type TaskOptions } from '../core/task';
-import { Future as FutureClass, registerFutureClass } from '../core/future';
+import { Future as FutureClass } from '../core/future';
 import { CancelledError, EventLoopError } from '../util/errors';
 import type { EventLoop } from '../core/loop';
 import { NOTHING, PoolBase, poolClosedError, type AcquireOptions } from './pool-base';
@@ -629,11 +629,6 @@ class UseTask<R> extends Task<R> {
     return new FollowIter<R>(this) as unknown as Iterator<FutureClass<R>, R, unknown>;
   }
 }
-
-// Task passes its own number to Future's constructor, so a subclass's prototype is not made
-// awaitable by the first instance: without this, `await pool.use(fn)` would find UseTask's own
-// `constructor` and take V8's thenable path (then() called from a job, two more hops).
-registerFutureClass(UseTask);
 
 class FollowIter<R> implements Iterator<unknown, R, unknown> {
   /** What the driving task was last given to wait on: a future the task waits on, or the task. */
