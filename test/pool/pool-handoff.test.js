@@ -385,7 +385,7 @@ test('a generator fn that yields a promise: a yield*-ing caller follows it and g
   });
 });
 
-test('a generator that yield*s use() resumes as the task ends; the task\'s done callbacks still run from the loop', async () => {
+test('a generator that yield*s use() resumes in the pass in which the task ends, before the task\'s done callbacks', async () => {
   await run(function* () {
     const loop = getRunningLoop();
     const pool = objectPool();
