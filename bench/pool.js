@@ -133,8 +133,53 @@ const contenders = [
   ['bare pool on native promises (await)', barePromises],
 ];
 
+// use(fn) with an async fn from an async function, one worker, the connection idle: what use()
+// costs beyond acquire / await fn / release written out (the issue asks for no loop pass per call).
+const work = async (r) => {
+  await null;
+  return r.id;
+};
+const useAsync = (style) => () =>
+  run(async () => {
+    const pool = new Pool({ create: makeResource, max: 1 });
+    const n = Math.floor(OPS / 4);
+    const cpu0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      if (style === 'use') {
+        await pool.use(work);
+      } else {
+        const r = await pool.acquire();
+        try {
+          await work(r);
+        } finally {
+          pool.release(r);
+        }
+      }
+    }
+    const r = result(n, t0, cpu0);
+    pool.close();
+    return r;
+  });
+
 async function main() {
   console.log(`pool acquire+release, ${OPS} ops per round, median of ${ROUNDS} rounds (after a warm-up round)`);
+  {
+    const sides = [
+      ['await acquire / await fn / release', useAsync('acquire')],
+      ['await pool.use(async fn)', useAsync('use')],
+    ];
+    const rounds = sides.map(() => []);
+    for (let round = 0; round <= ROUNDS; round++) {
+      for (let i = 0; i < sides.length; i++) {
+        const r = await sides[i][1]();
+        if (round > 0) rounds[i].push(r);
+      }
+    }
+    console.log('\nuse(async fn), 1 worker, max 1 (idle connection)');
+    const cpu = rounds.map((rs) => median(rs.map((r) => r.cpuNs)));
+    for (let i = 0; i < sides.length; i++) console.log(`  ${sides[i][0].padEnd(38)} ${cpu[i].toFixed(0).padStart(5)} ns CPU/op  ratio ${(cpu[0] / cpu[i]).toFixed(2)}x`);
+  }
   for (const [label, workers, max] of [
     ['1 worker, max 1 (idle fast path)', 1, 1],
     ['16 workers, max 4 (waiting queue)', 16, 4],

@@ -208,11 +208,16 @@ export abstract class PoolBase<T> implements Granter<T> {
   protected serveFirst(conn: T): boolean {
     const waiter = this.firstWaiter();
     if (waiter === null) return false;
+    this.grant(waiter, conn);
+    return true;
+  }
+
+  /** Hand `conn` to `waiter`, which firstWaiter() just returned. */
+  protected grant(waiter: Waiter<T>, conn: T): void {
     this.queue.unlink(waiter);
     // Revocable until the waiter's owner sees it (see Waiter): then _revoke gives it back.
     waiter._grant(this, conn);
     if (this.listeners !== null) this.emit('acquire', conn);
-    return true;
   }
 
   /** Fail the oldest waiter with `err`; false if none waits. */

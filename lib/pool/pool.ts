@@ -215,9 +215,8 @@ export class Pool<T> extends PoolBase<T> {
   use<R>(fn: (conn: T) => Awaitable<R>, options?: AcquireOptions): Task<R> {
     if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn);
     const loop = this.bindLoop();
-    const call: UseCall = { awaited: null };
     // Eager: an idle connection and a fn that finishes without waiting cost no loop pass at all.
-    return new UseTask<R>(useBody<T, R>(this, call, fn, options, loop), call, loop);
+    return new UseTask<R>(useBody<T, R>(this, fn, options, loop), loop);
   }
 
   /** @internal use()'s acquire without a future: an idle connection now, or NOTHING. */
@@ -283,6 +282,9 @@ export class Pool<T> extends PoolBase<T> {
 
   protected override dispatch(): void {
     if (this.dispatching || this.closed) return;
+    // At max with nothing idle (every acquire that waits behind a busy pool): nothing to hand
+    // out or create, and min <= max is met.
+    if (this.idleList.length === 0 && this.size >= this.max) return;
     this.dispatching = true;
     try {
       while (this.hasWaiter()) {
@@ -310,8 +312,10 @@ export class Pool<T> extends PoolBase<T> {
       this.checkDrained();
       return;
     }
-    if (this.hasWaiter()) {
-      this.serve(entry);
+    const waiter = this.firstWaiter();
+    if (waiter !== null) {
+      this.lend(entry);
+      this.grant(waiter, entry.conn);
       return;
     }
     // The clock is read only when an idle timeout will look at it (this is the release hot path).
@@ -536,25 +540,14 @@ export class Pool<T> extends PoolBase<T> {
   }
 }
 
-/** What a use() call's body and the task running it share. */
-interface UseCall {
-  /** The future the body is suspended on, while it is suspended on one. */
-  awaited: unknown;
-}
-
-function* useBody<T, R>(pool: Pool<T>, call: UseCall, fn: (conn: T) => Awaitable<R>, options: AcquireOptions | undefined, loop: EventLoop): Generator<unknown, R, unknown> {
+function* useBody<T, R>(pool: Pool<T>, fn: (conn: T) => Awaitable<R>, options: AcquireOptions | undefined, loop: EventLoop): Generator<unknown, R, unknown> {
   let conn = options === undefined ? pool._takeIdle() : NOTHING;
   if (conn === NOTHING) {
     const acquiring = pool.acquire(options);
     try {
-      if (!acquiring.done()) {
-        call.awaited = acquiring;
-        yield acquiring;
-        call.awaited = null;
-      }
+      if (!acquiring.done()) yield acquiring;
       conn = acquiring.result();
     } catch (err) {
-      call.awaited = null;
       // A grant nobody saw is revoked by the Waiter itself; this covers any other way a
       // connection could reach a future whose task is being cancelled: give it back.
       if (acquiring.done() && !acquiring.cancelled() && acquiring.exception() == null) pool.release(acquiring.result());
@@ -566,37 +559,16 @@ function* useBody<T, R>(pool: Pool<T>, call: UseCall, fn: (conn: T) => Awaitable
   let wrapper: FutureClass<R> | null = null;
   try {
     const r = fn(conn);
-    if (isGenerator<R>(r)) {
-      // Delegated by hand rather than with yield*, to record each future fn waits on: a caller
-      // that yield*s this task waits on that same future instead of on the task (see UseTask).
-      let step = r.next();
-      while (step.done !== true) {
-        const y = step.value;
-        call.awaited = y;
-        let sent: unknown;
-        try {
-          sent = yield y;
-        } catch (err) {
-          call.awaited = null;
-          step = r.throw(err);
-          continue;
-        }
-        call.awaited = null;
-        step = r.next(sent);
-      }
-      return step.value;
-    }
+    // A caller that yield*s the task follows the future the task is suspended on (the Task's
+    // own record of it), so fn's generator is delegated to natively.
+    if (isGenerator<R>(r)) return yield* r;
     if (isThenable<R>(r)) {
       running = r;
-      wrapper = ensureFuture<R>(r, loop);
-      call.awaited = wrapper;
-      const value = (yield wrapper) as R;
-      call.awaited = null;
-      return value;
+      wrapper = r instanceof FutureClass ? ensureFuture<R>(r, loop) : settledInReaction<R>(r, loop);
+      return (yield wrapper) as R;
     }
     return r as R;
   } finally {
-    call.awaited = null;
     // Cancelled while an async fn is still at work: a promise cannot be stopped, so the
     // connection stays out until it settles rather than going to someone else mid-use.
     if (running !== null && wrapper !== null && wrapper.cancelled()) {
@@ -609,6 +581,37 @@ function* useBody<T, R>(pool: Pool<T>, call: UseCall, fn: (conn: T) => Awaitable
 }
 
 /**
+ * What use()'s task waits on while an async fn runs. When fn's promise settles, the task resumes
+ * in that promise reaction, releases and ends — as an async-function task ends in its promise's
+ * reaction — instead of one loop pass later (ensureFuture's wrapper wakes it through the loop).
+ * The future is settled as usual (its callbacks queued on the loop) and its callbacks are run at
+ * once; the queued entry then finds nothing to run. A plain Future, not a subclass overriding
+ * how callbacks are scheduled: such an override, once seen, slowed every future's settlement in
+ * the process (measured: 3.8k -> 14k instructions per acquire/release).
+ */
+function settledInReaction<R>(running: PromiseLike<R>, loop: EventLoop): FutureClass<R> {
+  const f = new FutureClass<R>(loop);
+  running.then(
+    (v) => {
+      if (f.done() || loop.isClosed()) return;
+      f.setResult(v);
+      f._run();
+    },
+    (e: unknown) => {
+      if (f.done() || loop.isClosed()) return;
+      if (e instanceof CancelledError) {
+        f._cancelledExc = e;
+        f.cancel(e.message);
+      } else {
+        f._setException(e);
+      }
+      f._run();
+    },
+  );
+  return f;
+}
+
+/**
  * The Task of a use() call. A generator that `yield*`s it does not wait for the task to finish
  * (whose done callbacks would wake it one loop pass after the task ended): it waits on the
  * same future the task waits on. The task registered on that future first, so when it is done
@@ -618,11 +621,7 @@ function* useBody<T, R>(pool: Pool<T>, call: UseCall, fn: (conn: T) => Awaitable
 const EAGER_START: TaskOptions = Object.freeze({ eagerStart: true });
 
 class UseTask<R> extends Task<R> {
-  constructor(
-    body: Generator<unknown, R, unknown>,
-    /** @internal */ readonly _call: UseCall,
-    loop: EventLoop,
-  ) {
+  constructor(body: Generator<unknown, R, unknown>, loop: EventLoop) {
     super(body, EAGER_START, loop);
   }
 
@@ -642,9 +641,9 @@ class FollowIter<R> implements Iterator<unknown, R, unknown> {
     this.waitedOn = null;
     const task = this.task;
     if (task.done()) return { value: task.result(), done: true };
-    const y = task._call.awaited;
-    // Only a pending future of the same loop: the task's wake-up is registered on it already.
-    const next = y instanceof FutureClass && !y.done() && y.getLoop() === task.getLoop() ? (y as FutureClass<unknown>) : task;
+    // The task's wake-up is registered on the future it is suspended on (pending, same loop).
+    const y = task._futWaiter;
+    const next = y !== null && !y.done() ? y : task;
     this.waitedOn = next;
     return { value: next, done: false };
   }

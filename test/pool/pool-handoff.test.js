@@ -311,3 +311,98 @@ test('use() with acquire options: an idle connection is taken at once, a wait pa
     pool.close();
   });
 });
+
+test('await pool.use(fn) awaits the task as a native promise (no then() call, no extra hops)', async () => {
+  await run(async () => {
+    const pool = objectPool();
+    const gate = getRunningLoop().createFuture();
+    const task = pool.use(() => gate);
+    // What V8's await does first: a native promise whose constructor is Promise is awaited as is.
+    assert.equal(Promise.resolve(task), task);
+    Object.defineProperty(task, 'then', { value: () => assert.fail('then() must not be called by await') });
+    gate.setResult(3);
+    assert.equal(await task, 3);
+    pool.close();
+  });
+});
+
+test('use() with an async fn ends, and releases, in the reaction to fn\'s promise, not a loop pass later', async () => {
+  await run(async () => {
+    const loop = getRunningLoop();
+    const pool = objectPool();
+    const seen = [];
+    const task = pool.use(async (conn) => {
+      await null;
+      return conn.id;
+    });
+    // A callback queued by a callback of the next pass: it runs in the pass after, which is where
+    // a task woken through the loop by fn's settlement would only then release.
+    loop.callSoon(() => loop.callSoon(() => seen.push({ done: task.done(), inUse: pool.inUse })));
+    const id = await task;
+    await sleep(0);
+    assert.equal(typeof id, 'number');
+    assert.deepEqual(seen, [{ done: true, inUse: 0 }]);
+    // Its failure is the task's, the same way.
+    const err = new Error('boom');
+    const failing = pool.use(async () => {
+      await null;
+      throw err;
+    });
+    assert.equal(await rejection(failing), err);
+    assert.deepEqual(books(pool), { size: 1, idle: 1, inUse: 0, pending: 0 });
+    pool.close();
+  });
+});
+
+test('cancelling use() while its async fn runs does not step the task inside cancel()', async () => {
+  await run(async () => {
+    const pool = objectPool();
+    let finish;
+    const task = pool.use(() => new Promise((resolve) => (finish = resolve)));
+    assert.equal(task.cancel(), true);
+    // asyncio's cancel() only requests: the task ends when the loop next runs it.
+    assert.equal(task.done(), false);
+    assert.ok((await rejection(task)) instanceof CancelledError);
+    assert.equal(pool.inUse, 1);
+    finish();
+    await sleep(0);
+    assert.deepEqual(books(pool), { size: 1, idle: 1, inUse: 0, pending: 0 });
+    pool.close();
+  });
+});
+
+test('a generator fn that yields a promise: a yield*-ing caller follows it and gets the result', async () => {
+  await run(function* () {
+    const pool = objectPool();
+    const v = yield* pool.use(function* (conn) {
+      const doubled = yield Promise.resolve(conn.id * 2);
+      return doubled + 1;
+    });
+    assert.equal(typeof v, 'number');
+    assert.equal(v % 2, 1);
+    assert.deepEqual(books(pool), { size: 1, idle: 1, inUse: 0, pending: 0 });
+    pool.close();
+  });
+});
+
+test('a generator that yield*s use() resumes in the pass in which the task ends, before the task\'s done callbacks', async () => {
+  await run(function* () {
+    const loop = getRunningLoop();
+    const pool = objectPool();
+    const gate = loop.createFuture();
+    const events = [];
+    const task = pool.use(function* () {
+      return yield* gate;
+    });
+    task.addDoneCallback(() => events.push('done callback'));
+    const caller = loop.createTask(function* () {
+      const v = yield* task;
+      events.push(`caller got ${v}, inUse ${pool.inUse}`);
+    });
+    yield* sleep(0);
+    gate.setResult(5);
+    yield* caller;
+    assert.deepEqual(events, ['caller got 5, inUse 0', 'done callback']);
+    pool.close();
+  });
+});
