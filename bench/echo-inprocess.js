@@ -9,6 +9,7 @@
 // than a few percent.
 // usage: [EVLOOP_BASE=DIR] node bench/echo-inprocess.js [--api protocol|streams|async] [--conns 64] [--rounds 12] [--seconds 1.5]
 const path = require('node:path');
+const { echoAsync, echoGenerator } = require('./echo-clients');
 
 function option(name, fallback) {
   const i = process.argv.indexOf(name);
@@ -34,24 +35,6 @@ function once(root) {
     dataReceived(data) {
       this.transport.write(data);
     }
-  }
-  async function echoAsync(reader, writer) {
-    for (;;) {
-      const data = await reader.read(65536);
-      if (data.length === 0) break;
-      writer.write(data);
-      await writer.drain();
-    }
-    writer.close();
-  }
-  function* echoGenerator(reader, writer) {
-    for (;;) {
-      const data = yield* reader.read(65536);
-      if (data.length === 0) break;
-      writer.write(data);
-      yield* writer.drain();
-    }
-    writer.close();
   }
   return run(function* () {
     const loop = getRunningLoop();

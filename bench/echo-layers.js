@@ -15,6 +15,7 @@
 const path = require('node:path');
 const { run, getRunningLoop, sleep } = require(path.join(__dirname, '..', 'dist', 'index.js'));
 const { StreamReader, StreamReaderProtocol } = require(path.join(__dirname, '..', 'dist', 'streams', 'streams.js'));
+const { echoAsync, echoGenerator } = require('./echo-clients');
 
 function option(name, fallback) {
   const i = process.argv.indexOf(name);
@@ -28,26 +29,6 @@ const PASSES = Number(option('--passes', 3000));
 if (variants.some((v) => !ALL.includes(v)) || !(CONNS >= 1) || !(ROUNDS >= 1) || !(PASSES >= 1)) {
   console.error(`usage: node bench/echo-layers.js [--variants ${ALL.join(',')}] [--conns 64] [--rounds 7] [--passes 3000]`);
   process.exit(2);
-}
-
-async function echoAsync(reader, writer) {
-  for (;;) {
-    const data = await reader.read(65536);
-    if (data.length === 0) break;
-    writer.write(data);
-    await writer.drain();
-  }
-  writer.close();
-}
-
-function* echoGenerator(reader, writer) {
-  for (;;) {
-    const data = yield* reader.read(65536);
-    if (data.length === 0) break;
-    writer.write(data);
-    yield* writer.drain();
-  }
-  writer.close();
 }
 
 // The transport stand-in: enough of the Transport interface for StreamReaderProtocol.
