@@ -2,7 +2,7 @@
 // yield*-ed and cancelled alike.
 // Imported, not the global: the global `performance` is an accessor, a getter call per read.
 import { performance } from 'node:perf_hooks';
-import { Future, onlySettlesNative, registerFutureClass, type Callbacks } from './future';
+import { Future, oneOrManyHolds, onlySettlesNative, registerFutureClass } from './future';
 import { PENDING, FINISHED } from './events';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -122,10 +122,6 @@ class GatheringFuture<T> extends Future<T> {
 
 const GATHERING_FUTURE = registerFutureClass(GatheringFuture);
 
-function hasCallback(cbs: Callbacks, cb: (fut: any) => void): boolean {
-  return cbs === cb || (Array.isArray(cbs) && cbs.includes(cb));
-}
-
 function isGatherOptions(x: unknown): x is GatherOptions {
   return x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Future) && typeof (x as { then?: unknown }).then !== 'function' && typeof (x as { next?: unknown }).next !== 'function';
 }
@@ -203,7 +199,7 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
   let doneSeen: Set<Future<unknown>> | null = null;
   for (const f of children) {
     if (f._state === PENDING) {
-      if (hasCallback(f._callbacks, onChildDone)) continue;
+      if (oneOrManyHolds(f._callbacks, onChildDone)) continue;
       f._addCallbackInternal(onChildDone);
     } else {
       doneSeen ??= new Set();

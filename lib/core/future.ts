@@ -11,6 +11,11 @@ export type FutureState = 'PENDING' | 'CANCELLED' | 'FINISHED';
 /** @internal A future's done callbacks: none, one, or more in order. */
 export type Callbacks = ((fut: any) => void) | ((fut: any) => void)[] | null;
 
+/** @internal Whether a one-or-many slot (a future's callbacks, a task's awaited futures) holds `item`. */
+export function oneOrManyHolds<T>(slot: T | T[] | null, item: T): boolean {
+  return slot === item || (Array.isArray(slot) && slot.includes(item));
+}
+
 /** @internal `cbs` with `cb` appended. */
 export function appendCallback(cbs: Callbacks, cb: (fut: any) => void): Callbacks {
   if (cbs === null) return cb;

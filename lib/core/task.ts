@@ -15,7 +15,7 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { Future, registerFutureClass } from './future';
+import { Future, oneOrManyHolds, registerFutureClass } from './future';
 import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -352,7 +352,7 @@ export class Task<T = unknown> extends Future<T> {
         if (!fut._observed) fut._addCallbackInternal(this._awaitedCb);
       } else {
         // A second task awaits the same future.
-        if (!(ws === fut || (Array.isArray(ws) && ws.includes(fut)))) this._addWaiter(fut);
+        if (!oneOrManyHolds(ws, fut)) this._addWaiter(fut);
         fut._addCallbackInternal(this._awaitedCb);
       }
     }

@@ -67,7 +67,6 @@ async function pairs(loop, count) {
   return { server, conns: clients.map((client, i) => ({ client, server: servers[i] })) };
 }
 
-// Runs fn in a loop callback (a pass), where transport writes are batched; resolves after it.
 /** Closes both ends of every pair, then the server. */
 async function closeAll(server, conns) {
   for (const c of conns) {
@@ -78,6 +77,7 @@ async function closeAll(server, conns) {
   await server.waitClosed();
 }
 
+// Runs fn in a loop callback (a pass), where transport writes are batched; resolves after it.
 function inPass(loop, fn) {
   const done = loop.createFuture();
   loop.callSoon(() => {
@@ -279,10 +279,7 @@ for (const backend of availableBackends()) {
         });
         s.transport.writeEof();
         assert.equal((await client.eof).toString(), '1 2 3 4');
-        s.transport.close();
-        client.transport.close();
-        server.close();
-        await server.waitClosed();
+        await closeAll(server, conns);
       }, { backend });
     });
 
