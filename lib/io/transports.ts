@@ -7,6 +7,7 @@ import { MAX_READ, MIN_READ, READ_WOULD_BLOCK, SLAB_SIZE, binding, type SocketAd
 import { isBufferedProtocol, type BufferedProtocolLike, type ProtocolLike } from './protocols';
 import type { FutureLike, IoLoop, Transport, WriteBufferLimits } from './transport-types';
 import { codedError, invalidArgType, outOfRange } from '../util/validate';
+import { clearSlots } from '../util/clear-slots';
 
 const DEFAULT_HIGH_WATER = 64 * 1024;
 
@@ -173,13 +174,13 @@ export class SocketTransport implements Transport {
     else {
       // Paused with reads left: they move to the front, in order, for resumeReading.
       pending.copyWithin(0, i, count);
-      pending.fill(undefined, count - i, count);
+      clearSlots(pending, count - i, count);
       this.#pendingCount = count - i;
     }
   }
 
   #dropPending(): void {
-    this.#pending.fill(undefined, 0, this.#pendingCount);
+    clearSlots(this.#pending, 0, this.#pendingCount);
     this.#pendingCount = 0;
   }
 
