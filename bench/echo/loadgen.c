@@ -15,7 +15,8 @@
  *
  * CPU over the measured window comes from /proc: the server's utime+stime (--server-pid), this
  * process's own, and the whole machine's busy time, so that load from other processes — which
- * steals one of the two cores the rig pins to — is reported next to the figures it skews.
+ * steals one of the two cores the rig pins to — is reported next to the figures it skews; and
+ * how often the server's main thread slept waiting for messages (server_wakeups).
  *
  * --busy-poll polls epoll with a zero timeout instead of sleeping in it: on a VM the wake-up
  * of a sleeping load generator can be as long as a whole loopback round trip, which would hide
@@ -98,6 +99,24 @@ static long long proc_ticks(const char *pid) {
     return (long long)(utime + stime);
 }
 
+/*
+ * Times the server's main thread went to sleep waiting (voluntary context switches, from
+ * /proc/PID/status; -1 if it cannot be read). Messages per wake-up tell how a server met the
+ * load: a server that wakes for every few messages pays the scheduler each time, and which way
+ * a closed loop settles can differ from run to run for the same server.
+ */
+static long long proc_wakeups(const char *pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%s/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long long v = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "voluntary_ctxt_switches: %lld", &v) == 1) break;
+    fclose(f);
+    return v;
+}
+
 /* Busy ticks of the whole machine (all CPUs), from the first line of /proc/stat. */
 static long long machine_busy_ticks(void) {
     FILE *f = fopen("/proc/stat", "r");
@@ -111,10 +130,11 @@ static long long machine_busy_ticks(void) {
     return (long long)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
 }
 
-struct cpu_snapshot { long long server, self, machine; };
+struct cpu_snapshot { long long server, self, machine, server_wakeups; };
 
 static void snapshot(struct cpu_snapshot *s, const char *server_pid) {
     s->server = server_pid ? proc_ticks(server_pid) : -1;
+    s->server_wakeups = server_pid ? proc_wakeups(server_pid) : -1;
     s->self = proc_ticks("self");
     s->machine = machine_busy_ticks();
 }
@@ -320,13 +340,15 @@ int main(int argc, char **argv) {
     double self_pct = (double)(cpu1.self - cpu0.self) * per_core;
     double other_pct = cpu0.machine >= 0 && cpu1.machine >= 0
         ? (double)(cpu1.machine - cpu0.machine) * per_core - self_pct - (server_pct > 0 ? server_pct : 0) : -1;
+    long long wakeups = cpu0.server_wakeups >= 0 && cpu1.server_wakeups >= 0 ? cpu1.server_wakeups - cpu0.server_wakeups : -1;
     double rate = (double)msgs / secs;
     printf("%ld conns x depth %ld x %ld B: %.0f msgs/s, %.1f MB/s, p50 %.1f us, p99 %.1f us\n", conns, depth, size,
            rate, rate * (double)size / 1e6, percentile(msgs, 0.50), percentile(msgs, 0.99));
     printf("{\"msgs\":%llu,\"seconds\":%.4f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,\"p50_us\":%.2f,"
-           "\"p99_us\":%.2f,\"max_us\":%.2f,\"loadgen_cpu_pct\":%.1f,\"server_cpu_pct\":%.1f,\"other_cpu_pct\":%.1f}\n",
+           "\"p99_us\":%.2f,\"max_us\":%.2f,\"loadgen_cpu_pct\":%.1f,\"server_cpu_pct\":%.1f,\"other_cpu_pct\":%.1f,"
+           "\"server_wakeups\":%lld}\n",
            (unsigned long long)msgs, secs, rate, rate * (double)size / 1e6, percentile(msgs, 0.50),
            percentile(msgs, 0.99), percentile(msgs, 1.0), self_pct,
-           server_pct, other_pct);
+           server_pct, other_pct, wakeups);
     return 0;
 }

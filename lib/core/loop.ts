@@ -41,6 +41,7 @@ import type { ExceptionContext as BaseExceptionContext } from './events';
 import { Handle, TimerHandle, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
 import { toLogger, type Logger } from '../util/logger';
+import { clearSlots } from '../util/clear-slots';
 import { TimerQueue, objects, type QueuedTimer } from './timer-queue';
 import { BACKEND_OPTIONS, EVENT_AUTO_READ, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, MAX_READ, MIN_READ, READ_NOT_DONE, READ_WOULD_BLOCK, SEND_BATCH_ENTRIES, SEND_BATCH_MAX, SEND_BUFFER_SIZE, SLAB_SIZE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
 
@@ -391,7 +392,7 @@ export class EventLoop {
         this.callExceptionHandler({ message: 'Exception in a send result', exception });
       }
     }
-    sinks.fill(undefined, 0, n);
+    clearSlots(sinks, 0, n);
   }
 
   addWriter(fd: number, cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {

@@ -7,6 +7,7 @@ import { MAX_READ, MIN_READ, READ_WOULD_BLOCK, SLAB_SIZE, binding, type SocketAd
 import { isBufferedProtocol, type BufferedProtocolLike, type ProtocolLike } from './protocols';
 import type { FutureLike, IoLoop, Transport, WriteBufferLimits } from './transport-types';
 import { codedError, invalidArgType, outOfRange } from '../util/validate';
+import { clearSlots } from '../util/clear-slots';
 
 const DEFAULT_HIGH_WATER = 64 * 1024;
 
@@ -85,8 +86,11 @@ export class SocketTransport implements Transport {
   readonly #writeReady = (): void => this.#onWritable();
   // What the poller read for this transport and the protocol has not seen yet, in order: views,
   // 0 (EOF), -errno. Usually one entry between the batch and the reader's handle; more only
-  // while reading is paused with reads undelivered.
-  readonly #pending: Array<Buffer | number> = [];
+  // while reading is paused with reads undelivered. The first #pendingCount slots hold them and
+  // the rest are empty: the array keeps its capacity, as `length = 0` once per read was a call
+  // into V8's runtime that also freed the backing store the next read then grew again.
+  readonly #pending: Array<Buffer | number | undefined> = [];
+  #pendingCount = 0;
   readonly #drainReady = (): void => {
     if (!this.#connectionLost && this.#reading && !this.#closing) this.#drainPending();
   };
@@ -148,14 +152,15 @@ export class SocketTransport implements Transport {
 
   /** @internal The poller read this transport's fd during the batch (see loop._addAutoReader). */
   _autoRead(result: Buffer | number): void {
-    this.#pending.push(result);
+    this.#pending[this.#pendingCount++] = result;
   }
 
   #drainPending(): void {
     const pending = this.#pending;
     let i = 0;
-    while (i < pending.length) {
-      const result = pending[i++]!;
+    while (i < this.#pendingCount) {
+      const result = pending[i]!;
+      pending[i++] = undefined;
       if (typeof result !== 'number') this.#deliver(result);
       else if (result === 0) this.#readEof();
       else this.#fatalError(binding.errnoError(result, 'read'), 'Fatal read error on socket transport');
@@ -163,8 +168,20 @@ export class SocketTransport implements Transport {
       // after close, is dropped).
       if (this.#connectionLost || this.#closing || !this.#reading) break;
     }
-    if (this.#closing || i === pending.length) pending.length = 0;
-    else pending.splice(0, i);
+    const count = this.#pendingCount;
+    if (i >= count) this.#pendingCount = 0;
+    else if (this.#closing) this.#dropPending();
+    else {
+      // Paused with reads left: they move to the front, in order, for resumeReading.
+      pending.copyWithin(0, i, count);
+      clearSlots(pending, count - i, count);
+      this.#pendingCount = count - i;
+    }
+  }
+
+  #dropPending(): void {
+    clearSlots(this.#pending, 0, this.#pendingCount);
+    this.#pendingCount = 0;
   }
 
   #deliver(data: Buffer): void {
@@ -196,7 +213,7 @@ export class SocketTransport implements Transport {
 
   #onReadable(): void {
     if (this.#connectionLost) return;
-    if (this.#pending.length !== 0) return this.#drainPending();
+    if (this.#pendingCount !== 0) return this.#drainPending();
     if (this.#buffered) return this.#readIntoProtocolBuffer();
     let room = SLAB_SIZE - slabUsed;
     if (room < MIN_READ) {
@@ -279,7 +296,7 @@ export class SocketTransport implements Transport {
     this.#addReader();
     // Read before the pause and not delivered: first, in the next pass (not from inside the
     // caller, which may be the protocol itself).
-    if (this.#pending.length !== 0) this.#loop.callSoon(this.#drainReady);
+    if (this.#pendingCount !== 0) this.#loop.callSoon(this.#drainReady);
   }
 
   isReading(): boolean {
@@ -472,7 +489,7 @@ export class SocketTransport implements Transport {
     // What is still in the send batch must be sent (or queued, if it goes short) before closing.
     this.#flushBatched();
     this.#closing = true;
-    this.#pending.length = 0;
+    this.#dropPending();
     if (this.#reading) this.#loop.removeReader(this.#fd);
     if (this.#writeQueued === 0) this.#lose(null);
   }
@@ -497,7 +514,7 @@ export class SocketTransport implements Transport {
     }
     if (!this.#closing) {
       this.#closing = true;
-      this.#pending.length = 0;
+      this.#dropPending();
       if (this.#reading) this.#loop.removeReader(this.#fd);
     }
     this.#lose(err);
