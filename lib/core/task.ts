@@ -121,8 +121,9 @@ export class Task<T = unknown> extends Future<T> {
     else if (this.status < Status.IN_PROCESS && this._state === PENDING) this.status = Status.IN_PROCESS;
   }
 
-  constructor(coro: Coroutine<T>, options?: TaskOptions, loop?: EventLoop) {
-    super(loop ?? options?.loop ?? getRunningLoop(), TASK);
+  /** @param fieldsKind @internal a registered subclass's number (see registerFutureClass) */
+  constructor(coro: Coroutine<T>, options?: TaskOptions, loop?: EventLoop, fieldsKind?: number) {
+    super(loop ?? options?.loop ?? getRunningLoop(), fieldsKind ?? TASK);
     if (options !== undefined) validateObject(options as unknown, 'options');
     const name = options?.name;
     if (name !== undefined && typeof name !== 'string') throw invalidArgType('options.name', 'of type string', name);
