@@ -131,6 +131,7 @@ export class Task<T = unknown> extends Future<T> {
     if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean')) {
       throw invalidArgType('options.signal', 'an AbortSignal', signal);
     }
+    let started = false;
     if (isGenerator(coro)) {
       this._gen = coro as Generator<unknown, T, unknown>;
     } else if (typeof coro === 'function') {
@@ -138,6 +139,9 @@ export class Task<T = unknown> extends Future<T> {
     } else if (coro instanceof Future) {
       throw invalidArgType('coro', 'a coroutine, not a Future (use ensureFuture() for futures)', coro);
     } else if (isThenable(coro)) {
+      // Already started: no first step to queue (it would only set the status, in a loop pass).
+      started = true;
+      this.status = Status.IN_PROCESS;
       this._retainFrames();
       this._attachPromise(coro);
       // The promise captured the caller's frame when it started: that frame now belongs to this
@@ -169,7 +173,7 @@ export class Task<T = unknown> extends Future<T> {
     else this._id = ++taskCounter;
     this._loop._addTask(this as Task<unknown>);
     const eager = options?.eagerStart === true && this._gen !== null && this._loop.isRunning() && !(signal?.aborted ?? false);
-    if (!eager) this._loop._pushReady(this);
+    if (!eager && !started) this._loop._pushReady(this);
     if (signal !== undefined) {
       if (signal.aborted) {
         this.cancel(abortMessage(signal.reason));
