@@ -90,6 +90,15 @@ const MICROTASK_PASSES = 64;
 const READY_CAPACITY_KEPT = 1 << 16;
 
 
+/**
+ * Empties a finished pass's slots. Not Array.prototype.fill: in this V8 that is a C++ builtin,
+ * entered through the runtime on every pass (~250 instructions for the pass of one runnable).
+ * A function of its own, as _runReady (see there).
+ */
+function clearSlots(q: Runnable[], n: number): void {
+  for (let i = 0; i < n; i++) q[i] = undefined as unknown as Runnable;
+}
+
 let bindingCache: Binding | null = null;
 function loadBinding(): Binding {
   // Lazy: futures, tasks and timers work without the native addon; only I/O needs it.
@@ -593,7 +602,7 @@ export class EventLoop {
       this._passSize = 0;
       // A burst's capacity is not kept (an empty array frees its backing store).
       if (n > READY_CAPACITY_KEPT) q.length = 0;
-      else q.fill(undefined as unknown as Runnable, 0, n);
+      else clearSlots(q, n);
       this._readySpare = q;
     }
     // A sink told of a short send may write again, into a new batch: that goes too.
