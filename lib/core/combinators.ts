@@ -46,7 +46,6 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
 
   /** @internal the timer is cancelled */ _cancelled = false;
   /** @internal the timer queue holding it (see QueuedTimer) */ _queue: TimerOwner | null = null;
-  /** @internal */ _value: T | undefined = undefined;
 
   override cancel(msg?: string): boolean {
     if (this._queue !== null && !this._cancelled) {
@@ -70,7 +69,7 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
       super._run();
       return;
     }
-    this._result = this._value;
+    // _result holds the value from the start (nothing reads it while the future is pending).
     this._state = FINISHED;
     const cbs = this._callbacks;
     if (cbs === null) return;
@@ -87,7 +86,7 @@ export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
   checkMs(ms, 'ms');
   const loop = getRunningLoop();
   const fut = new SleepFuture<T>(loop);
-  fut._value = value;
+  fut._result = value;
   if (ms <= 0) {
     fut._yieldResume = true;
     loop._pushReady(fut);

@@ -76,16 +76,15 @@ export class Task<T = unknown> extends Future<T> {
   /** @internal */ _mustCancel = false;
   /** @internal this task keeps the promise hooks installed (context.ts) */ _holdsFrames = false;
   private _numCancelsRequested = 0;
-  private _finalStatus = 0;
-  private _signal: AbortSignal | null = null;
-  private _onAbort: (() => void) | null = null;
+  // Only a task given a signal has one (fields are kept few: a sleeping task's every byte is
+  // copied by each young-generation GC it lives through).
+  private _abort: AbortListener | null = null;
 
   // Bound callbacks, made on first use: an async-function task never needs the generator's, and
   // every byte of a task that sleeps is copied by the young-generation GCs it lives through.
   private _wakeupFn: ((fut: Future<unknown>) => void) | null = null;
   private _awaitedFn: ((fut: Future<unknown>) => void) | null = null;
-  /** @internal a name given, else null: `Task-<_id>` is made when asked for */ _givenName: string | null = null;
-  private _id = 0;
+  /** @internal the name given, else its number: `Task-<n>` is made when asked for */ _name: string | number = 0;
   /** @internal its slot in the loop's pending tasks, -1 once done */ _taskIndex = -1;
 
   private get _wakeup(): (fut: Future<unknown>) => void {
@@ -121,8 +120,9 @@ export class Task<T = unknown> extends Future<T> {
     else if (this.status < Status.IN_PROCESS && this._state === PENDING) this.status = Status.IN_PROCESS;
   }
 
-  constructor(coro: Coroutine<T>, options?: TaskOptions, loop?: EventLoop) {
-    super(loop ?? options?.loop ?? getRunningLoop(), TASK);
+  /** @param fieldsKind @internal a registered subclass's number (see registerFutureClass) */
+  constructor(coro: Coroutine<T>, options?: TaskOptions, loop?: EventLoop, fieldsKind?: number) {
+    super(loop ?? options?.loop ?? getRunningLoop(), fieldsKind ?? TASK);
     if (options !== undefined) validateObject(options as unknown, 'options');
     const name = options?.name;
     if (name !== undefined && typeof name !== 'string') throw invalidArgType('options.name', 'of type string', name);
@@ -130,6 +130,7 @@ export class Task<T = unknown> extends Future<T> {
     if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean')) {
       throw invalidArgType('options.signal', 'an AbortSignal', signal);
     }
+    let started = false;
     if (isGenerator(coro)) {
       this._gen = coro as Generator<unknown, T, unknown>;
     } else if (typeof coro === 'function') {
@@ -137,6 +138,9 @@ export class Task<T = unknown> extends Future<T> {
     } else if (coro instanceof Future) {
       throw invalidArgType('coro', 'a coroutine, not a Future (use ensureFuture() for futures)', coro);
     } else if (isThenable(coro)) {
+      // Already started: no first step to queue (it would only set the status, in a loop pass).
+      started = true;
+      this.status = Status.IN_PROCESS;
       this._retainFrames();
       this._attachPromise(coro);
       // The promise captured the caller's frame when it started: that frame now belongs to this
@@ -164,31 +168,28 @@ export class Task<T = unknown> extends Future<T> {
     } else {
       throw invalidArgType('coro', 'a coroutine (a generator, a promise, or a function returning one)', coro);
     }
-    if (name !== undefined) this._givenName = name;
-    else this._id = ++taskCounter;
+    this._name = name !== undefined ? name : ++taskCounter;
     this._loop._addTask(this as Task<unknown>);
     const eager = options?.eagerStart === true && this._gen !== null && this._loop.isRunning() && !(signal?.aborted ?? false);
-    if (!eager) this._loop._pushReady(this);
+    if (!eager && !started) this._loop._pushReady(this);
     if (signal !== undefined) {
       if (signal.aborted) {
         this.cancel(abortMessage(signal.reason));
       } else {
-        this._signal = signal;
-        this._onAbort = () => {
-          this.cancel(abortMessage(signal.reason));
-        };
-        signal.addEventListener('abort', this._onAbort, { once: true });
+        this._abort = new AbortListener(this as Task<unknown>, signal);
+        signal.addEventListener('abort', this._abort, { once: true });
       }
     }
     if (eager) this._step(undefined, false);
   }
 
   getName(): string {
-    return this._givenName ?? `Task-${this._id}`;
+    const name = this._name;
+    return typeof name === 'string' ? name : `Task-${name}`;
   }
 
   setName(name: unknown): void {
-    this._givenName = String(name);
+    this._name = String(name);
   }
 
   getCoro(): unknown {
@@ -492,20 +493,22 @@ export class Task<T = unknown> extends Future<T> {
     this._releaseFrames();
     this._futWaiter = null;
     this._waiters = null;
-    if (this._signal !== null) {
-      this._signal.removeEventListener('abort', this._onAbort!);
-      this._signal = null;
-      this._onAbort = null;
+    if (this._abort !== null) {
+      this._abort.signal.removeEventListener('abort', this._abort);
+      this._abort = null;
     }
-    const final = this._state === CANCELLED ? Status.CANCELLED : this._failed ? statusOfError(this._exception) : Status.SUCCESS;
     if (this._failed && this._loop._debug) this._track('Task');
     if (this._callbacks !== null) {
       this.status = Status.CALLBACK;
-      this._finalStatus = final;
       super._scheduleCallbacks();
     } else {
-      this.status = final;
+      this.status = this._finalStatus();
     }
+  }
+
+  /** The status a done task ends with (computed again after its done callbacks: one field less). */
+  private _finalStatus(): number {
+    return this._state === CANCELLED ? Status.CANCELLED : this._failed ? statusOfError(this._exception) : Status.SUCCESS;
   }
 
   /** @internal (Runnable) a step runs the coroutine */
@@ -520,7 +523,18 @@ export class Task<T = unknown> extends Future<T> {
       return;
     }
     super._run();
-    this.status = this._finalStatus;
+    this.status = this._finalStatus();
+  }
+}
+
+/** Cancels its task when the signal aborts (an EventListener object: no closure per task). */
+class AbortListener {
+  constructor(
+    private readonly task: Task<unknown>,
+    readonly signal: AbortSignal,
+  ) {}
+  handleEvent(): void {
+    this.task.cancel(abortMessage(this.signal.reason));
   }
 }
 

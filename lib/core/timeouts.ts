@@ -1,5 +1,5 @@
 // Deadlines: waitFor(aw, ms) and timeout(ms, body), asyncio's wait_for and timeout().
-import { Future } from './future';
+import { Future, registerFutureClass } from './future';
 import { PENDING } from './events';
 import { validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -27,6 +27,10 @@ export class Timeout<T = unknown> extends Future<T> {
   /** @internal the task (or future) the deadline cancels */ _target: Future<unknown> | null = null;
   /** @internal cancelling() of the target before the deadline fired */ _cancellingBefore = 0;
   /** @internal */ _cancelRequested = false;
+
+  constructor(loop?: EventLoop) {
+    super(loop, TIMEOUT);
+  }
 
   /** The deadline in loop.time() ms, or null for none. */
   when(): number | null {
@@ -96,6 +100,9 @@ export class Timeout<T = unknown> extends Future<T> {
     this._copyStateFrom(target);
   }
 }
+
+// Registered: made without the prototype lookup an unregistered subclass takes (future.ts).
+const TIMEOUT = registerFutureClass(Timeout);
 
 function isTask(f: Future<unknown>): f is Task<unknown> {
   return typeof (f as Task<unknown>).cancelling === 'function';

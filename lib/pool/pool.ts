@@ -3,7 +3,7 @@
 // ever lets it pass `max`.
 import type { Future } from '../core/future';
 import { ensureFuture, isGenerator, isThenable, Task, type TaskOptions } from '../core/task';
-import { Future as FutureClass } from '../core/future';
+import { Future as FutureClass, registerFutureClass } from '../core/future';
 import { CancelledError, EventLoopError } from '../util/errors';
 import type { EventLoop } from '../core/loop';
 import { NOTHING, PoolBase, poolClosedError, type AcquireOptions } from './pool-base';
@@ -622,13 +622,16 @@ const EAGER_START: TaskOptions = Object.freeze({ eagerStart: true });
 
 class UseTask<R> extends Task<R> {
   constructor(body: Generator<unknown, R, unknown>, loop: EventLoop) {
-    super(body, EAGER_START, loop);
+    super(body, EAGER_START, loop, USE_TASK);
   }
 
   override [Symbol.iterator](): Iterator<FutureClass<R>, R, unknown> {
     return new FollowIter<R>(this) as unknown as Iterator<FutureClass<R>, R, unknown>;
   }
 }
+
+// Registered: made without the prototype lookup an unregistered subclass takes (future.ts).
+const USE_TASK = registerFutureClass(UseTask);
 
 class FollowIter<R> implements Iterator<unknown, R, unknown> {
   /** What the driving task was last given to wait on: a future the task waits on, or the task. */

@@ -421,3 +421,34 @@ test('an async-function task whose loop closed may still return: nothing throws,
   assert.deepEqual(errors, []);
   assert.deepEqual([t.done(), failing.done(), watched.done()], [false, false, false]);
 });
+
+test('tasks started in one pass each register their own awaits, and a callback after them runs in no task', async () => {
+  await run(async () => {
+    const loop = loopOf();
+    const futs = [loop.createFuture(), loop.createFuture(), loop.createFuture()];
+    const seen = [];
+    const tasks = futs.map((f, i) =>
+      loop.createTask(async () => {
+        seen.push(currentTask() === tasks[i]);
+        try {
+          await f;
+        } catch (e) {
+          return `${i} ${e.name}`;
+        }
+        seen.push(currentTask() === tasks[i]);
+        return `${i} done`;
+      }),
+    );
+    // Runs in the pass that runs the three first steps, after them.
+    loop.callSoon(() => seen.push(currentTask() === undefined));
+    await sleep(0);
+    assert.deepEqual(tasks.map(awaitedCount), [1, 1, 1]);
+    tasks[1].cancel();
+    futs[0].setResult(0);
+    futs[2].setResult(2);
+    assert.deepEqual(await gather(tasks), ['0 done', '1 CancelledError', '2 done']);
+    assert.equal(futs[1].cancelled(), true);
+    assert.equal(futs[0].cancelled() || futs[2].cancelled(), false);
+    assert.deepEqual(seen, [true, true, true, true, true, true]);
+  });
+});

@@ -224,6 +224,15 @@ test('status: init before the first step, in process while running, callback ban
   });
 });
 
+test('status: a task made from an already-started coroutine is in process from the start', async () => {
+  await run(async () => {
+    const t = loopOf().createTask((async () => { await sleep(1); return 2; })());
+    assert.equal(t.status, Status.IN_PROCESS);
+    assert.equal(await t, 2);
+    assert.equal(t.status, 0);
+  });
+});
+
 test('status: -125 cancelled, -110 TimeoutError, -errno for OS errors, err.status, else -999', async () => {
   await run(async () => {
     const mk = (fn) => loopOf().createTask(fn);
