@@ -90,16 +90,6 @@ const MICROTASK_PASSES = 64;
 // Up to this many slots, the ready queue keeps its capacity from pass to pass.
 const READY_CAPACITY_KEPT = 1 << 16;
 
-
-/**
- * Empties a finished pass's slots. Not Array.prototype.fill: in this V8 that is a C++ builtin,
- * entered through the runtime on every pass (~250 instructions for the pass of one runnable).
- * A function of its own, as _runReady (see there).
- */
-function clearSlots(q: Runnable[], n: number): void {
-  for (let i = 0; i < n; i++) q[i] = undefined as unknown as Runnable;
-}
-
 let bindingCache: Binding | null = null;
 function loadBinding(): Binding {
   // Lazy: futures, tasks and timers work without the native addon; only I/O needs it.
@@ -637,7 +627,7 @@ export class EventLoop {
       this._passSize = 0;
       // A burst's capacity is not kept (an empty array frees its backing store).
       if (n > READY_CAPACITY_KEPT) q.length = 0;
-      else clearSlots(q, n);
+      else clearSlots(q, 0, n);
       this._readySpare = q;
     }
     // A sink told of a short send may write again, into a new batch: that goes too.
