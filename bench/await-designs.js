@@ -80,22 +80,6 @@ async function timeIt(fn) {
 }
 
 (async () => {
-  // 1. hooks
-  const hookTimes = {};
-  for (let r = 0; r < 6; r++) {
-    for (const [name, installs] of Object.entries(hookSets)) {
-      const stops = installs.map((install) => install());
-      const ms = await timeIt(plainWork);
-      for (const stop of stops) stop();
-      if (r > 0) (hookTimes[name] ??= []).push(ms);
-    }
-  }
-  const base = median(hookTimes['no hook']);
-  console.log('plain-promise work with V8 promise hooks installed      ms (median of 5)  slowdown');
-  for (const [name, t] of Object.entries(hookTimes)) {
-    console.log(`  ${name.padEnd(34)} ${median(t).toFixed(1).padStart(8)}   ${((median(t) / base - 1) * 100).toFixed(1)}%`);
-  }
-
   // 2. await designs, each inside an async-function task (as user code runs)
   const designs = {
     'native promise': async () => {
@@ -224,4 +208,22 @@ async function timeIt(fn) {
   const node = median(switchTimes['await setImmediate (Node)']);
   console.log('\ntask switch, taken apart                      CPU ns per switch (median of 5)  setImmediate / it');
   for (const [name, t] of Object.entries(switchTimes)) console.log(`  ${name.padEnd(42)} ${median(t).toFixed(0).padStart(6)}   ${(node / median(t)).toFixed(2)}x`);
+  // 1. hooks, measured last: once any promise hook has been installed (even removed again), V8
+  // takes its slower promise paths for the rest of the process, which slowed the native floors of
+  // the sections above by about a third and made every design look closer to them.
+  const hookTimes = {};
+  for (let r = 0; r < 6; r++) {
+    for (const [name, installs] of Object.entries(hookSets)) {
+      const stops = installs.map((install) => install());
+      const ms = await timeIt(plainWork);
+      for (const stop of stops) stop();
+      if (r > 0) (hookTimes[name] ??= []).push(ms);
+    }
+  }
+  const base = median(hookTimes['no hook']);
+  console.log('\nplain-promise work with V8 promise hooks installed      ms (median of 5)  slowdown');
+  for (const [name, t] of Object.entries(hookTimes)) {
+    console.log(`  ${name.padEnd(34)} ${median(t).toFixed(1).padStart(8)}   ${((median(t) / base - 1) * 100).toFixed(1)}%`);
+  }
+
 })();
