@@ -73,6 +73,8 @@ test(`the main demo: API, dashboard, scanner and workers; SIGINT stops it with e
     assert.match(stderr, /INFO {2}stopping, on SIGINT/);
   } finally {
     clearTimeout(guard);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
   }
 });
 
@@ -103,11 +105,17 @@ test('npm run demo -- --redis URL: two demos on one Redis share the queue and th
     const health = await getJson(`${a}/health`);
     assert.equal(health.body.queue, 'redis');
     assert.match(demos[0].out().stdout, /^on Redis redis:\/\/127\.0\.0\.1:\d+, queue demo/m);
-    // One scanner holds the lease; the other stands by.
-    const states = [(await getJson(`${a}/health`)).body.scanner, (await getJson(`${b}/health`)).body.scanner].sort();
+    // One scanner holds the lease; the other stands by. Both report standby until their first
+    // lease request is answered, which may come after the API listens.
+    const deadline = Date.now() + 30_000;
+    let states;
+    for (;;) {
+      states = [(await getJson(`${a}/health`)).body.scanner, (await getJson(`${b}/health`)).body.scanner].sort();
+      if (states.includes('active') || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50)); // a poll interval, not a synchronisation point
+    }
     assert.deepEqual(states, ['active', 'standby']);
     // The scanned runs finish (resize succeeds every time) and both demos list the same runs.
-    const deadline = Date.now() + 30_000;
     let listA;
     for (;;) {
       listA = (await getJson(`${a}/runs?task=resize&category=success&limit=5`)).body;
@@ -126,6 +134,9 @@ test('npm run demo -- --redis URL: two demos on one Redis share the queue and th
     }
   } finally {
     clearTimeout(guard);
+    // A failed assertion leaves the demos running: they must not outlive the test.
+    for (const d of demos) if (d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGKILL');
+    await Promise.all(demos.map((d) => d.exited));
     await redis.stop();
   }
 });
