@@ -31,6 +31,7 @@
 //     at every flush: a sink whose remembered generation still matches has bytes in the batch.
 //     loop._flushSends() sends the batch now (for a sink that must order a close or a direct
 //     send after it).
+import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { CancelledError, EventLoopError } from '../util/errors';
 import { Future } from './future';
