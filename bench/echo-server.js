@@ -1,8 +1,10 @@
 'use strict';
 // The evloop echo server of the echo rig (`npm run bench:echo`, bench/echo/run.js), on the
 // public API only.
-// usage: node bench/echo-server.js --port N [--api protocol|streams|async] [--backend auto|epoll|poll|select]
+// usage: node bench/echo-server.js --port N [--api protocol|buffered|streams|async] [--backend auto|epoll|poll|select]
 //   --api protocol (default): a Protocol whose dataReceived writes the chunk straight back.
+//   --api buffered: a BufferedProtocol (asyncio's getBuffer/bufferUpdated): reads land in one
+//     buffer per connection that the protocol reuses, instead of fresh memory per read.
 //   --api streams: startServer with a generator coroutine per client: read, write, drain.
 //   --api async: the same client handler as an async function (await read, write, await drain).
 // --port 0 picks a free port; the chosen one is printed as "listening on 127.0.0.1:PORT".
@@ -17,8 +19,8 @@ function option(name, fallback) {
 const port = Number(option('--port', NaN));
 const api = option('--api', 'protocol');
 const backend = option('--backend', 'auto');
-if (!Number.isInteger(port) || port < 0 || port > 65535 || !['protocol', 'streams', 'async'].includes(api)) {
-  console.error('usage: node bench/echo-server.js --port N [--api protocol|streams|async] [--backend auto|epoll|poll|select]');
+if (!Number.isInteger(port) || port < 0 || port > 65535 || !['protocol', 'buffered', 'streams', 'async'].includes(api)) {
+  console.error('usage: node bench/echo-server.js --port N [--api protocol|buffered|streams|async] [--backend auto|epoll|poll|select]');
   process.exit(2);
 }
 
@@ -37,6 +39,21 @@ class EchoProtocol {
   }
   resumeWriting() {
     this.transport.resumeReading();
+  }
+}
+
+// The transport copies whatever the kernel does not take at once, so the buffer is free again
+// when write() returns.
+class BufferedEchoProtocol extends EchoProtocol {
+  connectionMade(transport) {
+    super.connectionMade(transport);
+    this.buffer = Buffer.allocUnsafe(256 * 1024);
+  }
+  getBuffer() {
+    return this.buffer;
+  }
+  bufferUpdated(n) {
+    this.transport.write(this.buffer.subarray(0, n));
   }
 }
 
@@ -67,8 +84,8 @@ const handlers = { streams: echoClient, async: echoClientAsync };
 function* main() {
   const loop = getRunningLoop();
   const server =
-    api === 'protocol'
-      ? yield* loop.createServer(() => new EchoProtocol(), '127.0.0.1', port, { backlog: 1024 })
+    api === 'protocol' || api === 'buffered'
+      ? yield* loop.createServer(() => (api === 'buffered' ? new BufferedEchoProtocol() : new EchoProtocol()), '127.0.0.1', port, { backlog: 1024 })
       : yield* startServer(handlers[api], '127.0.0.1', port, { backlog: 1024 });
   console.log(`listening on 127.0.0.1:${server.address().port} (${api} api)`);
   const stopped = loop.createFuture();

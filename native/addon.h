@@ -141,8 +141,11 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   int RegisterArgs(const Napi::CallbackInfo& info, bool with_events, int* events);
   template <typename Change>
   Napi::Value ChangeInterest(napi_env env, Change change);
+  // The batch arrays' memory, or nullptr once JS detached their buffer (transferred it away).
   int32_t* EventsBuffer(napi_env env);
-  int32_t* Int32Data(napi_env env, const Napi::Reference<Napi::TypedArray>& ref, size_t min_length);
+  int32_t* ReadsBuffer(napi_env env);
+  bool Detached(napi_env env, const Napi::Reference<Napi::ArrayBuffer>& ref) const;
+  bool SlabLive(napi_env env) const;
   // Registration with kAutoRead: the backend gets the READ|WRITE part, the wrapper keeps the flag.
   int ApplyInterest(int fd, int events, bool add);
   void SetAutoRead(int fd, bool on);
@@ -177,11 +180,21 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   bool self_ref_ = false;
   bool env_torn_down_ = false;  // no napi calls from the destructor once the env is going
 
+  // `.events` and `.reads` are two views of one ArrayBuffer the wrapper made (never resizable):
+  // their memory is looked up once, and a batch only asks whether that buffer was detached
+  // (napi_get_typedarray_info per array per batch cost ~800 instructions).
   Napi::Reference<Napi::TypedArray> events_;
   // Auto-read: per entry (offset, length) in `.reads`, whose last slot is the slab cursor. The
   // slab belongs to JS; the wrapper writes only past the cursor, so views JS handed out stay put.
   Napi::Reference<Napi::TypedArray> reads_;
+  Napi::Reference<Napi::ArrayBuffer> batch_buffer_;
+  int32_t* events_data_ = nullptr;
+  int32_t* reads_data_ = nullptr;
+  // The slab's memory as setReadSlab found it; its ArrayBuffer is checked once per batch (SlabLive).
   Napi::Reference<Napi::TypedArray> slab_;
+  Napi::Reference<Napi::ArrayBuffer> slab_buffer_;
+  uint8_t* slab_data_ = nullptr;
+  size_t slab_size_ = 0;
   size_t slab_used_ = 0;
   size_t min_read_ = 0;
   size_t max_read_ = 0;

@@ -129,13 +129,18 @@ PollerWrap::PollerWrap(const Napi::CallbackInfo& info)
   backend_ = CreateBackend(name, &err);
   if (!backend_) ThrowErrno(env, err, name == "epoll" ? "epoll_create1" : name.c_str());
 
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, sizeof(int32_t) * 2 * kCapacity);
-  Napi::Int32Array events = Napi::Int32Array::New(env, 2 * kCapacity, buffer, 0);
+  const size_t events_length = 2 * static_cast<size_t>(kCapacity);
+  const size_t reads_length = 2 * static_cast<size_t>(kCapacity) + 1;
+  Napi::ArrayBuffer buffer =
+      Napi::ArrayBuffer::New(env, sizeof(int32_t) * (events_length + reads_length));
+  Napi::Int32Array events = Napi::Int32Array::New(env, events_length, buffer, 0);
   events_ = Napi::Persistent(static_cast<Napi::TypedArray>(events));
-  Napi::ArrayBuffer read_buffer =
-      Napi::ArrayBuffer::New(env, sizeof(int32_t) * (2 * kCapacity + 1));
-  Napi::Int32Array reads = Napi::Int32Array::New(env, 2 * kCapacity + 1, read_buffer, 0);
+  Napi::Int32Array reads =
+      Napi::Int32Array::New(env, reads_length, buffer, sizeof(int32_t) * events_length);
   reads_ = Napi::Persistent(static_cast<Napi::TypedArray>(reads));
+  batch_buffer_ = Napi::Persistent(buffer);
+  events_data_ = static_cast<int32_t*>(buffer.Data());
+  reads_data_ = events_data_ + events_length;
 
   if (napi_get_uv_event_loop(env, &loop_) != napi_ok) {
     backend_->Close();
@@ -176,12 +181,25 @@ Napi::Value PollerWrap::SetReadSlab(const Napi::CallbackInfo& info) {
   RequireOpen(env);
   if (IsUndefinedOrNull(env, info[0])) {
     slab_.Reset();
+    slab_buffer_.Reset();
+    slab_data_ = nullptr;
+    slab_size_ = 0;
     slab_used_ = 0;
     return info.Env().Undefined();
   }
   uint8_t* data;
   size_t length;
   ArgBytes(env, info[0], "slab", &data, &length);
+  // The memory is kept from here on and checked once per batch against its ArrayBuffer (see
+  // SlabLive): that takes a plain ArrayBuffer, not a SharedArrayBuffer.
+  napi_value array_buffer = nullptr;
+  bool is_array_buffer = false;
+  if (napi_get_typedarray_info(env, info[0], nullptr, nullptr, nullptr, &array_buffer, nullptr) !=
+          napi_ok ||
+      napi_is_arraybuffer(env, array_buffer, &is_array_buffer) != napi_ok || !is_array_buffer) {
+    ThrowTypeError(info.Env(), "ERR_INVALID_ARG_TYPE",
+                   "The \"slab\" argument must be a Buffer or Uint8Array over an ArrayBuffer");
+  }
   size_t min_read = static_cast<size_t>(ArgInt(env, info[1], "minRead", 1, INT32_MAX));
   size_t max_read = static_cast<size_t>(
       ArgInt(env, info[2], "maxRead", static_cast<int64_t>(min_read), INT32_MAX));
@@ -190,10 +208,13 @@ Napi::Value PollerWrap::SetReadSlab(const Napi::CallbackInfo& info) {
                     "The value of \"slab.length\" is out of range. It must be < 2 ** 31");
   }
   slab_ = Napi::Persistent(info[0].As<Napi::TypedArray>());
+  slab_buffer_ = Napi::Persistent(Napi::ArrayBuffer(env, array_buffer));
+  slab_data_ = data;
+  slab_size_ = length;
   slab_used_ = 0;
   min_read_ = min_read;
   max_read_ = max_read;
-  int32_t* reads = Int32Data(env, reads_, 2 * kCapacity + 1);
+  int32_t* reads = ReadsBuffer(env);
   if (reads != nullptr) reads[2 * kCapacity] = 0;
   return info.Env().Undefined();
 }
@@ -315,29 +336,44 @@ void PollerWrap::ForgetFd(int fd) {
   if (registered) UpdateRef();
 }
 
-int32_t* PollerWrap::Int32Data(napi_env env, const Napi::Reference<Napi::TypedArray>& ref,
-                               size_t min_length) {
-  if (ref.IsEmpty()) return nullptr;
-  napi_value array = ref.Value();
-  napi_typedarray_type type;
+// The slab's memory as cached is still all there: not detached (transferred away) and, for a
+// resizable buffer, not shrunk. One reference lookup and one cheap info call per batch.
+bool PollerWrap::SlabLive(napi_env env) const {
+  if (slab_data_ == nullptr || slab_buffer_.IsEmpty()) return false;
+  napi_value value = nullptr;
+  void* base = nullptr;
   size_t length = 0;
-  void* data = nullptr;
-  if (array == nullptr ||
-      napi_get_typedarray_info(env, array, &type, &length, &data, nullptr, nullptr) != napi_ok ||
-      length < min_length) {
-    return nullptr;  // the buffer was detached (transferred away): nowhere safe to write
+  if (napi_get_reference_value(env, slab_buffer_, &value) != napi_ok || value == nullptr ||
+      napi_get_arraybuffer_info(env, value, &base, &length) != napi_ok || base == nullptr) {
+    return false;
   }
-  return static_cast<int32_t*>(data);
+  const uint8_t* start = static_cast<const uint8_t*>(base);
+  return slab_data_ >= start && slab_data_ + slab_size_ <= start + length;
+}
+
+bool PollerWrap::Detached(napi_env env, const Napi::Reference<Napi::ArrayBuffer>& ref) const {
+  if (ref.IsEmpty()) return true;
+  napi_value value = nullptr;
+  bool detached = true;
+  if (napi_get_reference_value(env, ref, &value) != napi_ok || value == nullptr ||
+      napi_is_detached_arraybuffer(env, value, &detached) != napi_ok) {
+    return true;
+  }
+  return detached;
 }
 
 int32_t* PollerWrap::EventsBuffer(napi_env env) {
-  return Int32Data(env, events_, 2 * static_cast<size_t>(kCapacity));
+  return Detached(env, batch_buffer_) ? nullptr : events_data_;
 }
 
+int32_t* PollerWrap::ReadsBuffer(napi_env env) {
+  return Detached(env, batch_buffer_) ? nullptr : reads_data_;
+}
+
+// `out` is events_data_, already checked this batch: `.reads` shares its buffer.
 void PollerWrap::ReadBatch(int32_t* out, int n) {
   if (auto_read_.empty() || n <= 0) return;
-  int32_t* reads = Int32Data(env_, reads_, 2 * kCapacity + 1);
-  if (reads == nullptr) return;
+  int32_t* reads = reads_data_;
   uint8_t* slab = nullptr;
   size_t slab_size = 0;
   bool slab_looked_up = false;
@@ -347,15 +383,10 @@ void PollerWrap::ReadBatch(int32_t* out, int n) {
     if (AutoRead(fd) && (out[2 * i + 1] & (kRead | kError | kHup)) != 0) {
       if (!slab_looked_up) {
         slab_looked_up = true;
-        napi_value value = slab_.IsEmpty() ? nullptr : static_cast<napi_value>(slab_.Value());
-        napi_typedarray_type type;
-        void* data = nullptr;
-        if (value == nullptr || napi_get_typedarray_info(env_, value, &type, &slab_size, &data,
-                                                         nullptr, nullptr) != napi_ok ||
-            type != napi_uint8_array) {
-          slab_size = 0;
+        if (SlabLive(env_)) {
+          slab = slab_data_;
+          slab_size = slab_size_;
         }
-        slab = static_cast<uint8_t*>(data);
         if (slab_used_ > slab_size) slab_used_ = slab_size;  // detached or shrunk: nothing left
       }
       size_t room = slab_size - slab_used_;

@@ -51,6 +51,7 @@ const SCENARIOS = [
 const node = (file, ...args) => () => ({ file: process.execPath, args: [path.join(ROOT, 'bench', file), ...args, '--port', '0'] });
 const SERVERS = [
   { name: 'evloop', about: 'evloop Protocol (bench/echo-server.js)', start: node('echo-server.js') },
+  { name: 'evloop-buffered', about: 'evloop BufferedProtocol, one reused buffer per connection (--api buffered)', start: node('echo-server.js', '--api', 'buffered') },
   { name: 'evloop-streams', about: 'evloop streams, generator per client (--api streams)', start: node('echo-server.js', '--api', 'streams') },
   { name: 'evloop-async', about: 'evloop streams, async function per client (--api async)', start: node('echo-server.js', '--api', 'async') },
   // Before/after in one run: EVLOOP_BASE=/path/to/another/evloop/checkout (built) serves the

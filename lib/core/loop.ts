@@ -31,6 +31,7 @@
 //     at every flush: a sink whose remembered generation still matches has bytes in the batch.
 //     loop._flushSends() sends the batch now (for a sink that must order a close or a direct
 //     send after it).
+import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { CancelledError, EventLoopError } from '../util/errors';
 import { Future } from './future';
@@ -136,11 +137,17 @@ export class EventLoop {
   private _interest: number[] = [];
   private _sinks: (AutoReadSink | undefined)[] = [];
   private _poller: NativePoller | null = null;
+  // The poller's batch arrays, kept: `poller.events` is a native getter call.
+  private _events: Int32Array | null = null;
   private _reads: Int32Array | null = null;
   private _slab: Buffer | null = null;
   // The pass's queued sends: bytes in _sendBuf, entries [fd, offset, length, result] in _sendOps.
   private _sendBuf: Buffer | null = null;
   private _sendOps: Int32Array | null = null;
+  // Their ArrayBuffers, which is what sendBatch is handed: native reads an ArrayBuffer's memory
+  // far cheaper than a typed array's.
+  private _sendBufBytes: ArrayBuffer | null = null;
+  private _sendOpsBytes: ArrayBuffer | null = null;
   private _sendSinks: (SendSink | undefined)[] = [];
   private _sendCount = 0;
   private _sendUsed = 0;
@@ -336,8 +343,11 @@ export class EventLoop {
       n = 0;
     }
     if (this._sendBuf === null) {
-      this._sendBuf = Buffer.allocUnsafe(SEND_BUFFER_SIZE);
-      this._sendOps = new Int32Array(4 * SEND_BATCH_ENTRIES);
+      // Views of whole ArrayBuffers (offset 0), so offsets into the views are offsets into them.
+      this._sendBufBytes = new ArrayBuffer(SEND_BUFFER_SIZE);
+      this._sendOpsBytes = new ArrayBuffer(4 * 4 * SEND_BATCH_ENTRIES);
+      this._sendBuf = Buffer.from(this._sendBufBytes);
+      this._sendOps = new Int32Array(this._sendOpsBytes);
     }
     // Outside a pass (an async function resumed after it, plain Node code), the batch goes in a
     // microtask queued behind the continuations already waiting: those the same I/O batch woke.
@@ -378,7 +388,7 @@ export class EventLoop {
     this._sendGen++;
     this._sendCount = 0;
     this._sendUsed = 0;
-    let incomplete = loadBinding().sendBatch(buf, ops, n);
+    let incomplete = loadBinding().sendBatch(this._sendBufBytes!, this._sendOpsBytes!, n);
     const sinks = this._sendSinks;
     for (let i = 0; i < n && incomplete !== 0; i++) {
       const o = 4 * i;
@@ -467,6 +477,7 @@ export class EventLoop {
     const name = this._backend === 'auto' ? binding.backends[0]! : this._backend;
     const poller = new binding.Poller(name);
     this._poller = poller;
+    this._events = poller.events;
     this._reads = poller.reads;
     if (this._running) poller.start(this._onIO);
     return poller;
@@ -482,7 +493,7 @@ export class EventLoop {
   };
 
   private _dispatchIO(n: number): void {
-    const ev = this._poller!.events;
+    const ev = this._events!;
     const reads = this._reads!;
     const readers = this._readers;
     const writers = this._writers;
@@ -823,6 +834,7 @@ export class EventLoop {
     if (this._poller !== null) {
       this._poller.close();
       this._poller = null;
+      this._events = null;
       this._reads = null;
     }
   }

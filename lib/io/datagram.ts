@@ -1,4 +1,5 @@
 // UDP endpoints (asyncio's create_datagram_endpoint and _SelectorDatagramTransport).
+import { Buffer } from 'node:buffer';
 import { binding, type SocketAddress } from '../native/binding';
 import { domainOf, lookupAll, normalizeAddress, validateFamily, errorWithAddress, type AddressInput, type ResolvedAddress } from './address';
 import { releaseFd, validateBytes } from './transports';

@@ -3,6 +3,7 @@
 // each transport is half of a socket transport: the read side hands bytes to the protocol and
 // can pause; the write side buffers, keeps the protocol under its water marks, and flushes
 // before it closes. Reads share the socket transports' slab.
+import { Buffer } from 'node:buffer';
 import { binding } from '../native/binding';
 import { EventLoop } from '../core/loop';
 import type { Future } from '../core/future';

@@ -7,6 +7,7 @@
 // recvInto, recvfrom, accept) and one write-side operation (sendall, sendto, connect); a
 // second one throws ERR_SOCKET_BUSY, as asyncio does since 3.12 (two readers of one byte
 // stream would each get an unpredictable share of it).
+import { Buffer } from 'node:buffer';
 import { EventLoop } from '../core/loop';
 import type { Future } from '../core/future';
 import type { Handle } from '../core/handles';

@@ -3,6 +3,7 @@
 // an in-memory duplex, the "wire", whose bytes come from and go to the raw SocketTransport.
 // Node's TLSSocket gives us, unchanged, its certificate checks, its error codes and every
 // option name of tls.connect / tls.createSecureContext (docs/tls.md says why not the addon).
+import { Buffer } from 'node:buffer';
 import * as tls from 'tls';
 import { isIP, Socket as NetSocket } from 'net';
 import { Duplex } from 'stream';

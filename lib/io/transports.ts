@@ -3,6 +3,7 @@
 // the native batch has already read it into the loop's slab and the transport only hands the view
 // on; per message the hot path is then one send through the binding, with no closure, promise or
 // exception on the way. Readiness arrives once per batch through the loop's reader/writer handles.
+import { Buffer } from 'node:buffer'; // not the global: that is an accessor in Node 20 (see streams.ts)
 import { MAX_READ, MIN_READ, READ_WOULD_BLOCK, SLAB_SIZE, binding, type SocketAddress } from '../native/binding';
 import { isBufferedProtocol, type BufferedProtocolLike, type ProtocolLike } from './protocols';
 import type { FutureLike, IoLoop, Transport, WriteBufferLimits } from './transport-types';

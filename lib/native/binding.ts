@@ -97,7 +97,8 @@ export interface Binding {
   recv(fd: number, buf: Uint8Array, offset: number, length: number): number;
   send(fd: number, buf: Uint8Array, offset: number, length: number): number;
   writev(fd: number, buffers: Uint8Array[]): number;
-  sendBatch(buf: Uint8Array, ops: Int32Array, count: number): number;
+  /** `buf` / `ops` may be the ArrayBuffers under the views (cheaper to read natively). */
+  sendBatch(buf: Uint8Array | ArrayBuffer, ops: Int32Array | ArrayBuffer, count: number): number;
   sendto(fd: number, buf: Uint8Array, offset: number, length: number, host?: string, port?: number): number;
   recvfrom(fd: number, buf: Uint8Array, offset: number, length: number): RecvFromResult | -1;
   shutdown(fd: number, how: 0 | 1 | 2): void;

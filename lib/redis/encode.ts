@@ -1,6 +1,7 @@
 // Commands as RESP arrays of bulk strings. A pipeline is built as one JS string (V8 concatenates
 // it as a rope) and turned into bytes once, so a batch of commands costs one Buffer and one write;
 // Buffer arguments are joined in between the string's pieces.
+import { Buffer } from 'node:buffer';
 import { invalidArgType, invalidArgValue } from '../util/validate';
 
 export type CommandArg = string | Buffer | Uint8Array | number | bigint;

@@ -2,6 +2,7 @@
 // whole replies inside one chunk — runs straight through the chunk with no copy; a reply split
 // across chunks resumes where it stopped (open arrays live on a frame stack, so a large array
 // is never re-parsed), and a large bulk string collects its chunks and is joined once.
+import { Buffer } from 'node:buffer';
 import { RedisConnectionError, RedisError } from '../util/errors';
 
 const CR = 13;

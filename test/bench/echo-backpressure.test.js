@@ -15,6 +15,7 @@ const path = require('node:path');
 const BENCH = path.join(__dirname, '..', '..', 'bench');
 const SERVERS = {
   'echo-server.js --api protocol': [path.join(BENCH, 'echo-server.js'), '--api', 'protocol'],
+  'echo-server.js --api buffered': [path.join(BENCH, 'echo-server.js'), '--api', 'buffered'],
   'echo-server.js --api streams': [path.join(BENCH, 'echo-server.js'), '--api', 'streams'],
   'echo-server.js --api async': [path.join(BENCH, 'echo-server.js'), '--api', 'async'],
   'net-echo-server.js': [path.join(BENCH, 'net-echo-server.js')],

@@ -102,6 +102,41 @@ for (const backend of binding.backends) {
       closeAll(a, b);
     });
 
+    it('never writes to a slab that was transferred away or shrunk, nor to detached batch arrays', () => {
+      const [a, b] = binding.socketpair('stream');
+      let p = new binding.Poller(backend);
+      p.add(a, READ | AUTO_READ);
+      assert.throws(() => p.setReadSlab(new Uint8Array(new SharedArrayBuffer(64)), 1, 64), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+      // Transferred: the memory belongs to the receiver now.
+      const slab = Buffer.alloc(64);
+      p.setReadSlab(slab, 1, 64);
+      const moved = structuredClone(slab.buffer, { transfer: [slab.buffer] });
+      binding.send(b, Buffer.from('abc'), 0, 3);
+      assert.equal(batch(p).get(a).length, READ_NOT_DONE);
+      assert.deepEqual([...new Uint8Array(moved, 0, 3)], [0, 0, 0]);
+      // Shrunk under a fixed-length view: the view's bytes are gone.
+      const resizable = new ArrayBuffer(64, { maxByteLength: 64 });
+      p.setReadSlab(new Uint8Array(resizable, 0, 64), 1, 64);
+      resizable.resize(2);
+      assert.equal(batch(p).get(a).length, READ_NOT_DONE);
+      resizable.resize(64);
+      assert.deepEqual(batch(p).get(a), { events: READ, offset: 0, length: 3 });
+      assert.equal(Buffer.from(resizable, 0, 3).toString('latin1'), 'abc');
+      // The batch arrays share one buffer; once it is detached nothing is written to it.
+      binding.send(b, Buffer.from('def'), 0, 3);
+      structuredClone(p.events.buffer, { transfer: [p.events.buffer] });
+      assert.equal(p.reads.length, 0);
+      assert.throws(() => p.wait(0), { code: 'ERR_INVALID_STATE' });
+      p.close();
+      // A fresh poller still finds the bytes in the kernel.
+      p = new binding.Poller(backend);
+      p.setReadSlab(Buffer.alloc(16), 1, 16);
+      p.add(a, READ | AUTO_READ);
+      assert.deepEqual(batch(p).get(a), { events: READ, offset: 0, length: 3 });
+      p.close();
+      closeAll(a, b);
+    });
+
     it('bulk reads stay big: a 256 KiB read in one entry', () => {
       const p = new binding.Poller(backend);
       const slab = Buffer.alloc(512 * 1024);

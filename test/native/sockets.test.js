@@ -308,6 +308,24 @@ describe('sendBatch', () => {
     closeAll(a, b);
   });
 
+  it('takes the ArrayBuffers under buf and ops as well (what the loop passes)', () => {
+    const [a, b] = binding.socketpair('stream');
+    const bytes = new ArrayBuffer(16);
+    Buffer.from(bytes).write('abcdefgh', 'latin1');
+    const o = ops([a, 2, 3], [a, 0, 2]);
+    assert.equal(binding.sendBatch(bytes, o.buffer, 2), 0);
+    assert.deepEqual([o[3], o[7]], [3, 2]);
+    const got = Buffer.alloc(8);
+    assert.equal(binding.recv(b, got, 0, 8), 5);
+    assert.equal(got.toString('latin1', 0, 5), 'cdeab');
+    // An ArrayBuffer of ops holds byteLength / 16 entries; a window outside buf sends nothing.
+    assert.throws(() => binding.sendBatch(bytes, new ArrayBuffer(16), 2), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => binding.sendBatch(bytes, ops([a, 10, 7]).buffer, 1), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => binding.sendBatch(new SharedArrayBuffer(8), o.buffer, 1), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    assert.equal(binding.recv(b, got, 0, 8), -1, 'nothing more was sent');
+    closeAll(a, b);
+  });
+
   it('writes an owned pipe with write(2)', () => {
     const [r, w] = binding.pipe();
     const o = ops([w, 0, 4]);

@@ -2,6 +2,7 @@
 // declared Content-Length over it is refused before a byte of body is read, and a chunked body is
 // refused the moment it crosses the limit; what the client sends after that is read and dropped
 // (never kept) so that it can still read the 413, up to a bound past which the socket is closed.
+import { Buffer } from 'node:buffer';
 import type { IncomingMessage } from 'http';
 import { invalidArgType } from '../../util/validate';
 import { httpError } from './http-error';

@@ -2,6 +2,7 @@
 // memory, and every change reported by the operations layer drops the answers it can affect, so a
 // finished run shows at once whatever the TTL. An entry keeps its answer already serialised, so a
 // hit is one Map lookup and one write: that is what makes a hot `GET /runs` cheap.
+import { Buffer } from 'node:buffer';
 import type { OpsChange } from '../types';
 
 /** What an answer depends on; a change to any of these drops it. */

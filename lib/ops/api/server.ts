@@ -1,6 +1,7 @@
 // The REST API and dashboard over Node's `http`: routes from routes.ts, cached query answers from
 // cache.ts, bodies read under a limit by body.ts. A cache hit is answered before routing: only
 // valid GET answers are ever stored, so a stored key is a valid request.
+import { Buffer } from 'node:buffer';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'http';
 import type { AddressInfo, Socket } from 'net';
 import { toLogger, type Logger } from '../../util/logger';
