@@ -12,7 +12,6 @@ import type { AbstractEventLoop as EventLoop } from './events';
 import type { TimerHandle, TimerOwner } from './handles';
 import type { QueuedTimer } from './timer-queue';
 
-export { ensureFuture };
 
 /** What the combinators accept: an evloop Future or Task, a promise, or a generator coroutine. */
 export type Awaitable<T = unknown> = PromiseLike<T> | Generator<unknown, T, any>;

@@ -25,7 +25,6 @@ export function appendCallback(cbs: Callbacks, cb: (fut: any) => void): Callback
 }
 export type DoneCallback<F> = (fut: F) => void;
 
-export { PENDING, CANCELLED, FINISHED };
 const STATE_NAMES: readonly FutureState[] = ['PENDING', 'CANCELLED', 'FINISHED'];
 
 // Debug mode only: an exception nobody looked at is reported when its future is collected.

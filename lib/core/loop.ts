@@ -33,7 +33,7 @@
 //     send after it).
 import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
-import { CancelledError, EventLoopError } from '../util/errors';
+import { EventLoopError } from '../util/errors';
 import { Future } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
 import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
@@ -908,4 +908,3 @@ export function getRunningLoop(): EventLoop {
   return runningLoop() as EventLoop;
 }
 
-export { CancelledError };
