@@ -72,7 +72,13 @@ class FutureIter<T> implements Iterator<Future<T>, T, unknown> {
   }
 }
 
-export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T>> {
+/**
+ * A Future's state and methods. Future itself (below) adds only its constructor and what V8 reads
+ * at `await`: V8 looks `constructor` up on the future at every `await` (see makeAwaitable), and
+ * that lookup costs with the size of each object it searches (callgrind: ~100 instructions
+ * per await with the ~30 methods on the same prototype as the accessor).
+ */
+export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<Future<T>> {
   // Declared only: initFields (below) sets them, in this order, for every class.
   /** @internal */ declare _state: number;
   /** @internal */ declare _result: T | undefined;
@@ -93,41 +99,6 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
   /** @internal */ declare _resolveNative: (v: unknown) => void;
   /** @internal */ declare _rejectNative: (e: unknown) => void;
   /** @internal the class name (the prototype's `constructor` is the accessor below) */ declare _className: string;
-
-  /**
-   * @param fieldsKind @internal what registerFutureClass() gave the subclass calling: its own
-   * copy of the field initializer, found without a lookup on the prototype (see there).
-   */
-  constructor(loop?: AbstractEventLoop, fieldsKind?: number) {
-    super(captureResolvers);
-    // The number is the class's only when it is the class being made: a subclass of it (a
-    // user's `class MyTask extends Task`) needs its own prototype made awaitable.
-    let init = fieldsKind !== undefined && KIND_CLASSES[fieldsKind] === new.target ? KIND_INITS[fieldsKind] : undefined;
-    if (init === undefined) {
-      if (new.target === Future) {
-        init = futureInit;
-      } else {
-        const proto = new.target.prototype as unknown as AwaitableProto;
-        if (proto[OWN] !== proto) makeAwaitable(proto, new.target);
-        init = proto[INIT_FIELDS];
-      }
-    }
-    init.call(this, capturedResolve!, capturedReject!, loop === undefined ? getRunningLoop() : loop);
-    // The resolving functions hold the promise: left here they would keep the last future alive.
-    capturedResolve = capturedReject = null;
-    if (PARSER_ESTIMATE_ONLY) {
-      // Never runs. V8 sizes a class's objects by the `this.x =` it sees in the constructors:
-      // without these, fields set by initFields would spill out of the object.
-      this._state = PENDING;
-      this._result = this._exception = this._cancelMessage = undefined;
-      this._failed = this._tracked = this._yieldResume = this._observed = false;
-      this._loop = loop!;
-      this._callbacks = this._scheduled = null;
-      this._cancelledExc = null;
-      this._awaiter = null;
-      this._resolveNative = this._rejectNative = noop;
-    }
-  }
 
   getLoop(): AbstractEventLoop {
     return this._loop;
@@ -388,6 +359,43 @@ export class Future<T = unknown> extends Promise<T> implements Iterable<Future<T
       this._setException(src._exception);
     } else {
       this.setResult(src._result as T);
+    }
+  }
+}
+
+export class Future<T = unknown> extends FutureMethods<T> {
+  /**
+   * @param fieldsKind @internal what registerFutureClass() gave the subclass calling: its own
+   * copy of the field initializer, found without a lookup on the prototype (see there).
+   */
+  constructor(loop?: AbstractEventLoop, fieldsKind?: number) {
+    super(captureResolvers);
+    // The number is the class's only when it is the class being made: a subclass of it (a
+    // user's `class MyTask extends Task`) needs its own prototype made awaitable.
+    let init = fieldsKind !== undefined && KIND_CLASSES[fieldsKind] === new.target ? KIND_INITS[fieldsKind] : undefined;
+    if (init === undefined) {
+      if (new.target === Future) {
+        init = futureInit;
+      } else {
+        const proto = new.target.prototype as unknown as AwaitableProto;
+        if (proto[OWN] !== proto) makeAwaitable(proto, new.target);
+        init = proto[INIT_FIELDS];
+      }
+    }
+    init.call(this, capturedResolve!, capturedReject!, loop === undefined ? getRunningLoop() : loop);
+    // The resolving functions hold the promise: left here they would keep the last future alive.
+    capturedResolve = capturedReject = null;
+    if (PARSER_ESTIMATE_ONLY) {
+      // Never runs. V8 sizes a class's objects by the `this.x =` it sees in the constructors:
+      // without these, fields set by initFields would spill out of the object.
+      this._state = PENDING;
+      this._result = this._exception = this._cancelMessage = undefined;
+      this._failed = this._tracked = this._yieldResume = this._observed = false;
+      this._loop = loop!;
+      this._callbacks = this._scheduled = null;
+      this._cancelledExc = null;
+      this._awaiter = null;
+      this._resolveNative = this._rejectNative = noop;
     }
   }
 }
