@@ -2,7 +2,7 @@
 // yield*-ed and cancelled alike.
 // Imported, not the global: the global `performance` is an accessor, a getter call per read.
 import { performance } from 'node:perf_hooks';
-import { Future, oneOrManyHolds, onlySettlesNative, registerFutureClass } from './future';
+import { Future, oneOrManyHolds, onlySettlesNative, registerFutureClass, YIELD_RESUME } from './future';
 import { PENDING, FINISHED } from './events';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -47,6 +47,8 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
   /** @internal the timer queue holding it (see QueuedTimer) */ _queue: TimerOwner | null = null;
 
   override cancel(msg?: string): boolean {
+    // The value waiting in _result is no cancel's CancelledError (see Future._result).
+    if (this._state === PENDING) this._result = undefined;
     if (this._queue !== null && !this._cancelled) {
       this._cancelled = true;
       this._queue.cancelled++;
@@ -87,7 +89,7 @@ export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
   const fut = new SleepFuture<T>(loop);
   fut._result = value;
   if (ms <= 0) {
-    fut._yieldResume = true;
+    fut._flags |= YIELD_RESUME;
     loop._pushReady(fut);
   } else {
     loop._addTimer(fut, performance.now() + ms);

@@ -27,6 +27,12 @@ export type DoneCallback<F> = (fut: F) => void;
 
 const STATE_NAMES: readonly FutureState[] = ['PENDING', 'CANCELLED', 'FINISHED'];
 
+// Future._flags.
+/** @internal finished with an exception (in _result) */ export const FAILED = 1;
+/** @internal the exception is reported if never retrieved (debug mode) */ export const TRACKED = 2;
+/** @internal sleep(0): awaiting code resumes two microtask hops after the pass (see settleNative) */ export const YIELD_RESUME = 4;
+/** @internal the native promise is observed (awaited, then()): it settles when the future is done */ export const OBSERVED = 8;
+
 // Debug mode only: an exception nobody looked at is reported when its future is collected.
 interface Unretrieved {
   loop: AbstractEventLoop;
@@ -80,25 +86,46 @@ class FutureIter<T> implements Iterator<Future<T>, T, unknown> {
  */
 export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<Future<T>> {
   // Declared only: initFields (below) sets them, in this order, for every class.
+  // Nine fields: each one costs every future its store and 8 bytes, and every `await` of one a
+  // longer search of its fields (V8 looks `constructor` up on the object first).
   /** @internal */ declare _state: number;
-  /** @internal */ declare _result: T | undefined;
-  /** @internal */ declare _exception: unknown;
-  /** @internal */ declare _failed: boolean;
+  /**
+   * @internal The result. Failed, the exception (FAILED is set); cancelled, the cancel's
+   * message or CancelledError (see _makeCancelledError), which a task asked to cancel keeps
+   * there while pending (see Task.cancel).
+   */
+  declare _result: T | undefined;
+  /** @internal FAILED, TRACKED, YIELD_RESUME, OBSERVED */ declare _flags: number;
   /** @internal */ declare _loop: AbstractEventLoop;
   // One callback is kept as is, more in an array: most futures get exactly one (the await's
   // settleNative, a task's wakeup, gather's), and a sleeping task's array would be copied by
   // every young-generation GC it lives through.
   /** @internal */ declare _callbacks: Callbacks;
   /** @internal */ declare _scheduled: Callbacks;
-  /** @internal */ declare _cancelMessage: string | undefined;
-  /** @internal */ declare _cancelledExc: CancelledError | null;
-  /** @internal */ declare _tracked: boolean;
   /** @internal the async-function task whose `await` of this future has not resumed yet */ declare _awaiter: AwaitingTask | null;
-  /** @internal sleep(0): awaiting code resumes two microtask hops after the pass (see settleNative) */ declare _yieldResume: boolean;
-  /** @internal the native promise is observed (awaited, then()): it settles when the future is done */ declare _observed: boolean;
   /** @internal */ declare _resolveNative: (v: unknown) => void;
   /** @internal */ declare _rejectNative: (e: unknown) => void;
   /** @internal the class name (the prototype's `constructor` is the accessor below) */ declare _className: string;
+
+  /** @internal Finished with an exception (in _result). */
+  get _failed(): boolean {
+    return (this._flags & FAILED) !== 0;
+  }
+
+  /** @internal An unretrieved exception is reported when the future is collected (debug mode). */
+  get _tracked(): boolean {
+    return (this._flags & TRACKED) !== 0;
+  }
+
+  /** @internal The exception, once failed. */
+  get _exception(): unknown {
+    return (this._flags & FAILED) !== 0 ? this._result : undefined;
+  }
+
+  /** @internal The CancelledError to raise, set just before cancel() (a coroutine's own, kept as is). */
+  set _cancelledExc(e: CancelledError) {
+    (this as FutureMethods<unknown>)._result = e;
+  }
 
   getLoop(): AbstractEventLoop {
     return this._loop;
@@ -120,9 +147,9 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
   result(): T {
     if (this._state === CANCELLED) throw this._makeCancelledError();
     if (this._state !== FINISHED) throw new InvalidStateError('Result is not ready.');
-    if (this._failed) {
+    if ((this._flags & FAILED) !== 0) {
       this._retrieved();
-      throw this._exception;
+      throw this._result;
     }
     return this._result as T;
   }
@@ -131,15 +158,15 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
   exception(): unknown {
     if (this._state === CANCELLED) throw this._makeCancelledError();
     if (this._state !== FINISHED) throw new InvalidStateError('Exception is not set.');
-    if (!this._failed) return null;
+    if ((this._flags & FAILED) === 0) return null;
     this._retrieved();
-    return this._exception;
+    return this._result;
   }
 
   cancel(msg?: string): boolean {
     if (this._state !== PENDING) return false;
     this._state = CANCELLED;
-    this._cancelMessage = msg;
+    if (!(this._result instanceof CancelledError)) (this as FutureMethods<unknown>)._result = msg;
     this._scheduleCallbacks();
     return true;
   }
@@ -165,8 +192,8 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
   /** @internal Fails with whatever a coroutine threw or a promise rejected with (any value: JS can throw anything). */
   _setException(exception: unknown): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
-    this._exception = exception;
-    this._failed = true;
+    (this as FutureMethods<unknown>)._result = exception;
+    this._flags |= FAILED;
     this._state = FINISHED;
     if (this._loop._debug) this._track('Future');
     this._scheduleCallbacks();
@@ -220,7 +247,7 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
     frame: Frame | null,
   ): Promise<R1 | R2> {
     if (frame !== null && frame.task === null) {
-      if (this._state === PENDING && !this._yieldResume) noteAwaitWithoutTask(frame, this, isPendingFuture);
+      if (this._state === PENDING && (this._flags & YIELD_RESUME) === 0) noteAwaitWithoutTask(frame, this, isPendingFuture);
     }
     const task = frame !== null && current.stepTask === null ? frame.task : null;
     if (task !== null && task._state === PENDING && this._state === PENDING) {
@@ -234,7 +261,7 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
     const reject = capturedReject as (e: unknown) => void;
     capturedResolve = capturedReject = null;
     const settle = (): void => {
-      if (this._state === FINISHED && !this._failed) {
+      if (this._state === FINISHED && (this._flags & FAILED) === 0) {
         if (typeof onFulfilled !== 'function') return resolve(this._result);
         try {
           resolve(onFulfilled(this._result as T));
@@ -264,7 +291,7 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
     const name = this._className;
     if (this._state === PENDING) return `<${name} pending>`;
     if (this._state === CANCELLED) return `<${name} cancelled>`;
-    if (this._failed) return `<${name} finished exception=${repr(this._exception)}>`;
+    if ((this._flags & FAILED) !== 0) return `<${name} finished exception=${repr(this._result)}>`;
     return `<${name} finished result=${repr(this._result)}>`;
   }
 
@@ -272,7 +299,7 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
 
   /** @internal Someone awaits the native promise (or called then()): settle it once done, through the loop. */
   _observe(): void {
-    this._observed = true;
+    this._flags |= OBSERVED;
     if (this._state === PENDING) this._addCallbackInternal(settleNative);
     // Done, its callbacks queued and not run (a granted lock Waiter may still be revoked): the
     // await resumes with them, reading the state then.
@@ -292,13 +319,21 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
   _failure(): unknown {
     if (this._state === CANCELLED) return this._makeCancelledError();
     this._retrieved();
-    return this._exception;
+    return this._result;
   }
 
   /** @internal */
   _makeCancelledError(): CancelledError {
-    if (this._cancelledExc !== null) return this._cancelledExc;
-    return new CancelledError(this._cancelMessage);
+    const c = this._result as unknown;
+    if (c instanceof CancelledError) return c;
+    return new CancelledError(c as string | undefined);
+  }
+
+  /** @internal The cancel's message (cancelled, or a task asked to cancel: see _result). */
+  _cancelMessage(): string | undefined {
+    const c = this._result as unknown;
+    if (c instanceof CancelledError) return c.message === '' ? undefined : c.message;
+    return c as string | undefined;
   }
 
   /** @internal (Runnable) resuming the code that awaits the future runs none: V8 queues it. */
@@ -337,26 +372,26 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
 
   /** @internal */
   _retrieved(): void {
-    if (this._tracked) {
-      this._tracked = false;
+    if ((this._flags & TRACKED) !== 0) {
+      this._flags &= ~TRACKED;
       unretrieved.unregister(this);
     }
   }
 
   /** @internal */
   _track(kind: string): void {
-    this._tracked = true;
-    unretrieved.register(this, { loop: this._loop, exception: this._exception, kind }, this);
+    this._flags |= TRACKED;
+    unretrieved.register(this, { loop: this._loop, exception: this._result, kind }, this);
   }
 
   /** @internal Settles as `src` did (result, exception or cancellation). */
   _copyStateFrom(src: Future<T>): void {
     if (this._state !== PENDING) return;
     if (src._state === CANCELLED) {
-      this.cancel(src._cancelMessage);
-    } else if (src._failed) {
+      this.cancel(src._cancelMessage());
+    } else if ((src._flags & FAILED) !== 0) {
       src._retrieved();
-      this._setException(src._exception);
+      this._setException(src._result);
     } else {
       this.setResult(src._result as T);
     }
@@ -389,11 +424,10 @@ export class Future<T = unknown> extends FutureMethods<T> {
       // Never runs. V8 sizes a class's objects by the `this.x =` it sees in the constructors:
       // without these, fields set by initFields would spill out of the object.
       this._state = PENDING;
-      this._result = this._exception = this._cancelMessage = undefined;
-      this._failed = this._tracked = this._yieldResume = this._observed = false;
+      this._result = undefined;
+      this._flags = 0;
       this._loop = loop!;
       this._callbacks = this._scheduled = null;
-      this._cancelledExc = null;
       this._awaiter = null;
       this._resolveNative = this._rejectNative = noop;
     }
@@ -427,17 +461,11 @@ const PARSER_ESTIMATE_ONLY = false as boolean;
 const sharedInitFields = function (this: Future<unknown>, resolve: (v: unknown) => void, reject: (e: unknown) => void, loop: AbstractEventLoop): void {
   this._state = 0;
   this._result = undefined;
-  this._exception = undefined;
-  this._failed = false;
+  this._flags = 0;
   this._loop = loop;
   this._callbacks = null;
   this._scheduled = null;
-  this._cancelMessage = undefined;
-  this._cancelledExc = null;
-  this._tracked = false;
   this._awaiter = null;
-  this._yieldResume = false;
-  this._observed = false;
   this._resolveNative = resolve;
   this._rejectNative = reject;
 };
@@ -458,7 +486,7 @@ const noop = (): void => {};
 
 function awaitedConstructor(this: Future<unknown>): PromiseConstructor {
   if (internalThen) return Promise;
-  if (!this._observed) this._observe();
+  if ((this._flags & OBSERVED) === 0) this._observe();
   // A done future leaves nothing to register or cancel (and a task awaiting itself is pending):
   // the frame, a native call with embedder data, is not read.
   if (this._state !== PENDING) return Promise;
@@ -466,7 +494,7 @@ function awaitedConstructor(this: Future<unknown>): PromiseConstructor {
   if (frame !== null && frame.task === null) {
     // No task yet (an async function started by a callback or a generator step): the task that
     // createTask(child()) makes takes these over with the frame.
-    if (this._state === PENDING && !this._yieldResume) noteAwaitWithoutTask(frame, this, isPendingFuture);
+    if (this._state === PENDING && (this._flags & YIELD_RESUME) === 0) noteAwaitWithoutTask(frame, this, isPendingFuture);
   } else if (frame !== null && current.stepTask === null) {
     const task = frame.task!;
     if (task._state === PENDING) {
@@ -475,7 +503,7 @@ function awaitedConstructor(this: Future<unknown>): PromiseConstructor {
       // A cancel requested while nothing was awaited cancels this future here.
       if (this._state === PENDING) {
         // sleep(0) is asyncio's bare yield: nothing to cancel, a cancel is thrown in at resumption.
-        if (this._yieldResume) this._awaiter = task;
+        if ((this._flags & YIELD_RESUME) !== 0) this._awaiter = task;
         else task._awaiting(this);
       }
     }
@@ -543,20 +571,20 @@ function settleNative(fut: Future<unknown>): void {
   const task = fut._awaiter;
   if (task !== null) {
     fut._awaiter = null;
-    if (!fut._yieldResume) {
+    if ((fut._flags & YIELD_RESUME) === 0) {
       task._awaited(fut);
     } else {
       const cancelled = task._cancelAtYield();
       if (cancelled !== null) return rejectHandled(fut, cancelled);
     }
   }
-  if (fut._state === FINISHED && !fut._failed) {
+  if (fut._state === FINISHED && (fut._flags & FAILED) === 0) {
     // sleep(0) is asyncio's bare yield: the tasks woken in the same pass run their whole step
     // first. An async-function task's step ends one hop after its continuation (when its
     // promise's reaction runs), so code resuming from sleep(0) waits for the hops that a
     // native promise in between costs — unless this resumption is all the pass does (its one
     // runnable, with no other callback): then no other task was woken to wait for.
-    if (fut._yieldResume && !(soleCallback && fut._loop._passSize === 1)) fut._resolveNative(Promise.resolve(fut._result));
+    if ((fut._flags & YIELD_RESUME) !== 0 && !(soleCallback && fut._loop._passSize === 1)) fut._resolveNative(Promise.resolve(fut._result));
     else fut._resolveNative(fut._result);
     return;
   }

@@ -15,7 +15,7 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { Future, oneOrManyHolds, registerFutureClass } from './future';
+import { FAILED, Future, OBSERVED, oneOrManyHolds, registerFutureClass } from './future';
 import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -89,7 +89,7 @@ export class Task<T = unknown> extends Future<T> {
 
   private get _wakeup(): (fut: Future<unknown>) => void {
     return (this._wakeupFn ??= (fut: Future<unknown>): void => {
-      if (fut._state === FINISHED && !fut._failed) {
+      if (fut._state === FINISHED && (fut._flags & FAILED) === 0) {
         this._step(fut._result, false);
       } else {
         let exc: unknown;
@@ -225,7 +225,8 @@ export class Task<T = unknown> extends Future<T> {
       }
     }
     this._mustCancel = true;
-    this._cancelMessage = msg;
+    // Kept where a cancelled future keeps it (see Future._result): a pending task has no result.
+    (this as Task<unknown>)._result = msg;
     return true;
   }
 
@@ -350,14 +351,14 @@ export class Task<T = unknown> extends Future<T> {
         fut._awaiter = this as Task<unknown>;
         this._addWaiter(fut);
         // then() settles through a closure of its own: the task is told here.
-        if (!fut._observed) fut._addCallbackInternal(this._awaitedCb);
+        if ((fut._flags & OBSERVED) === 0) fut._addCallbackInternal(this._awaitedCb);
       } else {
         // A second task awaits the same future.
         if (!oneOrManyHolds(ws, fut)) this._addWaiter(fut);
         fut._addCallbackInternal(this._awaitedCb);
       }
     }
-    if (this._mustCancel && fut.cancel(this._cancelMessage)) this._mustCancel = false;
+    if (this._mustCancel && fut.cancel(this._cancelMessage())) this._mustCancel = false;
   }
 
   private _addWaiter(fut: Future<unknown>): void {
@@ -456,7 +457,7 @@ export class Task<T = unknown> extends Future<T> {
       } else {
         y._addCallbackInternal(this._wakeup);
         this._futWaiter = y;
-        if (this._mustCancel && y.cancel(this._cancelMessage)) this._mustCancel = false;
+        if (this._mustCancel && y.cancel(this._cancelMessage())) this._mustCancel = false;
       }
     } else if (y === undefined || y === null) {
       // A bare `yield` gives the other callbacks one pass (asyncio's bare yield / sleep(0)).
@@ -508,7 +509,7 @@ export class Task<T = unknown> extends Future<T> {
 
   /** The status a done task ends with (computed again after its done callbacks: one field less). */
   private _finalStatus(): number {
-    return this._state === CANCELLED ? Status.CANCELLED : this._failed ? statusOfError(this._exception) : Status.SUCCESS;
+    return this._state === CANCELLED ? Status.CANCELLED : (this._flags & FAILED) !== 0 ? statusOfError(this._result) : Status.SUCCESS;
   }
 
   /** @internal (Runnable) a step runs the coroutine */
