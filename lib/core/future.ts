@@ -406,17 +406,11 @@ export class Future<T = unknown> extends FutureMethods<T> {
   constructor(loop?: AbstractEventLoop, fieldsKind?: number) {
     super(captureResolvers);
     // The number is the class's only when it is the class being made: a subclass of it (a
-    // user's `class MyTask extends Task`) needs its own prototype made awaitable.
-    let init = fieldsKind !== undefined && KIND_CLASSES[fieldsKind] === new.target ? KIND_INITS[fieldsKind] : undefined;
-    if (init === undefined) {
-      if (new.target === Future) {
-        init = futureInit;
-      } else {
-        const proto = new.target.prototype as unknown as AwaitableProto;
-        if (proto[OWN] !== proto) makeAwaitable(proto, new.target);
-        init = proto[INIT_FIELDS];
-      }
-    }
+    // user's `class MyTask extends Task`) needs its own prototype made awaitable. The other
+    // cases are a call away, which keeps this constructor small enough for V8 to inline it
+    // where a future is made (sleep(): 67 instructions of construct stub per future otherwise).
+    const kind = fieldsKind === undefined ? FUTURE_KIND : fieldsKind;
+    const init = KIND_CLASSES[kind] === new.target ? KIND_INITS[kind]! : initFieldsOf(new.target);
     init.call(this, capturedResolve!, capturedReject!, loop === undefined ? getRunningLoop() : loop);
     // The resolving functions hold the promise: left here they would keep the last future alive.
     capturedResolve = capturedReject = null;
@@ -539,7 +533,6 @@ function makeAwaitable(proto: AwaitableProto, cls: { name: string }): void {
   Object.defineProperty(proto, OWN, { value: proto });
 }
 makeAwaitable(Future.prototype as unknown as AwaitableProto, Future);
-const futureInit = (Future.prototype as unknown as AwaitableProto)[INIT_FIELDS];
 
 // Finding a class's initializer on its prototype is a lookup that sees every future class's
 // prototype, a megamorphic load (in an isolated experiment, a Promise subclass made that way took
@@ -549,6 +542,13 @@ const futureInit = (Future.prototype as unknown as AwaitableProto)[INIT_FIELDS];
 const KIND_INITS: InitFields[] = [];
 const KIND_CLASSES: unknown[] = [];
 
+/** The field initializer of a class not registered (a user's subclass), made awaitable on first use. */
+function initFieldsOf(cls: { prototype: object; name: string }): InitFields {
+  const proto = cls.prototype as unknown as AwaitableProto;
+  if (proto[OWN] !== proto) makeAwaitable(proto, cls);
+  return proto[INIT_FIELDS];
+}
+
 /** @internal Prepares a Future subclass of evloop's own; it passes the number to Future's constructor. */
 export function registerFutureClass(cls: { prototype: object; name: string }): number {
   const proto = cls.prototype as unknown as AwaitableProto;
@@ -557,6 +557,8 @@ export function registerFutureClass(cls: { prototype: object; name: string }): n
   KIND_CLASSES.push(cls);
   return KIND_INITS.length - 1;
 }
+// `new Future(loop)`: kind 0.
+const FUTURE_KIND = registerFutureClass(Future);
 
 /**
  * @internal Callbacks that only hand the outcome to the native promise (or none): running them
