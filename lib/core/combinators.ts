@@ -2,7 +2,7 @@
 // yield*-ed and cancelled alike.
 // Imported, not the global: the global `performance` is an accessor, a getter call per read.
 import { performance } from 'node:perf_hooks';
-import { Future, oneOrManyHolds, onlySettlesNative, registerFutureClass, YIELD_RESUME } from './future';
+import { Future, oneOrManyHolds, registerFutureClass, YIELD_RESUME } from './future';
 import { PENDING, FINISHED } from './events';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -54,11 +54,6 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
       this._queue.cancelled++;
     }
     return super.cancel(msg);
-  }
-
-  /** @internal (Runnable) */
-  override _runsUserCode(): boolean {
-    return this._state === PENDING ? !onlySettlesNative(this._callbacks) : super._runsUserCode();
   }
 
   /**

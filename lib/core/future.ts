@@ -2,7 +2,7 @@
 // It is PromiseLike (await) and Iterable (yield* in generator coroutines).
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { invalidArgType, validateFunction } from '../util/validate';
-import { asyncContextCarrier, current, noteAwaitWithoutTask, type Frame } from './context';
+import { asyncContextCarrier, current, noteAwaitWithoutTask, userCodeRuns, type Frame } from './context';
 import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop, type AwaitingTask } from './events';
 import { getRunningLoop } from './running';
 import { isNativeError } from 'util/types';
@@ -336,21 +336,21 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
     return c as string | undefined;
   }
 
-  /** @internal (Runnable) resuming the code that awaits the future runs none: V8 queues it. */
-  _runsUserCode(): boolean {
-    return !onlySettlesNative(this._scheduled);
-  }
-
   /** @internal The loop runs the future itself as one ready-queue entry: all its done callbacks, in order. */
   _run(): void {
     const cbs = this._scheduled;
     if (cbs === null) return;
     this._scheduled = null;
     if (typeof cbs === 'function') {
+      // Resuming the code that awaits the future runs none here: V8 queues it.
+      if (cbs !== settleNative) userCodeRuns();
       soleCallback = true;
       this._runCallback(cbs);
       soleCallback = false;
-    } else for (let i = 0; i < cbs.length; i++) this._runCallback(cbs[i]!);
+    } else {
+      userCodeRuns();
+      for (let i = 0; i < cbs.length; i++) this._runCallback(cbs[i]!);
+    }
   }
 
   private _runCallback(cb: (fut: this) => void): void {
@@ -559,14 +559,6 @@ export function registerFutureClass(cls: { prototype: object; name: string }): n
 }
 // `new Future(loop)`: kind 0.
 const FUTURE_KIND = registerFutureClass(Future);
-
-/**
- * @internal Callbacks that only hand the outcome to the native promise (or none): running them
- * runs no user code, since V8 runs the awaiting code later, in the context the `await` recorded.
- */
-export function onlySettlesNative(cbs: Callbacks): boolean {
-  return cbs === null || cbs === settleNative;
-}
 
 /** The future's outcome, handed to its native promise (observed: something awaits it). */
 function settleNative(fut: Future<unknown>): void {

@@ -1,13 +1,14 @@
 // The loop's scheduled callbacks: asyncio's Handle (callSoon, readers, writers) and TimerHandle
 // (callLater, callAt).
+import { userCodeRuns } from './context';
+
 /** Something the ready queue can run: a Handle, or a Future running its done callbacks. */
 export interface Runnable {
-  _run(): void;
   /**
-   * Whether _run may run code that reads or captures the async context (user callbacks, a
-   * coroutine step): the loop enters its pass frame before the first runnable that does.
+   * Runs it. Before code that reads or captures the async context (user callbacks, a coroutine
+   * step), it calls userCodeRuns(): the running pass enters its frame then (context.ts).
    */
-  _runsUserCode(): boolean;
+  _run(): void;
 }
 
 const EMPTY: unknown[] = [];
@@ -45,14 +46,10 @@ export class Handle implements Runnable {
   }
 
   /** @internal */
-  _runsUserCode(): boolean {
-    return this._cb !== null;
-  }
-
-  /** @internal */
   _run(): void {
     const cb = this._cb;
     if (cb === null) return;
+    userCodeRuns();
     const a = this._args;
     switch (a.length) {
       case 0:

@@ -655,7 +655,6 @@ export class EventLoop {
   private _runReady(q: Runnable[], n: number): void {
     for (let i = 0; i < n; i++) {
       const r = q[i]!;
-      if (!this._passFrameEntered && r._runsUserCode()) this._enterPassFrame();
       try {
         r._run();
       } catch (exception) {
@@ -671,7 +670,8 @@ export class EventLoop {
    * embedder data) before the first runnable that runs user code, not for a pass that only
    * resumes awaiting code: V8 runs that code later, in the frame its `await` recorded.
    */
-  private _enterPassFrame(): void {
+  /** @internal */
+  _enterPassFrame(): void {
     if (this._passFrameEntered) return;
     this._passFrameEntered = true;
     this._framePrev = enterPassFrame(this._passFrame);

@@ -20,7 +20,7 @@ import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
-import { current, Frame, releaseFrames, retainFrames } from './context';
+import { current, Frame, releaseFrames, retainFrames, userCodeRuns } from './context';
 import { Status, statusOfError, statusMessage } from '../util/status';
 import type { AbstractEventLoop as EventLoop } from './events';
 
@@ -512,14 +512,10 @@ export class Task<T = unknown> extends Future<T> {
     return this._state === CANCELLED ? Status.CANCELLED : (this._flags & FAILED) !== 0 ? statusOfError(this._result) : Status.SUCCESS;
   }
 
-  /** @internal (Runnable) a step runs the coroutine */
-  override _runsUserCode(): boolean {
-    return this._state === PENDING || super._runsUserCode();
-  }
-
   /** @internal Run by the loop: a step while pending, else the done callbacks. */
   override _run(): void {
     if (this._state === PENDING) {
+      userCodeRuns();
       this._stepFromLoop();
       return;
     }
