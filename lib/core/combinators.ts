@@ -9,7 +9,7 @@ import { getRunningLoop } from './running';
 import { CancelledError, TimeoutError } from '../util/errors';
 import { ensureFuture } from './task';
 import type { AbstractEventLoop as EventLoop } from './events';
-import type { TimerHandle, TimerOwner } from './handles';
+import type { PassFrame, TimerHandle, TimerOwner } from './handles';
 import type { QueuedTimer } from './timer-queue';
 
 
@@ -60,9 +60,9 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
    * @internal Run by the ready queue: while pending, only because it is due (its timer fired,
    * or sleep(0)'s pass came); once done, to run its done callbacks.
    */
-  override _run(): void {
+  override _run(pass?: PassFrame): void {
     if (this._state !== PENDING) {
-      super._run();
+      super._run(pass);
       return;
     }
     // _result holds the value from the start (nothing reads it while the future is pending).
@@ -71,7 +71,7 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
     if (cbs === null) return;
     this._callbacks = null;
     this._scheduled = cbs;
-    super._run();
+    super._run(pass);
   }
 }
 

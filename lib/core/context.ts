@@ -226,15 +226,6 @@ export function passFrameIsCurrent(frame: Frame): void {
   frameKnown = true;
 }
 
-/**
- * A runnable of the running pass is about to run user code (a callback, a coroutine step): the
- * pass enters its own frame first (EventLoop._enterPassFrame). Outside a pass, nothing.
- */
-export function userCodeRuns(): void {
-  const loop = current.passLoop;
-  if (loop !== null) loop._enterPassFrame();
-}
-
 /** A pass failed outside its callbacks: what it knew of the frame is forgotten. */
 export function forgetPassFrame(): void {
   frameKnown = false;

@@ -38,8 +38,6 @@ export interface AbstractEventLoop {
   /** @internal */ _debug: boolean;
   /** @internal How many runnables the running pass began with (0 outside a pass). */
   _passSize: number;
-  /** @internal The running pass enters its own frame, once (see EventLoop._enterPassFrame). */
-  _enterPassFrame(): void;
   /** @internal Queues a timer that runs itself (sleep's future), in scheduling order among equal deadlines. */
   _addTimer(t: QueuedTimer & Runnable, when: number): void;
 }

@@ -2,8 +2,9 @@
 // It is PromiseLike (await) and Iterable (yield* in generator coroutines).
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { invalidArgType, validateFunction } from '../util/validate';
-import { asyncContextCarrier, current, noteAwaitWithoutTask, userCodeRuns, type Frame } from './context';
+import { asyncContextCarrier, current, noteAwaitWithoutTask, type Frame } from './context';
 import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop, type AwaitingTask } from './events';
+import type { PassFrame } from './handles';
 import { getRunningLoop } from './running';
 import { isNativeError } from 'util/types';
 
@@ -337,18 +338,18 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
   }
 
   /** @internal The loop runs the future itself as one ready-queue entry: all its done callbacks, in order. */
-  _run(): void {
+  _run(pass?: PassFrame): void {
     const cbs = this._scheduled;
     if (cbs === null) return;
     this._scheduled = null;
     if (typeof cbs === 'function') {
       // Resuming the code that awaits the future runs none here: V8 queues it.
-      if (cbs !== settleNative) userCodeRuns();
+      if (cbs !== settleNative && pass !== undefined) pass._enterPassFrame();
       soleCallback = true;
       this._runCallback(cbs);
       soleCallback = false;
     } else {
-      userCodeRuns();
+      if (pass !== undefined) pass._enterPassFrame();
       for (let i = 0; i < cbs.length; i++) this._runCallback(cbs[i]!);
     }
   }

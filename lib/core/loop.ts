@@ -656,7 +656,7 @@ export class EventLoop {
     for (let i = 0; i < n; i++) {
       const r = q[i]!;
       try {
-        r._run();
+        r._run(this);
       } catch (exception) {
         this._enterPassFrame();
         this._callbackError(r, exception);
@@ -682,7 +682,7 @@ export class EventLoop {
       const h = q[i]!;
       const t0 = performance.now();
       try {
-        h._run();
+        h._run(this);
       } catch (exception) {
         this._callbackError(h, exception);
       }

@@ -20,7 +20,8 @@ import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
-import { current, Frame, releaseFrames, retainFrames, userCodeRuns } from './context';
+import { current, Frame, releaseFrames, retainFrames } from './context';
+import type { PassFrame } from './handles';
 import { Status, statusOfError, statusMessage } from '../util/status';
 import type { AbstractEventLoop as EventLoop } from './events';
 
@@ -460,13 +461,13 @@ export class TaskMethods<T = unknown> extends Future<T> {
   }
 
   /** @internal Run by the loop: a step while pending, else the done callbacks. */
-  override _run(): void {
+  override _run(pass?: PassFrame): void {
     if (this._state === PENDING) {
-      userCodeRuns();
+      if (pass !== undefined) pass._enterPassFrame();
       this._stepFromLoop();
       return;
     }
-    super._run();
+    super._run(pass);
     this.status = this._finalStatus();
   }
 }
