@@ -13,6 +13,8 @@
 //  3. What making one costs, the bound the await row hits: a native promise (V8 builds it on a
 //     fast path for %Promise% only), a bare subclass of Promise (what any Future that is a
 //     native promise must be), evloop's Future, and a plain object with a Future's fields.
+//     Then what V8's `constructor` lookup at `await` pays for: the object's own fields and the
+//     size of the prototype holding the accessor.
 //  4. Where an async task switch (`await sleep(0)`) goes, against `await setImmediate`: the least
 //     a loop can do per yield (a native promise, an array of resolvers, a microtask pass), the
 //     same with a Promise subclass that V8 awaits as a promise, then with one read of the embedder data per yield (what
@@ -145,6 +147,39 @@ async function timeIt(fn) {
   console.log('\nmaking one (no await)                                   ns (median of 5)');
   for (const [name, t] of Object.entries(makeTimes)) console.log(`  ${name.padEnd(38)} ${median(t).toFixed(1).padStart(6)}`);
   void sink;
+
+  // 3b. what V8's `constructor` lookup at `await` pays for: it searches the object's own fields,
+  // then each prototype up to the accessor (a generic lookup, no inline cache), so a Future keeps
+  // few fields and its methods on a base class below the accessor's prototype (lib/core/future.ts)
+  const shaped = (fields, methods, onBase) => {
+    const Base = onBase ? class extends Promise {} : Promise;
+    const body = Array.from({ length: fields }, (_, i) => `this.f${i} = null;`).join(' ');
+    const Shaped = new Function('Base', 'capture', 'taken', `return class extends Base { constructor() { super(capture); this._resolve = taken(); ${body} } }`)(Base, capture, () => capturedResolve);
+    const holder = onBase ? Base.prototype : Shaped.prototype;
+    for (let i = 0; i < methods; i++) holder[`m${i}`] = function () { return i; };
+    Object.defineProperty(Shaped.prototype, 'constructor', { get: () => Promise, configurable: true });
+    return async () => {
+      const t = performance.now();
+      for (let i = 0; i < N; i++) { const f = new Shaped(); f._resolve(i); await f; }
+      return ((performance.now() - t) / N) * 1e6;
+    };
+  };
+  const shapes = {
+    '2 fields': shaped(1, 0, false),
+    '9 fields (a Future)': shaped(8, 0, false),
+    '15 fields (a Future before)': shaped(14, 0, false),
+    '2 fields, 30 methods beside the accessor': shaped(1, 30, false),
+    '2 fields, 30 methods on a base class': shaped(1, 30, true),
+  };
+  const shapeTimes = {};
+  for (let r = 0; r < 6; r++) {
+    for (const [name, fn] of Object.entries(shapes)) {
+      const ns = await fn();
+      if (r > 0) (shapeTimes[name] ??= []).push(ns);
+    }
+  }
+  console.log('\ncreate → resolve → await of a Promise subclass with the accessor   ns (median of 5)');
+  for (const [name, t] of Object.entries(shapeTimes)) console.log(`  ${name.padEnd(44)} ${median(t).toFixed(1).padStart(6)}`);
 
   // 4. a task switch, taken apart
   const { binding } = require('evloop/internal');

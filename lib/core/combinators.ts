@@ -2,17 +2,16 @@
 // yield*-ed and cancelled alike.
 // Imported, not the global: the global `performance` is an accessor, a getter call per read.
 import { performance } from 'node:perf_hooks';
-import { Future, oneOrManyHolds, onlySettlesNative, registerFutureClass } from './future';
+import { Future, oneOrManyHolds, registerFutureClass, YIELD_RESUME } from './future';
 import { PENDING, FINISHED } from './events';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, TimeoutError } from '../util/errors';
 import { ensureFuture } from './task';
 import type { AbstractEventLoop as EventLoop } from './events';
-import type { TimerHandle, TimerOwner } from './handles';
+import type { PassFrame, TimerHandle, TimerOwner } from './handles';
 import type { QueuedTimer } from './timer-queue';
 
-export { ensureFuture };
 
 /** What the combinators accept: an evloop Future or Task, a promise, or a generator coroutine. */
 export type Awaitable<T = unknown> = PromiseLike<T> | Generator<unknown, T, any>;
@@ -48,6 +47,8 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
   /** @internal the timer queue holding it (see QueuedTimer) */ _queue: TimerOwner | null = null;
 
   override cancel(msg?: string): boolean {
+    // The value waiting in _result is no cancel's CancelledError (see Future._result).
+    if (this._state === PENDING) this._result = undefined;
     if (this._queue !== null && !this._cancelled) {
       this._cancelled = true;
       this._queue.cancelled++;
@@ -55,18 +56,13 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
     return super.cancel(msg);
   }
 
-  /** @internal (Runnable) */
-  override _runsUserCode(): boolean {
-    return this._state === PENDING ? !onlySettlesNative(this._callbacks) : super._runsUserCode();
-  }
-
   /**
    * @internal Run by the ready queue: while pending, only because it is due (its timer fired,
    * or sleep(0)'s pass came); once done, to run its done callbacks.
    */
-  override _run(): void {
+  override _run(pass?: PassFrame): void {
     if (this._state !== PENDING) {
-      super._run();
+      super._run(pass);
       return;
     }
     // _result holds the value from the start (nothing reads it while the future is pending).
@@ -75,7 +71,7 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
     if (cbs === null) return;
     this._callbacks = null;
     this._scheduled = cbs;
-    super._run();
+    super._run(pass);
   }
 }
 
@@ -88,7 +84,7 @@ export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
   const fut = new SleepFuture<T>(loop);
   fut._result = value;
   if (ms <= 0) {
-    fut._yieldResume = true;
+    fut._flags |= YIELD_RESUME;
     loop._pushReady(fut);
   } else {
     loop._addTimer(fut, performance.now() + ms);

@@ -1,13 +1,17 @@
 // The loop's scheduled callbacks: asyncio's Handle (callSoon, readers, writers) and TimerHandle
 // (callLater, callAt).
+/** The running pass as a runnable sees it: it enters its own frame, once (EventLoop._enterPassFrame). */
+export interface PassFrame {
+  _enterPassFrame(): void;
+}
+
 /** Something the ready queue can run: a Handle, or a Future running its done callbacks. */
 export interface Runnable {
-  _run(): void;
   /**
-   * Whether _run may run code that reads or captures the async context (user callbacks, a
-   * coroutine step): the loop enters its pass frame before the first runnable that does.
+   * Runs it, in `pass` (none: outside a pass). Before code that reads or captures the async
+   * context (user callbacks, a coroutine step), it has the pass enter its frame.
    */
-  _runsUserCode(): boolean;
+  _run(pass?: PassFrame): void;
 }
 
 const EMPTY: unknown[] = [];
@@ -45,14 +49,10 @@ export class Handle implements Runnable {
   }
 
   /** @internal */
-  _runsUserCode(): boolean {
-    return this._cb !== null;
-  }
-
-  /** @internal */
-  _run(): void {
+  _run(pass?: PassFrame): void {
     const cb = this._cb;
     if (cb === null) return;
+    if (pass !== undefined) pass._enterPassFrame();
     const a = this._args;
     switch (a.length) {
       case 0:

@@ -33,7 +33,7 @@
 //     send after it).
 import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
-import { CancelledError, EventLoopError } from '../util/errors';
+import { EventLoopError } from '../util/errors';
 import { Future } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
 import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
@@ -655,9 +655,8 @@ export class EventLoop {
   private _runReady(q: Runnable[], n: number): void {
     for (let i = 0; i < n; i++) {
       const r = q[i]!;
-      if (!this._passFrameEntered && r._runsUserCode()) this._enterPassFrame();
       try {
-        r._run();
+        r._run(this);
       } catch (exception) {
         this._enterPassFrame();
         this._callbackError(r, exception);
@@ -671,7 +670,8 @@ export class EventLoop {
    * embedder data) before the first runnable that runs user code, not for a pass that only
    * resumes awaiting code: V8 runs that code later, in the frame its `await` recorded.
    */
-  private _enterPassFrame(): void {
+  /** @internal */
+  _enterPassFrame(): void {
     if (this._passFrameEntered) return;
     this._passFrameEntered = true;
     this._framePrev = enterPassFrame(this._passFrame);
@@ -682,7 +682,7 @@ export class EventLoop {
       const h = q[i]!;
       const t0 = performance.now();
       try {
-        h._run();
+        h._run(this);
       } catch (exception) {
         this._callbackError(h, exception);
       }
@@ -908,4 +908,3 @@ export function getRunningLoop(): EventLoop {
   return runningLoop() as EventLoop;
 }
 
-export { CancelledError };

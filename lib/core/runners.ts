@@ -1,5 +1,5 @@
 // run(): the bridge from plain Node code to a coroutine on a fresh loop (asyncio.run).
-import { EventLoop, newEventLoop, getRunningLoop, type EventLoopOptions } from './loop';
+import { EventLoop, newEventLoop, type EventLoopOptions } from './loop';
 import { validateObject } from '../util/validate';
 import { gather } from './combinators';
 import type { Coroutine, Task } from './task';
@@ -49,4 +49,3 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
   }
 }
 
-export { newEventLoop, getRunningLoop };

@@ -19,6 +19,11 @@ export function runningLoopOrNull(): AbstractEventLoop | null {
   // One loop running (the common case) is the answer whatever the frame says: the frame only
   // picks between several, and a task of a loop that is not running never wins.
   if (running.length === 1) return running[0]!;
+  return amongRunning(running);
+}
+
+// Out of line: the common cases above stay small enough for V8 to inline where futures are made.
+function amongRunning(running: AbstractEventLoop[]): AbstractEventLoop | null {
   const frame = current.frame;
   if (frame !== null && frame.task !== null && frame.task._state === PENDING && frame.task._loop.isRunning()) return frame.task._loop;
   return running.length !== 0 ? running[running.length - 1]! : null;

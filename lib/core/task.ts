@@ -15,12 +15,13 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { Future, oneOrManyHolds, registerFutureClass } from './future';
+import { FAILED, Future, OBSERVED, oneOrManyHolds, registerFutureClass } from './future';
 import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { current, Frame, releaseFrames, retainFrames } from './context';
+import type { PassFrame } from './handles';
 import { Status, statusOfError, statusMessage } from '../util/status';
 import type { AbstractEventLoop as EventLoop } from './events';
 
@@ -66,11 +67,16 @@ function abortMessage(reason: unknown): string | undefined {
   return String(reason);
 }
 
-export class Task<T = unknown> extends Future<T> {
+/**
+ * @internal A Task's state and methods. Task itself (below) adds only its constructor: V8 looks
+ * `constructor` up on a task at every `await task`, through its fields and then the prototype
+ * holding the accessor, whose size that search pays for (see Future).
+ */
+export class TaskMethods<T = unknown> extends Future<T> {
   /** Task status code (status.ts): 1 before the first step, 100 running, 800 while done callbacks run, then final. */
   status: number = Status.INIT;
   /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
-  private _fn: ((...args: any[]) => unknown) | null = null;
+  protected _fn: ((...args: any[]) => unknown) | null = null;
   /** @internal generator mode: the future the step is suspended on */ _futWaiter: Future<unknown> | null = null;
   /** @internal async mode: evloop futures awaited inside the task's frame (one kept as is, as callbacks are) */ _waiters: Future<unknown> | Future<unknown>[] | null = null;
   /** @internal */ _mustCancel = false;
@@ -78,7 +84,7 @@ export class Task<T = unknown> extends Future<T> {
   private _numCancelsRequested = 0;
   // Only a task given a signal has one (fields are kept few: a sleeping task's every byte is
   // copied by each young-generation GC it lives through).
-  private _abort: AbortListener | null = null;
+  protected _abort: AbortListener | null = null;
 
   // Bound callbacks, made on first use: an async-function task never needs the generator's, and
   // every byte of a task that sleeps is copied by the young-generation GCs it lives through.
@@ -89,7 +95,7 @@ export class Task<T = unknown> extends Future<T> {
 
   private get _wakeup(): (fut: Future<unknown>) => void {
     return (this._wakeupFn ??= (fut: Future<unknown>): void => {
-      if (fut._state === FINISHED && !fut._failed) {
+      if (fut._state === FINISHED && (fut._flags & FAILED) === 0) {
         this._step(fut._result, false);
       } else {
         let exc: unknown;
@@ -120,67 +126,9 @@ export class Task<T = unknown> extends Future<T> {
     else if (this.status < Status.IN_PROCESS && this._state === PENDING) this.status = Status.IN_PROCESS;
   }
 
-  /** @param fieldsKind @internal a registered subclass's number (see registerFutureClass) */
-  constructor(coro: Coroutine<T>, options?: TaskOptions, loop?: EventLoop, fieldsKind?: number) {
-    super(loop ?? options?.loop ?? getRunningLoop(), fieldsKind ?? TASK);
-    if (options !== undefined) validateObject(options as unknown, 'options');
-    const name = options?.name;
-    if (name !== undefined && typeof name !== 'string') throw invalidArgType('options.name', 'of type string', name);
-    const signal = options?.signal;
-    if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean')) {
-      throw invalidArgType('options.signal', 'an AbortSignal', signal);
-    }
-    let started = false;
-    if (isGenerator(coro)) {
-      this._gen = coro as Generator<unknown, T, unknown>;
-    } else if (typeof coro === 'function') {
-      this._fn = coro;
-    } else if (coro instanceof Future) {
-      throw invalidArgType('coro', 'a coroutine, not a Future (use ensureFuture() for futures)', coro);
-    } else if (isThenable(coro)) {
-      // Already started: no first step to queue (it would only set the status, in a loop pass).
-      started = true;
-      this.status = Status.IN_PROCESS;
-      this._retainFrames();
-      this._attachPromise(coro);
-      // The promise captured the caller's frame when it started: that frame now belongs to this
-      // task, and the caller continues in a fresh one.
-      const frame = current.frame;
-      if (frame !== null) {
-        const previous = frame.task;
-        frame.task = this as Task<unknown>;
-        const fresh = new Frame(previous);
-        // A task starting its coroutine registers the completion reaction in the frame current
-        // when the coroutine returns, which this very handover may have replaced (_firstCall).
-        fresh.completes = frame.completes;
-        current.frame = fresh;
-        // What the started coroutine awaited so far was registered on the caller's task (an
-        // `await` registers synchronously, in the caller's frame): it moves with the frame. The
-        // caller is running, so nothing pending there is its own await.
-        if (previous !== null) (previous as Task<unknown>)._handOverWaiters(this as Task<unknown>);
-        // Or, in a frame without a task (a callback's, a generator step's), noted on the frame.
-        const ws = frame.waiters as Future<unknown>[] | null;
-        if (ws !== null) {
-          frame.waiters = null;
-          for (const w of ws) if (w._state === PENDING) this._awaiting(w);
-        }
-      }
-    } else {
-      throw invalidArgType('coro', 'a coroutine (a generator, a promise, or a function returning one)', coro);
-    }
-    this._name = name !== undefined ? name : ++taskCounter;
-    this._loop._addTask(this as Task<unknown>);
-    const eager = options?.eagerStart === true && this._gen !== null && this._loop.isRunning() && !(signal?.aborted ?? false);
-    if (!eager && !started) this._loop._pushReady(this);
-    if (signal !== undefined) {
-      if (signal.aborted) {
-        this.cancel(abortMessage(signal.reason));
-      } else {
-        this._abort = new AbortListener(this as Task<unknown>, signal);
-        signal.addEventListener('abort', this._abort, { once: true });
-      }
-    }
-    if (eager) this._step(undefined, false);
+  /** @internal Task's constructor is below (see Task). */
+  constructor(loop: EventLoop, fieldsKind?: number) {
+    super(loop, fieldsKind);
   }
 
   getName(): string {
@@ -225,7 +173,8 @@ export class Task<T = unknown> extends Future<T> {
       }
     }
     this._mustCancel = true;
-    this._cancelMessage = msg;
+    // Kept where a cancelled future keeps it (see Future._result): a pending task has no result.
+    (this as Task<unknown>)._result = msg;
     return true;
   }
 
@@ -294,7 +243,7 @@ export class Task<T = unknown> extends Future<T> {
     }
   }
 
-  private _retainFrames(): void {
+  protected _retainFrames(): void {
     if (this._holdsFrames) return;
     this._holdsFrames = true;
     retainFrames();
@@ -307,7 +256,7 @@ export class Task<T = unknown> extends Future<T> {
     releaseFrames();
   }
 
-  private _attachPromise(p: PromiseLike<T>): void {
+  protected _attachPromise(p: PromiseLike<T>): void {
     p.then(
       (v) => this._coroutineReturned(v),
       (e) => this._coroutineFailed(e),
@@ -350,14 +299,14 @@ export class Task<T = unknown> extends Future<T> {
         fut._awaiter = this as Task<unknown>;
         this._addWaiter(fut);
         // then() settles through a closure of its own: the task is told here.
-        if (!fut._observed) fut._addCallbackInternal(this._awaitedCb);
+        if ((fut._flags & OBSERVED) === 0) fut._addCallbackInternal(this._awaitedCb);
       } else {
         // A second task awaits the same future.
         if (!oneOrManyHolds(ws, fut)) this._addWaiter(fut);
         fut._addCallbackInternal(this._awaitedCb);
       }
     }
-    if (this._mustCancel && fut.cancel(this._cancelMessage)) this._mustCancel = false;
+    if (this._mustCancel && fut.cancel(this._cancelMessage())) this._mustCancel = false;
   }
 
   private _addWaiter(fut: Future<unknown>): void {
@@ -456,7 +405,7 @@ export class Task<T = unknown> extends Future<T> {
       } else {
         y._addCallbackInternal(this._wakeup);
         this._futWaiter = y;
-        if (this._mustCancel && y.cancel(this._cancelMessage)) this._mustCancel = false;
+        if (this._mustCancel && y.cancel(this._cancelMessage())) this._mustCancel = false;
       }
     } else if (y === undefined || y === null) {
       // A bare `yield` gives the other callbacks one pass (asyncio's bare yield / sleep(0)).
@@ -508,22 +457,83 @@ export class Task<T = unknown> extends Future<T> {
 
   /** The status a done task ends with (computed again after its done callbacks: one field less). */
   private _finalStatus(): number {
-    return this._state === CANCELLED ? Status.CANCELLED : this._failed ? statusOfError(this._exception) : Status.SUCCESS;
-  }
-
-  /** @internal (Runnable) a step runs the coroutine */
-  override _runsUserCode(): boolean {
-    return this._state === PENDING || super._runsUserCode();
+    return this._state === CANCELLED ? Status.CANCELLED : (this._flags & FAILED) !== 0 ? statusOfError(this._result) : Status.SUCCESS;
   }
 
   /** @internal Run by the loop: a step while pending, else the done callbacks. */
-  override _run(): void {
+  override _run(pass?: PassFrame): void {
     if (this._state === PENDING) {
+      if (pass !== undefined) pass._enterPassFrame();
       this._stepFromLoop();
       return;
     }
-    super._run();
+    super._run(pass);
     this.status = this._finalStatus();
+  }
+}
+
+export class Task<T = unknown> extends TaskMethods<T> {
+  /** @param fieldsKind @internal a registered subclass's number (see registerFutureClass) */
+  constructor(coro: Coroutine<T>, options?: TaskOptions, loop?: EventLoop, fieldsKind?: number) {
+    super(loop ?? options?.loop ?? getRunningLoop(), fieldsKind);
+    if (options !== undefined) validateObject(options as unknown, 'options');
+    const name = options?.name;
+    if (name !== undefined && typeof name !== 'string') throw invalidArgType('options.name', 'of type string', name);
+    const signal = options?.signal;
+    if (signal !== undefined && (signal === null || typeof signal !== 'object' || typeof signal.addEventListener !== 'function' || typeof signal.aborted !== 'boolean')) {
+      throw invalidArgType('options.signal', 'an AbortSignal', signal);
+    }
+    let started = false;
+    if (isGenerator(coro)) {
+      this._gen = coro as Generator<unknown, T, unknown>;
+    } else if (typeof coro === 'function') {
+      this._fn = coro;
+    } else if (coro instanceof Future) {
+      throw invalidArgType('coro', 'a coroutine, not a Future (use ensureFuture() for futures)', coro);
+    } else if (isThenable(coro)) {
+      // Already started: no first step to queue (it would only set the status, in a loop pass).
+      started = true;
+      this.status = Status.IN_PROCESS;
+      this._retainFrames();
+      this._attachPromise(coro);
+      // The promise captured the caller's frame when it started: that frame now belongs to this
+      // task, and the caller continues in a fresh one.
+      const frame = current.frame;
+      if (frame !== null) {
+        const previous = frame.task;
+        frame.task = this as Task<unknown>;
+        const fresh = new Frame(previous);
+        // A task starting its coroutine registers the completion reaction in the frame current
+        // when the coroutine returns, which this very handover may have replaced (_firstCall).
+        fresh.completes = frame.completes;
+        current.frame = fresh;
+        // What the started coroutine awaited so far was registered on the caller's task (an
+        // `await` registers synchronously, in the caller's frame): it moves with the frame. The
+        // caller is running, so nothing pending there is its own await.
+        if (previous !== null) (previous as Task<unknown>)._handOverWaiters(this as Task<unknown>);
+        // Or, in a frame without a task (a callback's, a generator step's), noted on the frame.
+        const ws = frame.waiters as Future<unknown>[] | null;
+        if (ws !== null) {
+          frame.waiters = null;
+          for (const w of ws) if (w._state === PENDING) this._awaiting(w);
+        }
+      }
+    } else {
+      throw invalidArgType('coro', 'a coroutine (a generator, a promise, or a function returning one)', coro);
+    }
+    this._name = name !== undefined ? name : ++taskCounter;
+    this._loop._addTask(this as Task<unknown>);
+    const eager = options?.eagerStart === true && this._gen !== null && this._loop.isRunning() && !(signal?.aborted ?? false);
+    if (!eager && !started) this._loop._pushReady(this);
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        this.cancel(abortMessage(signal.reason));
+      } else {
+        this._abort = new AbortListener(this as Task<unknown>, signal);
+        signal.addEventListener('abort', this._abort, { once: true });
+      }
+    }
+    if (eager) this._step(undefined, false);
   }
 }
 
@@ -539,7 +549,7 @@ class AbortListener {
 }
 
 const promiseThen = Promise.prototype.then;
-const TASK = registerFutureClass(Task);
+registerFutureClass(Task);
 
 // The completion reactions of every async-function task started by _firstCall: each runs in the
 // frame it was registered in, whose `completes` is its task. No frame: the hooks carrier's hooks

@@ -3,7 +3,7 @@ import { Future, registerFutureClass } from './future';
 import { PENDING } from './events';
 import { validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
-import { CancelledError, InvalidStateError, TimeoutError } from '../util/errors';
+import { InvalidStateError, TimeoutError } from '../util/errors';
 import { ensureFuture, type Task, type Coroutine } from './task';
 import type { AbstractEventLoop as EventLoop } from './events';
 import type { TimerHandle } from './handles';
@@ -167,4 +167,3 @@ export function timeoutAt<T = unknown>(when: number | null, body: Coroutine<T> |
   return t;
 }
 
-export { CancelledError, TimeoutError };

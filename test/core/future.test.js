@@ -264,3 +264,29 @@ test('a subclass of Future or Task is awaited as a native promise too (its proto
     assert.match(String(t), /^<MyTask /);
   });
 });
+
+test('a cancelled future raises its own CancelledError, whatever its result slot held before', async () => {
+  await run(async () => {
+    // sleep() keeps its value until it wakes: a CancelledError given as the value is not the
+    // cancellation's error.
+    const value = new CancelledError('the value');
+    const s = sleep(1000, value);
+    assert.equal(s.cancel('why'), true);
+    await assert.rejects(async () => { await s; }, (e) => e instanceof CancelledError && e !== value && e.message === 'why');
+    // A task asked to cancel while it awaits nothing of evloop's keeps the message to the end.
+    const loop = getRunningLoop();
+    let release;
+    const t = loop.createTask(async () => { await new Promise((r) => { release = r; }); return 'done'; });
+    await sleep(0);
+    t.cancel('stop');
+    release();
+    await assert.rejects(async () => { await t; }, (e) => e instanceof CancelledError && e.message === 'stop');
+    assert.equal(t.cancelled(), true);
+    // A failed future keeps the exception, not the result, and reports no result.
+    const f = loop.createFuture();
+    const boom = new Error('boom');
+    f.setException(boom);
+    assert.equal(f.exception(), boom);
+    assert.throws(() => f.result(), (e) => e === boom);
+  });
+});
