@@ -19,3 +19,13 @@ test("core's exports objects stay in fast mode", () => {
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), []);
 });
+
+test("the public entry's exports object is in fast mode, with plain data properties", () => {
+  const script = `
+    const evloop = require('evloop');
+    const accessors = Object.keys(evloop).filter((k) => Object.getOwnPropertyDescriptor(evloop, k).get !== undefined);
+    process.stdout.write(JSON.stringify({ fast: %HasFastProperties(evloop), accessors, esModule: evloop.__esModule, sleep: typeof evloop.sleep }));`;
+  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { fast: true, accessors: [], esModule: true, sleep: 'function' });
+});
