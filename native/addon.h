@@ -190,8 +190,8 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   Napi::Reference<Napi::ArrayBuffer> batch_buffer_;
   int32_t* events_data_ = nullptr;
   int32_t* reads_data_ = nullptr;
-  // The slab's memory as setReadSlab found it; its ArrayBuffer is checked once per batch (SlabLive).
-  Napi::Reference<Napi::TypedArray> slab_;
+  // The slab's memory as setReadSlab found it; the reference to its ArrayBuffer keeps it alive
+  // and is checked once per batch (SlabLive).
   Napi::Reference<Napi::ArrayBuffer> slab_buffer_;
   uint8_t* slab_data_ = nullptr;
   size_t slab_size_ = 0;

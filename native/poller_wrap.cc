@@ -180,7 +180,6 @@ Napi::Value PollerWrap::SetReadSlab(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   RequireOpen(env);
   if (IsUndefinedOrNull(env, info[0])) {
-    slab_.Reset();
     slab_buffer_.Reset();
     slab_data_ = nullptr;
     slab_size_ = 0;
@@ -207,7 +206,6 @@ Napi::Value PollerWrap::SetReadSlab(const Napi::CallbackInfo& info) {
     ThrowRangeError(info.Env(), "ERR_OUT_OF_RANGE",
                     "The value of \"slab.length\" is out of range. It must be < 2 ** 31");
   }
-  slab_ = Napi::Persistent(info[0].As<Napi::TypedArray>());
   slab_buffer_ = Napi::Persistent(Napi::ArrayBuffer(env, array_buffer));
   slab_data_ = data;
   slab_size_ = length;
