@@ -261,9 +261,9 @@ function allocation() {
   }
 }
 
-function python(kind) {
+function python(kind, only) {
   try {
-    const out = execFileSync('/usr/bin/python3', [path.join(__dirname, 'loop_asyncio.py'), kind], { encoding: 'utf8', timeout: 300000 });
+    const out = execFileSync('/usr/bin/python3', [path.join(__dirname, 'loop_asyncio.py'), kind, ...(only ? [only] : [])], { encoding: 'utf8', timeout: 300000 });
     return JSON.parse(out);
   } catch (e) {
     return { error: String(e.message).split('\n')[0] };
@@ -275,19 +275,25 @@ function ratio(a, b) { return typeof a === 'number' && typeof b === 'number' ? (
 
 const median = (xs) => xs.slice().sort((x, y) => x - y)[xs.length >> 1];
 
-// Both sides warm once (the first run of a case pays for growing V8's young generation), then
-// 3 rounds in alternating order; each side's median is reported.
+// Both sides warm twice, then 5 rounds in alternating order; each side's median is reported.
+// One warm-up was not enough: the first run of a case pays for growing V8's young generation,
+// and the first switch from one side to the other deoptimizes parts of evloop's pass (wrong map,
+// code dependencies: --trace-deopt); the two rounds after a single warm-up, run before V8 had
+// optimized them again, read up to 45% slower than the rest.
 // A macrotask between the sides: evloop's promise hooks, on while an async-function task was
 // pending, are removed by then and never slow the Node side.
+const ROUNDS = 5;
 const settle = () => new Promise((r) => setImmediate(r));
 async function pair(evloop, node) {
   const ev0 = evloop;
   evloop = async () => { const r = await ev0(); await settle(); return r; };
-  await evloop();
-  if (node) await node();
+  for (let warm = 0; warm < 2; warm++) {
+    await evloop();
+    if (node) await node();
+  }
   const ev = [];
   const nd = [];
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     if (round % 2 === 0 || !node) {
       ev.push(await evloop());
       if (node) nd.push(await node());
@@ -346,11 +352,14 @@ async function main() {
     switchAsync: await pair(evSwitchAsync, nodeSwitch),
     timers: freshPair('evTimers', 'nodeTimers'),
     sleepTasks: await pair(evSleepTasks, null),
-    sleepTasksAsync: await pair(evSleepTasksAsync, null),
+    // Against uvloop in a child process between evloop's own rounds: uvloop's figure moved by a
+    // quarter between runs (110k/s, then 86k/s) when it was measured once, after every evloop row.
+    sleepTasksAsync: await pair(evSleepTasksAsync, async () => python('uvloop', 'sleep_tasks').sleep_tasks),
     cancelled: await pair(evCancelled, nodeCancelled),
   };
   const other = otherCarrierRows();
   const py = { asyncio: python('asyncio'), uvloop: python('uvloop') };
+  if (typeof results.sleepTasksAsync[1] === 'number') py.uvloop.sleep_tasks = results.sleepTasksAsync[1];
   const bytes = allocation();
   const rows = [
     ['callSoon callbacks/s', 'callSoon', 'setImmediate', 'call_soon'],
@@ -362,13 +371,14 @@ async function main() {
     ['10k tasks sleeping, per CPU second, async tasks', 'sleepTasksAsync', '-', 'sleep_tasks'],
     ['timeouts scheduled and cancelled before firing, per CPU second', 'cancelled', 'setTimeout + clearTimeout', 'cancelled'],
   ];
-  console.log('loop bench (higher is better; evloop and node: medians of 3 alternating rounds after a warm-up)');
+  console.log(`loop bench (higher is better; evloop and node: medians of ${ROUNDS} alternating rounds after two warm-ups; uvloop's sleeping tasks: the median of ${ROUNDS} child processes run between evloop's rounds)`);
   console.log(['case', 'evloop', 'node', 'evloop/node', 'asyncio', 'evloop/asyncio', 'uvloop', 'evloop/uvloop'].join(' | '));
   for (const [label, key, nodeName, pyKey] of rows) {
     const [ev, node] = results[key];
     const a = py.asyncio[pyKey];
     const u = py.uvloop[pyKey];
-    console.log([label, fmt(ev), node === undefined ? '-' : `${fmt(node)} (${nodeName})`, ratio(ev, node), fmt(a), ratio(ev, a), fmt(u), ratio(ev, u)].join(' | '));
+    const nodeSide = nodeName === '-' ? undefined : node; // the sleeping-tasks pair's other side is uvloop's
+    console.log([label, fmt(ev), nodeSide === undefined ? '-' : `${fmt(node)} (${nodeName})`, ratio(ev, nodeSide), fmt(a), ratio(ev, a), fmt(u), ratio(ev, u)].join(' | '));
   }
   const b = (x) => (typeof x === 'number' ? `${x.toFixed(0)} B` : 'n/a');
   console.log(`bytes allocated per timer, scheduled to fired: evloop callLater ${b(bytes.timers)}, setTimeout ${b(bytes.setTimeout)}; kept alive per queued timer: ${b(bytes.timersRetained)} vs ${b(bytes.setTimeoutRetained)}; per sleeping task, created to gathered: generator ${b(bytes.sleepTasks)}, async ${b(bytes.sleepTasksAsync)}`);
@@ -379,7 +389,7 @@ async function main() {
   record('future create, resolve, await / native Promise', num(results.future[0], results.future[1]), 0.8, `carrier ${asyncContextCarrier}${otherDetail('future')}`);
   record('task switch, async-function task / await setImmediate', num(results.switchAsync[0], results.switchAsync[1]), 4, `generator task ${ratio(results.switchGen[0], results.switchGen[1])}; carrier ${asyncContextCarrier}${otherDetail('switchAsync')}`);
   record('100,000 timers per CPU second / setTimeout', num(results.timers[0], results.timers[1]), 1.2, `${b(bytes.timers)} vs ${b(bytes.setTimeout)} allocated per timer, ${b(bytes.timersRetained)} vs ${b(bytes.setTimeoutRetained)} kept alive while queued`);
-  record('10,000 tasks each sleeping, done per second / uvloop (async tasks)', num(results.sleepTasksAsync[0], py.uvloop.sleep_tasks), 1.5, `generator tasks ${ratio(results.sleepTasks[0], py.uvloop.sleep_tasks)}; ${b(bytes.sleepTasksAsync)} per task`);
+  record('10,000 tasks each sleeping, done per second / uvloop (async tasks)', num(results.sleepTasksAsync[0], py.uvloop.sleep_tasks), 1.5, `evloop ${fmt(results.sleepTasksAsync[0])}/s, uvloop ${fmt(py.uvloop.sleep_tasks)}/s (interleaved); generator tasks ${ratio(results.sleepTasks[0], py.uvloop.sleep_tasks)}; ${b(bytes.sleepTasksAsync)} per task`);
   if (bytes.error) console.log('allocation:', bytes.error);
   if (py.asyncio.error) console.log('asyncio:', py.asyncio.error);
   if (py.uvloop.error) console.log('uvloop:', py.uvloop.error);
