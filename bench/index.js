@@ -27,7 +27,7 @@ for (const f of files) {
 }
 if (!process.argv.includes('--no-echo')) {
   console.log('\n=== bench/echo/run.js (scenarios b and c; `npm run bench:echo` runs them all)');
-  const args = ['--servers', 'evloop,evloop-streams,evloop-async,net,c-epoll', '--scenarios', 'b,c', '--rounds', '3', '--seconds', '2'];
+  const args = ['--servers', 'evloop,evloop-streams,evloop-async,net,c-epoll', '--scenarios', 'b,c', '--rounds', '5', '--seconds', '2'];
   execFileSync(process.execPath, [path.join(__dirname, 'echo', 'run.js'), ...args], { stdio: 'inherit', env });
 }
 printTable(summary);
