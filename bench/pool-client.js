@@ -8,7 +8,7 @@
 // and of the client's CPU time per request (all clients are in this process, one at a time,
 // each after a warm-up). The last line, a Task per request that runs the same exchange without
 // a pool, shows what the Task that use() returns costs by itself.
-// usage: node bench/pool-client.js [--seconds 3] [--rounds 3] [--workers 64] [--conns 8]
+// usage: node bench/pool-client.js [--seconds 3] [--rounds 5] [--workers 64] [--conns 8]
 const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
@@ -20,7 +20,7 @@ function option(name, fallback) {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
 const SECONDS = option('--seconds', 3);
-const ROUNDS = option('--rounds', 3);
+const ROUNDS = option('--rounds', 5);
 const WORKERS = option('--workers', 64);
 const CONNS = option('--conns', 8);
 const REQUEST = Buffer.from('GET /status 0123456789abcdef\n');
