@@ -1,12 +1,10 @@
 // The loop's scheduled callbacks: asyncio's Handle (callSoon, readers, writers) and TimerHandle
 // (callLater, callAt).
-import type { Frame } from './context';
-
 /** The running pass as a runnable sees it: it enters its own frame, once (EventLoop._enterPassFrame). */
 export interface PassFrame {
   _enterPassFrame(): void;
-  /** Makes a task's frame current for its first step, left so (EventLoop._switchFrame). */
-  _switchFrame(frame: Frame): void;
+  /** Makes a task's frame (context.ts's Frame) current for its first step, left so (EventLoop._switchFrame). */
+  _switchFrame(frame: object): void;
 }
 
 /** Something the ready queue can run: a Handle, or a Future running its done callbacks. */
