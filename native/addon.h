@@ -83,7 +83,6 @@ class EvloopAddon : public Napi::Addon<EvloopAddon> {
   Napi::Value ReleaseChild(const Napi::CallbackInfo& info);
   // V8's continuation-preserved embedder data, when the running node has it (context_data.cc).
   Napi::Value ContextData(const Napi::CallbackInfo& info);
-  std::shared_ptr<void> context_data_;  // the resolved V8 entry points, shared by get/set
 
   // Reaps, without blocking, the released children that have exited.
   void SweepOrphans();

@@ -3,6 +3,8 @@
 /** The running pass as a runnable sees it: it enters its own frame, once (EventLoop._enterPassFrame). */
 export interface PassFrame {
   _enterPassFrame(): void;
+  /** Makes a task's frame (context.ts's Frame) current for its first step, left so (EventLoop._switchFrame). */
+  _switchFrame(frame: object): void;
 }
 
 /** Something the ready queue can run: a Handle, or a Future running its done callbacks. */

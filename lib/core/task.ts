@@ -15,7 +15,7 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { FAILED, Future, OBSERVED, oneOrManyHolds, registerFutureClass } from './future';
+import { FAILED, Future, HOLDS_FRAMES, MUST_CANCEL, OBSERVED, oneOrManyHolds, registerFutureClass } from './future';
 import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -73,46 +73,56 @@ function abortMessage(reason: unknown): string | undefined {
  * holding the accessor, whose size that search pays for (see Future).
  */
 export class TaskMethods<T = unknown> extends Future<T> {
+  // Seven fields of its own (a cancel pending and the promise hooks held are bits of _flags):
+  // each costs every task its store and 8 bytes, which a sleeping task's young-generation GCs
+  // copy, and every `await task` a longer search of its fields (see FutureMethods).
   /** Task status code (status.ts): 1 before the first step, 100 running, 800 while done callbacks run, then final. */
   status: number = Status.INIT;
-  /** @internal */ _gen: Generator<unknown, T, unknown> | null = null;
-  protected _fn: ((...args: any[]) => unknown) | null = null;
-  /** @internal generator mode: the future the step is suspended on */ _futWaiter: Future<unknown> | null = null;
-  /** @internal async mode: evloop futures awaited inside the task's frame (one kept as is, as callbacks are) */ _waiters: Future<unknown> | Future<unknown>[] | null = null;
-  /** @internal */ _mustCancel = false;
-  /** @internal this task keeps the promise hooks installed (context.ts) */ _holdsFrames = false;
+  /**
+   * @internal The coroutine: the function until its first step calls it, then the generator it
+   * drives (generator mode), or null (an async function's or a given promise: async mode).
+   */
+  _coro: Generator<unknown, T, unknown> | ((...args: any[]) => unknown) | null = null;
+  /**
+   * @internal What the task waits on. Generator mode: the future its step is suspended on.
+   * Async mode: the evloop futures awaited inside its frame (one kept as is, as callbacks are).
+   */
+  _waiters: Future<unknown> | Future<unknown>[] | null = null;
   private _numCancelsRequested = 0;
-  // Only a task given a signal has one (fields are kept few: a sleeping task's every byte is
-  // copied by each young-generation GC it lives through).
+  // Only a task given a signal has one.
   protected _abort: AbortListener | null = null;
-
-  // Bound callbacks, made on first use: an async-function task never needs the generator's, and
-  // every byte of a task that sleeps is copied by the young-generation GCs it lives through.
-  private _wakeupFn: ((fut: Future<unknown>) => void) | null = null;
-  private _awaitedFn: ((fut: Future<unknown>) => void) | null = null;
   /** @internal the name given, else its number: `Task-<n>` is made when asked for */ _name: string | number = 0;
   /** @internal its slot in the loop's pending tasks, -1 once done */ _taskIndex = -1;
 
-  private get _wakeup(): (fut: Future<unknown>) => void {
-    return (this._wakeupFn ??= (fut: Future<unknown>): void => {
-      if (fut._state === FINISHED && (fut._flags & FAILED) === 0) {
-        this._step(fut._result, false);
-      } else {
-        let exc: unknown;
-        try {
-          fut.result();
-        } catch (e) {
-          exc = e;
-        }
-        this._step(exc, true);
-      }
-    });
+  /**
+   * @internal The task is a done callback of the futures it waits on (an object, not a closure
+   * per task: see DoneListener). In generator mode the future its step is suspended on wakes
+   * the step; any other is one its frame awaited (async mode), which it stops waiting for.
+   */
+  _futureDone(fut: Future<unknown>): void {
+    if (this._waiters === fut && this._isGenerator()) wakeStep(this as Task<unknown>, fut);
+    else this._awaited(fut);
   }
 
-  private get _awaitedCb(): (fut: Future<unknown>) => void {
-    return (this._awaitedFn ??= (fut: Future<unknown>): void => {
-      this._awaited(fut);
-    });
+  /** @internal Generator mode (after the first step, for a task made with a function). */
+  _isGenerator(): boolean {
+    const c = this._coro;
+    return c !== null && typeof c !== 'function';
+  }
+
+  /** @internal Generator mode: the pending future the task's step is suspended on, else null. */
+  _suspendedOn(): Future<unknown> | null {
+    const ws = this._waiters;
+    return ws instanceof Future && this._isGenerator() ? ws : null;
+  }
+
+  /** @internal */
+  get _mustCancel(): boolean {
+    return (this._flags & MUST_CANCEL) !== 0;
+  }
+  set _mustCancel(on: boolean) {
+    if (on) this._flags |= MUST_CANCEL;
+    else this._flags &= ~MUST_CANCEL;
   }
 
   private _stepWithErrorSoon(err: unknown): void {
@@ -120,9 +130,14 @@ export class TaskMethods<T = unknown> extends Future<T> {
   }
 
   /** The step the loop runs for this task while it is pending (the task is its own ready-queue entry). */
-  private _stepFromLoop(): void {
-    if (this._fn !== null) this._firstCall();
-    else if (this._gen !== null) this._step(undefined, false);
+  private _stepFromLoop(pass: PassFrame | undefined): void {
+    const c = this._coro;
+    if (typeof c === 'function') {
+      this._firstCall(c, pass);
+      return;
+    }
+    if (pass !== undefined) pass._enterPassFrame();
+    if (c !== null) this._step(undefined, false);
     else if (this.status < Status.IN_PROCESS && this._state === PENDING) this.status = Status.IN_PROCESS;
   }
 
@@ -141,7 +156,7 @@ export class TaskMethods<T = unknown> extends Future<T> {
   }
 
   getCoro(): unknown {
-    return this._gen ?? this._fn;
+    return this._coro;
   }
 
   get statusMessage(): string {
@@ -160,10 +175,8 @@ export class TaskMethods<T = unknown> extends Future<T> {
   override cancel(msg?: string): boolean {
     if (this._state !== PENDING) return false;
     this._numCancelsRequested++;
-    if (this._futWaiter !== null) {
-      if (this._futWaiter.cancel(msg)) return true;
-    } else if (this._waiters !== null) {
-      const ws = this._waiters;
+    const ws = this._waiters;
+    if (ws !== null) {
       if (ws instanceof Future) {
         if (ws.cancel(msg)) return true;
       } else if (ws.length !== 0) {
@@ -199,9 +212,13 @@ export class TaskMethods<T = unknown> extends Future<T> {
 
   // ---- driving ----
 
-  private _firstCall(): void {
-    const fn = this._fn!;
-    this._fn = null;
+  /**
+   * `pass`: the loop pass running it. Then the task's frame is made current through the pass
+   * and left current when fn is an async function (EventLoop._switchFrame); outside a pass, the
+   * frame that was current is put back.
+   */
+  private _firstCall(fn: (...args: any[]) => unknown, pass?: PassFrame): void {
+    this._coro = null;
     if (this._mustCancel) {
       // Cancelled before its first step: the coroutine never starts (as asyncio's would not).
       this._mustCancel = false;
@@ -213,15 +230,30 @@ export class TaskMethods<T = unknown> extends Future<T> {
     this._retainFrames();
     const frame = new Frame(this as Task<unknown>);
     frame.completes = this as Task<unknown>;
+    if (pass !== undefined) {
+      pass._switchFrame(frame);
+      let r: unknown;
+      try {
+        r = fn();
+      } catch (e) {
+        this._finishError(e);
+        return;
+      }
+      if (isNativePromise(r)) {
+        promiseThen.call(r, onCoroutineReturned, onCoroutineFailed);
+        return;
+      }
+      // What follows may run user code (a generator's step, a thenable's then), in the pass's frame.
+      pass._enterPassFrame();
+      this._afterFirstCall(r);
+      return;
+    }
     const prev = current.frame;
     current.frame = frame;
     let r: unknown;
     try {
       r = fn();
-      // An async function's promise: its completion reaction is registered in the task's frame
-      // (or the one a createTask(child()) inside fn left current, which inherits `completes`), so
-      // that it runs there and finds the task in it: no closures to keep while the task waits.
-      if (r !== null && typeof r === 'object' && Object.getPrototypeOf(r) === Promise.prototype) {
+      if (isNativePromise(r)) {
         promiseThen.call(r, onCoroutineReturned, onCoroutineFailed);
         return;
       }
@@ -231,9 +263,14 @@ export class TaskMethods<T = unknown> extends Future<T> {
     } finally {
       current.frame = prev;
     }
+    this._afterFirstCall(r);
+  }
+
+  /** The first call returned something other than an async function's promise. */
+  private _afterFirstCall(r: unknown): void {
     if (isGenerator(r)) {
       this._releaseFrames();
-      this._gen = r as Generator<unknown, T, unknown>;
+      this._coro = r as Generator<unknown, T, unknown>;
       this._step(undefined, false);
     } else if (isThenable(r)) {
       if (r instanceof Future) this._awaiting(r);
@@ -244,15 +281,15 @@ export class TaskMethods<T = unknown> extends Future<T> {
   }
 
   protected _retainFrames(): void {
-    if (this._holdsFrames) return;
-    this._holdsFrames = true;
+    if ((this._flags & HOLDS_FRAMES) !== 0) return;
+    this._flags |= HOLDS_FRAMES;
     retainFrames();
   }
 
   /** @internal the task finished, or its loop closed */
   _releaseFrames(): void {
-    if (!this._holdsFrames) return;
-    this._holdsFrames = false;
+    if ((this._flags & HOLDS_FRAMES) === 0) return;
+    this._flags &= ~HOLDS_FRAMES;
     releaseFrames();
   }
 
@@ -288,7 +325,7 @@ export class TaskMethods<T = unknown> extends Future<T> {
 
   /** @internal `await fut` inside this task's frame (Future's `constructor` accessor, or then()). */
   _awaiting(fut: Future<unknown>): void {
-    if (this._gen !== null) return;
+    if (this._isGenerator()) return;
     const other = fut._awaiter;
     // fut._awaiter is this task exactly while fut is in its _waiters (see _awaited and
     // _handOverWaiters): the common cases need no search of the list, which a task awaiting
@@ -299,11 +336,11 @@ export class TaskMethods<T = unknown> extends Future<T> {
         fut._awaiter = this as Task<unknown>;
         this._addWaiter(fut);
         // then() settles through a closure of its own: the task is told here.
-        if ((fut._flags & OBSERVED) === 0) fut._addCallbackInternal(this._awaitedCb);
+        if ((fut._flags & OBSERVED) === 0) fut._addCallbackInternal(this);
       } else {
         // A second task awaits the same future.
         if (!oneOrManyHolds(ws, fut)) this._addWaiter(fut);
-        fut._addCallbackInternal(this._awaitedCb);
+        fut._addCallbackInternal(this);
       }
     }
     if (this._mustCancel && fut.cancel(this._cancelMessage())) this._mustCancel = false;
@@ -326,7 +363,7 @@ export class TaskMethods<T = unknown> extends Future<T> {
   /** @internal see the constructor: `to` takes over this task's pending awaits */
   _handOverWaiters(to: Task<unknown>): void {
     const ws = this._waiters;
-    if (ws === null || this._gen !== null) return;
+    if (ws === null || this._isGenerator()) return;
     this._waiters = null;
     if (ws instanceof Future) {
       if (ws._awaiter === (this as unknown)) ws._awaiter = null;
@@ -367,9 +404,9 @@ export class TaskMethods<T = unknown> extends Future<T> {
       }
       this._mustCancel = false;
     }
-    this._futWaiter = null;
+    this._waiters = null;
     if (this.status < Status.IN_PROCESS) this.status = Status.IN_PROCESS;
-    const gen = this._gen!;
+    const gen = this._coro as Generator<unknown, T, unknown>;
     const prev = current.stepTask;
     current.stepTask = this as Task<unknown>;
     let r: IteratorResult<unknown, T>;
@@ -401,10 +438,10 @@ export class TaskMethods<T = unknown> extends Future<T> {
       } else if (y === (this as unknown)) {
         this._stepWithErrorSoon(new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF'));
       } else if (y._state !== PENDING) {
-        loop.callSoon(this._wakeup, y);
+        loop.callSoon(wakeStep, this, y);
       } else {
-        y._addCallbackInternal(this._wakeup);
-        this._futWaiter = y;
+        y._addCallbackInternal(this);
+        this._waiters = y;
         if (this._mustCancel && y.cancel(this._cancelMessage())) this._mustCancel = false;
       }
     } else if (y === undefined || y === null) {
@@ -440,7 +477,6 @@ export class TaskMethods<T = unknown> extends Future<T> {
   override _scheduleCallbacks(): void {
     this._loop._removeTask(this as Task<unknown>);
     this._releaseFrames();
-    this._futWaiter = null;
     this._waiters = null;
     if (this._abort !== null) {
       this._abort.signal.removeEventListener('abort', this._abort);
@@ -463,8 +499,7 @@ export class TaskMethods<T = unknown> extends Future<T> {
   /** @internal Run by the loop: a step while pending, else the done callbacks. */
   override _run(pass?: PassFrame): void {
     if (this._state === PENDING) {
-      if (pass !== undefined) pass._enterPassFrame();
-      this._stepFromLoop();
+      this._stepFromLoop(pass);
       return;
     }
     super._run(pass);
@@ -485,9 +520,9 @@ export class Task<T = unknown> extends TaskMethods<T> {
     }
     let started = false;
     if (isGenerator(coro)) {
-      this._gen = coro as Generator<unknown, T, unknown>;
+      this._coro = coro as Generator<unknown, T, unknown>;
     } else if (typeof coro === 'function') {
-      this._fn = coro;
+      this._coro = coro;
     } else if (coro instanceof Future) {
       throw invalidArgType('coro', 'a coroutine, not a Future (use ensureFuture() for futures)', coro);
     } else if (isThenable(coro)) {
@@ -523,7 +558,7 @@ export class Task<T = unknown> extends TaskMethods<T> {
     }
     this._name = name !== undefined ? name : ++taskCounter;
     this._loop._addTask(this as Task<unknown>);
-    const eager = options?.eagerStart === true && this._gen !== null && this._loop.isRunning() && !(signal?.aborted ?? false);
+    const eager = options?.eagerStart === true && this._isGenerator() && this._loop.isRunning() && !(signal?.aborted ?? false);
     if (!eager && !started) this._loop._pushReady(this);
     if (signal !== undefined) {
       if (signal.aborted) {
@@ -551,9 +586,35 @@ class AbortListener {
 const promiseThen = Promise.prototype.then;
 registerFutureClass(Task);
 
+/** A generator task's step, resumed with `fut`'s outcome. */
+function wakeStep(task: Task<unknown>, fut: Future<unknown>): void {
+  if (fut._state === FINISHED && (fut._flags & FAILED) === 0) {
+    task._step(fut._result, false);
+  } else {
+    let exc: unknown;
+    try {
+      fut.result();
+    } catch (e) {
+      exc = e;
+    }
+    task._step(exc, true);
+  }
+}
+
 // The completion reactions of every async-function task started by _firstCall: each runs in the
 // frame it was registered in, whose `completes` is its task. No frame: the hooks carrier's hooks
 // were removed when the task's loop closed, and a closed loop's task stays as it was.
+// An async function's promise: its completion reaction is registered in the task's frame (or
+// the one a createTask(child()) inside fn left current, which inherits `completes`), so that it
+// runs there and finds the task in it: no closures to keep while the task waits.
+// Told by `constructor`, not by Object.getPrototypeOf (a runtime call here: ~120 instructions
+// per task): a plain promise's is an inline-cached read of Promise.prototype's, and a Future's,
+// which must not be read here (it is the await hook, see future.ts), is ruled out first. An
+// object that fails this (a Promise subclass) is attached through its own then(), as any thenable.
+function isNativePromise(r: unknown): r is Promise<unknown> {
+  return r instanceof Promise && !(r instanceof Future) && r.constructor === Promise;
+}
+
 function completingTask(): Task<unknown> | null {
   const frame = current.frame;
   return frame === null ? null : (frame.completes as Task<unknown> | null);

@@ -645,7 +645,7 @@ class FollowIter<R> implements Iterator<unknown, R, unknown> {
     const task = this.task;
     if (task.done()) return { value: task.result(), done: true };
     // The task's wake-up is registered on the future it is suspended on (pending, same loop).
-    const y = task._futWaiter;
+    const y = task._suspendedOn();
     const next = y !== null && !y.done() ? y : task;
     this.waitedOn = next;
     return { value: next, done: false };

@@ -11,7 +11,7 @@ import { Buffer } from 'node:buffer';
 import type { SocketAddress } from '../native/binding';
 import { createConnection, createUnixConnection, type ConnectionOptions } from '../io/connection';
 import { IncompleteReadError, LimitOverrunError } from '../util/errors';
-import { Future } from '../core/future';
+import { awaitedOftenWhenDone, Future } from '../core/future';
 import { getRunningLoop, type EventLoop } from '../core/loop';
 import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
 import { formatAddress } from '../io/address';
@@ -741,6 +741,7 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   #makeDrained(): Future<void> {
     const drained = this.loop.createFuture<void>();
     drained.setResult(undefined);
+    awaitedOftenWhenDone(drained);
     return drained;
   }
 

@@ -452,3 +452,82 @@ test('tasks started in one pass each register their own awaits, and a callback a
     assert.deepEqual(seen, [true, true, true, true, true, true]);
   });
 });
+
+test('a first step that returns a generator or a thenable goes on in the pass frame, and later callbacks run in no task', async () => {
+  await run(async () => {
+    const loop = loopOf();
+    const seen = {};
+    const genTask = loop.createTask(() =>
+      (function* () {
+        seen.genStep = currentTask() === genTask;
+        yield* sleep(0);
+        return 'gen';
+      })(),
+    );
+    const thenableTask = loop.createTask(() => ({
+      then(resolve) {
+        seen.inThen = currentTask();
+        resolve('thenable');
+      },
+    }));
+    const asyncTask = loop.createTask(async () => 'async');
+    // All three first steps and this callback run in one pass, in this order.
+    loop.callSoon(() => { seen.after = currentTask(); });
+    assert.deepEqual(await gather(genTask, thenableTask, asyncTask), ['gen', 'thenable', 'async']);
+    assert.deepEqual(seen, { genStep: true, inThen: undefined, after: undefined });
+  });
+});
+
+test('a task started in a pass run from a Node callback (not a promise job) leaves no frame to the Node callbacks after it', async () => {
+  await run(async () => {
+    const loop = loopOf();
+    // Beyond MICROTASK_PASSES chained passes (64), the loop runs a pass from setImmediate: some
+    // of these first steps run there, between other Node immediates.
+    const seen = [];
+    let ticking = true;
+    const tick = () => {
+      seen.push(currentTask());
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const never = loop.createFuture();
+    const tasks = [];
+    for (let i = 0; i < 300; i++) {
+      tasks.push(loop.createTask(async () => { await never; }));
+      await sleep(0);
+    }
+    ticking = false;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(seen.length > 1, 'the ticker ran between the passes');
+    assert.deepEqual(seen.filter((t) => t !== undefined), []);
+    for (const t of tasks) t.cancel();
+    await wait(tasks);
+    assert.ok(tasks.every((t) => t.cancelled()));
+  });
+});
+
+test("a future a task's frame observed through then() leaves the task's awaited futures once done (the task is its callback)", async () => {
+  await run(async () => {
+    const loop = loopOf();
+    const f = loop.createFuture();
+    const g = loop.createFuture();
+    const task = loop.createTask(async () => {
+      f.then(() => {});
+      try {
+        await g;
+      } catch (e) {
+        return e.name;
+      }
+      return 'no';
+    });
+    await loop.createTask(untilAwaiting(task));
+    assert.equal(awaitedCount(task), 2);
+    f.setResult(1);
+    await sleep(0);
+    assert.equal(awaitedCount(task), 1, 'f is no longer awaited');
+    assert.equal(task.cancel(), true);
+    assert.equal(await task, 'CancelledError');
+    assert.equal(f.cancelled(), false);
+    assert.equal(g.cancelled(), true);
+  });
+});

@@ -724,6 +724,24 @@ describe('streams over TCP on 127.0.0.1', () => {
         })(),
       );
       assert.equal((await peer.reader.readLine()).toString(), 'gen\n');
+      // Awaited as any done future: a cancel pending in the task passes it and is thrown in at
+      // the next pending await.
+      const drained = writer.drain();
+      assert.equal(drained.constructor, Promise);
+      assert.equal(writer.drain(), drained, 'one settled drain per connection');
+      const loop = getRunningLoop();
+      const task = loop.createTask(async () => {
+        task.cancel();
+        await writer.drain();
+        await writer.drain();
+        try {
+          await loop.createFuture();
+        } catch (e) {
+          return e.name;
+        }
+        return 'not cancelled';
+      });
+      assert.equal(await task, 'CancelledError');
       writer.close();
       await writer.waitClosed();
       // Closed: drain no longer resolves at once as if writing could go on.
