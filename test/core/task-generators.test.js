@@ -29,14 +29,19 @@ test('an iterator that is no native generator is driven as one: values in, cance
   await run(function* () {
     const loop = getRunningLoop();
     const log = [];
-    // A hand-written coroutine: waits on a sleep, then on a long one it is cancelled in.
+    const reached = loop.createFuture();
+    const never = loop.createFuture();
+    // A hand-written coroutine: waits on a sleep, then on a future it is cancelled in.
     let stage = 0;
     const coro = {
       next(v) {
         log.push(['next', v]);
         stage++;
         if (stage === 1) return { value: sleep(1, 'one'), done: false };
-        if (stage === 2) return { value: sleep(10000), done: false };
+        if (stage === 2) {
+          reached.setResult(null);
+          return { value: never, done: false };
+        }
         return { value: 'unreachable', done: true };
       },
       throw(e) {
@@ -46,10 +51,11 @@ test('an iterator that is no native generator is driven as one: values in, cance
     };
     const t = loop.createTask(coro);
     assert.equal(t.getCoro(), coro);
-    yield* sleep(5);
+    yield* reached;
     assert.equal(t.done(), false);
     t.cancel();
     assert.equal(yield* t, 'caught');
+    assert.ok(never.cancelled());
     assert.deepEqual(log, [['next', undefined], ['next', 'one'], ['throw', true]]);
     assert.equal(t.getCoro(), coro);
   });
