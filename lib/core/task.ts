@@ -56,7 +56,8 @@ let taskCounter = 0;
 // generator: it is recognized by its prototype chain, and a task resumes it with
 // %GeneratorPrototype%'s own next/throw (as asyncio's Task calls coro.send, which a coroutine
 // cannot override).
-const GENERATOR_PROTOTYPE = Object.getPrototypeOf(function* () {}).prototype as Generator;
+const GENERATOR_FUNCTION_PROTOTYPE = Object.getPrototypeOf(function* () {}) as object;
+const GENERATOR_PROTOTYPE = (GENERATOR_FUNCTION_PROTOTYPE as { prototype: Generator }).prototype;
 const generatorNext = GENERATOR_PROTOTYPE.next;
 const generatorThrow = GENERATOR_PROTOTYPE.throw;
 const isPrototypeOf = Object.prototype.isPrototypeOf;
@@ -237,6 +238,21 @@ export class TaskMethods<T = unknown> extends Future<T> {
       return;
     }
     this.status = Status.IN_PROCESS;
+    if (Object.getPrototypeOf(fn) === GENERATOR_FUNCTION_PROTOTYPE) {
+      // A generator function: calling it runs none of its body, only its parameters' defaults
+      // (outside the task, as asyncio evaluates a coroutine's arguments before create_task), and
+      // returns a native generator. No frame to make and enter (two native calls), none to check.
+      let gen: Generator<unknown, T, unknown>;
+      try {
+        gen = fn() as Generator<unknown, T, unknown>;
+      } catch (e) {
+        this._finishError(e);
+        return;
+      }
+      this._gen = gen;
+      this._step(undefined, false);
+      return;
+    }
     // The hooks must be on before fn runs, so that the promises it creates carry its frame.
     this._retainFrames();
     const frame = new Frame(this as Task<unknown>);

@@ -90,3 +90,19 @@ test('an async-function task and a generator task, each sleeping, both cancellab
     assert.equal(out[3], out[0]);
   });
 });
+
+test('createTask(generator function): a throwing parameter default fails the task; a bound one is driven; currentTask() in its body', async () => {
+  await run(function* () {
+    const loop = getRunningLoop();
+    const { currentTask } = require('evloop');
+    const bad = loop.createTask(function* (x = (() => { throw new RangeError('default'); })()) { yield* sleep(0); return x; });
+    let caught;
+    try { yield* bad; } catch (e) { caught = e; }
+    assert.ok(caught instanceof RangeError);
+    const self = { v: 7 };
+    let seen;
+    const bound = loop.createTask(function* () { seen = currentTask(); yield* sleep(0); return this.v; }.bind(self));
+    assert.equal(yield* bound, 7);
+    assert.equal(seen, bound);
+  });
+});
