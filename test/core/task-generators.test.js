@@ -106,3 +106,11 @@ test('createTask(generator function): a throwing parameter default fails the tas
     assert.equal(seen, bound);
   });
 });
+
+test('an async generator is no coroutine a task can drive: the task fails with TypeError at its first step', async () => {
+  await run(async () => {
+    async function* ag() { yield 1; }
+    const t = getRunningLoop().createTask(ag());
+    await assert.rejects(async () => { await t; }, TypeError);
+  });
+});
