@@ -181,6 +181,7 @@ async function nodeCancelled() {
 const ALLOC_FLAG = '--timer-alloc';
 function allocChild() {
   const cb0 = () => {};
+  function* sleeper(i) { yield* sleep(i % 100); }
   const v8 = require('v8');
   const used = () => v8.getHeapSpaceStatistics().reduce((s, sp) => (/^(new_space|new_large_object_space|old_space|large_object_space)$/.test(sp.space_name) ? s + sp.space_used_size : s), 0);
   const perUnit = async (n, fn) => {
@@ -247,6 +248,10 @@ function allocChild() {
       setTimeout: await perUnit(N_TIMERS, nd),
       sleepTasks: await perUnit(N_TIMERS / 10, tasks((i) => function* () { yield* sleep(i % 100); })),
       sleepTasksAsync: await perUnit(N_TIMERS / 10, tasks((i) => async () => { await sleep(i % 100); })),
+      // Generator tasks as loop_asyncio.py makes its coroutines: one generator function, called
+      // per task. The row above makes a function* per task, and each such function gives its
+      // generator a prototype object and a map of its own (about 0.5 KB a task).
+      sleepTasksOneFunction: await perUnit(N_TIMERS / 10, tasks((i) => sleeper(i))),
     };
     process.stdout.write(JSON.stringify(out));
   })();
@@ -381,7 +386,7 @@ async function main() {
     console.log([label, fmt(ev), nodeSide === undefined ? '-' : `${fmt(node)} (${nodeName})`, ratio(ev, nodeSide), fmt(a), ratio(ev, a), fmt(u), ratio(ev, u)].join(' | '));
   }
   const b = (x) => (typeof x === 'number' ? `${x.toFixed(0)} B` : 'n/a');
-  console.log(`bytes allocated per timer, scheduled to fired: evloop callLater ${b(bytes.timers)}, setTimeout ${b(bytes.setTimeout)}; kept alive per queued timer: ${b(bytes.timersRetained)} vs ${b(bytes.setTimeoutRetained)}; per sleeping task, created to gathered: generator ${b(bytes.sleepTasks)}, async ${b(bytes.sleepTasksAsync)}`);
+  console.log(`bytes allocated per timer, scheduled to fired: evloop callLater ${b(bytes.timers)}, setTimeout ${b(bytes.setTimeout)}; kept alive per queued timer: ${b(bytes.timersRetained)} vs ${b(bytes.setTimeoutRetained)}; per sleeping task, created to gathered: generator ${b(bytes.sleepTasks)} (tasks of one generator function ${b(bytes.sleepTasksOneFunction)}), async ${b(bytes.sleepTasksAsync)}`);
   const num = (x, y) => (typeof x === 'number' && typeof y === 'number' ? x / y : undefined);
   const { asyncContextCarrier } = require('evloop/internal');
   const otherDetail = (key) => (other === null ? '' : other.error ? `; ${other.carrier} carrier: ${other.error}` : `; ${other.carrier} carrier ${other[key].toFixed(2)}x`);

@@ -101,7 +101,7 @@ class GatheringFuture<T> extends Future<T> {
   /** @internal */ _cancelRequested = false;
   constructor(
     loop: EventLoop,
-    private readonly _children: Future<unknown>[],
+    /** @internal each child once (a task cancelled twice counts two requests) */ public _children: Future<unknown>[],
   ) {
     super(loop, GATHERING_FUTURE);
   }
@@ -146,10 +146,15 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
     return outer;
   }
   // Distinct awaitables make distinct futures (a Future stands for itself; anything else gets a
-  // new one, found again through the map when repeated).
-  const children: Future<unknown>[] = [];
+  // new one, found again through the map when repeated). Made at its final size: an array grown
+  // by push leaves its outgrown copies behind, and the gather keeps it (and a gather of many
+  // sleeping tasks lives through the GCs they do) — as it keeps only a count of the distinct ones.
+  const n = aws.length;
+  // (Past 64K slots `new Array(n)` would start with dictionary elements: filled in order, it grows as push does.)
+  const children: Future<unknown>[] = n <= 65536 ? new Array<Future<unknown>>(n) : [];
   let made: Map<unknown, Future<unknown>> | null = null;
-  for (const aw of aws) {
+  for (let i = 0; i < n; i++) {
+    const aw = aws[i];
     let f: Future<unknown> | undefined;
     if (aw instanceof Future) {
       f = ensureFuture(aw, loop);
@@ -161,10 +166,12 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
         made.set(aw, f);
       }
     }
-    children.push(f);
+    children[i] = f;
   }
-  const unique: Future<unknown>[] = [];
-  const outer = new GatheringFuture<T>(loop, unique);
+  // Its children as listed, unless some are listed twice: then `unique` (built at the first repeat).
+  const outer = new GatheringFuture<T>(loop, children);
+  let unique: Future<unknown>[] | null = null;
+  let count = 0;
   let finished = 0;
   const onChildDone = (fut: Future<unknown>): void => {
     finished++;
@@ -182,7 +189,7 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
         return;
       }
     }
-    if (finished === unique.length) {
+    if (finished === count) {
       const results = children.map((c) => (c.cancelled() ? c._makeCancelledError() : c._failed ? c.exception() : c._result));
       if (outer._cancelRequested) outer.setException(fut.cancelled() ? fut._makeCancelledError() : new CancelledError());
       else outer.setResult(results as unknown as T);
@@ -192,18 +199,28 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
   // onChildDone is a repeat (no map of thousands of futures to build), and so is a done one
   // seen before.
   let doneSeen: Set<Future<unknown>> | null = null;
-  for (const f of children) {
+  for (let i = 0; i < n; i++) {
+    const f = children[i]!;
+    let repeat = false;
     if (f._state === PENDING) {
-      if (oneOrManyHolds(f._callbacks, onChildDone)) continue;
-      f._addCallbackInternal(onChildDone);
+      if (oneOrManyHolds(f._callbacks, onChildDone)) repeat = true;
+      else f._addCallbackInternal(onChildDone);
     } else {
       doneSeen ??= new Set();
-      if (doneSeen.has(f)) continue;
-      doneSeen.add(f);
-      loop.callSoon(onChildDone, f);
+      if (doneSeen.has(f)) repeat = true;
+      else {
+        doneSeen.add(f);
+        loop.callSoon(onChildDone, f);
+      }
     }
-    unique.push(f);
+    if (repeat) {
+      unique ??= children.slice(0, i);
+      continue;
+    }
+    if (unique !== null) unique.push(f);
+    count++;
   }
+  if (unique !== null) outer._children = unique;
   return outer;
 }
 

@@ -45,8 +45,8 @@ interface Bucket<T> {
 }
 
 const WHEEL = 1024; // direct-mapped slots (a power of two)
-const SPARE_BUCKETS = 64;
-const SPARE_CAPACITY = 1024; // slots: at most 64 × 1024 × 16 bytes (1 MiB) kept
+const SPARE_CAPACITY = 1024; // slots of the largest bucket kept
+const SPARE_SLOTS = 65536; // slots of all buckets kept: 65,536 × 16 bytes (1 MiB)
 const SMALL = 16; // buckets this small are put in order by insertion alone
 const MAX_SLOTS = 1 << 16;
 
@@ -68,6 +68,15 @@ export function objects<T>(): T[] {
   return a;
 }
 
+// Emptied buckets, reused with their arrays: an array emptied by setting its length frees its
+// backing store, so buckets count their timers themselves and their arrays keep capacity. A
+// bucket grown from empty leaves ~2.5 times its final size in outgrown copies (40 bytes a timer
+// in a burst of 100,000), so they are kept by total size, not by count (a burst of timers spread
+// over 100 ms fills ~130 buckets), and for every queue of the thread: a loop made per run()
+// starts with what the last one left. Their slots past `end` are undefined: they hold no timer.
+const spare: Bucket<QueuedTimer>[] = objects();
+let spareSlots = 0;
+
 export class TimerQueue<T extends QueuedTimer> {
   readonly #buckets = new Map<number, Bucket<T>>();
   readonly #wheel: (Bucket<T> | undefined)[] = new Array<Bucket<T> | undefined>(WHEEL).fill(undefined);
@@ -76,9 +85,6 @@ export class TimerQueue<T extends QueuedTimer> {
   // array that changes representation at run time sends the optimized code back to the start.
   #keys: number[] = doubles(); // min-heap of bucket keys
   #length = 0;
-  // Emptied buckets, reused with their arrays: an array emptied by setting its length frees its
-  // backing store, so buckets count their timers themselves and their arrays keep capacity.
-  #spare: Bucket<T>[] = objects();
   // Reused by #sort; the timer one is cleared after each use so it keeps no timer alive.
   #toItems: T[] = objects();
   #toWhens: number[] = doubles();
@@ -226,8 +232,9 @@ export class TimerQueue<T extends QueuedTimer> {
   #bucketFor(key: number): Bucket<T> {
     let bucket = this.#buckets.get(key);
     if (bucket === undefined) {
-      bucket = this.#spare.pop();
+      bucket = spare.pop() as Bucket<T> | undefined;
       if (bucket === undefined) bucket = { key: 0.5, items: objects(), whens: doubles(), head: 0, end: 0, sorted: true };
+      else spareSlots -= bucket.items.length;
       bucket.key = key;
       bucket.head = 0;
       bucket.end = 0;
@@ -253,7 +260,11 @@ export class TimerQueue<T extends QueuedTimer> {
     this.#forget(bucket);
     this.#popKey();
     // Kept for a later millisecond rather than grown anew from empty; a burst's big arrays go.
-    if (this.#spare.length < SPARE_BUCKETS && bucket.items.length <= SPARE_CAPACITY) this.#spare.push(bucket);
+    const slots = bucket.items.length;
+    if (slots <= SPARE_CAPACITY && spareSlots + slots <= SPARE_SLOTS) {
+      spare.push(bucket as unknown as Bucket<QueuedTimer>);
+      spareSlots += slots;
+    }
   }
 
   #forget(bucket: Bucket<T>): void {

@@ -369,3 +369,49 @@ test('callLater and callAt pass their callback every extra argument, for each co
   assert.deepEqual(later, argLists);
   assert.deepEqual(at_, argLists);
 });
+
+test('a loop made after another reuses the buckets it left (shared spares): order kept, no timer of the first kept alive', async () => {
+  const v8 = require('v8');
+  const vm = require('vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc');
+  const refs = [];
+  // The first loop: a burst over ~100 distinct milliseconds, every bucket emptied by firing.
+  const first = newEventLoop();
+  await first.runUntilComplete(
+    (function* () {
+      const done = first.createFuture();
+      const t0 = first.time();
+      for (let i = 0; i < 3000; i++) refs.push(new WeakRef(first.callAt(t0 + 1 + (i % 100) + ((i * 7919) % 1000) / 1000, () => {})));
+      first.callAt(t0 + 102, () => done.setResult());
+      yield* done;
+    })(),
+  );
+  first.close();
+  // The second: out of order within and across milliseconds, with ties, in buckets taken from the spares.
+  const second = newEventLoop();
+  const random = lcg(11);
+  const base = second.time() + 2;
+  const expected = [];
+  const fired = [];
+  for (let seq = 0; seq < 3000; seq++) {
+    const when = base + Math.floor(random() * 60) + (seq % 5 === 0 ? 0.5 : random());
+    expected.push({ when, seq });
+    second.callAt(when, () => fired.push(seq));
+  }
+  expected.sort((a, b) => a.when - b.when || a.seq - b.seq);
+  await second.runUntilComplete(
+    (function* () {
+      const done = second.createFuture();
+      second.callAt(base + 61, () => done.setResult());
+      yield* done;
+    })(),
+  );
+  assert.deepEqual(fired, expected.map((e) => e.seq));
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setImmediate(r));
+    gc();
+  }
+  assert.deepEqual(refs.map((r, i) => (r.deref() === undefined ? -1 : i)).filter((i) => i >= 0), []);
+  second.close();
+});
