@@ -11,15 +11,12 @@ function lcg(seed) {
   return () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
-test('callAt timers fire in (deadline, scheduling) order across and within millisecond buckets', async () => {
-  const loop = newEventLoop();
-  const random = lcg(7);
-  const base = loop.time() + 5;
+/** Schedules `n` timers at `whenOf(seq)`, runs `loop` up to `end`, and checks they fired by deadline, ties in scheduling order. */
+async function assertFiringOrder(loop, n, whenOf, end) {
   const expected = [];
   const fired = [];
-  for (let seq = 0; seq < 5000; seq++) {
-    // Few distinct deadlines (many exact ties) spread over 30 ms, scheduled in random order.
-    const when = base + Math.floor(random() * 120) / 4;
+  for (let seq = 0; seq < n; seq++) {
+    const when = whenOf(seq);
     expected.push({ when, seq });
     loop.callAt(when, () => fired.push(seq));
   }
@@ -27,12 +24,20 @@ test('callAt timers fire in (deadline, scheduling) order across and within milli
   await loop.runUntilComplete(
     (function* () {
       const done = loop.createFuture();
-      loop.callAt(base + 40, () => done.setResult());
+      loop.callAt(end, () => done.setResult());
       yield* done;
     })(),
   );
-  loop.close();
   assert.deepEqual(fired, expected.map((e) => e.seq));
+}
+
+test('callAt timers fire in (deadline, scheduling) order across and within millisecond buckets', async () => {
+  const loop = newEventLoop();
+  const random = lcg(7);
+  const base = loop.time() + 5;
+  // Few distinct deadlines (many exact ties) spread over 30 ms, scheduled in random order.
+  await assertFiringOrder(loop, 5000, () => base + Math.floor(random() * 120) / 4, base + 40);
+  loop.close();
 });
 
 test('cancelled timers never fire and the rest keep their order', async () => {
@@ -392,22 +397,7 @@ test('a loop made after another reuses the buckets it left (shared spares): orde
   const second = newEventLoop();
   const random = lcg(11);
   const base = second.time() + 2;
-  const expected = [];
-  const fired = [];
-  for (let seq = 0; seq < 3000; seq++) {
-    const when = base + Math.floor(random() * 60) + (seq % 5 === 0 ? 0.5 : random());
-    expected.push({ when, seq });
-    second.callAt(when, () => fired.push(seq));
-  }
-  expected.sort((a, b) => a.when - b.when || a.seq - b.seq);
-  await second.runUntilComplete(
-    (function* () {
-      const done = second.createFuture();
-      second.callAt(base + 61, () => done.setResult());
-      yield* done;
-    })(),
-  );
-  assert.deepEqual(fired, expected.map((e) => e.seq));
+  await assertFiringOrder(second, 3000, (seq) => base + Math.floor(random() * 60) + (seq % 5 === 0 ? 0.5 : random()), base + 61);
   for (let i = 0; i < 3; i++) {
     await new Promise((r) => setImmediate(r));
     gc();
