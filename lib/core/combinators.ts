@@ -148,7 +148,7 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
   // Distinct awaitables make distinct futures (a Future stands for itself; anything else gets a
   // new one, found again through the map when repeated). Made at its final size: an array grown
   // by push leaves its outgrown copies behind, and the gather keeps it (and a gather of many
-  // sleeping tasks lives through the GCs they do) — as it keeps only a count of the distinct ones.
+  // sleeping tasks lives through the GCs they do); a second array, of the distinct ones, only at a repeat.
   const n = aws.length;
   // (Past 64K slots `new Array(n)` would start with dictionary elements: filled in order, it grows as push does.)
   const children: Future<unknown>[] = n <= 65536 ? new Array<Future<unknown>>(n) : [];
@@ -171,7 +171,6 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
   // Its children as listed, unless some are listed twice: then `unique` (built at the first repeat).
   const outer = new GatheringFuture<T>(loop, children);
   let unique: Future<unknown>[] | null = null;
-  let count = 0;
   let finished = 0;
   const onChildDone = (fut: Future<unknown>): void => {
     finished++;
@@ -189,7 +188,7 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
         return;
       }
     }
-    if (finished === count) {
+    if (finished === outer._children.length) {
       const results = children.map((c) => (c.cancelled() ? c._makeCancelledError() : c._failed ? c.exception() : c._result));
       if (outer._cancelRequested) outer.setException(fut.cancelled() ? fut._makeCancelledError() : new CancelledError());
       else outer.setResult(results as unknown as T);
@@ -218,7 +217,6 @@ export function gather<T extends readonly unknown[]>(...args: unknown[]): Future
       continue;
     }
     if (unique !== null) unique.push(f);
-    count++;
   }
   if (unique !== null) outer._children = unique;
   return outer;
