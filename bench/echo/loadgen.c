@@ -80,8 +80,9 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* utime + stime of a process, in clock ticks, from /proc/PID/stat (-1 if it cannot be read). */
-static long long proc_ticks(const char *pid) {
+/* utime + stime of a process, in clock ticks, from /proc/PID/stat (-1 if it cannot be read);
+ * its utime alone in *user when user is not NULL. */
+static long long proc_ticks(const char *pid, long long *user) {
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%s/stat", pid);
     FILE *f = fopen(path, "r");
@@ -96,6 +97,7 @@ static long long proc_ticks(const char *pid) {
     /* after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15) */
     if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
         return -1;
+    if (user) *user = (long long)utime;
     return (long long)(utime + stime);
 }
 
@@ -130,12 +132,12 @@ static long long machine_busy_ticks(void) {
     return (long long)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]);
 }
 
-struct cpu_snapshot { long long server, self, machine, server_wakeups; };
+struct cpu_snapshot { long long server, server_user, self, machine, server_wakeups; };
 
 static void snapshot(struct cpu_snapshot *s, const char *server_pid) {
-    s->server = server_pid ? proc_ticks(server_pid) : -1;
+    s->server = server_pid ? proc_ticks(server_pid, &s->server_user) : -1;
     s->server_wakeups = server_pid ? proc_wakeups(server_pid) : -1;
-    s->self = proc_ticks("self");
+    s->self = proc_ticks("self", NULL);
     s->machine = machine_busy_ticks();
 }
 
@@ -337,6 +339,9 @@ int main(int argc, char **argv) {
     double per_core = 100.0 / (tick * secs); /* ticks -> % of one core over the window */
     /* -1 where unknown (no --server-pid, or /proc unreadable) */
     double server_pct = server_pid && cpu0.server >= 0 && cpu1.server >= 0 ? (double)(cpu1.server - cpu0.server) * per_core : -1;
+    /* The server's user-mode share of that: the kernel's part of an echo is about the same for
+     * every server (the same system calls), so what separates them is mostly here. */
+    double server_user_pct = server_pct >= 0 ? (double)(cpu1.server_user - cpu0.server_user) * per_core : -1;
     double self_pct = (double)(cpu1.self - cpu0.self) * per_core;
     double other_pct = cpu0.machine >= 0 && cpu1.machine >= 0
         ? (double)(cpu1.machine - cpu0.machine) * per_core - self_pct - (server_pct > 0 ? server_pct : 0) : -1;
@@ -345,10 +350,10 @@ int main(int argc, char **argv) {
     printf("%ld conns x depth %ld x %ld B: %.0f msgs/s, %.1f MB/s, p50 %.1f us, p99 %.1f us\n", conns, depth, size,
            rate, rate * (double)size / 1e6, percentile(msgs, 0.50), percentile(msgs, 0.99));
     printf("{\"msgs\":%llu,\"seconds\":%.4f,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,\"p50_us\":%.2f,"
-           "\"p99_us\":%.2f,\"max_us\":%.2f,\"loadgen_cpu_pct\":%.1f,\"server_cpu_pct\":%.1f,\"other_cpu_pct\":%.1f,"
-           "\"server_wakeups\":%lld}\n",
+           "\"p99_us\":%.2f,\"max_us\":%.2f,\"loadgen_cpu_pct\":%.1f,\"server_cpu_pct\":%.1f,\"server_user_cpu_pct\":%.1f,"
+           "\"other_cpu_pct\":%.1f,\"server_wakeups\":%lld}\n",
            (unsigned long long)msgs, secs, rate, rate * (double)size / 1e6, percentile(msgs, 0.50),
            percentile(msgs, 0.99), percentile(msgs, 1.0), self_pct,
-           server_pct, other_pct, wakeups);
+           server_pct, server_user_pct, other_pct, wakeups);
     return 0;
 }

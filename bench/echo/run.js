@@ -363,6 +363,8 @@ function summarise(runs, servers, scenarios) {
         loadgen_cpu_pct: median(ok.map((r) => r.loadgen_cpu_pct)),
         // server CPU microseconds per message, per round, then the median
         us_per_msg: median(ok.map((r) => (r.server_cpu_pct > 0 && r.msgs_per_s > 0 ? (r.server_cpu_pct * 1e4) / r.msgs_per_s : NaN))),
+        // the user-mode part of it (the rest is the kernel's, about the same for every server)
+        user_us_per_msg: median(ok.map((r) => (r.server_user_cpu_pct >= 0 && r.msgs_per_s > 0 ? (r.server_user_cpu_pct * 1e4) / r.msgs_per_s : NaN))),
         // messages per time the server's main thread slept waiting for them, per round, then the median
         msgs_per_wakeup: median(ok.map((r) => (r.server_wakeups > 0 ? r.msgs / r.server_wakeups : NaN))),
         other_cpu_pct_max: ok.length ? Math.max(...ok.map((r) => r.other_cpu_pct)) : null,
@@ -395,6 +397,7 @@ function table(cells, scenarios, opts) {
     ['srv_cpu', 7, (c) => fmt(c.server_cpu_pct, 0, '%')],
     ['lg_cpu', 6, (c) => fmt(c.loadgen_cpu_pct, 0, '%')],
     ['us/msg', 7, (c) => fmt(c.us_per_msg, 2)],
+    ['user', 5, (c) => fmt(c.user_us_per_msg, 2)],
     ['msg/wk', 7, (c) => fmt(c.msgs_per_wakeup, 1)],
     ['vs_net', 6, (c) => fmt(c.vs_net, 2)],
     ['vs_C', 6, (c) => fmt(c.vs_c, 2)],
@@ -417,6 +420,7 @@ function table(cells, scenarios, opts) {
     'p50/p99: queue-to-echo time per message (with pipelining it includes the wait in the pipeline).',
     'srv_cpu / lg_cpu: CPU of the server / load generator over the window (100% = one core).',
     'us/msg: server CPU microseconds per message — the fair comparison when lg_cpu is near 100%.',
+    'user: the part of us/msg the server spent in user mode (its own code; the rest is the kernel\'s).',
     "msg/wk: messages per time the server's main thread slept waiting: few means it woke for every few",
     '  messages and paid the scheduler each time (a closed loop can settle either way, run to run).',
     `vs_net / vs_C: msgs/s relative to Node \`net\` / the C epoll server in the same scenario and run.`,
