@@ -594,8 +594,56 @@ export function registerFutureClass(cls: { prototype: object; name: string }): n
 }
 registerFutureClass(Future);
 
-/** The future's outcome, handed to its native promise (observed: something awaits it). */
-function settleNative(fut: Future<unknown>): void {
+/**
+ * @internal Gives sleep(0)'s future class its own `constructor` accessor: a bare yield registers
+ * nothing with the task (asyncio's sleep(0) leaves nothing to cancel), it only learns whom to
+ * throw a pending cancel into when it resumes, so the accessor skips the general one's cases.
+ */
+export function makeYieldFuture(cls: { prototype: object }): void {
+  Object.defineProperty(cls.prototype, 'constructor', { configurable: true, enumerable: false, get: awaitedYield });
+}
+
+function awaitedYield(this: Future<unknown>): PromiseConstructor {
+  if (internalThen) return Promise;
+  if ((this._flags & OBSERVED) === 0) this._observe();
+  if (this._state !== PENDING) return Promise;
+  const frame = current.frame;
+  if (frame !== null && current.stepTask === null) {
+    const task = frame.task;
+    if (task !== null && task._state === PENDING) this._awaiter = task;
+  }
+  return Promise;
+}
+
+/**
+ * @internal sleep(0)'s future run by the ready queue: pending, its pass has come and it is done;
+ * its one done callback, the `await`'s, settles the native promise right here (no second entry
+ * in the pass, no callback loop around it). Done already (cancelled), its callbacks as any future's.
+ */
+export function runYield(fut: Future<unknown>, pass: PassFrame | undefined): void {
+  if (fut._state !== PENDING) {
+    runFuture.call(fut, pass);
+    return;
+  }
+  // _result holds the value from the start (nothing reads it while the future is pending).
+  fut._state = FINISHED;
+  const cbs = fut._callbacks;
+  if (cbs === null) return;
+  fut._callbacks = null;
+  if (cbs === settleNative) {
+    settleNative(fut, true);
+    return;
+  }
+  fut._scheduled = cbs;
+  runFuture.call(fut, pass);
+}
+const runFuture = FutureMethods.prototype._run;
+
+/**
+ * The future's outcome, handed to its native promise (observed: something awaits it). `sole`:
+ * this is the only callback its run has (see the sleep(0) case below).
+ */
+function settleNative(fut: Future<unknown>, sole: boolean = soleCallback): void {
   const task = fut._awaiter;
   if (task !== null) {
     fut._awaiter = null;
@@ -612,7 +660,7 @@ function settleNative(fut: Future<unknown>): void {
     // promise's reaction runs), so code resuming from sleep(0) waits for the hops that a
     // native promise in between costs — unless this resumption is all the pass does (its one
     // runnable, with no other callback): then no other task was woken to wait for.
-    if ((fut._flags & YIELD_RESUME) !== 0 && !(soleCallback && fut._loop._passSize === 1)) fut._resolveNative(Promise.resolve(fut._result));
+    if ((fut._flags & YIELD_RESUME) !== 0 && !(sole && fut._loop._passSize === 1)) fut._resolveNative(Promise.resolve(fut._result));
     else fut._resolveNative(fut._result);
     return;
   }
