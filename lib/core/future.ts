@@ -54,11 +54,14 @@ const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
   info.loop.callExceptionHandler({ message: `${info.kind} exception was never retrieved`, exception: info.exception });
 });
 
-// A Promise's resolving functions, handed over by its executor into an object made for the
-// call: stored into a long-lived one (a module variable), each would take a write
-// barrier recording the slot for the next young-generation GC (callgrind: ~100 instructions per
-// future for the two), and a closure made per call would run through V8's lazy-compile stub
-// its first (and only) time (~60). A bound function costs neither.
+// A Promise's resolving functions are handed over by its executor into a holder object, which
+// the constructor reads and empties at once (no code runs in between). The holder must be young:
+// a new function stored into a long-lived object (a module variable) takes a write barrier that
+// records the slot for the next young-generation GC (callgrind: ~100 instructions per future
+// for the two). A holder made per future would cost its bytes and a bound function's (~90 B a
+// future), a closure made per future V8's lazy-compile stub on its one call (~60 instructions),
+// so one holder serves HOLDER_USES futures: far fewer than a young-generation GC sees made, so
+// it is almost always replaced before it is old enough to need the barrier.
 interface Resolvers {
   resolve: (v: any) => void;
   reject: (e: unknown) => void;
@@ -67,6 +70,20 @@ function storeResolvers(this: Resolvers, resolve: (v: any) => void, reject: (e: 
   this.resolve = resolve;
   this.reject = reject;
 }
+const HOLDER_USES = 32;
+let holder: Resolvers = { resolve: noopResolver, reject: noopResolver };
+let handOver = storeResolvers.bind(holder);
+let handOvers = 0;
+/** The executor for a promise about to be made; its resolving functions are in `holder` after. */
+function resolversExecutor(): (resolve: (v: any) => void, reject: (e: unknown) => void) => void {
+  if (++handOvers === HOLDER_USES) {
+    handOvers = 0;
+    holder = { resolve: noopResolver, reject: noopResolver };
+    handOver = storeResolvers.bind(holder);
+  }
+  return handOver;
+}
+function noopResolver(): void {}
 
 /**
  * The iterator behind `yield* fut`: yields the future itself to the driving Task once, then
@@ -281,9 +298,11 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
       }
       task._awaiting(this);
     }
-    const resolvers: Resolvers = { resolve: noop, reject: noop };
-    const promise = new Promise<R1 | R2>(storeResolvers.bind(resolvers));
-    const { resolve, reject } = resolvers;
+    const promise = new Promise<R1 | R2>(resolversExecutor());
+    const held = holder;
+    const resolve = held.resolve;
+    const reject = held.reject;
+    held.resolve = held.reject = noopResolver;
     const settle = (): void => {
       if (this._state === FINISHED && (this._flags & FAILED) === 0) {
         if (typeof onFulfilled !== 'function') return resolve(this._result);
@@ -430,15 +449,17 @@ export class Future<T = unknown> extends FutureMethods<T> {
    * keeps its field initializer, see CLASS_INIT)
    */
   constructor(loop?: AbstractEventLoop, _fieldsKind?: number) {
-    const resolvers: Resolvers = { resolve: noop, reject: noop };
-    super(storeResolvers.bind(resolvers));
+    super(resolversExecutor());
+    const held = holder;
     // The initializer is the class's own only when it was made for the class being made: a
     // subclass of it (a user's `class MyTask extends Task`) needs its own prototype made
     // awaitable. That case is a call away, which keeps this constructor small enough for V8 to
     // inline it where a future is made (sleep(): 67 instructions of construct stub otherwise).
     const own = (new.target as unknown as { [CLASS_INIT]?: ClassInit })[CLASS_INIT];
     const init = own !== undefined && own.cls === new.target ? own.init : initFieldsOf(new.target);
-    init.call(this, resolvers.resolve, resolvers.reject, loop === undefined ? getRunningLoop() : loop);
+    init.call(this, held.resolve, held.reject, loop === undefined ? getRunningLoop() : loop);
+    // The resolving functions hold the promise: left there they would keep the last future alive.
+    held.resolve = held.reject = noopResolver;
     if (PARSER_ESTIMATE_ONLY) {
       // Never runs. V8 sizes a class's objects by the `this.x =` it sees in the constructors:
       // without these, fields set by initFields would spill out of the object.
