@@ -51,6 +51,7 @@ struct FunctionCallbackInfo {
   int length;
 };
 constexpr int kIsolateIndex = 1;
+constexpr int kReturnValueDefaultValueIndex = 2;  // holds undefined
 constexpr int kReturnValueIndex = 3;
 using FunctionCallback = void (*)(const FunctionCallbackInfo& info);
 // v8::Function::New(context, callback, data, length, ConstructorBehavior, SideEffectType), whose
@@ -116,10 +117,11 @@ napi_value GetData(napi_env /*env*/, napi_callback_info /*info*/) {
   return static_cast<napi_value>(fns->get_data(CurrentContext(fns)).address);
 }
 
-// `get` as a plain V8 function: it runs at every `await` of a pending future in an async-function
-// task, and a Node-API function costs its wrapper on top of V8's own call (callgrind: ~70 of
-// the ~180 instructions of a read, with napi's callback wrapper and the isolate lookup).
-// Called by V8 with a HandleScope open, in the function's context; it cannot fail or throw.
+// `get` and `set` as plain V8 functions: `get` runs at every `await` of a pending future in an
+// async-function task, `set` at every task's first step, and a Node-API function costs its
+// wrapper on top of V8's own call (callgrind: ~70 of the ~180 instructions of a read, with
+// napi's callback wrapper and the isolate lookup). Called by V8 with a HandleScope open, in the
+// function's context; they cannot fail or throw.
 std::atomic<const V8ContextData*> fast_fns{nullptr};
 
 void GetDataFast(const FunctionCallbackInfo& info) {
@@ -129,15 +131,24 @@ void GetDataFast(const FunctionCallbackInfo& info) {
   info.implicit_args[kReturnValueIndex] = *static_cast<uintptr_t*>(value.address);
 }
 
-napi_value NewFastGet(const V8ContextData* fns) {
+void SetDataFast(const FunctionCallbackInfo& info) {
+  const V8ContextData* fns = fast_fns.load(std::memory_order_relaxed);
+  void* isolate = reinterpret_cast<void*>(info.implicit_args[kIsolateIndex]);
+  // The first argument's slot (values points at it), or one holding undefined when there is none.
+  HandleSlot value{info.length >= 1 ? static_cast<void*>(info.values) : static_cast<void*>(&info.implicit_args[kReturnValueDefaultValueIndex])};
+  fns->set_data(fns->get_current_context(isolate).address, value);
+}
+
+napi_value NewFastFunction(const V8ContextData* fns, FunctionCallback callback, int side_effect_type) {
   if (fns->function_new == nullptr) return nullptr;
   fast_fns.store(fns, std::memory_order_relaxed);
   constexpr int kThrowOnConstruct = 0;  // ConstructorBehavior::kThrow
-  constexpr int kHasNoSideEffect = 1;   // SideEffectType::kHasNoSideEffect
-  HandleSlot fn = fns->function_new(HandleSlot{CurrentContext(fns)}, GetDataFast, HandleSlot{nullptr}, 0, kThrowOnConstruct,
-                                    kHasNoSideEffect);
+  HandleSlot fn = fns->function_new(HandleSlot{CurrentContext(fns)}, callback, HandleSlot{nullptr}, 0, kThrowOnConstruct,
+                                    side_effect_type);
   return static_cast<napi_value>(fn.address);
 }
+constexpr int kHasSideEffect = 0;    // SideEffectType::kHasSideEffect
+constexpr int kHasNoSideEffect = 1;  // SideEffectType::kHasNoSideEffect
 
 napi_value SetData(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -154,12 +165,14 @@ napi_value SetData(napi_env env, napi_callback_info info) {
 Napi::Value EvloopAddon::ContextData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (Resolved() == nullptr) return env.Null();
-  napi_value get = NewFastGet(Resolved());
-  napi_value set = nullptr;
+  napi_value get = NewFastFunction(Resolved(), GetDataFast, kHasNoSideEffect);
+  napi_value set = NewFastFunction(Resolved(), SetDataFast, kHasSideEffect);
   if (get == nullptr) {
     NAPI_THROW_IF_FAILED(env, napi_create_function(env, "get", NAPI_AUTO_LENGTH, GetData, nullptr, &get), Napi::Value());
   }
-  NAPI_THROW_IF_FAILED(env, napi_create_function(env, "set", NAPI_AUTO_LENGTH, SetData, nullptr, &set), Napi::Value());
+  if (set == nullptr) {
+    NAPI_THROW_IF_FAILED(env, napi_create_function(env, "set", NAPI_AUTO_LENGTH, SetData, nullptr, &set), Napi::Value());
+  }
   Napi::Object pair = Napi::Object::New(env);
   pair.Set("get", get);
   pair.Set("set", set);
