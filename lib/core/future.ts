@@ -58,30 +58,29 @@ const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
 // the constructor reads and empties at once (no code runs in between). The holder must be young:
 // a new function stored into a long-lived object (a module variable) takes a write barrier that
 // records the slot for the next young-generation GC (callgrind: ~100 instructions per future
-// for the two). A holder made per future would cost its bytes and a bound function's (~90 B a
-// future), a closure made per future V8's lazy-compile stub on its one call (~60 instructions),
-// so one holder serves HOLDER_USES futures: far fewer than a young-generation GC sees made, so
-// it is almost always replaced before it is old enough to need the barrier.
+// for the two). A holder made per future would cost its bytes (and a closure or bound function
+// to reach it: a closure made per future runs V8's lazy-compile stub on its one call, ~60
+// instructions), so one holder serves HOLDER_USES futures: far fewer than a young-generation GC
+// sees made, so it is almost always replaced before it is old enough to need the barrier.
 interface Resolvers {
   resolve: (v: any) => void;
   reject: (e: unknown) => void;
 }
-function storeResolvers(this: Resolvers, resolve: (v: any) => void, reject: (e: unknown) => void): void {
-  this.resolve = resolve;
-  this.reject = reject;
-}
 const HOLDER_USES = 32;
 let holder: Resolvers = { resolve: noopResolver, reject: noopResolver };
-let handOver = storeResolvers.bind(holder);
 let handOvers = 0;
+function storeResolvers(resolve: (v: any) => void, reject: (e: unknown) => void): void {
+  const held = holder;
+  held.resolve = resolve;
+  held.reject = reject;
+}
 /** The executor for a promise about to be made; its resolving functions are in `holder` after. */
 function resolversExecutor(): (resolve: (v: any) => void, reject: (e: unknown) => void) => void {
   if (++handOvers === HOLDER_USES) {
     handOvers = 0;
     holder = { resolve: noopResolver, reject: noopResolver };
-    handOver = storeResolvers.bind(holder);
   }
-  return handOver;
+  return storeResolvers;
 }
 function noopResolver(): void {}
 
