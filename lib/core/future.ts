@@ -54,13 +54,35 @@ const unretrieved = new FinalizationRegistry<Unretrieved>((info) => {
   info.loop.callExceptionHandler({ message: `${info.kind} exception was never retrieved`, exception: info.exception });
 });
 
-// new Promise(captureResolvers) hands its resolving functions over without a closure per call.
-let capturedResolve: ((v: any) => void) | null = null;
-let capturedReject: ((e: unknown) => void) | null = null;
-function captureResolvers(resolve: (v: any) => void, reject: (e: unknown) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
+// A Promise's resolving functions are handed over by its executor into a holder object, which
+// the constructor reads and empties at once (no code runs in between). The holder must be young:
+// a new function stored into a long-lived object (a module variable) takes a write barrier that
+// records the slot for the next young-generation GC (callgrind: ~100 instructions per future
+// for the two). A holder made per future would cost its bytes (and a closure or bound function
+// to reach it: a closure made per future runs V8's lazy-compile stub on its one call, ~60
+// instructions), so one holder serves HOLDER_USES futures: far fewer than a young-generation GC
+// sees made, so it is almost always replaced before it is old enough to need the barrier.
+interface Resolvers {
+  resolve: (v: any) => void;
+  reject: (e: unknown) => void;
 }
+const HOLDER_USES = 32;
+let holder: Resolvers = { resolve: noopResolver, reject: noopResolver };
+let handOvers = 0;
+function storeResolvers(resolve: (v: any) => void, reject: (e: unknown) => void): void {
+  const held = holder;
+  held.resolve = resolve;
+  held.reject = reject;
+}
+/** The executor for a promise about to be made; its resolving functions are in `holder` after. */
+function resolversExecutor(): (resolve: (v: any) => void, reject: (e: unknown) => void) => void {
+  if (++handOvers === HOLDER_USES) {
+    handOvers = 0;
+    holder = { resolve: noopResolver, reject: noopResolver };
+  }
+  return storeResolvers;
+}
+function noopResolver(): void {}
 
 /**
  * The iterator behind `yield* fut`: yields the future itself to the driving Task once, then
@@ -275,10 +297,11 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
       }
       task._awaiting(this);
     }
-    const promise = new Promise<R1 | R2>(captureResolvers);
-    const resolve = capturedResolve as (v: unknown) => void;
-    const reject = capturedReject as (e: unknown) => void;
-    capturedResolve = capturedReject = null;
+    const promise = new Promise<R1 | R2>(resolversExecutor());
+    const held = holder;
+    const resolve = held.resolve;
+    const reject = held.reject;
+    held.resolve = held.reject = noopResolver;
     const settle = (): void => {
       if (this._state === FINISHED && (this._flags & FAILED) === 0) {
         if (typeof onFulfilled !== 'function') return resolve(this._result);
@@ -425,16 +448,17 @@ export class Future<T = unknown> extends FutureMethods<T> {
    * keeps its field initializer, see CLASS_INIT)
    */
   constructor(loop?: AbstractEventLoop, _fieldsKind?: number) {
-    super(captureResolvers);
+    super(resolversExecutor());
+    const held = holder;
     // The initializer is the class's own only when it was made for the class being made: a
     // subclass of it (a user's `class MyTask extends Task`) needs its own prototype made
     // awaitable. That case is a call away, which keeps this constructor small enough for V8 to
     // inline it where a future is made (sleep(): 67 instructions of construct stub otherwise).
     const own = (new.target as unknown as { [CLASS_INIT]?: ClassInit })[CLASS_INIT];
     const init = own !== undefined && own.cls === new.target ? own.init : initFieldsOf(new.target);
-    init.call(this, capturedResolve!, capturedReject!, loop === undefined ? getRunningLoop() : loop);
-    // The resolving functions hold the promise: left here they would keep the last future alive.
-    capturedResolve = capturedReject = null;
+    init.call(this, held.resolve, held.reject, loop === undefined ? getRunningLoop() : loop);
+    // The resolving functions hold the promise: left there they would keep the last future alive.
+    held.resolve = held.reject = noopResolver;
     if (PARSER_ESTIMATE_ONLY) {
       // Never runs. V8 sizes a class's objects by the `this.x =` it sees in the constructors:
       // without these, fields set by initFields would spill out of the object.
@@ -594,8 +618,56 @@ export function registerFutureClass(cls: { prototype: object; name: string }): n
 }
 registerFutureClass(Future);
 
-/** The future's outcome, handed to its native promise (observed: something awaits it). */
-function settleNative(fut: Future<unknown>): void {
+/**
+ * @internal Gives sleep(0)'s future class its own `constructor` accessor: a bare yield registers
+ * nothing with the task (asyncio's sleep(0) leaves nothing to cancel), it only learns whom to
+ * throw a pending cancel into when it resumes, so the accessor skips the general one's cases.
+ */
+export function makeYieldFuture(cls: { prototype: object }): void {
+  Object.defineProperty(cls.prototype, 'constructor', { configurable: true, enumerable: false, get: awaitedYield });
+}
+
+function awaitedYield(this: Future<unknown>): PromiseConstructor {
+  if (internalThen) return Promise;
+  if ((this._flags & OBSERVED) === 0) this._observe();
+  if (this._state !== PENDING) return Promise;
+  const frame = current.frame;
+  if (frame !== null && current.stepTask === null) {
+    const task = frame.task;
+    if (task !== null && task._state === PENDING) this._awaiter = task;
+  }
+  return Promise;
+}
+
+/**
+ * @internal sleep(0)'s future run by the ready queue: pending, its pass has come and it is done;
+ * its one done callback, the `await`'s, settles the native promise right here (no second entry
+ * in the pass, no callback loop around it). Done already (cancelled), its callbacks as any future's.
+ */
+export function runYield(fut: Future<unknown>, pass: PassFrame | undefined): void {
+  if (fut._state !== PENDING) {
+    runFuture.call(fut, pass);
+    return;
+  }
+  // _result holds the value from the start (nothing reads it while the future is pending).
+  fut._state = FINISHED;
+  const cbs = fut._callbacks;
+  if (cbs === null) return;
+  fut._callbacks = null;
+  if (cbs === settleNative) {
+    settleNative(fut, true);
+    return;
+  }
+  fut._scheduled = cbs;
+  runFuture.call(fut, pass);
+}
+const runFuture = FutureMethods.prototype._run;
+
+/**
+ * The future's outcome, handed to its native promise (observed: something awaits it). `sole`:
+ * this is the only callback its run has (see the sleep(0) case below).
+ */
+function settleNative(fut: Future<unknown>, sole: boolean = soleCallback): void {
   const task = fut._awaiter;
   if (task !== null) {
     fut._awaiter = null;
@@ -612,7 +684,7 @@ function settleNative(fut: Future<unknown>): void {
     // promise's reaction runs), so code resuming from sleep(0) waits for the hops that a
     // native promise in between costs — unless this resumption is all the pass does (its one
     // runnable, with no other callback): then no other task was woken to wait for.
-    if ((fut._flags & YIELD_RESUME) !== 0 && !(soleCallback && fut._loop._passSize === 1)) fut._resolveNative(Promise.resolve(fut._result));
+    if ((fut._flags & YIELD_RESUME) !== 0 && !(sole && fut._loop._passSize === 1)) fut._resolveNative(Promise.resolve(fut._result));
     else fut._resolveNative(fut._result);
     return;
   }
