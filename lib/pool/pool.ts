@@ -55,7 +55,8 @@ export interface PoolStats {
   timeouts: number;
 }
 
-interface Entry<T> {
+/** @internal */
+export interface Entry<T> {
   readonly conn: T;
   readonly createdAt: number;
   idleSince: number;
@@ -224,15 +225,18 @@ export class Pool<T> extends PoolBase<T> {
     return this.tryTake();
   }
 
-  /** @internal The lease `conn` is out on (use() gives back only its own). */
-  _leaseOf(conn: T): number {
-    return this.owned.get(conn)!.lease;
+  /** @internal The entry of a connection handed out (use() keeps it: one map lookup per call). */
+  _entryOf(conn: T): Entry<T> {
+    return this.owned.get(conn)!;
   }
 
-  /** @internal Release `conn` if it is still out on `lease` (fn may have destroyed it). */
-  _endLease(conn: T, lease: number): void {
-    const entry = this.owned.get(conn);
-    if (entry !== undefined && entry.out && entry.lease === lease) this.giveBack(entry);
+  /**
+   * @internal Release the entry if it is still out on `lease` (fn may have destroyed it, or
+   * released it, after which it may be out again for someone else). A destroyed entry is never
+   * handed out again, so its flag alone says it is gone.
+   */
+  _endLease(entry: Entry<T>, lease: number): void {
+    if (entry.out && entry.lease === lease) this.giveBack(entry);
   }
 
   /**
@@ -284,7 +288,7 @@ export class Pool<T> extends PoolBase<T> {
     if (this.dispatching || this.closed) return;
     // At max with nothing idle (every acquire that waits behind a busy pool): nothing to hand
     // out or create, and min <= max is met.
-    if (this.idleList.length === 0 && this.size >= this.max) return;
+    if (this.idleList.length === 0 && this.out + this.creating + this.validating >= this.max) return;
     this.dispatching = true;
     try {
       while (this.hasWaiter()) {
@@ -554,7 +558,8 @@ function* useBody<T, R>(pool: Pool<T>, fn: (conn: T) => Awaitable<R>, options: A
       throw err;
     }
   }
-  const lease = pool._leaseOf(conn);
+  const entry = pool._entryOf(conn);
+  const lease = entry.lease;
   let running: PromiseLike<R> | null = null;
   let wrapper: FutureClass<R> | null = null;
   try {
@@ -572,10 +577,10 @@ function* useBody<T, R>(pool: Pool<T>, fn: (conn: T) => Awaitable<R>, options: A
     // Cancelled while an async fn is still at work: a promise cannot be stopped, so the
     // connection stays out until it settles rather than going to someone else mid-use.
     if (running !== null && wrapper !== null && wrapper.cancelled()) {
-      const giveBack = (): void => pool._endLease(conn as T, lease);
+      const giveBack = (): void => pool._endLease(entry, lease);
       running.then(giveBack, giveBack);
     } else {
-      pool._endLease(conn, lease);
+      pool._endLease(entry, lease);
     }
   }
 }
@@ -633,7 +638,11 @@ class UseTask<R> extends Task<R> {
 // Registered: made without the prototype lookup an unregistered subclass takes (future.ts).
 const USE_TASK = registerFutureClass(UseTask);
 
+// It is also the iterator result its next() returns, as Future's iterator is (yield* reads `done`
+// and `value` at once and hands it to the Task as it is): no object per next().
 class FollowIter<R> implements Iterator<unknown, R, unknown> {
+  value: unknown = undefined;
+  done = false;
   /** What the driving task was last given to wait on: a future the task waits on, or the task. */
   private waitedOn: FutureClass<unknown> | null = null;
   constructor(private readonly task: UseTask<R>) {}
@@ -643,12 +652,17 @@ class FollowIter<R> implements Iterator<unknown, R, unknown> {
     if (waitedOn !== null && !waitedOn.done()) throw new EventLoopError('yield* was not used with a Task driving the generator', 'ERR_NOT_DRIVEN');
     this.waitedOn = null;
     const task = this.task;
-    if (task.done()) return { value: task.result(), done: true };
+    if (task.done()) {
+      this.value = task.result();
+      this.done = true;
+      return this as IteratorReturnResult<R>;
+    }
     // The task's wake-up is registered on the future it is suspended on (pending, same loop).
     const y = task._suspendedOn();
     const next = y !== null && !y.done() ? y : task;
     this.waitedOn = next;
-    return { value: next, done: false };
+    this.value = next;
+    return this as IteratorYieldResult<unknown>;
   }
 
   throw(err: unknown): IteratorResult<unknown, R> {
