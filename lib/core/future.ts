@@ -42,6 +42,11 @@ const STATE_NAMES: readonly FutureState[] = ['PENDING', 'CANCELLED', 'FINISHED']
 // every `await task` a longer search, see FutureMethods).
 /** @internal a cancel is to be thrown in at the task's next step or await (asyncio's _must_cancel) */ export const MUST_CANCEL = 16;
 /** @internal the task keeps the promise hooks installed (context.ts) */ export const HOLDS_FRAMES = 32;
+/**
+ * @internal When a step that a future woke ends the task, the tasks waiting on it are woken at
+ * once, not by the loop one pass later (its other done callbacks are left to the loop): a task
+ * standing for a part of its caller's work (Pool.use)
+ */ export const WAKE_WAITING_TASKS = 64;
 
 // Debug mode only: an exception nobody looked at is reported when its future is collected.
 interface Unretrieved {

@@ -15,7 +15,7 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { FAILED, Future, HOLDS_FRAMES, MUST_CANCEL, OBSERVED, oneOrManyHolds, registerFutureClass } from './future';
+import { FAILED, Future, HOLDS_FRAMES, MUST_CANCEL, OBSERVED, WAKE_WAITING_TASKS, oneOrManyHolds, registerFutureClass, type DoneListener } from './future';
 import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -127,8 +127,41 @@ export class TaskMethods<T = unknown> extends Future<T> {
    * the step; any other is one its frame awaited (async mode), which it stops waiting for.
    */
   _futureDone(fut: Future<unknown>): void {
-    if (this._waiters === fut && this._isGenerator()) wakeStep(this as Task<unknown>, fut);
-    else this._awaited(fut);
+    if (this._waiters === fut && this._isGenerator()) {
+      wakeStep(this as Task<unknown>, fut);
+      if ((this._flags & WAKE_WAITING_TASKS) !== 0 && this._scheduled !== null) this._wakeWaitingTasks();
+    } else {
+      this._awaited(fut);
+    }
+  }
+
+  /** Ended (WAKE_WAITING_TASKS): the done callbacks that are tasks run now, the others stay queued. */
+  private _wakeWaitingTasks(): void {
+    const cbs = this._scheduled;
+    if (cbs === null || typeof cbs === 'function') return;
+    if (!Array.isArray(cbs)) {
+      this._scheduled = null;
+      this._runListener(cbs);
+      return;
+    }
+    let rest: DoneListener[] | null = null;
+    let tasks: DoneListener[] | null = null;
+    for (const cb of cbs) {
+      if (typeof cb === 'function') (rest ??= []).push(cb);
+      else (tasks ??= []).push(cb);
+    }
+    if (tasks === null) return;
+    this._scheduled = rest === null ? null : rest.length === 1 ? rest[0]! : rest;
+    for (const cb of tasks) this._runListener(cb);
+  }
+
+  private _runListener(cb: DoneListener): void {
+    try {
+      if (typeof cb === 'function') cb(this);
+      else cb._futureDone(this);
+    } catch (exception) {
+      this._loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception, future: this });
+    }
   }
 
   /** @internal Generator mode (after the first step, for a task made with a function). */
