@@ -8,6 +8,8 @@
 //               "response" is a future a loop callback settles (no sockets)
 //   use-async   the same with async workers: await pool.use(async fn)
 //   await16     bench/pool.js's 16 await-ing workers on 4 resources: acquire + release
+//   use-await1  bench/pool.js's use(async fn) line: one async worker, an idle connection,
+//               await pool.use(async fn)
 //   net-use     bench/pool-client.js's evloop client (64 generator workers, 8 connections, one
 //   net-acquire request line each way to the echo server in a child process), with pool.use or
 //               with acquire / release written out
@@ -74,6 +76,19 @@ function await16() {
   });
 }
 
+function useAwait1() {
+  const n = N + warm(20000);
+  const work = async (r) => {
+    await null;
+    return r.id;
+  };
+  return run(async () => {
+    const pool = new Pool({ create: () => ({ id: 1 }), max: 1 });
+    for (let i = 0; i < n; i++) await pool.use(work);
+    pool.close();
+  });
+}
+
 function netShape(style) {
   const W = 64;
   const per = Math.ceil((N + warm(60000)) / W);
@@ -117,6 +132,7 @@ const shapes = {
   'use-gen': () => useShape('gen'),
   'use-async': () => useShape('async'),
   await16,
+  'use-await1': useAwait1,
   'net-use': () => netShape('use'),
   'net-acquire': () => netShape('acquire'),
 };
