@@ -47,6 +47,7 @@ const STATE_NAMES: readonly FutureState[] = ['PENDING', 'CANCELLED', 'FINISHED']
  * once, not by the loop one pass later (its other done callbacks are left to the loop): a task
  * standing for a part of its caller's work (Pool.use)
  */ export const WAKE_WAITING_TASKS = 64;
+/** @internal a WAKE_WAITING_TASKS task's step woken by a future runs (see Task._futureDone) */ export const WOKEN_STEP = 128;
 
 // Debug mode only: an exception nobody looked at is reported when its future is collected.
 interface Unretrieved {

@@ -15,7 +15,7 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { FAILED, Future, HOLDS_FRAMES, MUST_CANCEL, OBSERVED, WAKE_WAITING_TASKS, oneOrManyHolds, registerFutureClass, type DoneListener } from './future';
+import { FAILED, Future, HOLDS_FRAMES, MUST_CANCEL, OBSERVED, WAKE_WAITING_TASKS, WOKEN_STEP, oneOrManyHolds, registerFutureClass, type DoneListener } from './future';
 import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -128,8 +128,17 @@ export class TaskMethods<T = unknown> extends Future<T> {
    */
   _futureDone(fut: Future<unknown>): void {
     if (this._waiters === fut && this._isGenerator()) {
-      wakeStep(this as Task<unknown>, fut);
-      if ((this._flags & WAKE_WAITING_TASKS) !== 0 && this._scheduled !== null) this._wakeWaitingTasks();
+      if ((this._flags & WAKE_WAITING_TASKS) === 0) {
+        wakeStep(this as Task<unknown>, fut);
+        return;
+      }
+      this._flags |= WOKEN_STEP;
+      try {
+        wakeStep(this as Task<unknown>, fut);
+      } finally {
+        this._flags &= ~WOKEN_STEP;
+      }
+      if (this._scheduled !== null) this._wakeWaitingTasks();
     } else {
       this._awaited(fut);
     }
@@ -140,8 +149,11 @@ export class TaskMethods<T = unknown> extends Future<T> {
     const cbs = this._scheduled;
     if (cbs === null || typeof cbs === 'function') return;
     if (!Array.isArray(cbs)) {
+      // A lone task: held back from the loop by _scheduleCallbacks, so no queued entry will
+      // set the final status.
       this._scheduled = null;
       this._runListener(cbs);
+      this.status = this._finalStatus();
       return;
     }
     let rest: DoneListener[] | null = null;
@@ -561,8 +573,16 @@ export class TaskMethods<T = unknown> extends Future<T> {
       this._abort = null;
     }
     if (this._failed && this._loop._debug) this._track('Task');
-    if (this._callbacks !== null) {
+    const cbs = this._callbacks;
+    if (cbs !== null) {
       this.status = Status.CALLBACK;
+      if ((this._flags & WOKEN_STEP) !== 0 && typeof cbs !== 'function' && !Array.isArray(cbs)) {
+        // A lone waiting task, which _futureDone wakes once this step has unwound: the loop is
+        // not given an entry that would find nothing to run (and keep the task until it does).
+        this._callbacks = null;
+        this._scheduled = cbs;
+        return;
+      }
       super._scheduleCallbacks();
     } else {
       this.status = this._finalStatus();
