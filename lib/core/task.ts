@@ -137,8 +137,9 @@ export class TaskMethods<T = unknown> extends Future<T> {
         wakeStep(this as Task<unknown>, fut);
       } finally {
         this._flags &= ~WOKEN_STEP;
+        // Also if the step threw: a waiting task held back from the loop must still be woken.
+        if (this._scheduled !== null) this._wakeWaitingTasks();
       }
-      if (this._scheduled !== null) this._wakeWaitingTasks();
     } else {
       this._awaited(fut);
     }
