@@ -42,6 +42,12 @@ const STATE_NAMES: readonly FutureState[] = ['PENDING', 'CANCELLED', 'FINISHED']
 // every `await task` a longer search, see FutureMethods).
 /** @internal a cancel is to be thrown in at the task's next step or await (asyncio's _must_cancel) */ export const MUST_CANCEL = 16;
 /** @internal the task keeps the promise hooks installed (context.ts) */ export const HOLDS_FRAMES = 32;
+/**
+ * @internal When a step that a future woke ends the task, the tasks waiting on it are woken at
+ * once, not by the loop one pass later (its other done callbacks are left to the loop): a task
+ * standing for a part of its caller's work (Pool.use)
+ */ export const WAKE_WAITING_TASKS = 64;
+/** @internal a WAKE_WAITING_TASKS task's step woken by a future runs (see Task._futureDone) */ export const WOKEN_STEP = 128;
 
 // Debug mode only: an exception nobody looked at is reported when its future is collected.
 interface Unretrieved {
@@ -454,7 +460,8 @@ export class Future<T = unknown> extends FutureMethods<T> {
     // subclass of it (a user's `class MyTask extends Task`) needs its own prototype made
     // awaitable. That case is a call away, which keeps this constructor small enough for V8 to
     // inline it where a future is made (sleep(): 67 instructions of construct stub otherwise).
-    const own = (new.target as unknown as { [CLASS_INIT]?: ClassInit })[CLASS_INIT];
+    // Named, not keyed by CLASS_INIT (see there).
+    const own = (new.target as unknown as { _evloopClassInit?: ClassInit })._evloopClassInit;
     const init = own !== undefined && own.cls === new.target ? own.init : initFieldsOf(new.target);
     init.call(this, held.resolve, held.reject, loop === undefined ? getRunningLoop() : loop);
     // The resolving functions hold the promise: left there they would keep the last future alive.
@@ -590,7 +597,12 @@ Object.setPrototypeOf(Future, Promise);
 // inlines the constructor with the class known (sleep(), createFuture()), both loads fold to
 // constants and the initializer is inlined too (callgrind: switch 3,219 -> 3,118 instructions,
 // future create/resolve/await 1,769 -> 1,689, Task creation and a generator switch ~100 fewer).
-const CLASS_INIT = Symbol('evloop.classInit');
+// A string, not a symbol: a symbol lives in a module variable, unknown to the compiler, so the
+// load is keyed, and once a process makes more than four kinds of futures (a pooled client: Future,
+// Task, the pool's use() task, Waiter, ...) a keyed load that saw them all is a megamorphic
+// lookup everywhere, the class known or not (callgrind, a socket-less pool.use round trip: 82
+// instructions per future, and the initializer no longer inlined: 10,902 -> 10,525).
+const CLASS_INIT = '_evloopClassInit';
 interface ClassInit {
   cls: unknown;
   init: InitFields;

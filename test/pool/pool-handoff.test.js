@@ -1,7 +1,7 @@
 'use strict';
 // The pool's fast paths: the hand-over of a released connection to a waiter (revocable until
 // the waiter's owner sees it), use() taking an idle connection without a future, and a caller
-// that yield*s use()'s task waiting on the same futures as the task. The resource is a plain
+// that yield*s use()'s task woken as soon as the task ends. The resource is a plain
 // object: what is tested is the pool's own bookkeeping, not a connection.
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -403,6 +403,32 @@ test('a generator that yield*s use() resumes in the pass in which the task ends,
     gate.setResult(5);
     yield* caller;
     assert.deepEqual(events, ['caller got 5, inUse 0', 'done callback']);
+    pool.close();
+  });
+});
+
+test('use()\'s task ends with its final status when it woke its yield*-ing caller itself, with or without other done callbacks', async () => {
+  await run(function* () {
+    const loop = getRunningLoop();
+    const pool = objectPool();
+    for (const withCallback of [false, true]) {
+      const gate = loop.createFuture();
+      const task = pool.use(function* () {
+        return yield* gate;
+      });
+      const seen = [];
+      if (withCallback) task.addDoneCallback((t) => seen.push(t.result()));
+      const caller = loop.createTask(function* () {
+        return yield* task;
+      });
+      yield* sleep(0);
+      gate.setResult(withCallback ? 2 : 1);
+      assert.equal(yield* caller, withCallback ? 2 : 1);
+      yield* sleep(0);
+      assert.equal(task.status, 0);
+      assert.deepEqual(seen, withCallback ? [2] : []);
+    }
+    assert.deepEqual(books(pool), { size: 1, idle: 1, inUse: 0, pending: 0 });
     pool.close();
   });
 });
