@@ -183,12 +183,6 @@ export class TaskMethods<T = unknown> extends Future<T> {
     return c !== null && typeof c !== 'function';
   }
 
-  /** @internal Generator mode: the pending future the task's step is suspended on, else null. */
-  _suspendedOn(): Future<unknown> | null {
-    const ws = this._waiters;
-    return ws instanceof Future && this._isGenerator() ? ws : null;
-  }
-
   /** @internal */
   get _mustCancel(): boolean {
     return (this._flags & MUST_CANCEL) !== 0;
