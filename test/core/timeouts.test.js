@@ -163,9 +163,12 @@ test('timeout: a body that suppresses the cancellation keeps its result', async 
 test('TaskGroup waits for all children and returns the body result (async and generator)', async () => {
   await run(async () => {
     const done = [];
+    // 'a' waits for 'b' through a future, not a longer sleep: under load, the two sleeps' deadlines
+    // can land in either order (the process may be descheduled between the two calls).
+    const bDone = getRunningLoop().createFuture();
     const r = await TaskGroup.run(async (tg) => {
-      tg.createTask(async () => { await sleep(3); done.push('a'); });
-      tg.createTask(function* () { yield* sleep(1); done.push('b'); });
+      tg.createTask(async () => { await bDone; done.push('a'); });
+      tg.createTask(function* () { yield* sleep(1); done.push('b'); bDone.setResult(); });
       return 'body';
     });
     assert.equal(r, 'body');
