@@ -402,7 +402,8 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
     }
   }
 
-  private _runCallback(cb: DoneListener): void {
+  /** @internal Runs one done callback, its exception to the loop's handler (Task wakes its waiters with it too). */
+  _runCallback(cb: DoneListener): void {
     try {
       if (typeof cb === 'function') cb(this);
       else cb._futureDone(this);

@@ -153,7 +153,7 @@ export class TaskMethods<T = unknown> extends Future<T> {
       // A lone task: held back from the loop by _scheduleCallbacks, so no queued entry will
       // set the final status.
       this._scheduled = null;
-      this._runListener(cbs);
+      this._runCallback(cbs);
       this.status = this._finalStatus();
       return;
     }
@@ -165,16 +165,7 @@ export class TaskMethods<T = unknown> extends Future<T> {
     }
     if (tasks === null) return;
     this._scheduled = rest === null ? null : rest.length === 1 ? rest[0]! : rest;
-    for (const cb of tasks) this._runListener(cb);
-  }
-
-  private _runListener(cb: DoneListener): void {
-    try {
-      if (typeof cb === 'function') cb(this);
-      else cb._futureDone(this);
-    } catch (exception) {
-      this._loop.callExceptionHandler({ message: `Exception in callback of ${this}`, exception, future: this });
-    }
+    for (const cb of tasks) this._runCallback(cb);
   }
 
   /** @internal Generator mode (after the first step, for a task made with a function). */
