@@ -3,11 +3,16 @@
 // a line, its response the line echoed back. evloop's connectionPool (generator workers, with
 // pool.use and with acquire/release) against the same client on Node `net` with a plain
 // hand-rolled pool (free list + FIFO waiters).
-// The server is the `net` echo server in its own process, the same for all. Reported: medians
-// over the rounds (every client once per round, the order alternating) of requests per second
-// and of the client's CPU time per request (all clients are in this process, one at a time,
-// each after a warm-up). The last line, a Task per request that runs the same exchange without
-// a pool, shows what the Task that use() returns costs by itself.
+// The server is the `net` echo server in its own process, the same for all. Every client runs
+// once per round, the order reversed every other round; each timing starts from a collected heap
+// and a short untimed run of the same client (the collection frees the last run's loop and pool,
+// and V8 drops the optimized code that referred to them: the warm-up compiles it again).
+// Reported: medians over the rounds of requests per second and of the client's CPU time per
+// request (all clients are in this process, one at a time), and against the net client the
+// median of each round's own ratio (the VM's speed drifts over seconds; a round's ratio cancels
+// most of that drift, a ratio of separate medians keeps it). The last line, a Task per request
+// that runs the same exchange without a pool, shows what the Task that use() returns costs by
+// itself.
 // usage: node bench/pool-client.js [--seconds 3] [--rounds 5] [--workers 64] [--conns 8]
 const { spawn } = require('node:child_process');
 const net = require('node:net');
@@ -33,8 +38,14 @@ function startServer() {
   });
 }
 
+require('v8').setFlagsFromString('--expose-gc');
+const collectGarbage = require('vm').runInNewContext('gc');
+const WARM_SECONDS = 0.3;
+
 function measure(body) {
   return async (port, seconds) => {
+    collectGarbage();
+    await body(port, performance.now() + WARM_SECONDS * 1000);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const requests = await body(port, t0 + seconds * 1000);
@@ -152,16 +163,19 @@ async function main() {
       for (const name of round % 2 === 0 ? names : names.slice().reverse()) results[name].push(await clients[name](port, SECONDS));
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const net = names[0];
     const rate = (name) => median(results[name].map((r) => r.perSecond));
     const cpu = (name) => median(results[name].map((r) => r.cpuUsPerRequest));
-    const net = names[0];
-    console.log(`pooled request/response (${WORKERS} workers, ${CONNS} connections, ${SECONDS} s, median of ${ROUNDS} rounds in alternating order):`);
+    // Each round's own ratios to the net client's timing in that round, their median.
+    const rateRatio = (name) => median(results[name].map((r, k) => r.perSecond / results[net][k].perSecond));
+    const cpuRatio = (name) => median(results[name].map((r, k) => results[net][k].cpuUsPerRequest / r.cpuUsPerRequest));
+    console.log(`pooled request/response (${WORKERS} workers, ${CONNS} connections, ${SECONDS} s, ${ROUNDS} rounds in alternating order; ratios: median of each round's own):`);
     const use = names.find((n) => n.includes('use'));
-    if (use) record('pooled request/response, pool.use(fn) / net client', rate(use) / rate(net), 1.2, `CPU efficiency ${(cpu(net) / cpu(use)).toFixed(2)}x`);
+    if (use) record('pooled request/response, pool.use(fn) / net client', rateRatio(use), 1.2, `CPU efficiency ${cpuRatio(use).toFixed(2)}x`);
     for (const name of names) {
       console.log(
-        `  ${name.padEnd(24)} ${rate(name).toFixed(0).padStart(7)} req/s  ${(rate(name) / rate(net)).toFixed(2)}x net's rate  ` +
-          `${cpu(name).toFixed(1).padStart(5)} us client CPU/request  ${(cpu(net) / cpu(name)).toFixed(2)}x net's CPU efficiency`,
+        `  ${name.padEnd(24)} ${rate(name).toFixed(0).padStart(7)} req/s  ${rateRatio(name).toFixed(2)}x net's rate  ` +
+          `${cpu(name).toFixed(1).padStart(5)} us client CPU/request  ${cpuRatio(name).toFixed(2)}x net's CPU efficiency`,
       );
     }
   } finally {
