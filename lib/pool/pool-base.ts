@@ -102,48 +102,40 @@ export abstract class PoolBase<T> implements Granter<T> {
 
   /** Wait for a connection: at once if one is idle (and valid), else FIFO behind earlier acquires. */
   acquire(options?: AcquireOptions): Future<T> {
-    // The options are read out of line: the call without them is small enough for V8 to inline
-    // into its caller together with the Waiter it makes (see acquireFrom).
-    if (options !== undefined) return this.acquireWith(options);
-    return this.acquireFrom(this.defaultTimeout, null);
-  }
-
-  private acquireWith(options: AcquireOptions): Future<T> {
     let timeout = this.defaultTimeout;
     let signal: AbortSignal | null = null;
-    validateObject(options, 'options');
-    if (options.timeout !== undefined) timeout = validateMs(options.timeout, 'options.timeout');
-    if (options.signal !== undefined) {
-      const candidate: unknown = options.signal;
-      if (
-        candidate === null ||
-        typeof candidate !== 'object' ||
-        typeof (candidate as { aborted?: unknown }).aborted !== 'boolean' ||
-        typeof (candidate as { addEventListener?: unknown }).addEventListener !== 'function'
-      ) {
-        throw invalidArgType('options.signal', 'an instance of AbortSignal', candidate);
+    if (options !== undefined) {
+      validateObject(options, 'options');
+      if (options.timeout !== undefined) timeout = validateMs(options.timeout, 'options.timeout');
+      if (options.signal !== undefined) {
+        const candidate: unknown = options.signal;
+        if (
+          candidate === null ||
+          typeof candidate !== 'object' ||
+          typeof (candidate as { aborted?: unknown }).aborted !== 'boolean' ||
+          typeof (candidate as { addEventListener?: unknown }).addEventListener !== 'function'
+        ) {
+          throw invalidArgType('options.signal', 'an instance of AbortSignal', candidate);
+        }
+        signal = candidate as AbortSignal;
       }
-      signal = candidate as AbortSignal;
     }
-    return this.acquireFrom(timeout, signal);
-  }
-
-  private acquireFrom(timeout: number, signal: AbortSignal | null): Future<T> {
     const loop = this.bindLoop();
-    if (this.closed || (signal !== null && signal.aborted)) return this.refused(loop, signal);
+    if (this.closed) {
+      const future = loop.createFuture<T>();
+      future.setException(poolClosedError());
+      return future;
+    }
+    if (signal !== null && signal.aborted) {
+      const future = loop.createFuture<T>();
+      future.cancel(abortMessage(signal));
+      return future;
+    }
     const conn = this.tryTake();
     if (conn !== NOTHING) return resolvedOn(loop, conn);
     const waiter = this.enqueue(timeout, signal, loop);
     this.dispatch();
     return waiter;
-  }
-
-  /** The future of an acquire that cannot wait: the pool is closed, or the signal aborted already. */
-  private refused(loop: EventLoop, signal: AbortSignal | null): Future<T> {
-    const future = loop.createFuture<T>();
-    if (this.closed) future.setException(poolClosedError());
-    else future.cancel(abortMessage(signal!));
-    return future;
   }
 
   /**
@@ -161,23 +153,20 @@ export abstract class PoolBase<T> implements Granter<T> {
   protected enqueue(timeout: number, signal: AbortSignal | null, loop: EventLoop): Waiter<T> {
     const waiter = new Waiter<T>(loop);
     this.queue.push(waiter);
-    if (timeout !== Infinity || signal !== null) this.watch(waiter, timeout, signal, loop);
+    if (timeout !== Infinity || signal !== null) {
+      const extras: WaiterExtras = { timer: null, signal, onAbort: null };
+      waiter._payload = extras;
+      if (timeout !== Infinity) extras.timer = loop.callLater(timeout, () => this.expire(waiter, timeout));
+      if (signal !== null) {
+        extras.onAbort = () => this.abort(waiter);
+        signal.addEventListener('abort', extras.onAbort, { once: true });
+      }
+      // However it ends (served, timed out, aborted, cancelled by its owner), the timer and the
+      // abort listener go: a long-lived signal must not collect one listener per acquire.
+      waiter._addCallbackInternal(() => dropExtras(waiter));
+    }
     if (this.listeners !== null) this.emit('acquire-wait', this.queue.length);
     return waiter;
-  }
-
-  /** A deadline and an abort listener for a queued acquire, removed however it ends. */
-  private watch(waiter: Waiter<T>, timeout: number, signal: AbortSignal | null, loop: EventLoop): void {
-    const extras: WaiterExtras = { timer: null, signal, onAbort: null };
-    waiter._payload = extras;
-    if (timeout !== Infinity) extras.timer = loop.callLater(timeout, () => this.expire(waiter, timeout));
-    if (signal !== null) {
-      extras.onAbort = () => this.abort(waiter);
-      signal.addEventListener('abort', extras.onAbort, { once: true });
-    }
-    // However it ends (served, timed out, aborted, cancelled by its owner), the timer and the
-    // abort listener go: a long-lived signal must not collect one listener per acquire.
-    waiter._addCallbackInternal(() => dropExtras(waiter));
   }
 
   private expire(waiter: Waiter<T>, timeout: number): void {
