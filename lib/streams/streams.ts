@@ -286,6 +286,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return future;
   }
 
+  /** read(n) on an empty buffer with no other read waiting: as #read finding NEED_DATA, minus what an empty buffer makes moot. */
+  #waitRead(n: number): Future<Buffer> {
+    const future = this.#getLoop().createFuture<Buffer>();
+    this.#waiter = future as Future<unknown>;
+    this.#waitKind = READ;
+    this.#waitArg = n;
+    if (this.#paused) this.#resumeForWaiting();
+    return future;
+  }
+
   /**
    * A read that waits keeps what is buffered, and that is views into the transport's shared
    * 512 KiB read slabs: a few bytes held that way pin a whole slab (2,000 connections each
@@ -518,7 +528,12 @@ export class StreamReader implements AsyncIterable<Buffer> {
    */
   read(n = -1): Future<Buffer> {
     if (typeof n !== 'number' || !Number.isInteger(n)) throw invalidArgType('n', 'an integer', n);
-    if (n > 0) return this.#read('read', READ, n, null, null);
+    if (n > 0) {
+      // Nothing buffered, nothing in the way: the read waits (a request/response server's every
+      // read). Straight to the wait, without the general try that would find NEED_DATA.
+      if (this.#size === 0 && this.#waiter === null && this.#exception === null && !this.#eof) return this.#waitRead(n);
+      return this.#read('read', READ, n, null, null);
+    }
     if (n === 0) return this.#readNothing();
     // Until EOF. Blocks move out of the buffer as they come (as asyncio's loop of
     // read(limit) does), so reading never pauses while waiting for the end.
