@@ -598,6 +598,24 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 }
 
+// `yield* writer.drain()` with nothing to wait for (after every write of a generator coroutine):
+// the settled drain's own iterator, one shared object done at once, instead of a FutureIter made
+// per drain to find the future done and read its result.
+const DRAINED_DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true as const });
+const DRAINED_ITERATOR: Iterator<never, undefined, unknown> = Object.freeze({
+  next: (): IteratorReturnResult<undefined> => DRAINED_DONE,
+  return: (value?: unknown): IteratorReturnResult<undefined> => ({ value: value as undefined, done: true }),
+  throw: (err: unknown): never => {
+    throw err;
+  },
+  [Symbol.iterator]() {
+    return DRAINED_ITERATOR;
+  },
+});
+function drainedIterator(): Iterator<never, undefined, unknown> {
+  return DRAINED_ITERATOR;
+}
+
 function connectionReset(): Error & { code: string } {
   return codedError(Error, 'ECONNRESET', 'Connection lost');
 }
@@ -761,6 +779,7 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     const drained = this.loop.createFuture<void>();
     drained.setResult(undefined);
     awaitedOftenWhenDone(drained);
+    Object.defineProperty(drained, Symbol.iterator, { configurable: true, enumerable: false, writable: false, value: drainedIterator });
     return drained;
   }
 
