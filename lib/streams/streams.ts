@@ -797,6 +797,17 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   }
 
   drain(reader: StreamReader | null): Future<void> {
+    // The usual case kept small enough to be inlined into the coroutine's drain() (as one
+    // function with the waiting cases it was a call per write).
+    const drained = this.#drained;
+    if (drained !== null && this._mayWrite() && (reader === null || reader.exception() === null)) {
+      const transport = this.#transport;
+      if (transport === null || !transport.isClosing()) return drained;
+    }
+    return this.#drainSlow(reader);
+  }
+
+  #drainSlow(reader: StreamReader | null): Future<void> {
     const exc = reader === null ? null : reader.exception();
     const transport = this.#transport;
     if (exc === null && this._mayWrite() && (transport === null || !transport.isClosing())) {
