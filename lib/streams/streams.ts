@@ -286,6 +286,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return future;
   }
 
+  /** read(n) on an empty buffer with no other read waiting: as #read finding NEED_DATA, minus what an empty buffer makes moot. */
+  #waitRead(n: number): Future<Buffer> {
+    const future = this.#getLoop().createFuture<Buffer>();
+    this.#waiter = future as Future<unknown>;
+    this.#waitKind = READ;
+    this.#waitArg = n;
+    if (this.#paused) this.#resumeForWaiting();
+    return future;
+  }
+
   /**
    * A read that waits keeps what is buffered, and that is views into the transport's shared
    * 512 KiB read slabs: a few bytes held that way pin a whole slab (2,000 connections each
@@ -518,7 +528,12 @@ export class StreamReader implements AsyncIterable<Buffer> {
    */
   read(n = -1): Future<Buffer> {
     if (typeof n !== 'number' || !Number.isInteger(n)) throw invalidArgType('n', 'an integer', n);
-    if (n > 0) return this.#read('read', READ, n, null, null);
+    if (n > 0) {
+      // Nothing buffered, nothing in the way: the read waits (a request/response server's every
+      // read). Straight to the wait, without the general try that would find NEED_DATA.
+      if (this.#size === 0 && this.#waiter === null && this.#exception === null && !this.#eof) return this.#waitRead(n);
+      return this.#read('read', READ, n, null, null);
+    }
     if (n === 0) return this.#readNothing();
     // Until EOF. Blocks move out of the buffer as they come (as asyncio's loop of
     // read(limit) does), so reading never pauses while waiting for the end.
@@ -581,6 +596,24 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (this.#paused) info.push('paused');
     return `StreamReader ${info.join(' ')}`;
   }
+}
+
+// `yield* writer.drain()` with nothing to wait for (after every write of a generator coroutine):
+// the settled drain's own iterator, one shared object done at once, instead of a FutureIter made
+// per drain to find the future done and read its result.
+const DRAINED_DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true as const });
+const DRAINED_ITERATOR: Iterator<never, undefined, unknown> = Object.freeze({
+  next: (): IteratorReturnResult<undefined> => DRAINED_DONE,
+  return: (value?: unknown): IteratorReturnResult<undefined> => ({ value: value as undefined, done: true }),
+  throw: (err: unknown): never => {
+    throw err;
+  },
+  [Symbol.iterator]() {
+    return DRAINED_ITERATOR;
+  },
+});
+function drainedIterator(): Iterator<never, undefined, unknown> {
+  return DRAINED_ITERATOR;
 }
 
 function connectionReset(): Error & { code: string } {
@@ -746,6 +779,7 @@ export class StreamReaderProtocol extends FlowControlProtocol {
     const drained = this.loop.createFuture<void>();
     drained.setResult(undefined);
     awaitedOftenWhenDone(drained);
+    Object.defineProperty(drained, Symbol.iterator, { configurable: true, enumerable: false, writable: false, value: drainedIterator });
     return drained;
   }
 
@@ -763,6 +797,17 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   }
 
   drain(reader: StreamReader | null): Future<void> {
+    // The usual case kept small enough to be inlined into the coroutine's drain() (as one
+    // function with the waiting cases it was a call per write).
+    const drained = this.#drained;
+    if (drained !== null && this._mayWrite() && (reader === null || reader.exception() === null)) {
+      const transport = this.#transport;
+      if (transport === null || !transport.isClosing()) return drained;
+    }
+    return this.#drainSlow(reader);
+  }
+
+  #drainSlow(reader: StreamReader | null): Future<void> {
     const exc = reader === null ? null : reader.exception();
     const transport = this.#transport;
     if (exc === null && this._mayWrite() && (transport === null || !transport.isClosing())) {

@@ -724,6 +724,21 @@ describe('streams over TCP on 127.0.0.1', () => {
         })(),
       );
       assert.equal((await peer.reader.readLine()).toString(), 'gen\n');
+      // yield* of it as of any done future: its result at once, nothing yielded, so a cancel
+      // pending in the task passes it and is thrown in at the next pending future.
+      const genTask = getRunningLoop().createTask(
+        (function* () {
+          genTask.cancel();
+          const got = [yield* writer.drain(), yield* writer.drain()];
+          try {
+            yield* getRunningLoop().createFuture();
+          } catch (e) {
+            return [got, e.name];
+          }
+          return [got, 'not cancelled'];
+        })(),
+      );
+      assert.deepEqual(await genTask, [[undefined, undefined], 'CancelledError']);
       // Awaited as any done future: a cancel pending in the task passes it and is thrown in at
       // the next pending await.
       const drained = writer.drain();
