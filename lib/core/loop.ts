@@ -44,6 +44,7 @@ import { getRunningLoop as runningLoop } from './running';
 import { toLogger, type Logger } from '../util/logger';
 import { clearSlots } from '../util/clear-slots';
 import { TimerQueue, objects, type QueuedTimer } from './timer-queue';
+import { BufferView } from '../native/buffer-view';
 import { BACKEND_OPTIONS, EVENT_AUTO_READ, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, MAX_READ, MIN_READ, READ_NOT_DONE, READ_WOULD_BLOCK, SEND_BATCH_ENTRIES, SEND_BATCH_MAX, SEND_BUFFER_SIZE, SLAB_SIZE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
 
 export type { BackendOption };
@@ -141,6 +142,9 @@ export class EventLoop {
   private _events: Int32Array | null = null;
   private _reads: Int32Array | null = null;
   private _slab: Buffer | null = null;
+  // Its memory, which the views handed to sinks are made on (see BufferView).
+  private _slabBytes: ArrayBuffer | null = null;
+  private _slabBase = 0;
   // The pass's queued sends: bytes in _sendBuf, entries [fd, offset, length, result] in _sendOps.
   private _sendBuf: Buffer | null = null;
   private _sendOps: Int32Array | null = null;
@@ -325,8 +329,11 @@ export class EventLoop {
   }
 
   private _newSlab(): void {
-    this._slab = Buffer.allocUnsafe(SLAB_SIZE);
-    this._poller!.setReadSlab(this._slab, MIN_READ, MAX_READ);
+    const slab = Buffer.allocUnsafe(SLAB_SIZE);
+    this._slab = slab;
+    this._slabBytes = slab.buffer as ArrayBuffer;
+    this._slabBase = slab.byteOffset;
+    this._poller!.setReadSlab(slab, MIN_READ, MAX_READ);
   }
 
   /** @internal Queues a small write for one native call with the others (see the top of this file). */
@@ -515,7 +522,7 @@ export class EventLoop {
           if (length === READ_NOT_DONE) ready[this._readyLen++] = h;
           else if (length !== READ_WOULD_BLOCK) {
             // The view is taken now: the slab may be replaced before the handle runs.
-            sink!._autoRead(length > 0 ? this._slab!.subarray(reads[i]!, reads[i]! + length) : length);
+            sink!._autoRead(length > 0 ? new BufferView(this._slabBytes!, this._slabBase + reads[i]!, length) : length);
             ready[this._readyLen++] = h;
           }
         }
@@ -854,6 +861,7 @@ export class EventLoop {
     this._interest = [];
     this._sinks = [];
     this._slab = null;
+    this._slabBytes = null;
     this._sendSinks = [];
     for (const resource of this._openResources) resource._closeForLoop();
     this._openResources.clear();
