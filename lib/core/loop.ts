@@ -17,9 +17,10 @@
 //   Close an fd only after removing its reader and writer (binding.close also drops it from the
 //   poller, but the loop's own slots would be stale).
 //   loop._addAutoReader(fd, cb, sink) — a reader whose fd the native poller reads itself, into
-//     the loop's read slab, during the batch: before `cb` is queued, `sink._autoRead` gets the
-//     bytes (a view of the slab), 0 at EOF or -errno. A read that would block queues nothing.
-//     Entries the poller did not read (no room left in the slab) queue `cb` alone: it reads.
+//     the loop's read slab, during the batch: `sink._autoRead` gets the bytes (a view of the
+//     slab), 0 at EOF or -errno, and the sink itself is queued as the pass's runnable (no
+//     handle: its `_run` checks itself whether it still reads). A read that would block queues
+//     nothing. Entries the poller did not read (no room left in the slab) queue `cb`: it reads.
 //   loop._queueSend(fd, data, sink, pending) → boolean — a small write is copied into the loop's
 //     send buffer and sent, with the other writes queued meanwhile, in one native call
 //     (sendBatch) when the pass ends — or, for a write made outside a pass, in a microtask.
@@ -107,8 +108,11 @@ const AUTO = EVENT_AUTO_READ;
 const READ_READY = EVENT_READ | EVENT_ERROR | EVENT_HUP;
 const WRITE_READY = EVENT_WRITE | EVENT_ERROR | EVENT_HUP;
 
-/** Where an auto-reader's reads go (see _addAutoReader): called during the batch, not in a pass. */
-export interface AutoReadSink {
+/**
+ * Where an auto-reader's reads go (see _addAutoReader): `_autoRead` is called during the batch,
+ * not in a pass; the sink itself is then queued, and its `_run` delivers in the pass.
+ */
+export interface AutoReadSink extends Runnable {
   _autoRead(result: Buffer | number): void;
 }
 
@@ -523,7 +527,7 @@ export class EventLoop {
           else if (length !== READ_WOULD_BLOCK) {
             // The view is taken now: the slab may be replaced before the handle runs.
             sink!._autoRead(length > 0 ? new BufferView(this._slabBytes!, this._slabBase + reads[i]!, length) : length);
-            ready[this._readyLen++] = h;
+            ready[this._readyLen++] = sink!;
           }
         }
       }

@@ -8,6 +8,7 @@ import { MAX_READ, MIN_READ, READ_WOULD_BLOCK, SLAB_SIZE, binding, type SocketAd
 import { BufferView } from '../native/buffer-view';
 import { isBufferedProtocol, type BufferedProtocolLike, type ProtocolLike } from './protocols';
 import type { FutureLike, IoLoop, Transport, WriteBufferLimits } from './transport-types';
+import type { PassFrame } from '../core/handles';
 import { codedError, invalidArgType, outOfRange } from '../util/validate';
 import { clearSlots } from '../util/clear-slots';
 
@@ -166,6 +167,18 @@ export class SocketTransport implements Transport {
   /** @internal The poller read this transport's fd during the batch (see loop._addAutoReader). */
   _autoRead(result: Buffer | number): void {
     this.#pending[this.#pendingCount++] = result;
+  }
+
+  /**
+   * @internal The pass after a batch that read for us runs this (the loop queues the transport
+   * itself, not the reader's handle: one call less per message). It does what the cancelled
+   * handle would have skipped: nothing once reading stopped (paused, closing, lost), and the
+   * reads wait for resumeReading.
+   */
+  _run(pass?: PassFrame): void {
+    if (this.#pendingCount === 0 || this.#connectionLost || !this.#reading || this.#closing) return;
+    if (pass !== undefined) pass._enterPassFrame();
+    this.#drainPending();
   }
 
   #drainPending(): void {
