@@ -518,17 +518,24 @@ export class EventLoop {
       const fd = ev[i]!;
       const e = ev[i + 1]!;
       if ((e & READ_READY) !== 0) {
-        const h = readers[fd];
-        if (h !== undefined) {
-          const sink = sinks[fd];
-          const length = sink === undefined ? READ_NOT_DONE : reads[i + 1]!;
+        // A sink is set only together with its fd's reader (and cleared with it).
+        const sink = sinks[fd];
+        if (sink !== undefined) {
+          const length = reads[i + 1]!;
           // Not a cached count: _autoRead may itself queue callbacks.
-          if (length === READ_NOT_DONE) ready[this._readyLen++] = h;
-          else if (length !== READ_WOULD_BLOCK) {
-            // The view is taken now: the slab may be replaced before the handle runs.
-            sink!._autoRead(length > 0 ? new BufferView(this._slabBytes!, this._slabBase + reads[i]!, length) : length);
-            ready[this._readyLen++] = sink!;
+          if (length > 0) {
+            // The view is taken now: the slab may be replaced before the sink runs.
+            sink._autoRead(new BufferView(this._slabBytes!, this._slabBase + reads[i]!, length));
+            ready[this._readyLen++] = sink;
+          } else if (length === READ_NOT_DONE) {
+            ready[this._readyLen++] = readers[fd]!;
+          } else if (length !== READ_WOULD_BLOCK) {
+            sink._autoRead(length);
+            ready[this._readyLen++] = sink;
           }
+        } else {
+          const h = readers[fd];
+          if (h !== undefined) ready[this._readyLen++] = h;
         }
       }
       if ((e & WRITE_READY) !== 0) {
@@ -688,7 +695,7 @@ export class EventLoop {
    */
   /** @internal */
   _enterPassFrame(): void {
-    if (this._passFrameEntered) return;
+    if (this._passFrameEntered === true) return;
     this._passFrameEntered = true;
     if (this._frameSet) {
       current.frame = this._passFrame;
