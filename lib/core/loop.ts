@@ -107,6 +107,13 @@ const AUTO = EVENT_AUTO_READ;
 // An error or hang-up wakes both sides: the reader sees EOF/the error, the writer EPIPE.
 const READ_READY = EVENT_READ | EVENT_ERROR | EVENT_HUP;
 const WRITE_READY = EVENT_WRITE | EVENT_ERROR | EVENT_HUP;
+// Module constants copied: an imported one is a property load of the module's exports in
+// every use, and these are read once per batched write or read.
+const BATCH_MAX = SEND_BATCH_MAX;
+const BATCH_ENTRIES = SEND_BATCH_ENTRIES;
+const BUFFER_SIZE = SEND_BUFFER_SIZE;
+const NOT_DONE = READ_NOT_DONE;
+const WOULD_BLOCK = READ_WOULD_BLOCK;
 
 /**
  * Where an auto-reader's reads go (see _addAutoReader): `_autoRead` is called during the batch,
@@ -345,11 +352,11 @@ export class EventLoop {
     const length = data.length;
     let n = this._sendCount;
     const last = pending && n !== 0 && this._sendSinks[n - 1] === sink;
-    if (length > SEND_BATCH_MAX || this._closed) {
+    if (length > BATCH_MAX || this._closed) {
       if (pending) this._flushSends();
       return false;
     }
-    if ((pending && !last) || this._sendUsed + length > SEND_BUFFER_SIZE || n === SEND_BATCH_ENTRIES) {
+    if ((pending && !last) || this._sendUsed + length > BUFFER_SIZE || n === BATCH_ENTRIES) {
       this._flushSends();
       // The sink's earlier bytes may have gone short and be queued by it now: these must not
       // overtake them, so the sink decides.
@@ -358,14 +365,14 @@ export class EventLoop {
     }
     if (this._sendBuf === null) {
       // Views of whole ArrayBuffers (offset 0), so offsets into the views are offsets into them.
-      this._sendBufBytes = new ArrayBuffer(SEND_BUFFER_SIZE);
-      this._sendOpsBytes = new ArrayBuffer(4 * 4 * SEND_BATCH_ENTRIES);
+      this._sendBufBytes = new ArrayBuffer(BUFFER_SIZE);
+      this._sendOpsBytes = new ArrayBuffer(4 * 4 * BATCH_ENTRIES);
       this._sendBuf = Buffer.from(this._sendBufBytes);
       this._sendOps = new Int32Array(this._sendOpsBytes);
     }
     // Outside a pass (an async function resumed after it, plain Node code), the batch goes in a
     // microtask queued behind the continuations already waiting: those the same I/O batch woke.
-    if (!this._inPass && !this._sendFlushQueued) {
+    if (this._inPass === false && this._sendFlushQueued === false) {
       this._sendFlushQueued = true;
       RESOLVED.then(this._sendFlushTask);
     }
@@ -527,9 +534,9 @@ export class EventLoop {
             // The view is taken now: the slab may be replaced before the sink runs.
             sink._autoRead(new BufferView(this._slabBytes!, this._slabBase + reads[i]!, length));
             ready[this._readyLen++] = sink;
-          } else if (length === READ_NOT_DONE) {
+          } else if (length === NOT_DONE) {
             ready[this._readyLen++] = readers[fd]!;
-          } else if (length !== READ_WOULD_BLOCK) {
+          } else if (length !== WOULD_BLOCK) {
             sink._autoRead(length);
             ready[this._readyLen++] = sink;
           }

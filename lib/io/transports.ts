@@ -176,8 +176,21 @@ export class SocketTransport implements Transport {
    * reads wait for resumeReading.
    */
   _run(pass?: PassFrame): void {
-    if (this.#pendingCount === 0 || this.#connectionLost || !this.#reading || this.#closing) return;
+    const count = this.#pendingCount;
+    if (count === 0 || this.#connectionLost || !this.#reading || this.#closing) return;
     if (pass !== undefined) pass._enterPassFrame();
+    const first = this.#pending[0]!;
+    if (count === 1 && typeof first !== 'number' && !this.#buffered) {
+      // The usual case, one read: nothing can be left behind it, so none of the drain's bookkeeping.
+      this.#pending[0] = undefined;
+      this.#pendingCount = 0;
+      try {
+        (this.#protocol as ProtocolLike).dataReceived?.(first);
+      } catch (err) {
+        this.#fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+      }
+      return;
+    }
     this.#drainPending();
   }
 
