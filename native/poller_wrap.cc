@@ -18,6 +18,7 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "nocancel.h"
 
 namespace evloop {
 namespace {
@@ -392,7 +393,7 @@ void PollerWrap::ReadBatch(int32_t* out, int n) {
         size_t want = room < max_read_ ? room : max_read_;
         ssize_t got;
         do {
-          got = ::read(fd, slab + slab_used_, want);
+          got = ReadNoCancel(fd, slab + slab_used_, want);
         } while (got == -1 && errno == EINTR);
         reads[2 * i] = static_cast<int32_t>(slab_used_);
         if (got >= 0) {

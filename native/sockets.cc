@@ -19,6 +19,7 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "nocancel.h"
 
 #if defined(MSG_NOSIGNAL)
 constexpr int kSendFlags = MSG_NOSIGNAL;  // a vanished peer is EPIPE, never SIGPIPE
@@ -502,7 +503,7 @@ Napi::Value EvloopAddon::SendBatch(const Napi::CallbackInfo& info) {
       } else if (kind == kPipe) {
         n = RetryOnEintr([&] { return ::write(fd, bytes, static_cast<size_t>(length)); });
       } else {
-        n = RetryOnEintr([&] { return send(fd, bytes, static_cast<size_t>(length), kSendFlags); });
+        n = RetryOnEintr([&] { return SendNoCancel(fd, bytes, static_cast<size_t>(length), kSendFlags); });
       }
       result = n >= 0 ? static_cast<int32_t>(n) : WouldBlock(errno) ? kReadWouldBlock : -errno;
     }

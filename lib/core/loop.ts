@@ -17,9 +17,10 @@
 //   Close an fd only after removing its reader and writer (binding.close also drops it from the
 //   poller, but the loop's own slots would be stale).
 //   loop._addAutoReader(fd, cb, sink) — a reader whose fd the native poller reads itself, into
-//     the loop's read slab, during the batch: before `cb` is queued, `sink._autoRead` gets the
-//     bytes (a view of the slab), 0 at EOF or -errno. A read that would block queues nothing.
-//     Entries the poller did not read (no room left in the slab) queue `cb` alone: it reads.
+//     the loop's read slab, during the batch: `sink._autoRead` gets the bytes (a view of the
+//     slab), 0 at EOF or -errno, and the sink itself is queued as the pass's runnable (no
+//     handle: its `_run` checks itself whether it still reads). A read that would block queues
+//     nothing. Entries the poller did not read (no room left in the slab) queue `cb`: it reads.
 //   loop._queueSend(fd, data, sink, pending) → boolean — a small write is copied into the loop's
 //     send buffer and sent, with the other writes queued meanwhile, in one native call
 //     (sendBatch) when the pass ends — or, for a write made outside a pass, in a microtask.
@@ -44,6 +45,7 @@ import { getRunningLoop as runningLoop } from './running';
 import { toLogger, type Logger } from '../util/logger';
 import { clearSlots } from '../util/clear-slots';
 import { TimerQueue, objects, type QueuedTimer } from './timer-queue';
+import { BufferView } from '../native/buffer-view';
 import { BACKEND_OPTIONS, EVENT_AUTO_READ, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, MAX_READ, MIN_READ, READ_NOT_DONE, READ_WOULD_BLOCK, SEND_BATCH_ENTRIES, SEND_BATCH_MAX, SEND_BUFFER_SIZE, SLAB_SIZE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
 
 export type { BackendOption };
@@ -112,9 +114,19 @@ const AUTO = EVENT_AUTO_READ;
 // An error or hang-up wakes both sides: the reader sees EOF/the error, the writer EPIPE.
 const READ_READY = EVENT_READ | EVENT_ERROR | EVENT_HUP;
 const WRITE_READY = EVENT_WRITE | EVENT_ERROR | EVENT_HUP;
+// Module constants copied: an imported one is a property load of the module's exports in
+// every use, and these are read once per batched write or read.
+const BATCH_MAX = SEND_BATCH_MAX;
+const BATCH_ENTRIES = SEND_BATCH_ENTRIES;
+const BUFFER_SIZE = SEND_BUFFER_SIZE;
+const NOT_DONE = READ_NOT_DONE;
+const WOULD_BLOCK = READ_WOULD_BLOCK;
 
-/** Where an auto-reader's reads go (see _addAutoReader): called during the batch, not in a pass. */
-export interface AutoReadSink {
+/**
+ * Where an auto-reader's reads go (see _addAutoReader): `_autoRead` is called during the batch,
+ * not in a pass; the sink itself is then queued, and its `_run` delivers in the pass.
+ */
+export interface AutoReadSink extends Runnable {
   _autoRead(result: Buffer | number): void;
 }
 
@@ -149,6 +161,9 @@ export class EventLoop {
   private _events: Int32Array | null = null;
   private _reads: Int32Array | null = null;
   private _slab: Buffer | null = null;
+  // Its memory, which the views handed to sinks are made on (see BufferView).
+  private _slabBytes: ArrayBuffer | null = null;
+  private _slabBase = 0;
   // The pass's queued sends: bytes in _sendBuf, entries [fd, offset, length, result] in _sendOps.
   private _sendBuf: Buffer | null = null;
   private _sendOps: Int32Array | null = null;
@@ -333,8 +348,11 @@ export class EventLoop {
   }
 
   private _newSlab(): void {
-    this._slab = Buffer.allocUnsafe(SLAB_SIZE);
-    this._poller!.setReadSlab(this._slab, MIN_READ, MAX_READ);
+    const slab = Buffer.allocUnsafe(SLAB_SIZE);
+    this._slab = slab;
+    this._slabBytes = slab.buffer as ArrayBuffer;
+    this._slabBase = slab.byteOffset;
+    this._poller!.setReadSlab(slab, MIN_READ, MAX_READ);
   }
 
   /** @internal Queues a small write for one native call with the others (see the top of this file). */
@@ -342,11 +360,11 @@ export class EventLoop {
     const length = data.length;
     let n = this._sendCount;
     const last = pending && n !== 0 && this._sendSinks[n - 1] === sink;
-    if (length > SEND_BATCH_MAX || this._closed) {
+    if (length > BATCH_MAX || this._closed) {
       if (pending) this._flushSends();
       return false;
     }
-    if ((pending && !last) || this._sendUsed + length > SEND_BUFFER_SIZE || n === SEND_BATCH_ENTRIES) {
+    if ((pending && !last) || this._sendUsed + length > BUFFER_SIZE || n === BATCH_ENTRIES) {
       this._flushSends();
       // The sink's earlier bytes may have gone short and be queued by it now: these must not
       // overtake them, so the sink decides.
@@ -355,14 +373,14 @@ export class EventLoop {
     }
     if (this._sendBuf === null) {
       // Views of whole ArrayBuffers (offset 0), so offsets into the views are offsets into them.
-      this._sendBufBytes = new ArrayBuffer(SEND_BUFFER_SIZE);
-      this._sendOpsBytes = new ArrayBuffer(4 * 4 * SEND_BATCH_ENTRIES);
+      this._sendBufBytes = new ArrayBuffer(BUFFER_SIZE);
+      this._sendOpsBytes = new ArrayBuffer(4 * 4 * BATCH_ENTRIES);
       this._sendBuf = Buffer.from(this._sendBufBytes);
       this._sendOps = new Int32Array(this._sendOpsBytes);
     }
     // Outside a pass (an async function resumed after it, plain Node code), the batch goes in a
     // microtask queued behind the continuations already waiting: those the same I/O batch woke.
-    if (!this._inPass && !this._sendFlushQueued) {
+    if (this._inPass === false && this._sendFlushQueued === false) {
       this._sendFlushQueued = true;
       RESOLVED.then(this._sendFlushTask);
     }
@@ -515,17 +533,24 @@ export class EventLoop {
       const fd = ev[i]!;
       const e = ev[i + 1]!;
       if ((e & READ_READY) !== 0) {
-        const h = readers[fd];
-        if (h !== undefined) {
-          const sink = sinks[fd];
-          const length = sink === undefined ? READ_NOT_DONE : reads[i + 1]!;
+        // A sink is set only together with its fd's reader (and cleared with it).
+        const sink = sinks[fd];
+        if (sink !== undefined) {
+          const length = reads[i + 1]!;
           // Not a cached count: _autoRead may itself queue callbacks.
-          if (length === READ_NOT_DONE) ready[this._readyLen++] = h;
-          else if (length !== READ_WOULD_BLOCK) {
-            // The view is taken now: the slab may be replaced before the handle runs.
-            sink!._autoRead(length > 0 ? this._slab!.subarray(reads[i]!, reads[i]! + length) : length);
-            ready[this._readyLen++] = h;
+          if (length > 0) {
+            // The view is taken now: the slab may be replaced before the sink runs.
+            sink._autoRead(new BufferView(this._slabBytes!, this._slabBase + reads[i]!, length));
+            ready[this._readyLen++] = sink;
+          } else if (length === NOT_DONE) {
+            ready[this._readyLen++] = readers[fd]!;
+          } else if (length !== WOULD_BLOCK) {
+            sink._autoRead(length);
+            ready[this._readyLen++] = sink;
           }
+        } else {
+          const h = readers[fd];
+          if (h !== undefined) ready[this._readyLen++] = h;
         }
       }
       if ((e & WRITE_READY) !== 0) {
@@ -690,7 +715,7 @@ export class EventLoop {
    */
   /** @internal */
   _enterPassFrame(): void {
-    if (this._passFrameEntered) return;
+    if (this._passFrameEntered === true) return;
     this._passFrameEntered = true;
     if (this._frameSet) {
       current.frame = this._passFrame;
@@ -867,6 +892,7 @@ export class EventLoop {
     this._interest = [];
     this._sinks = [];
     this._slab = null;
+    this._slabBytes = null;
     this._sendSinks = [];
     for (const resource of this._openResources) resource._closeForLoop();
     this._openResources.clear();

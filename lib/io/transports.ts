@@ -5,8 +5,10 @@
 // exception on the way. Readiness arrives once per batch through the loop's reader/writer handles.
 import { Buffer } from 'node:buffer'; // not the global: that is an accessor in Node 20 (see streams.ts)
 import { MAX_READ, MIN_READ, READ_WOULD_BLOCK, SLAB_SIZE, binding, type SocketAddress } from '../native/binding';
+import { BufferView } from '../native/buffer-view';
 import { isBufferedProtocol, type BufferedProtocolLike, type ProtocolLike } from './protocols';
 import type { FutureLike, IoLoop, Transport, WriteBufferLimits } from './transport-types';
+import type { PassFrame } from '../core/handles';
 import { codedError, invalidArgType, outOfRange } from '../util/validate';
 import { clearSlots } from '../util/clear-slots';
 
@@ -17,7 +19,19 @@ const DEFAULT_HIGH_WATER = 64 * 1024;
 // again (the slab only moves forward), so a protocol may keep `data` without copying; a new slab
 // is taken when the space left would make a bulk read short.
 let slab = Buffer.allocUnsafe(SLAB_SIZE);
+let slabBytes = slab.buffer as ArrayBuffer; // kept: `buffer` is a getter V8 runs in C++
 let slabUsed = 0;
+
+function newSlab(): void {
+  slab = Buffer.allocUnsafe(SLAB_SIZE);
+  slabBytes = slab.buffer as ArrayBuffer;
+  slabUsed = 0;
+}
+
+// A view of the slab's [at, at + n), made without subarray's per-call lookups (see BufferView).
+function slabView(at: number, n: number): Buffer {
+  return new BufferView(slabBytes, slab.byteOffset + at, n);
+}
 
 /**
  * One read of `fd` into the shared slab (pipes share it with the sockets): the bytes as a view
@@ -26,13 +40,12 @@ let slabUsed = 0;
 export function slabRead(read: (fd: number, buf: Uint8Array, offset: number, length: number) => number, fd: number): Buffer | 0 | -1 {
   let room = SLAB_SIZE - slabUsed;
   if (room < MIN_READ) {
-    slab = Buffer.allocUnsafe(SLAB_SIZE);
-    slabUsed = 0;
+    newSlab();
     room = SLAB_SIZE;
   }
   const n = read(fd, slab, slabUsed, room < MAX_READ ? room : MAX_READ);
   if (n <= 0) return n as 0 | -1;
-  const data = slab.subarray(slabUsed, slabUsed + n);
+  const data = slabView(slabUsed, n);
   slabUsed += n;
   return data;
 }
@@ -156,6 +169,31 @@ export class SocketTransport implements Transport {
     this.#pending[this.#pendingCount++] = result;
   }
 
+  /**
+   * @internal The pass after a batch that read for us runs this (the loop queues the transport
+   * itself, not the reader's handle: one call less per message). It does what the cancelled
+   * handle would have skipped: nothing once reading stopped (paused, closing, lost), and the
+   * reads wait for resumeReading.
+   */
+  _run(pass?: PassFrame): void {
+    const count = this.#pendingCount;
+    if (count === 0 || this.#connectionLost || !this.#reading || this.#closing) return;
+    if (pass !== undefined) pass._enterPassFrame();
+    const first = this.#pending[0]!;
+    if (count === 1 && typeof first !== 'number' && !this.#buffered) {
+      // The usual case, one read: nothing can be left behind it, so none of the drain's bookkeeping.
+      this.#pending[0] = undefined;
+      this.#pendingCount = 0;
+      try {
+        (this.#protocol as ProtocolLike).dataReceived?.(first);
+      } catch (err) {
+        this.#fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+      }
+      return;
+    }
+    this.#drainPending();
+  }
+
   #drainPending(): void {
     const pending = this.#pending;
     let i = 0;
@@ -218,8 +256,7 @@ export class SocketTransport implements Transport {
     if (this.#buffered) return this.#readIntoProtocolBuffer();
     let room = SLAB_SIZE - slabUsed;
     if (room < MIN_READ) {
-      slab = Buffer.allocUnsafe(SLAB_SIZE);
-      slabUsed = 0;
+      newSlab();
       room = SLAB_SIZE;
     }
     let n: number;
@@ -229,7 +266,7 @@ export class SocketTransport implements Transport {
       return this.#fatalError(err, 'Fatal read error on socket transport');
     }
     if (n > 0) {
-      const data = slab.subarray(slabUsed, slabUsed + n);
+      const data = slabView(slabUsed, n);
       slabUsed += n;
       try {
         (this.#protocol as ProtocolLike).dataReceived?.(data);

@@ -159,6 +159,36 @@ for (const backend of availableBackends()) {
       assert.equal(openFds(), before, 'no fd leaked');
     });
 
+    test('the views dataReceived gets are plain Buffers that stay intact when kept, across slab changes', async () => {
+      await run(async () => {
+        const loop = getRunningLoop();
+        const SIZE = 2 * 1024 * 1024 + 5;
+        const kept = [];
+        let plain = true;
+        const { server, port, all } = await serverWith(loop, 1, () => ({
+          connectionMade(t) { this.transport = t; },
+          dataReceived(data) {
+            // Kept as handed over, no copy: later reads must land in other memory.
+            if (Object.getPrototypeOf(data) !== Buffer.prototype || !Buffer.isBuffer(data)) plain = false;
+            kept.push(data);
+          },
+          eofReceived() { this.transport.close(); },
+        }));
+        const [client] = await connectMany(loop, port, 1);
+        await all;
+        const payload = Buffer.allocUnsafe(SIZE);
+        for (let j = 0; j < SIZE; j++) payload[j] = (j * 31 + (j >> 9)) & 255;
+        client.write(payload);
+        client.writeEof();
+        await client.getProtocol().lost;
+        assert.ok(plain, 'every view has Buffer.prototype');
+        assert.ok(kept.length > 1, 'more than one read');
+        assert.ok(Buffer.concat(kept).equals(payload), 'the kept views still hold what was read');
+        server.close();
+        await server.waitClosed();
+      }, { backend });
+    });
+
     test('setProtocol to a BufferedProtocol and back keeps the byte stream whole', async () => {
       await run(async () => {
         const loop = getRunningLoop();
