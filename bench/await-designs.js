@@ -12,7 +12,9 @@
 //     has the designs compared with each carrier.
 //  3. What making one costs, the bound the await row hits: a native promise (V8 builds it on a
 //     fast path for %Promise% only), a bare subclass of Promise (what any Future that is a
-//     native promise must be), evloop's Future, and a plain object with a Future's fields.
+//     native promise must be), a native promise given another prototype afterwards (the other
+//     way to one with a Future's methods: slower still), evloop's Future, and a plain object
+//     with a Future's fields.
 //     Then what V8's `constructor` lookup at `await` pays for: the object's own fields and the
 //     size of the prototype holding the accessor.
 //  4. Where an async task switch (`await sleep(0)`) goes, against `await setImmediate`: the least
@@ -126,10 +128,14 @@ async function timeIt(fn) {
       this._loop = null; this._callbacks = null; this._scheduled = null; this._cancelMessage = undefined;
     }
   }
+  // The other way to a native promise with a Future's methods: make it on V8's fast path for
+  // %Promise%, then give it another prototype (a map transition V8 takes in the runtime).
+  const reprototyped = Object.create(Promise.prototype);
   const loop = newEventLoop();
   const makers = {
     'new Promise(executor)': () => new Promise(capture),
     'a bare subclass of Promise': () => new BareSubclass(capture),
+    'new Promise, then setPrototypeOf': () => Object.setPrototypeOf(new Promise(capture), reprototyped),
     'evloop Future': () => loop.createFuture(),
     "a plain object with a Future's fields": () => new PlainFields(),
   };
