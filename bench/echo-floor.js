@@ -17,6 +17,7 @@
 // first backend; --port 0 picks a free port, printed as "listening on 127.0.0.1:PORT")
 const { Buffer } = require('node:buffer');
 const { binding } = require('evloop/internal');
+const { acceptAll } = require('./raw-accept');
 
 function option(name, fallback) {
   const i = process.argv.indexOf(name);
@@ -100,26 +101,16 @@ binding.bind(listener, '127.0.0.1', port);
 binding.listen(listener, 1024);
 poller.add(listener, READ);
 
-function acceptAll() {
-  for (;;) {
-    let fd;
-    try {
-      fd = binding.accept(listener);
-    } catch {
-      return;
-    }
-    if (fd < 0) return;
-    binding.setsockopt(fd, 'TCP_NODELAY', 1);
-    conns[fd] = new Conn(fd);
-    poller.add(fd, READ | AUTO_READ);
-  }
+function onConnection(fd) {
+  conns[fd] = new Conn(fd);
+  poller.add(fd, READ | AUTO_READ);
 }
 
 poller.start((n) => {
   for (let i = 0; i < 2 * n; i += 2) {
     const fd = events[i];
     if (fd === listener) {
-      acceptAll();
+      acceptAll(binding, listener, onConnection);
       continue;
     }
     const conn = conns[fd];

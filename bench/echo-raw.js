@@ -5,6 +5,7 @@
 // usage: node bench/echo-raw.js --port N [--backend epoll|poll|select]   (listens on 127.0.0.1;
 // --port 0 picks a free port; the chosen one is printed as "listening on 127.0.0.1:PORT")
 const { binding } = require('evloop/internal');
+const { acceptAll } = require('./raw-accept');
 
 function option(name, fallback) {
   const i = process.argv.indexOf(name);
@@ -33,18 +34,8 @@ function drop(fd) {
   binding.close(fd); // also drops it from the poller
 }
 
-function acceptAll() {
-  for (;;) {
-    let fd;
-    try {
-      fd = binding.accept(listener);
-    } catch {
-      return; // EMFILE and friends: try again on the next readiness
-    }
-    if (fd < 0) return;
-    binding.setsockopt(fd, 'TCP_NODELAY', 1);
-    poller.add(fd, READ);
-  }
+function onConnection(fd) {
+  poller.add(fd, READ);
 }
 
 function flush(fd) {
@@ -76,7 +67,7 @@ poller.start((n) => {
     const fd = events[i];
     const ready = events[i + 1];
     if (fd === listener) {
-      acceptAll();
+      acceptAll(binding, listener, onConnection);
       continue;
     }
     try {
