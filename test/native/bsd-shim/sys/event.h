@@ -1,0 +1,125 @@
+// A stand-in for the BSD <sys/event.h>, so that native/poller_kqueue.cc can be type-checked on
+// Linux, where it is otherwise never compiled (test/native/kqueue-compile.test.js). It is written
+// from the kqueue(2) manual pages of macOS, FreeBSD and NetBSD (the documented structure, macro
+// and calls), not from any system header, and it is for `-fsyntax-only` only: nothing here is an
+// implementation, the constants' values are placeholders with the documented names, and the
+// addon is never linked against it.
+//
+// The documented layouts differ where poller_kqueue.cc could trip over them, so the check runs
+// once per layout, chosen with -DEVLOOP_SHIM_OS=...:
+//   1 (default) macOS: short filter and flags, `intptr_t data`, `void *udata`, int counts.
+//   2 FreeBSD 12+ (and OpenBSD's types): `int64_t data`, and FreeBSD's `uint64_t ext[4]`.
+//   3 NetBSD: unsigned 32-bit filter and flags (EVFILT_* are unsigned), `int64_t data`,
+//     `intptr_t udata` (what the installed NetBSD 10 man page says), size_t counts.
+// -DEVLOOP_SHIM_ILP32 gives ident and data the widths uintptr_t / intptr_t have on a 32-bit
+// target, which a 64-bit host cannot otherwise show: there intptr_t and int64_t are one type.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef EVLOOP_SHIM_OS
+#define EVLOOP_SHIM_OS 1
+#endif
+
+#ifdef EVLOOP_SHIM_ILP32
+typedef uint32_t evloop_shim_ident_t;
+typedef int32_t evloop_shim_intptr_t;
+#else
+typedef uintptr_t evloop_shim_ident_t;
+typedef intptr_t evloop_shim_intptr_t;
+#endif
+
+#if EVLOOP_SHIM_OS == 1
+typedef int16_t evloop_shim_filter_t;
+typedef uint16_t evloop_shim_flags_t;
+typedef evloop_shim_intptr_t evloop_shim_data_t;
+typedef void* evloop_shim_udata_t;
+typedef int evloop_shim_count_t;
+#elif EVLOOP_SHIM_OS == 2
+typedef short evloop_shim_filter_t;
+typedef unsigned short evloop_shim_flags_t;
+typedef int64_t evloop_shim_data_t;
+typedef void* evloop_shim_udata_t;
+typedef int evloop_shim_count_t;
+#elif EVLOOP_SHIM_OS == 3
+typedef uint32_t evloop_shim_filter_t;
+typedef uint32_t evloop_shim_flags_t;
+typedef int64_t evloop_shim_data_t;
+typedef evloop_shim_intptr_t evloop_shim_udata_t;
+typedef size_t evloop_shim_count_t;
+#else
+#error "EVLOOP_SHIM_OS must be 1 (macOS), 2 (FreeBSD) or 3 (NetBSD)"
+#endif
+
+struct timespec;
+
+struct kevent {
+  evloop_shim_ident_t ident;    // the fd, for the read and write filters
+  evloop_shim_filter_t filter;  // EVFILT_*
+  evloop_shim_flags_t flags;    // EV_* actions in, EV_* conditions out
+  uint32_t fflags;              // filter flags (NOTE_*); with EV_EOF, a socket's error
+  evloop_shim_data_t data;      // filter data; with EV_ERROR, the errno
+  evloop_shim_udata_t udata;    // passed through unchanged
+#if EVLOOP_SHIM_OS == 2
+  uint64_t ext[4];
+#endif
+};
+
+// Filters. NetBSD numbers them from 0 (unsigned); macOS and FreeBSD use negative numbers.
+#if EVLOOP_SHIM_OS == 3
+#define EVFILT_READ 0U
+#define EVFILT_WRITE 1U
+#else
+#define EVFILT_READ (-1)
+#define EVFILT_WRITE (-2)
+#endif
+
+// Actions (flags in).
+#define EV_ADD 0x0001
+#define EV_DELETE 0x0002
+#define EV_ENABLE 0x0004
+#define EV_DISABLE 0x0008
+#define EV_ONESHOT 0x0010
+#define EV_CLEAR 0x0020
+#define EV_RECEIPT 0x0040
+// Conditions (flags out).
+#define EV_ERROR 0x4000
+#define EV_EOF 0x8000
+
+// Read/write filter flag: a low-water mark in `data`.
+#define NOTE_LOWAT 0x0001
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// EV_SET's arguments are converted as assignments to the fields would convert them: a
+// function with the documented field types makes a wrongly typed argument a compile error
+// here, as it would be against any of the real headers.
+static inline void evloop_shim_ev_set(struct kevent* kev, evloop_shim_ident_t ident,
+                                      evloop_shim_filter_t filter, evloop_shim_flags_t flags,
+                                      uint32_t fflags, evloop_shim_data_t data,
+                                      evloop_shim_udata_t udata) {
+  kev->ident = ident;
+  kev->filter = filter;
+  kev->flags = flags;
+  kev->fflags = fflags;
+  kev->data = data;
+  kev->udata = udata;
+#if EVLOOP_SHIM_OS == 2
+  kev->ext[0] = kev->ext[1] = kev->ext[2] = kev->ext[3] = 0;
+#endif
+}
+
+#define EV_SET(kevp, ident, filter, flags, fflags, data, udata) \
+  evloop_shim_ev_set((kevp), (ident), (filter), (flags), (fflags), (data), (udata))
+
+int kqueue(void);
+int kevent(int kq, const struct kevent* changelist, evloop_shim_count_t nchanges,
+           struct kevent* eventlist, evloop_shim_count_t nevents,
+           const struct timespec* timeout);
+
+#ifdef __cplusplus
+}
+#endif
