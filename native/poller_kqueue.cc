@@ -103,19 +103,20 @@ class KqueuePoller final : public Poller {
   void Close() override { CloseKernelFd(&kq_); }
 
  private:
-  // Moves fd's filters from `from` to `to` (READ/WRITE masks) in one kevent call.
+  // Moves fd's filters from `from` to `to` (READ/WRITE masks) in one kevent call. udata is 0,
+  // not nullptr: NetBSD declares it intptr_t, which a nullptr does not convert to.
   int Change(int fd, int from, int to) {
     struct kevent changes[2];
     int count = 0;
     if ((to & kRead) && !(from & kRead)) {
-      EV_SET(&changes[count++], fd, EVFILT_READ, EV_ADD, 0, 0, nullptr);
+      EV_SET(&changes[count++], fd, EVFILT_READ, EV_ADD, 0, 0, 0);
     } else if (!(to & kRead) && (from & kRead)) {
-      EV_SET(&changes[count++], fd, EVFILT_READ, EV_DELETE, 0, 0, nullptr);
+      EV_SET(&changes[count++], fd, EVFILT_READ, EV_DELETE, 0, 0, 0);
     }
     if ((to & kWrite) && !(from & kWrite)) {
-      EV_SET(&changes[count++], fd, EVFILT_WRITE, EV_ADD, 0, 0, nullptr);
+      EV_SET(&changes[count++], fd, EVFILT_WRITE, EV_ADD, 0, 0, 0);
     } else if (!(to & kWrite) && (from & kWrite)) {
-      EV_SET(&changes[count++], fd, EVFILT_WRITE, EV_DELETE, 0, 0, nullptr);
+      EV_SET(&changes[count++], fd, EVFILT_WRITE, EV_DELETE, 0, 0, 0);
     }
     if (count == 0) return 0;
     if (kevent(kq_, changes, count, nullptr, 0, nullptr) == -1) {
@@ -126,7 +127,7 @@ class KqueuePoller final : public Poller {
       int undo_count = 0;
       for (int i = 0; i < count; ++i) {
         if (changes[i].flags & EV_ADD) {
-          EV_SET(&undo[undo_count++], fd, changes[i].filter, EV_DELETE, 0, 0, nullptr);
+          EV_SET(&undo[undo_count++], fd, changes[i].filter, EV_DELETE, 0, 0, 0);
         }
       }
       if (undo_count > 0) kevent(kq_, undo, undo_count, nullptr, 0, nullptr);
