@@ -103,33 +103,31 @@ class KqueuePoller final : public Poller {
   void Close() override { CloseKernelFd(&kq_); }
 
  private:
-  // Moves fd's filters from `from` to `to` (READ/WRITE masks) in one kevent call. udata is 0,
-  // not nullptr: NetBSD declares it intptr_t, which a nullptr does not convert to.
+  // Moves fd's filters from `from` to `to` (READ/WRITE masks) in one kevent call, all or
+  // nothing. With no room for results, kevent applies the changes in order and returns -1 at the
+  // first that fails, leaving the rest undone. So additions go first: then whichever change
+  // fails, taking back the additions restores what the kernel had. With a deletion first, a
+  // failing addition after it (the kernel may refuse the write filter for an fd it took the
+  // read filter for) would leave the fd with neither, registered but never reported again.
+  // udata is 0, not nullptr: NetBSD declares it intptr_t, which a nullptr does not convert to.
   int Change(int fd, int from, int to) {
-    struct kevent changes[2];
+    const int added = to & ~from;
+    const int removed = from & ~to;
+    struct kevent changes[2];  // added and removed are disjoint subsets of READ|WRITE
     int count = 0;
-    if ((to & kRead) && !(from & kRead)) {
-      EV_SET(&changes[count++], fd, EVFILT_READ, EV_ADD, 0, 0, 0);
-    } else if (!(to & kRead) && (from & kRead)) {
-      EV_SET(&changes[count++], fd, EVFILT_READ, EV_DELETE, 0, 0, 0);
-    }
-    if ((to & kWrite) && !(from & kWrite)) {
-      EV_SET(&changes[count++], fd, EVFILT_WRITE, EV_ADD, 0, 0, 0);
-    } else if (!(to & kWrite) && (from & kWrite)) {
-      EV_SET(&changes[count++], fd, EVFILT_WRITE, EV_DELETE, 0, 0, 0);
-    }
+    if (added & kRead) EV_SET(&changes[count++], fd, EVFILT_READ, EV_ADD, 0, 0, 0);
+    if (added & kWrite) EV_SET(&changes[count++], fd, EVFILT_WRITE, EV_ADD, 0, 0, 0);
+    if (removed & kRead) EV_SET(&changes[count++], fd, EVFILT_READ, EV_DELETE, 0, 0, 0);
+    if (removed & kWrite) EV_SET(&changes[count++], fd, EVFILT_WRITE, EV_DELETE, 0, 0, 0);
     if (count == 0) return 0;
     if (kevent(kq_, changes, count, nullptr, 0, nullptr) == -1) {
       int err = errno;
-      // All or nothing: a filter added before the failing change is taken back (deleting one
-      // that was never added is a harmless ENOENT).
       struct kevent undo[2];
       int undo_count = 0;
-      for (int i = 0; i < count; ++i) {
-        if (changes[i].flags & EV_ADD) {
-          EV_SET(&undo[undo_count++], fd, changes[i].filter, EV_DELETE, 0, 0, 0);
-        }
-      }
+      if (added & kRead) EV_SET(&undo[undo_count++], fd, EVFILT_READ, EV_DELETE, 0, 0, 0);
+      if (added & kWrite) EV_SET(&undo[undo_count++], fd, EVFILT_WRITE, EV_DELETE, 0, 0, 0);
+      // The additions that took are a prefix of `changes`, so this call, in the same order,
+      // stops (ENOENT) only where those that never took begin.
       if (undo_count > 0) kevent(kq_, undo, undo_count, nullptr, 0, nullptr);
       return err;
     }
