@@ -94,26 +94,26 @@ struct kevent {
 extern "C" {
 #endif
 
-// EV_SET's arguments are converted as assignments to the fields would convert them: a
-// function with the documented field types makes a wrongly typed argument a compile error
-// here, as it would be against any of the real headers.
-static inline void evloop_shim_ev_set(struct kevent* kev, evloop_shim_ident_t ident,
-                                      evloop_shim_filter_t filter, evloop_shim_flags_t flags,
-                                      uint32_t fflags, evloop_shim_data_t data,
-                                      evloop_shim_udata_t udata) {
-  kev->ident = ident;
-  kev->filter = filter;
-  kev->flags = flags;
-  kev->fflags = fflags;
-  kev->data = data;
-  kev->udata = udata;
+// EV_SET is a statement-like macro (do ... while (0)) that evaluates `kevp_` once and assigns
+// the fields, so each argument converts as an assignment to its field would. The local is
+// called `kevp` on purpose: FreeBSD's C++ form of the macro has one by that name, so an argument
+// naming a variable `kevp` would silently bind to it there.
 #if EVLOOP_SHIM_OS == 2
-  kev->ext[0] = kev->ext[1] = kev->ext[2] = kev->ext[3] = 0;
+#define EVLOOP_SHIM_CLEAR_EXT(k) ((k)->ext[0] = (k)->ext[1] = (k)->ext[2] = (k)->ext[3] = 0)
+#else
+#define EVLOOP_SHIM_CLEAR_EXT(k) ((void)(k))
 #endif
-}
-
-#define EV_SET(kevp, ident, filter, flags, fflags, data, udata) \
-  evloop_shim_ev_set((kevp), (ident), (filter), (flags), (fflags), (data), (udata))
+#define EV_SET(kevp_, a, b, c, d, e, f) \
+  do {                                  \
+    struct kevent* kevp = (kevp_);      \
+    kevp->ident = (a);                  \
+    kevp->filter = (b);                 \
+    kevp->flags = (c);                  \
+    kevp->fflags = (d);                 \
+    kevp->data = (e);                   \
+    kevp->udata = (f);                  \
+    EVLOOP_SHIM_CLEAR_EXT(kevp);        \
+  } while (0)
 
 int kqueue(void);
 int kevent(int kq, const struct kevent* changelist, evloop_shim_count_t nchanges,
