@@ -1,9 +1,10 @@
 // A stand-in for the BSD <sys/event.h>, so that native/poller_kqueue.cc can be type-checked on
 // Linux, where it is otherwise never compiled (test/native/kqueue-compile.test.js). It is written
 // from the kqueue(2) manual pages of macOS, FreeBSD and NetBSD (the documented structure, macro
-// and calls), not from any system header, and it is for `-fsyntax-only` only: nothing here is an
-// implementation, the constants' values are placeholders with the documented names, and the
-// addon is never linked against it.
+// and calls), not from any system header. It only declares: the one implementation of
+// kqueue()/kevent() against it is the test-only poll(2) emulation beside it
+// (kqueue-emulation.cc, for kqueue-smoke.cc); the constants' values are this shim's own, not a
+// kernel's, and the addon is never built against it.
 //
 // The documented layouts differ where poller_kqueue.cc could trip over them, so the check runs
 // once per layout, chosen with -DEVLOOP_SHIM_OS=...:
