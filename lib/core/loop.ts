@@ -17,10 +17,11 @@
 //   Close an fd only after removing its reader and writer (binding.close also drops it from the
 //   poller, but the loop's own slots would be stale).
 //   loop._addAutoReader(fd, cb, sink) — a reader whose fd the native poller reads itself, into
-//     the loop's read slab, during the batch: `sink._autoRead` gets the bytes (a view of the
-//     slab), 0 at EOF or -errno, and the sink itself is queued as the pass's runnable (no
-//     handle: its `_run` checks itself whether it still reads). A read that would block queues
-//     nothing. Entries the poller did not read (no room left in the slab) queue `cb`: it reads.
+//     the loop's read slab, during the batch: `sink._autoReadAt(k)` says the bytes are the view
+//     loop._batchView(k), valid until the pass that runs the sink ends; `sink._autoRead` gets 0
+//     at EOF or -errno. The sink itself is queued as the pass's runnable (no handle: its `_run`
+//     checks itself whether it still reads). A read that would block queues nothing. Entries
+//     the poller did not read (no room left in the slab) queue `cb`: it reads.
 //   loop._queueSend(fd, data, sink, pending) → boolean — a small write is copied into the loop's
 //     send buffer and sent, with the other writes queued meanwhile, in one native call
 //     (sendBatch) when the pass ends — or, for a write made outside a pass, in a microtask.
@@ -121,6 +122,8 @@ const WOULD_BLOCK = READ_WOULD_BLOCK;
  */
 export interface AutoReadSink extends Runnable {
   _autoRead(result: Buffer | number): void;
+  /** The bytes read for the sink are `loop._batchView(index)` until the pass that runs it ends. */
+  _autoReadAt(index: number): void;
 }
 
 /** Who gets told about a queued send that did not go whole (see _queueSend). */
@@ -156,6 +159,8 @@ export class EventLoop {
   // Its memory, which the views handed to sinks are made on (see BufferView).
   private _slabBytes: ArrayBuffer | null = null;
   private _slabBase = 0;
+  // The views of the batch's reads, for the pass that runs their sinks (see _dispatchIO).
+  private _batchViews: Buffer[] | null = null;
   // The pass's queued sends: bytes in _sendBuf, entries [fd, offset, length, result] in _sendOps.
   private _sendBuf: Buffer | null = null;
   private _sendOps: Int32Array | null = null;
@@ -521,6 +526,12 @@ export class EventLoop {
     const sinks = this._sinks;
     const ready = this._ready;
     const end = n * 2;
+    // The views go into an array made for this batch, and each sink is told its index: a sink
+    // is an old object, and storing a young view into an old object takes the write barrier's
+    // slow path (~50 instructions a message); into a young array it does not. A batch delivered
+    // inside a pass (not expected: the poller is waited on between passes) hands the views over.
+    const inPass = this._inPass;
+    let views: Buffer[] | null = null;
     for (let i = 0; i < end; i += 2) {
       const fd = ev[i]!;
       const e = ev[i + 1]!;
@@ -532,7 +543,13 @@ export class EventLoop {
           // Not a cached count: _autoRead may itself queue callbacks.
           if (length > 0) {
             // The view is taken now: the slab may be replaced before the sink runs.
-            sink._autoRead(new BufferView(this._slabBytes!, this._slabBase + reads[i]!, length));
+            const view = new BufferView(this._slabBytes!, this._slabBase + reads[i]!, length);
+            if (inPass) sink._autoRead(view);
+            else {
+              if (views === null) views = new Array<Buffer>(n);
+              views[i >> 1] = view;
+              sink._autoReadAt(i >> 1);
+            }
             ready[this._readyLen++] = sink;
           } else if (length === NOT_DONE) {
             ready[this._readyLen++] = readers[fd]!;
@@ -550,7 +567,13 @@ export class EventLoop {
         if (h !== undefined) ready[this._readyLen++] = h;
       }
     }
+    if (views !== null) this._batchViews = views;
     if (this._slab !== null && SLAB_SIZE - reads[reads.length - 1]! < MIN_READ) this._newSlab();
+  }
+
+  /** @internal The view of a read of the batch being run (see AutoReadSink._autoReadAt). */
+  _batchView(index: number): Buffer {
+    return this._batchViews![index]!;
   }
 
   private _pollIO(): void {
@@ -674,6 +697,8 @@ export class EventLoop {
       else clearSlots(q, 0, n);
       this._readySpare = q;
     }
+    // Its sinks have run: the views are theirs now, or dropped.
+    if (this._batchViews !== null) this._batchViews = null;
     // A sink told of a short send may write again, into a new batch: that goes too.
     if (this._sendCount !== 0) {
       this._enterPassFrame();
