@@ -194,7 +194,9 @@ export class SocketTransport implements Transport {
    */
   _run(pass?: PassFrame): void {
     const index = this.#readIndex;
-    if (index >= 0 && this.#pendingCount === 0 && this.#reading && !this.#closing && !this.#connectionLost && !this.#buffered) {
+    // `=== true`: a truthiness test of a field V8 does not know to hold a boolean takes ~10
+    // instructions more when it is true (a false one is found at the first compare).
+    if (index >= 0 && this.#pendingCount === 0 && this.#reading === true && !this.#closing && !this.#connectionLost && !this.#buffered) {
       // The usual case: one read, nothing ahead of it.
       this.#readIndex = -1;
       if (pass !== undefined) pass._enterPassFrame();
