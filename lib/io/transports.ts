@@ -75,6 +75,7 @@ export function isConnectionError(err: unknown): boolean {
 export function releaseFd(loop: IoLoop, fd: number, transport: { _closeForLoop(): void }): void {
   loop.removeReader(fd);
   loop.removeWriter(fd);
+  loop._forgetSendSink(fd);
   binding.close(fd);
   loop._untrackResource(transport);
 }
