@@ -122,6 +122,7 @@ const WOULD_BLOCK = READ_WOULD_BLOCK;
  * not in a pass; the sink itself is then queued, and its `_run` delivers in the pass.
  */
 export interface AutoReadSink extends Runnable {
+  /** Called while the loop walks the batch: it must not queue callbacks. */
   _autoRead(result: Buffer | number): void;
   /** The bytes read for the sink are `loop._batchView(index)` until the pass that runs it ends. */
   _autoReadAt(index: number): void;
@@ -540,6 +541,11 @@ export class EventLoop {
     // inside a pass (not expected: the poller is waited on between passes) hands the views over.
     const inPass = this._inPass;
     let views: Buffer[] | null = null;
+    // Kept in locals for the loop (field loads each time otherwise): the slab is replaced only
+    // after it, and the sinks' _autoRead and _autoReadAt queue nothing.
+    const slabBytes = this._slabBytes!;
+    const slabBase = this._slabBase;
+    let len = this._readyLen;
     for (let i = 0; i < end; i += 2) {
       const fd = ev[i]!;
       const e = ev[i + 1]!;
@@ -548,33 +554,33 @@ export class EventLoop {
         const sink = sinks[fd];
         if (sink !== undefined) {
           const length = reads[i + 1]!;
-          // Not a cached count: _autoRead may itself queue callbacks.
           if (length > 0) {
             // The view is taken now: the slab may be replaced before the sink runs.
-            const view = new BufferView(this._slabBytes!, this._slabBase + reads[i]!, length);
+            const view = new BufferView(slabBytes, slabBase + reads[i]!, length);
             if (inPass) sink._autoRead(view);
             else {
               if (views === null) views = new Array<Buffer>(n);
               views[i >> 1] = view;
               sink._autoReadAt(i >> 1);
             }
-            ready[this._readyLen++] = sink;
+            ready[len++] = sink;
           } else if (length === NOT_DONE) {
-            ready[this._readyLen++] = readers[fd]!;
+            ready[len++] = readers[fd]!;
           } else if (length !== WOULD_BLOCK) {
             sink._autoRead(length);
-            ready[this._readyLen++] = sink;
+            ready[len++] = sink;
           }
         } else {
           const h = readers[fd];
-          if (h !== undefined) ready[this._readyLen++] = h;
+          if (h !== undefined) ready[len++] = h;
         }
       }
       if ((e & WRITE_READY) !== 0) {
         const h = writers[fd];
-        if (h !== undefined) ready[this._readyLen++] = h;
+        if (h !== undefined) ready[len++] = h;
       }
     }
+    this._readyLen = len;
     if (views !== null) this._batchViews = views;
     if (this._slab !== null && SLAB_SIZE - reads[reads.length - 1]! < MIN_READ) this._newSlab();
   }
