@@ -10,9 +10,11 @@
 // gap to a C server (the view, the copy, the calls into and out of JS), not removable by evloop.
 // Not part of the rig or the tests: an experiment to measure, by callgrind (instructions per
 // message, N and 2N) or by the loadgen's server CPU per message beside the C server. Measured
-// 2026-12-01 (64 connections, 64-byte messages, one in flight each): 950-1,010 instructions per
-// message, against 1,400-1,520 for bench/echo-server.js and 76 for the C epoll server; 200 of
-// them make the view and 170 copy the write (docs/transports.md, "How it is fast").
+// 2026-12-01 (64 connections, 64-byte messages, one in flight each, N and 2N rounds counted
+// after a warm-up of 1,500): 780 instructions per message, against 1,325-1,330 for
+// bench/echo-server.js and 76 for the C epoll server; 200 of them make the view and 160 copy
+// the write (docs/transports.md, "How it is fast"). Counted from the start, with the
+// recompilations of the first rounds, the floor read 950-1,010.
 // usage: node bench/echo-floor.js --port N   (127.0.0.1, epoll/kqueue/poll by the addon's
 // first backend; --port 0 picks a free port, printed as "listening on 127.0.0.1:PORT")
 const { Buffer } = require('node:buffer');

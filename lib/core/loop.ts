@@ -17,10 +17,11 @@
 //   Close an fd only after removing its reader and writer (binding.close also drops it from the
 //   poller, but the loop's own slots would be stale).
 //   loop._addAutoReader(fd, cb, sink) — a reader whose fd the native poller reads itself, into
-//     the loop's read slab, during the batch: `sink._autoRead` gets the bytes (a view of the
-//     slab), 0 at EOF or -errno, and the sink itself is queued as the pass's runnable (no
-//     handle: its `_run` checks itself whether it still reads). A read that would block queues
-//     nothing. Entries the poller did not read (no room left in the slab) queue `cb`: it reads.
+//     the loop's read slab, during the batch: `sink._autoReadAt(k)` says the bytes are the view
+//     loop._batchView(k), valid until the pass that runs the sink ends; `sink._autoRead` gets 0
+//     at EOF or -errno. The sink itself is queued as the pass's runnable (no handle: its `_run`
+//     checks itself whether it still reads). A read that would block queues nothing. Entries
+//     the poller did not read (no room left in the slab) queue `cb`: it reads.
 //   loop._queueSend(fd, data, sink, pending) → boolean — a small write is copied into the loop's
 //     send buffer and sent, with the other writes queued meanwhile, in one native call
 //     (sendBatch) when the pass ends — or, for a write made outside a pass, in a microtask.
@@ -31,7 +32,8 @@
 //     or -errno; `bytes` a view of the entry, valid only during the call). loop._sendGen changes
 //     at every flush: a sink whose remembered generation still matches has bytes in the batch.
 //     loop._flushSends() sends the batch now (for a sink that must order a close or a direct
-//     send after it).
+//     send after it). An fd is one sink's at a time: its batched bytes are flushed before it is
+//     closed, and loop._forgetSendSink(fd) then lets the sink go.
 import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { EventLoopError } from '../util/errors';
@@ -120,7 +122,10 @@ const WOULD_BLOCK = READ_WOULD_BLOCK;
  * not in a pass; the sink itself is then queued, and its `_run` delivers in the pass.
  */
 export interface AutoReadSink extends Runnable {
+  /** Called while the loop walks the batch: it must not queue callbacks. */
   _autoRead(result: Buffer | number): void;
+  /** The bytes read for the sink are `loop._batchView(index)` until the pass that runs it ends. */
+  _autoReadAt(index: number): void;
 }
 
 /** Who gets told about a queued send that did not go whole (see _queueSend). */
@@ -156,6 +161,8 @@ export class EventLoop {
   // Its memory, which the views handed to sinks are made on (see BufferView).
   private _slabBytes: ArrayBuffer | null = null;
   private _slabBase = 0;
+  // The views of the batch's reads, for the pass that runs their sinks (see _dispatchIO).
+  private _batchViews: Buffer[] | null = null;
   // The pass's queued sends: bytes in _sendBuf, entries [fd, offset, length, result] in _sendOps.
   private _sendBuf: Buffer | null = null;
   private _sendOps: Int32Array | null = null;
@@ -163,6 +170,9 @@ export class EventLoop {
   // far cheaper than a typed array's.
   private _sendBufBytes: ArrayBuffer | null = null;
   private _sendOpsBytes: ArrayBuffer | null = null;
+  // Who queued sends on each fd (set when it changes, not per entry: a store per write into
+  // an array that is also cleared at every flush cost ~30 instructions a message). An fd's
+  // batched bytes are sent before it is closed, so an entry's fd names its sink.
   private _sendSinks: (SendSink | undefined)[] = [];
   private _sendCount = 0;
   private _sendUsed = 0;
@@ -351,7 +361,7 @@ export class EventLoop {
   _queueSend(fd: number, data: Uint8Array, sink: SendSink, pending: boolean): boolean {
     const length = data.length;
     let n = this._sendCount;
-    const last = pending && n !== 0 && this._sendSinks[n - 1] === sink;
+    const last = pending && n !== 0 && this._sendOps![4 * n - 4] === fd;
     if (length > BATCH_MAX || this._closed) {
       if (pending) this._flushSends();
       return false;
@@ -387,7 +397,7 @@ export class EventLoop {
       ops[o] = fd;
       ops[o + 1] = at;
       ops[o + 2] = length;
-      this._sendSinks[n] = sink;
+      if (this._sendSinks[fd] !== sink) this._sendSinks[fd] = sink;
       this._sendCount = n + 1;
     }
     return true;
@@ -417,12 +427,16 @@ export class EventLoop {
       if (ops[o + 3] === length) continue;
       incomplete--;
       try {
-        sinks[i]!._sendResult(ops[o + 3]!, buf.subarray(ops[o + 1]!, ops[o + 1]! + length));
+        sinks[ops[o]!]!._sendResult(ops[o + 3]!, buf.subarray(ops[o + 1]!, ops[o + 1]! + length));
       } catch (exception) {
         this.callExceptionHandler({ message: 'Exception in a send result', exception });
       }
     }
-    clearSlots(sinks, 0, n);
+  }
+
+  /** @internal The fd is being closed (its batched bytes were sent): its send sink is let go. */
+  _forgetSendSink(fd: number): void {
+    if (this._sendSinks[fd] !== undefined) this._sendSinks[fd] = undefined;
   }
 
   addWriter(fd: number, cb: (...args: any[]) => unknown, ...args: unknown[]): Handle {
@@ -521,6 +535,17 @@ export class EventLoop {
     const sinks = this._sinks;
     const ready = this._ready;
     const end = n * 2;
+    // The views go into an array made for this batch, and each sink is told its index: a sink
+    // is an old object, and storing a young view into an old object takes the write barrier's
+    // slow path (~50 instructions a message); into a young array it does not. A batch delivered
+    // inside a pass (not expected: the poller is waited on between passes) hands the views over.
+    const inPass = this._inPass;
+    let views: Buffer[] | null = null;
+    // Kept in locals for the loop (field loads each time otherwise): the slab is replaced only
+    // after it, and the sinks' _autoRead and _autoReadAt queue nothing.
+    const slabBytes = this._slabBytes!;
+    const slabBase = this._slabBase;
+    let len = this._readyLen;
     for (let i = 0; i < end; i += 2) {
       const fd = ev[i]!;
       const e = ev[i + 1]!;
@@ -529,28 +554,40 @@ export class EventLoop {
         const sink = sinks[fd];
         if (sink !== undefined) {
           const length = reads[i + 1]!;
-          // Not a cached count: _autoRead may itself queue callbacks.
           if (length > 0) {
             // The view is taken now: the slab may be replaced before the sink runs.
-            sink._autoRead(new BufferView(this._slabBytes!, this._slabBase + reads[i]!, length));
-            ready[this._readyLen++] = sink;
+            const view = new BufferView(slabBytes, slabBase + reads[i]!, length);
+            if (inPass) sink._autoRead(view);
+            else {
+              if (views === null) views = new Array<Buffer>(n);
+              views[i >> 1] = view;
+              sink._autoReadAt(i >> 1);
+            }
+            ready[len++] = sink;
           } else if (length === NOT_DONE) {
-            ready[this._readyLen++] = readers[fd]!;
+            ready[len++] = readers[fd]!;
           } else if (length !== WOULD_BLOCK) {
             sink._autoRead(length);
-            ready[this._readyLen++] = sink;
+            ready[len++] = sink;
           }
         } else {
           const h = readers[fd];
-          if (h !== undefined) ready[this._readyLen++] = h;
+          if (h !== undefined) ready[len++] = h;
         }
       }
       if ((e & WRITE_READY) !== 0) {
         const h = writers[fd];
-        if (h !== undefined) ready[this._readyLen++] = h;
+        if (h !== undefined) ready[len++] = h;
       }
     }
+    this._readyLen = len;
+    if (views !== null) this._batchViews = views;
     if (this._slab !== null && SLAB_SIZE - reads[reads.length - 1]! < MIN_READ) this._newSlab();
+  }
+
+  /** @internal The view of a read of the batch being run (see AutoReadSink._autoReadAt). */
+  _batchView(index: number): Buffer {
+    return this._batchViews![index]!;
   }
 
   private _pollIO(): void {
@@ -674,6 +711,8 @@ export class EventLoop {
       else clearSlots(q, 0, n);
       this._readySpare = q;
     }
+    // Its sinks have run: the views are theirs now, or dropped.
+    if (this._batchViews !== null) this._batchViews = null;
     // A sink told of a short send may write again, into a new batch: that goes too.
     if (this._sendCount !== 0) {
       this._enterPassFrame();
