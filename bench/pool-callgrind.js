@@ -8,6 +8,8 @@
 //               "response" is a future a loop callback settles (no sockets)
 //   use-async   the same with async workers: await pool.use(async fn)
 //   await16     bench/pool.js's 16 await-ing workers on 4 resources: acquire + release
+//   bare16      the same 16 workers on bench/pool.js's bare pool on evloop Futures (a free list and
+//               an array of waiters, no bookkeeping): what a pool on those futures cannot go below
 //   use-await1  bench/pool.js's use(async fn) line: one async worker, an idle connection,
 //               await pool.use(async fn)
 //   net-use     bench/pool-client.js's evloop client (64 generator workers, 8 connections, one
@@ -76,6 +78,47 @@ function await16() {
   });
 }
 
+function bare16() {
+  const W = 16;
+  const per = Math.ceil((N + warm(20000)) / W);
+  let id = 0;
+  // bench/pool.js's barePool and bareFutures, as written there.
+  function barePool(max, settled, waiting) {
+    const idle = Array.from({ length: max }, () => ({ id: id++ }));
+    const waiters = [];
+    return {
+      acquire: () => (waiters.length === 0 && idle.length !== 0 ? settled(idle.pop()) : waiting(waiters)),
+      release(r) {
+        const next = waiters.shift();
+        if (next !== undefined) next(r);
+        else idle.push(r);
+      },
+    };
+  }
+  return run(async () => {
+    const loop = getRunningLoop();
+    const settled = (v) => {
+      const f = loop.createFuture();
+      f.setResult(v);
+      return f;
+    };
+    const waiting = (waiters) => {
+      const f = loop.createFuture();
+      waiters.push((v) => f.setResult(v));
+      return f;
+    };
+    const pool = barePool(4, settled, waiting);
+    await Promise.all(
+      Array.from({ length: W }, async () => {
+        for (let i = 0; i < per; i++) {
+          const r = await pool.acquire();
+          pool.release(r);
+        }
+      }),
+    );
+  });
+}
+
 function useAwait1() {
   const n = N + warm(20000);
   const work = async (r) => {
@@ -132,6 +175,7 @@ const shapes = {
   'use-gen': () => useShape('gen'),
   'use-async': () => useShape('async'),
   await16,
+  bare16,
   'use-await1': useAwait1,
   'net-use': () => netShape('use'),
   'net-acquire': () => netShape('acquire'),
