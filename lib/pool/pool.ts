@@ -95,7 +95,11 @@ export class Pool<T> extends PoolBase<T> {
   private refill: { cancel(): void } | null = null;
   private refillDelay: number;
   private closeWaiters: Array<Future<void>> = [];
-  private counters = { created: 0, destroyed: 0, acquired: 0, createErrors: 0 };
+  // Plain fields, not an object of counters: the hand-out's count is one store, not a load and a store.
+  private createdCount = 0;
+  private destroyedCount = 0;
+  private acquiredCount = 0;
+  private createErrorCount = 0;
 
   constructor(options: PoolOptions<T>) {
     validateObject(options, 'options');
@@ -142,10 +146,10 @@ export class Pool<T> extends PoolBase<T> {
       min: this.min,
       max: this.max,
       closed: this.closed,
-      created: this.counters.created,
-      destroyed: this.counters.destroyed,
-      acquired: this.counters.acquired,
-      createErrors: this.counters.createErrors,
+      created: this.createdCount,
+      destroyed: this.destroyedCount,
+      acquired: this.acquiredCount,
+      createErrors: this.createErrorCount,
       timeouts: this.timeouts,
     };
   }
@@ -161,7 +165,7 @@ export class Pool<T> extends PoolBase<T> {
     const entry = this.owned.get(conn);
     if (entry === undefined || !entry.out) return false;
     // Handed to a waiter that was cancelled before it saw it: it never was acquired.
-    this.counters.acquired--;
+    this.acquiredCount--;
     this.giveBack(entry);
     return true;
   }
@@ -334,7 +338,7 @@ export class Pool<T> extends PoolBase<T> {
     entry.lease++;
     entry.out = true;
     this.out++;
-    this.counters.acquired++;
+    this.acquiredCount++;
     return entry.conn;
   }
 
@@ -433,7 +437,7 @@ export class Pool<T> extends PoolBase<T> {
 
   private created(conn: T): void {
     this.creating--;
-    this.counters.created++;
+    this.createdCount++;
     this.refillDelay = this.retryDelay;
     const t = now();
     const entry: Entry<T> = { conn, createdAt: t, idleSince: t, lease: 0, out: false };
@@ -446,7 +450,7 @@ export class Pool<T> extends PoolBase<T> {
   }
 
   private createFailed(err: unknown, attempt: number): void {
-    this.counters.createErrors++;
+    this.createErrorCount++;
     this.emit('create-error', err, attempt);
     if (attempt < this.retries && !this.closed) {
       const delay = Math.min(this.retryDelay * 2 ** attempt, this.maxRetryDelay);
@@ -489,7 +493,7 @@ export class Pool<T> extends PoolBase<T> {
 
   private destroyEntry(entry: Entry<T>, reason: string): void {
     if (this.owned.get(entry.conn) === entry) this.owned.delete(entry.conn);
-    this.counters.destroyed++;
+    this.destroyedCount++;
     this.emit('destroy', entry.conn, reason);
     const destroy = this.destroyFn;
     if (destroy === undefined) return;
