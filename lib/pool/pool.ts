@@ -87,6 +87,13 @@ export class Pool<T> extends PoolBase<T> {
    * release flip a flag instead of adding to and deleting from a map.
    */
   private readonly owned = new Map<T, Entry<T>>();
+  /**
+   * The entry handed out last: a one-worker loop, and use() on an idle connection, give back or
+   * look up the connection just taken, and find it here without hashing it into `owned`.
+   */
+  private lastLent: Entry<T> | null = null;
+  /** Whether the reaper ever has work (an idle timeout or a lifetime): releases skip it otherwise. */
+  private readonly reaps: boolean;
   private out = 0;
   private creating = 0;
   private validating = 0;
@@ -118,6 +125,7 @@ export class Pool<T> extends PoolBase<T> {
     this.destroyFn = options.destroy;
     this.validateFn = options.validate;
     this.refillDelay = this.retryDelay;
+    this.reaps = this.idleTimeout !== Infinity || this.maxLifetime !== Infinity;
     // `min` needs a loop to open connections on; without a running one it waits for the first use.
     if (this.min > 0) this.usableLoop();
   }
@@ -156,7 +164,8 @@ export class Pool<T> extends PoolBase<T> {
 
   /** Give a connection back. Releasing one that is not out (twice, or a foreign object) throws. */
   release(conn: T): void {
-    const entry = this.owned.get(conn);
+    const last = this.lastLent;
+    const entry = last !== null && last.conn === conn ? last : this.owned.get(conn);
     if (entry === undefined || !entry.out) throw notAcquired('release');
     this.giveBack(entry);
   }
@@ -233,7 +242,8 @@ export class Pool<T> extends PoolBase<T> {
 
   /** @internal The entry of a connection handed out (use() keeps it: one map lookup per call). */
   _entryOf(conn: T): Entry<T> {
-    return this.owned.get(conn)!;
+    const last = this.lastLent;
+    return last !== null && last.conn === conn ? last : this.owned.get(conn)!;
   }
 
   /**
@@ -331,10 +341,11 @@ export class Pool<T> extends PoolBase<T> {
     // The clock is read only when an idle timeout will look at it (this is the release hot path).
     if (this.idleTimeout !== Infinity) entry.idleSince = now();
     this.idleList.push(entry);
-    if (this.reaper === null) this.scheduleReaper();
+    if (this.reaps && this.reaper === null) this.scheduleReaper();
   }
 
   private lend(entry: Entry<T>): T {
+    this.lastLent = entry;
     entry.lease++;
     entry.out = true;
     this.out++;
@@ -493,6 +504,8 @@ export class Pool<T> extends PoolBase<T> {
 
   private destroyEntry(entry: Entry<T>, reason: string): void {
     if (this.owned.get(entry.conn) === entry) this.owned.delete(entry.conn);
+    // A create may return the same object again: its new entry must not be shadowed by this one.
+    if (this.lastLent === entry) this.lastLent = null;
     this.destroyedCount++;
     this.emit('destroy', entry.conn, reason);
     const destroy = this.destroyFn;
