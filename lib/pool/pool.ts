@@ -564,6 +564,14 @@ export class Pool<T> extends PoolBase<T> {
   }
 }
 
+// Laid out at load, several alive together, for the reason lib/sync/waiter.ts gives: a process
+// that makes one pool at a time with a full GC in between (bench/pool.js does, per contender)
+// otherwise leaves every pool's ~40 fields out of the object, one more load at each access.
+{
+  const held: Array<Pool<null>> = [];
+  for (let i = 0; i < 8; i++) held.push(new Pool<null>({ create: () => null, max: 1 }));
+}
+
 function* useBody<T, R>(pool: Pool<T>, fn: (conn: T) => Awaitable<R>, options: AcquireOptions | undefined, loop: EventLoop): Generator<unknown, R, unknown> {
   let conn = options === undefined ? pool._takeIdle() : NOTHING;
   if (conn === NOTHING) {
