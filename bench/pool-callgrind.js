@@ -8,8 +8,14 @@
 //               "response" is a future a loop callback settles (no sockets)
 //   use-async   the same with async workers: await pool.use(async fn)
 //   await16     bench/pool.js's 16 await-ing workers on 4 resources: acquire + release
+//   await16-gc  await16 after what bench/pool.js does before its timings: pools made and dropped
+//               one at a time, each with a waiter, a full GC between them (how V8 lays out the
+//               Waiter class depends on it: see lib/sync/waiter.ts)
+//   bare16      the same 16 workers on bench/pool.js's bare pool on evloop Futures (a free list and
+//               an array of waiters, no bookkeeping): what a pool on those futures cannot go below
 //   use-await1  bench/pool.js's use(async fn) line: one async worker, an idle connection,
 //               await pool.use(async fn)
+//   acquire-await1  the same line's other side: await acquire / await fn / release written out
 //   net-use     bench/pool-client.js's evloop client (64 generator workers, 8 connections, one
 //   net-acquire request line each way to the echo server in a child process), with pool.use or
 //               with acquire / release written out
@@ -76,7 +82,62 @@ function await16() {
   });
 }
 
-function useAwait1() {
+async function await16gc() {
+  require('v8').setFlagsFromString('--expose-gc');
+  const collectGarbage = require('vm').runInNewContext('gc');
+  for (let i = 0; i < 8; i++) {
+    await run(async () => {
+      const pool = new Pool({ create: () => ({}), max: 1 });
+      pool.release(await pool.acquire());
+      pool.close();
+    });
+    collectGarbage();
+  }
+  return await16();
+}
+
+function bare16() {
+  const W = 16;
+  const per = Math.ceil((N + warm(20000)) / W);
+  let id = 0;
+  // bench/pool.js's barePool and bareFutures, as written there.
+  function barePool(max, settled, waiting) {
+    const idle = Array.from({ length: max }, () => ({ id: id++ }));
+    const waiters = [];
+    return {
+      acquire: () => (waiters.length === 0 && idle.length !== 0 ? settled(idle.pop()) : waiting(waiters)),
+      release(r) {
+        const next = waiters.shift();
+        if (next !== undefined) next(r);
+        else idle.push(r);
+      },
+    };
+  }
+  return run(async () => {
+    const loop = getRunningLoop();
+    const settled = (v) => {
+      const f = loop.createFuture();
+      f.setResult(v);
+      return f;
+    };
+    const waiting = (waiters) => {
+      const f = loop.createFuture();
+      waiters.push((v) => f.setResult(v));
+      return f;
+    };
+    const pool = barePool(4, settled, waiting);
+    await Promise.all(
+      Array.from({ length: W }, async () => {
+        for (let i = 0; i < per; i++) {
+          const r = await pool.acquire();
+          pool.release(r);
+        }
+      }),
+    );
+  });
+}
+
+function useAwait1(style) {
   const n = N + warm(20000);
   const work = async (r) => {
     await null;
@@ -84,7 +145,18 @@ function useAwait1() {
   };
   return run(async () => {
     const pool = new Pool({ create: () => ({ id: 1 }), max: 1 });
-    for (let i = 0; i < n; i++) await pool.use(work);
+    for (let i = 0; i < n; i++) {
+      if (style === 'use') {
+        await pool.use(work);
+      } else {
+        const r = await pool.acquire();
+        try {
+          await work(r);
+        } finally {
+          pool.release(r);
+        }
+      }
+    }
     pool.close();
   });
 }
@@ -132,7 +204,10 @@ const shapes = {
   'use-gen': () => useShape('gen'),
   'use-async': () => useShape('async'),
   await16,
-  'use-await1': useAwait1,
+  'await16-gc': await16gc,
+  bare16,
+  'use-await1': () => useAwait1('use'),
+  'acquire-await1': () => useAwait1('acquire'),
   'net-use': () => netShape('use'),
   'net-acquire': () => netShape('acquire'),
 };

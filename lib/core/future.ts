@@ -680,6 +680,11 @@ const runFuture = FutureMethods.prototype._run;
  * The future's outcome, handed to its native promise (observed: something awaits it). `sole`:
  * this is the only callback its run has (see the sleep(0) case below).
  */
+/** @internal Whether `cb` is the done callback an `await` of a future adds (see Task._scheduleCallbacks). */
+export function isAwaitCallback(cb: unknown): boolean {
+  return cb === settleNative;
+}
+
 function settleNative(fut: Future<unknown>, sole: boolean = soleCallback): void {
   const task = fut._awaiter;
   if (task !== null) {

@@ -15,7 +15,7 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { FAILED, Future, HOLDS_FRAMES, MUST_CANCEL, OBSERVED, WAKE_WAITING_TASKS, WOKEN_STEP, oneOrManyHolds, registerFutureClass, type DoneListener } from './future';
+import { FAILED, Future, HOLDS_FRAMES, MUST_CANCEL, OBSERVED, WAKE_WAITING_TASKS, WOKEN_STEP, isAwaitCallback, oneOrManyHolds, registerFutureClass, type DoneListener } from './future';
 import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -157,10 +157,10 @@ export class TaskMethods<T = unknown> extends Future<T> {
   /** Ended (WAKE_WAITING_TASKS): the done callbacks that are tasks run now, the others stay queued. */
   private _wakeWaitingTasks(): void {
     const cbs = this._scheduled;
-    if (cbs === null || typeof cbs === 'function') return;
+    if (cbs === null || (typeof cbs === 'function' && !isAwaitCallback(cbs))) return;
     if (!Array.isArray(cbs)) {
-      // A lone task: held back from the loop by _scheduleCallbacks, so no queued entry will
-      // set the final status.
+      // A lone task or `await`: held back from the loop by _scheduleCallbacks, so no queued
+      // entry will set the final status.
       this._scheduled = null;
       this._runCallback(cbs);
       this.status = this._finalStatus();
@@ -577,9 +577,10 @@ export class TaskMethods<T = unknown> extends Future<T> {
     const cbs = this._callbacks;
     if (cbs !== null) {
       this.status = Status.CALLBACK;
-      if ((this._flags & WOKEN_STEP) !== 0 && typeof cbs !== 'function' && !Array.isArray(cbs)) {
-        // A lone waiting task, which _futureDone wakes once this step has unwound: the loop is
-        // not given an entry that would find nothing to run (and keep the task until it does).
+      if ((this._flags & WOKEN_STEP) !== 0 && (typeof cbs === 'function' ? isAwaitCallback(cbs) : !Array.isArray(cbs))) {
+        // A lone waiting task, or a lone `await` of this task, which _futureDone wakes once this
+        // step has unwound: the loop is not given an entry that would find nothing to run (and
+        // keep the task until it does).
         this._callbacks = null;
         this._scheduled = cbs;
         return;

@@ -5,6 +5,7 @@
 import { getRunningLoop, type EventLoop } from '../core/loop';
 import type { Future } from '../core/future';
 import { Waiter, WaiterQueue, resolvedOn, type Granter } from '../sync/waiter';
+import { PENDING } from '../core/events';
 import { TimeoutError } from '../util/errors';
 import { toLogger, type Logger } from '../util/logger';
 import { codedError, invalidArgType, validateMs, validateObject } from '../util/validate';
@@ -192,8 +193,9 @@ export abstract class PoolBase<T> implements Granter<T> {
   protected firstWaiter(): Waiter<T> | null {
     const queue = this.queue;
     let waiter = queue.head;
-    while (waiter !== null && (waiter.done() || waiter.getLoop().isClosed())) {
-      queue.unlink(waiter);
+    // Fields, not done()/getLoop(): shared Future methods, which V8 does not always inline here.
+    while (waiter !== null && (waiter._state !== PENDING || waiter._loop.isClosed())) {
+      queue.removeHead(waiter);
       waiter = queue.head;
     }
     return waiter;
@@ -214,7 +216,7 @@ export abstract class PoolBase<T> implements Granter<T> {
 
   /** Hand `conn` to `waiter`, which firstWaiter() just returned. */
   protected grant(waiter: Waiter<T>, conn: T): void {
-    this.queue.unlink(waiter);
+    this.queue.removeHead(waiter);
     // Revocable until the waiter's owner sees it (see Waiter): then _revoke gives it back.
     waiter._grant(this, conn);
     if (this.listeners !== null) this.emit('acquire', conn);
@@ -224,14 +226,14 @@ export abstract class PoolBase<T> implements Granter<T> {
   protected failFirst(err: unknown): boolean {
     const waiter = this.firstWaiter();
     if (waiter === null) return false;
-    this.queue.unlink(waiter);
+    this.queue.removeHead(waiter);
     waiter._setException(err);
     return true;
   }
 
   protected failAll(err: () => unknown): void {
     for (let waiter = this.firstWaiter(); waiter !== null; waiter = this.firstWaiter()) {
-      this.queue.unlink(waiter);
+      this.queue.removeHead(waiter);
       waiter.setException(err());
     }
   }

@@ -5,6 +5,7 @@ import type { Future } from '../core/future';
 import { ensureFuture, isGenerator, isThenable, Task, type TaskOptions } from '../core/task';
 import { Future as FutureClass, WAKE_WAITING_TASKS } from '../core/future';
 import { CancelledError } from '../util/errors';
+import { FINISHED } from '../core/events';
 import type { EventLoop } from '../core/loop';
 import { NOTHING, PoolBase, poolClosedError, type AcquireOptions } from './pool-base';
 import { codedError, invalidArgType, validateFunction, validateInteger, validateMs, validateObject } from '../util/validate';
@@ -87,6 +88,13 @@ export class Pool<T> extends PoolBase<T> {
    * release flip a flag instead of adding to and deleting from a map.
    */
   private readonly owned = new Map<T, Entry<T>>();
+  /**
+   * The entry handed out last: a one-worker loop, and use() on an idle connection, give back or
+   * look up the connection just taken, and find it here without hashing it into `owned`.
+   */
+  private lastLent: Entry<T> | null = null;
+  /** Whether the reaper ever has work (an idle timeout or a lifetime): releases skip it otherwise. */
+  private readonly reaps: boolean;
   private out = 0;
   private creating = 0;
   private validating = 0;
@@ -95,7 +103,11 @@ export class Pool<T> extends PoolBase<T> {
   private refill: { cancel(): void } | null = null;
   private refillDelay: number;
   private closeWaiters: Array<Future<void>> = [];
-  private counters = { created: 0, destroyed: 0, acquired: 0, createErrors: 0 };
+  // Plain fields, not an object of counters: the hand-out's count is one store, not a load and a store.
+  private createdCount = 0;
+  private destroyedCount = 0;
+  private acquiredCount = 0;
+  private createErrorCount = 0;
 
   constructor(options: PoolOptions<T>) {
     validateObject(options, 'options');
@@ -114,6 +126,7 @@ export class Pool<T> extends PoolBase<T> {
     this.destroyFn = options.destroy;
     this.validateFn = options.validate;
     this.refillDelay = this.retryDelay;
+    this.reaps = this.idleTimeout !== Infinity || this.maxLifetime !== Infinity;
     // `min` needs a loop to open connections on; without a running one it waits for the first use.
     if (this.min > 0) this.usableLoop();
   }
@@ -142,17 +155,18 @@ export class Pool<T> extends PoolBase<T> {
       min: this.min,
       max: this.max,
       closed: this.closed,
-      created: this.counters.created,
-      destroyed: this.counters.destroyed,
-      acquired: this.counters.acquired,
-      createErrors: this.counters.createErrors,
+      created: this.createdCount,
+      destroyed: this.destroyedCount,
+      acquired: this.acquiredCount,
+      createErrors: this.createErrorCount,
       timeouts: this.timeouts,
     };
   }
 
   /** Give a connection back. Releasing one that is not out (twice, or a foreign object) throws. */
   release(conn: T): void {
-    const entry = this.owned.get(conn);
+    const last = this.lastLent;
+    const entry = last !== null && last.conn === conn ? last : this.owned.get(conn);
     if (entry === undefined || !entry.out) throw notAcquired('release');
     this.giveBack(entry);
   }
@@ -161,7 +175,7 @@ export class Pool<T> extends PoolBase<T> {
     const entry = this.owned.get(conn);
     if (entry === undefined || !entry.out) return false;
     // Handed to a waiter that was cancelled before it saw it: it never was acquired.
-    this.counters.acquired--;
+    this.acquiredCount--;
     this.giveBack(entry);
     return true;
   }
@@ -229,7 +243,8 @@ export class Pool<T> extends PoolBase<T> {
 
   /** @internal The entry of a connection handed out (use() keeps it: one map lookup per call). */
   _entryOf(conn: T): Entry<T> {
-    return this.owned.get(conn)!;
+    const last = this.lastLent;
+    return last !== null && last.conn === conn ? last : this.owned.get(conn)!;
   }
 
   /**
@@ -327,14 +342,15 @@ export class Pool<T> extends PoolBase<T> {
     // The clock is read only when an idle timeout will look at it (this is the release hot path).
     if (this.idleTimeout !== Infinity) entry.idleSince = now();
     this.idleList.push(entry);
-    if (this.reaper === null) this.scheduleReaper();
+    if (this.reaps && this.reaper === null) this.scheduleReaper();
   }
 
   private lend(entry: Entry<T>): T {
+    this.lastLent = entry;
     entry.lease++;
     entry.out = true;
     this.out++;
-    this.counters.acquired++;
+    this.acquiredCount++;
     return entry.conn;
   }
 
@@ -433,7 +449,7 @@ export class Pool<T> extends PoolBase<T> {
 
   private created(conn: T): void {
     this.creating--;
-    this.counters.created++;
+    this.createdCount++;
     this.refillDelay = this.retryDelay;
     const t = now();
     const entry: Entry<T> = { conn, createdAt: t, idleSince: t, lease: 0, out: false };
@@ -446,7 +462,7 @@ export class Pool<T> extends PoolBase<T> {
   }
 
   private createFailed(err: unknown, attempt: number): void {
-    this.counters.createErrors++;
+    this.createErrorCount++;
     this.emit('create-error', err, attempt);
     if (attempt < this.retries && !this.closed) {
       const delay = Math.min(this.retryDelay * 2 ** attempt, this.maxRetryDelay);
@@ -489,7 +505,9 @@ export class Pool<T> extends PoolBase<T> {
 
   private destroyEntry(entry: Entry<T>, reason: string): void {
     if (this.owned.get(entry.conn) === entry) this.owned.delete(entry.conn);
-    this.counters.destroyed++;
+    // A create may return the same object again: its new entry must not be shadowed by this one.
+    if (this.lastLent === entry) this.lastLent = null;
+    this.destroyedCount++;
     this.emit('destroy', entry.conn, reason);
     const destroy = this.destroyFn;
     if (destroy === undefined) return;
@@ -546,6 +564,14 @@ export class Pool<T> extends PoolBase<T> {
   }
 }
 
+// Laid out at load, several alive together, for the reason lib/sync/waiter.ts gives: a process
+// that makes one pool at a time with a full GC in between (bench/pool.js does, per contender)
+// otherwise leaves every pool's ~40 fields out of the object, one more load at each access.
+{
+  const held: Array<Pool<null>> = [];
+  for (let i = 0; i < 8; i++) held.push(new Pool<null>({ create: () => null, max: 1 }));
+}
+
 function* useBody<T, R>(pool: Pool<T>, fn: (conn: T) => Awaitable<R>, options: AcquireOptions | undefined, loop: EventLoop): Generator<unknown, R, unknown> {
   let conn = options === undefined ? pool._takeIdle() : NOTHING;
   if (conn === NOTHING) {
@@ -591,8 +617,9 @@ function* useBody<T, R>(pool: Pool<T>, fn: (conn: T) => Awaitable<R>, options: A
  * What use()'s task waits on while an async fn runs. When fn's promise settles, the task resumes
  * in that promise reaction, releases and ends — as an async-function task ends in its promise's
  * reaction — instead of one loop pass later (ensureFuture's wrapper wakes it through the loop).
- * The future is settled as usual (its callbacks queued on the loop) and its callbacks are run at
- * once; the queued entry then finds nothing to run. A plain Future, not a subclass overriding
+ * Fulfilled, the future's callbacks run at once without a loop entry (see there); failed or
+ * cancelled, it is settled as usual (its callbacks queued on the loop) and they are run at once,
+ * the queued entry then finding nothing to run. A plain Future, not a subclass overriding
  * how callbacks are scheduled: such an override, once seen, slowed every future's settlement in
  * the process (measured: 3.8k -> 14k instructions per acquire/release).
  */
@@ -601,7 +628,13 @@ function settledInReaction<R>(running: PromiseLike<R>, loop: EventLoop): FutureC
   running.then(
     (v) => {
       if (f.done() || loop.isClosed()) return;
-      f.setResult(v);
+      // setResult without its loop entry: the callbacks run here, and an entry kept in the ready
+      // queue would hold the future (and what it holds) until the loop runs, which a caller
+      // looping over `await pool.use(fn)` on an idle connection may not let it do for long.
+      f._result = v;
+      f._state = FINISHED;
+      f._scheduled = f._callbacks;
+      f._callbacks = null;
       f._run();
     },
     (e: unknown) => {
@@ -622,8 +655,10 @@ function settledInReaction<R>(running: PromiseLike<R>, loop: EventLoop): FutureC
  * use()'s Task: a generator that `yield*`s it waits on it as on any task, but not for the loop to
  * run the task's done callbacks one loop pass after it ended: when a step that a future woke ends
  * the task, the tasks waiting on it are woken at once (WAKE_WAITING_TASKS), in the pass in which
- * it ended, as if fn had run in the caller's coroutine; its other done callbacks run from the loop
- * as usual, after them. A plain Task, not a subclass: a subclass's instances, in the loop's ready
+ * it ended, as if fn had run in the caller's coroutine; so is a lone `await` of it (its native
+ * promise settled then: the async caller resumes a microtask hop later, as after awaiting a done
+ * future, where a loop pass would have cost ~600 instructions a call on an idle connection). Its
+ * other done callbacks run from the loop as usual, after them. A plain Task, not a subclass: a subclass's instances, in the loop's ready
  * queue, would be one more layout for the loop to call `_run` on (callgrind: that call site went
  * megamorphic, ~300 instructions per request).
  */

@@ -27,36 +27,45 @@ export const NOTHING_TO_GIVE_BACK: Granter<any> = { _revoke: () => true };
 export class Waiter<T> extends Future<T> {
   /** @internal */ _prev: Waiter<T> | null = null;
   /** @internal */ _next: Waiter<T> | null = null;
-  /** @internal the queue it waits in, while it waits */ _queue: WaiterQueue<T> | null = null;
+  /**
+   * @internal Pending: the queue it waits in (null once out of it). Done: who granted its
+   * result, while the grant can still be revoked. One field for both (a waiter is granted only
+   * once out of its queue): every field costs each waiter a store and each `await` of one a
+   * longer search for `constructor` (see FutureMethods).
+   */
+  _owner: WaiterQueue<T> | Granter<T> | null = null;
   /** @internal what it brings (a putter's item) */ _payload: unknown = undefined;
-  /** @internal who granted its result, while the grant can still be revoked */ _granter: Granter<T> | null = null;
 
   constructor(loop?: EventLoop) {
     super(loop, WAITER);
   }
 
-  /** Resolves the waiter with `value` on behalf of `granter`, which may take it back (see header). */
+  /** Resolves the waiter, out of its queue, with `value` on behalf of `granter`, which may take it back (see header). */
   _grant(granter: Granter<T>, value: T): void {
-    this._granter = granter;
     this.setResult(value);
+    this._owner = granter;
   }
 
   override result(): T {
-    // Someone looked at the result directly: it is theirs, no revocation any more.
-    this._granter = null;
+    // Someone looked at the result directly: it is theirs, no revocation any more (pending,
+    // the field is its queue, and it stays).
+    if (this._state !== PENDING) this._owner = null;
     return super.result();
   }
 
   override cancel(msg?: string): boolean {
     if (this._state === PENDING) {
-      if (this._queue !== null) this._queue.unlink(this);
+      const queue = this._owner as WaiterQueue<T> | null;
+      if (queue !== null) queue.unlink(this);
       return super.cancel(msg);
     }
-    const granter = this._granter;
+    const granter = this._owner as Granter<T> | null;
     // _scheduled: the done callbacks are queued on the loop and have not run, so no awaiting
     // task, combinator or callback has seen the result yet.
     if (granter === null || this._state !== FINISHED || this._failed || this._scheduled === null) return false;
-    this._granter = null;
+    // Settled by hand while still queued: nobody granted it anything.
+    if (granter instanceof WaiterQueue) return false;
+    this._owner = null;
     let revoked: boolean;
     try {
       revoked = granter._revoke(this, this._result as T);
@@ -78,6 +87,19 @@ export class Waiter<T> extends Future<T> {
 }
 
 const WAITER = registerFutureClass(Waiter);
+
+// V8 sizes a class's objects by the first seven it makes (in-object slack tracking): at the
+// seventh it keeps in the object as many fields as the instances it can still reach have set.
+// Made one at a time with a full GC in between (bench/pool.js makes one waiter per pool and
+// collects between its contenders), none is reachable then, the seventh has no field set yet, and
+// every waiter after it keeps its fields out of the object, in a properties array grown as they
+// are set (in bench/pool.js's 16-worker row: 849 bytes per acquire + release instead of 561).
+// Made here, alive together, they settle the layout before anything can collect them.
+const SETTLE_LAYOUT = 8;
+{
+  const held: Array<Waiter<unknown>> = [];
+  for (let i = 0; i < SETTLE_LAYOUT; i++) held.push(new Waiter<unknown>(null as unknown as EventLoop));
+}
 
 /** The two ends of a WaiterQueue (see ENDS_USES). */
 interface Ends<T> {
@@ -109,7 +131,7 @@ export class WaiterQueue<T> {
       this._pushes = 0;
       ends = this._ends = { head: ends.head, tail: ends.tail };
     }
-    w._queue = this;
+    w._owner = this;
     const tail = ends.tail;
     w._prev = tail;
     w._next = null;
@@ -125,14 +147,31 @@ export class WaiterQueue<T> {
    */
   shift(): Waiter<T> | null {
     for (let w = this._ends.head; w !== null; w = this._ends.head) {
-      this.unlink(w);
+      this.removeHead(w);
       if (!w._loop.isClosed()) return w;
     }
     return null;
   }
 
+  /**
+   * Removes `w`, the head. By position, not by its `_owner`: a waiter someone settled by hand
+   * while queued may have dropped that (result() and cancel() read it as a granter then).
+   */
+  removeHead(w: Waiter<T>): void {
+    const ends = this._ends;
+    const next = w._next;
+    ends.head = next;
+    if (next === null) ends.tail = null;
+    else {
+      next._prev = null;
+      w._next = null;
+    }
+    w._owner = null;
+    this.length--;
+  }
+
   unlink(w: Waiter<T>): void {
-    if (w._queue !== this) return;
+    if (w._owner !== this) return;
     const ends = this._ends;
     const prev = w._prev;
     const next = w._next;
@@ -141,7 +180,7 @@ export class WaiterQueue<T> {
     if (next === null) ends.tail = prev;
     else next._prev = prev;
     w._prev = w._next = null;
-    w._queue = null;
+    w._owner = null;
     this.length--;
   }
 }

@@ -432,3 +432,21 @@ test('use()\'s task ends with its final status when it woke its yield*-ing calle
     pool.close();
   });
 });
+
+test('a queued acquire settled by hand, then read and cancelled, leaves the queue and is given nothing', async () => {
+  await run(async () => {
+    const pool = objectPool();
+    const held = await pool.acquire();
+    const a = pool.acquire();
+    const b = pool.acquire();
+    a.setResult('by hand');
+    assert.equal(a.result(), 'by hand');
+    assert.equal(a.cancel(), false);
+    pool.release(held);
+    assert.equal(await b, held);
+    assert.equal(a.result(), 'by hand');
+    assert.deepEqual(books(pool), { size: 1, idle: 0, inUse: 1, pending: 0 });
+    pool.release(held);
+    pool.close();
+  });
+});
