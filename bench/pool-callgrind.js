@@ -23,6 +23,7 @@
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const { run, Pool, connectionPool, getRunningLoop, gather } = require(process.env.EVLOOP || '..');
+const { barePool, futureAwaitables, idleUseRounds } = require('./pool-shapes');
 
 const shape = process.argv[2];
 const N = Number(process.argv[3]);
@@ -100,32 +101,9 @@ function bare16() {
   const W = 16;
   const per = Math.ceil((N + warm(20000)) / W);
   let id = 0;
-  // bench/pool.js's barePool and bareFutures, as written there.
-  function barePool(max, settled, waiting) {
-    const idle = Array.from({ length: max }, () => ({ id: id++ }));
-    const waiters = [];
-    return {
-      acquire: () => (waiters.length === 0 && idle.length !== 0 ? settled(idle.pop()) : waiting(waiters)),
-      release(r) {
-        const next = waiters.shift();
-        if (next !== undefined) next(r);
-        else idle.push(r);
-      },
-    };
-  }
   return run(async () => {
-    const loop = getRunningLoop();
-    const settled = (v) => {
-      const f = loop.createFuture();
-      f.setResult(v);
-      return f;
-    };
-    const waiting = (waiters) => {
-      const f = loop.createFuture();
-      waiters.push((v) => f.setResult(v));
-      return f;
-    };
-    const pool = barePool(4, settled, waiting);
+    const { settled, waiting } = futureAwaitables(getRunningLoop());
+    const pool = barePool(4, () => ({ id: id++ }), settled, waiting);
     await Promise.all(
       Array.from({ length: W }, async () => {
         for (let i = 0; i < per; i++) {
@@ -139,24 +117,9 @@ function bare16() {
 
 function useAwait1(style) {
   const n = N + warm(20000);
-  const work = async (r) => {
-    await null;
-    return r.id;
-  };
   return run(async () => {
     const pool = new Pool({ create: () => ({ id: 1 }), max: 1 });
-    for (let i = 0; i < n; i++) {
-      if (style === 'use') {
-        await pool.use(work);
-      } else {
-        const r = await pool.acquire();
-        try {
-          await work(r);
-        } finally {
-          pool.release(r);
-        }
-      }
-    }
+    await idleUseRounds(pool, style, n);
     pool.close();
   });
 }

@@ -14,6 +14,7 @@
 // (a free list and an array of waiters, no bookkeeping) on evloop Futures, and on native promises.
 const genericPool = require('generic-pool');
 const { record } = require('./summary');
+const { barePool, futureAwaitables, idleUseRounds } = require('./pool-shapes');
 const { run, Pool, getRunningLoop, gather } = require('..');
 
 function arg(name, fallback) {
@@ -139,41 +140,17 @@ async function generic(workers, max) {
   return r;
 }
 
-/** The least a pool does: a free list and a FIFO of waiters. `settled(value)` / `waiting()` make the awaitables. */
-function barePool(max, settled, waiting) {
-  const idle = Array.from({ length: max }, makeResource);
-  const waiters = [];
-  return {
-    acquire: () => (waiters.length === 0 && idle.length !== 0 ? settled(idle.pop()) : waiting(waiters)),
-    release(r) {
-      const next = waiters.shift();
-      if (next !== undefined) next(r);
-      else idle.push(r);
-    },
-  };
-}
-
 const bareFutures = (workers, max) =>
   run(async () => {
-    const loop = getRunningLoop();
-    const settled = (v) => {
-      const f = loop.createFuture();
-      f.setResult(v);
-      return f;
-    };
-    const waiting = (waiters) => {
-      const f = loop.createFuture();
-      waiters.push((v) => f.setResult(v));
-      return f;
-    };
-    return timeAwait(barePool(max, settled, waiting), workers, false);
+    const { settled, waiting } = futureAwaitables(getRunningLoop());
+    return timeAwait(barePool(max, makeResource, settled, waiting), workers, false);
   });
 
 const barePromises = (workers, max) =>
   run(async () => {
     const settled = (v) => Promise.resolve(v);
     const waiting = (waiters) => new Promise((resolve) => waiters.push(resolve));
-    return timeAwait(barePool(max, settled, waiting), workers, false);
+    return timeAwait(barePool(max, makeResource, settled, waiting), workers, false);
   });
 
 const contenders = [
@@ -186,27 +163,10 @@ const contenders = [
 
 // use(fn) with an async fn from an async function, one worker, the connection idle: what use()
 // costs beyond acquire / await fn / release written out (the issue asks for no loop pass per call).
-const work = async (r) => {
-  await null;
-  return r.id;
-};
 const useAsync = (style) => () =>
   run(async () => {
     const pool = new Pool({ create: makeResource, max: 1 });
-    const ops = async (n) => {
-      for (let i = 0; i < n; i++) {
-        if (style === 'use') {
-          await pool.use(work);
-        } else {
-          const r = await pool.acquire();
-          try {
-            await work(r);
-          } finally {
-            pool.release(r);
-          }
-        }
-      }
-    };
+    const ops = (n) => idleUseRounds(pool, style, n);
     const r = await timed(Math.floor(OPS / 4), ops);
     pool.close();
     return r;
