@@ -225,6 +225,20 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
     this._scheduleCallbacks();
   }
 
+  /**
+   * @internal setResult with the done callbacks run now, not from a loop entry: for a caller that
+   * is itself the reaction the callbacks would wait a pass for (Pool.use's watcher of fn's
+   * promise). No entry is queued, so none holds the future until the loop runs.
+   */
+  _setResultNow(value: T): void {
+    if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
+    this._result = value;
+    this._state = FINISHED;
+    this._scheduled = this._callbacks;
+    this._callbacks = null;
+    this._run();
+  }
+
   /** `exception` must be an Error (or an Error class, instantiated): asyncio only lets exceptions be set. */
   setException(exception: unknown): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);

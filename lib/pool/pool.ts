@@ -5,7 +5,6 @@ import type { Future } from '../core/future';
 import { ensureFuture, isGenerator, isThenable, Task, type TaskOptions } from '../core/task';
 import { Future as FutureClass, WAKE_WAITING_TASKS } from '../core/future';
 import { CancelledError } from '../util/errors';
-import { FINISHED } from '../core/events';
 import type { EventLoop } from '../core/loop';
 import { NOTHING, PoolBase, poolClosedError, type AcquireOptions } from './pool-base';
 import { codedError, invalidArgType, validateFunction, validateInteger, validateMs, validateObject } from '../util/validate';
@@ -628,14 +627,10 @@ function settledInReaction<R>(running: PromiseLike<R>, loop: EventLoop): FutureC
   running.then(
     (v) => {
       if (f.done() || loop.isClosed()) return;
-      // setResult without its loop entry: the callbacks run here, and an entry kept in the ready
-      // queue would hold the future (and what it holds) until the loop runs, which a caller
-      // looping over `await pool.use(fn)` on an idle connection may not let it do for long.
-      f._result = v;
-      f._state = FINISHED;
-      f._scheduled = f._callbacks;
-      f._callbacks = null;
-      f._run();
+      // Without a loop entry: one kept in the ready queue would hold the future (and what it
+      // holds) until the loop runs, which a caller looping over `await pool.use(fn)` on an idle
+      // connection may not let it do for long.
+      f._setResultNow(v);
     },
     (e: unknown) => {
       if (f.done() || loop.isClosed()) return;
