@@ -50,7 +50,15 @@ function nodeHeaders() {
   return { found, tried };
 }
 
+// Computed once per process: both test files compile several times with the same flags, and
+// include_dirs' `<!(node -p ...)` is a child process each time it is expanded.
+let cachedFlags = null;
 function compilerFlags() {
+  if (cachedFlags === null) cachedFlags = readCompilerFlags();
+  return cachedFlags;
+}
+
+function readCompilerFlags() {
   const gyp = readGyp(path.join(ROOT, 'binding.gyp'));
   const target = gyp.targets.find((t) => t.target_name === 'evloop');
   assert.ok(target, 'binding.gyp has the evloop target');
