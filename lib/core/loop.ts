@@ -161,8 +161,6 @@ export class EventLoop {
   // Its memory, which the views handed to sinks are made on (see BufferView).
   private _slabBytes: ArrayBuffer | null = null;
   private _slabBase = 0;
-  // The slab's cursor after the last batch (see _dispatchIO).
-  private _slabCursor = 0;
   // The views of the batch's reads, for the pass that runs their sinks (see _dispatchIO).
   private _batchViews: Buffer[] | null = null;
   // The pass's queued sends: bytes in _sendBuf, entries [fd, offset, length, result] in _sendOps.
@@ -356,7 +354,6 @@ export class EventLoop {
     this._slab = slab;
     this._slabBytes = slab.buffer as ArrayBuffer;
     this._slabBase = slab.byteOffset;
-    this._slabCursor = 0;
     this._poller!.setReadSlab(slab, MIN_READ, MAX_READ);
   }
 
@@ -585,16 +582,7 @@ export class EventLoop {
     }
     this._readyLen = len;
     if (views !== null) this._batchViews = views;
-    // A new slab before the next batch could run out of room: the poller reads no fd with less
-    // than MIN_READ left, and each fd it leaves is read by its transport instead (a handle, a
-    // native call and a view of its own: ~1,500 instructions more a read). With the room kept at
-    // MIN_READ plus twice this batch's bytes, a batch of many small reads (64 connections with
-    // 16 messages in flight each read ~20-60 KiB a batch) no longer leaves ~5% of its reads to
-    // that path; bulk batches empty the slab anyway.
-    const cursor = reads[reads.length - 1]!;
-    const read = cursor - this._slabCursor;
-    this._slabCursor = cursor;
-    if (this._slab !== null && SLAB_SIZE - cursor < MIN_READ + 2 * read) this._newSlab();
+    if (this._slab !== null && SLAB_SIZE - reads[reads.length - 1]! < MIN_READ) this._newSlab();
   }
 
   /** @internal The view of a read of the batch being run (see AutoReadSink._autoReadAt). */
