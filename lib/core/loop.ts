@@ -48,7 +48,7 @@ import { toLogger, type Logger } from '../util/logger';
 import { clearSlots } from '../util/clear-slots';
 import { TimerQueue, objects, type QueuedTimer } from './timer-queue';
 import { BufferView } from '../native/buffer-view';
-import { BACKEND_OPTIONS, EVENT_AUTO_READ, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, MAX_READ, MIN_READ, READ_NOT_DONE, READ_WOULD_BLOCK, SEND_BATCH_ENTRIES, SEND_BATCH_MAX, SEND_BUFFER_SIZE, SLAB_SIZE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
+import { BACKEND_OPTIONS, EVENT_AUTO_READ, EVENT_ERROR, EVENT_HUP, EVENT_READ, EVENT_WRITE, MAX_READ, MIN_BATCH_READ, MIN_READ, READ_NOT_DONE, READ_WOULD_BLOCK, SEND_BATCH_ENTRIES, SEND_BATCH_MAX, SEND_BUFFER_SIZE, SLAB_SIZE, type BackendName, type BackendOption, type Binding, type NativePoller } from '../native/binding';
 
 export type { BackendOption };
 
@@ -354,7 +354,7 @@ export class EventLoop {
     this._slab = slab;
     this._slabBytes = slab.buffer as ArrayBuffer;
     this._slabBase = slab.byteOffset;
-    this._poller!.setReadSlab(slab, MIN_READ, MAX_READ);
+    this._poller!.setReadSlab(slab, MIN_BATCH_READ, MAX_READ);
   }
 
   /** @internal Queues a small write for one native call with the others (see the top of this file). */
