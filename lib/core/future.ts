@@ -403,12 +403,13 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
     const cbs = this._scheduled;
     if (cbs === null) return;
     this._scheduled = null;
-    if (typeof cbs === 'function') {
-      // Resuming the code that awaits the future runs none here: V8 queues it.
-      if (cbs !== settleNative && pass !== undefined) pass._enterPassFrame();
-      soleCallback = true;
+    if (cbs === settleNative) {
+      // The await's, alone: resuming the code that awaits the future runs none here (V8 queues
+      // it), and settling the native promise throws nothing for _runCallback to report.
+      settleNative(this as Future<unknown>, true);
+    } else if (typeof cbs === 'function') {
+      if (pass !== undefined) pass._enterPassFrame();
       this._runCallback(cbs);
-      soleCallback = false;
     } else {
       if (pass !== undefined) pass._enterPassFrame();
       if (!Array.isArray(cbs)) this._runCallback(cbs);
@@ -540,8 +541,6 @@ function compileInitFields(): InitFields {
   }
 }
 let internalThen = false;
-// The running done callback is its future's only one (see settleNative).
-let soleCallback = false;
 const promiseThen = Promise.prototype.then;
 const noop = (): void => {};
 
@@ -699,7 +698,7 @@ export function isAwaitCallback(cb: unknown): boolean {
   return cb === settleNative;
 }
 
-function settleNative(fut: Future<unknown>, sole: boolean = soleCallback): void {
+function settleNative(fut: Future<unknown>, sole = false): void {
   const task = fut._awaiter;
   if (task !== null) {
     fut._awaiter = null;
