@@ -403,12 +403,13 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
     const cbs = this._scheduled;
     if (cbs === null) return;
     this._scheduled = null;
-    if (typeof cbs === 'function') {
-      // Resuming the code that awaits the future runs none here: V8 queues it.
-      if (cbs !== settleNative && pass !== undefined) pass._enterPassFrame();
-      soleCallback = true;
+    if (cbs === settleNative) {
+      // The await's, alone: resuming the code that awaits the future runs none here (V8 queues
+      // it), and settling the native promise throws nothing for _runCallback to report.
+      settleNative(this as Future<unknown>, true);
+    } else if (typeof cbs === 'function') {
+      if (pass !== undefined) pass._enterPassFrame();
       this._runCallback(cbs);
-      soleCallback = false;
     } else {
       if (pass !== undefined) pass._enterPassFrame();
       if (!Array.isArray(cbs)) this._runCallback(cbs);
@@ -540,8 +541,6 @@ function compileInitFields(): InitFields {
   }
 }
 let internalThen = false;
-// The running done callback is its future's only one (see settleNative).
-let soleCallback = false;
 const promiseThen = Promise.prototype.then;
 const noop = (): void => {};
 
@@ -699,7 +698,7 @@ export function isAwaitCallback(cb: unknown): boolean {
   return cb === settleNative;
 }
 
-function settleNative(fut: Future<unknown>, sole: boolean = soleCallback): void {
+function settleNative(fut: Future<unknown>, sole = false): void {
   const task = fut._awaiter;
   if (task !== null) {
     fut._awaiter = null;
@@ -737,16 +736,30 @@ function rejectHandled(fut: Future<unknown>, err: unknown): void {
 
 /**
  * @internal Makes a done future cheap to await again and again (a stream's settled drain(), one
- * per connection, awaited after every write): V8 then finds `constructor` among its own fields
- * instead of calling the accessor on its prototype, which for a done future whose native
- * promise is settled does nothing but return Promise (callgrind: ~100 instructions per await).
- * Its native promise is settled here, as the accessor's first read would.
+ * per connection, awaited after every write): V8 then finds `constructor` as a plain value
+ * instead of calling the accessor, which for a done future whose native promise is settled does
+ * nothing but return Promise (callgrind: ~100 instructions per await). Its native promise is
+ * settled here, as the accessor's first read would.
+ *
+ * The value sits on a prototype put between the future and its class's, not on the future:
+ * V8 takes `constructor` defined on any promise object as a sign that promises may no longer
+ * construct their own kind, and from then on, in the whole process, every `await` of a native
+ * promise looks `constructor` up and every `then()` looks up the species (callgrind: ~580
+ * instructions more for an `await p; p.then()` pair, once any stream had drained).
  */
 export function awaitedOftenWhenDone(fut: Future<unknown>): void {
   if (fut._state === PENDING) throw new InvalidStateError(`awaitedOftenWhenDone() needs a done future: ${fut}`);
   if ((fut._flags & OBSERVED) === 0) fut._observe();
-  Object.defineProperty(fut, 'constructor', { configurable: true, enumerable: false, writable: false, value: Promise });
+  const proto = Object.getPrototypeOf(fut) as object;
+  let done = doneAwaitProtos.get(proto);
+  if (done === undefined) {
+    done = Object.create(proto, { constructor: { configurable: true, enumerable: false, writable: false, value: Promise } }) as object;
+    doneAwaitProtos.set(proto, done);
+  }
+  Object.setPrototypeOf(fut, done);
 }
+/** A future class's prototype -> the one awaitedOftenWhenDone puts under its done futures. */
+const doneAwaitProtos = new WeakMap<object, object>();
 
 /** True for evloop Futures and Tasks. */
 export function isFuture(x: unknown): x is Future<unknown> {

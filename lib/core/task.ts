@@ -471,11 +471,12 @@ export class TaskMethods<T = unknown> extends Future<T> {
   _awaited(fut: Future<unknown>): void {
     if (fut._awaiter === (this as unknown)) fut._awaiter = null;
     const ws = this._waiters;
-    if (ws === null) return;
-    if (ws instanceof Future) {
-      if (ws === fut) this._waiters = null;
+    // The usual case first: the one future awaited (no prototype walk for instanceof).
+    if (ws === fut) {
+      this._waiters = null;
       return;
     }
+    if (ws === null || ws instanceof Future) return;
     // Searched from the end and swap-removed: the latest await settles first, and the order of
     // the others does not matter (cancel() cancels them all).
     let i = ws.length - 1;

@@ -531,3 +531,36 @@ test("a future a task's frame observed through then() leaves the task's awaited 
     assert.equal(g.cancelled(), true);
   });
 });
+
+test("a stream's settled drain(), awaited after every write, leaves V8's promise species protector intact", () => {
+  // Defining `constructor` on any promise object makes V8 look `constructor` up at every `await`
+  // of a native promise in the process, and the species at every then(). Checked in a child
+  // process: the protector is V8-internal, read with its natives syntax.
+  const { spawnSync } = require('node:child_process');
+  const script = `
+    const { run, startServer, openConnection } = require('evloop');
+    run(async () => {
+      const server = await startServer(async (reader, writer) => {
+        for (;;) {
+          const data = await reader.read(100);
+          if (data.length === 0) break;
+          writer.write(data);
+          await writer.drain();
+        }
+        writer.close();
+      }, '127.0.0.1', 0);
+      const [reader, writer] = await openConnection('127.0.0.1', server.address().port);
+      const got = [];
+      for (const word of ['a', 'b', 'c']) {
+        writer.write(Buffer.from(word));
+        await writer.drain();
+        got.push(String(await reader.read(100)));
+      }
+      writer.close();
+      server.close();
+      process.stdout.write(JSON.stringify({ got, intact: %PromiseSpeciesProtector() }));
+    });`;
+  const r = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { got: ['a', 'b', 'c'], intact: true });
+});
