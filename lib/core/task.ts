@@ -736,19 +736,17 @@ function wakeStep(task: Task<unknown>, fut: Future<unknown>): void {
  */
 export function setResultStepping<T>(fut: Future<T>, value: T): void {
   const cb = fut._callbacks;
-  let task: Task<unknown> | null = null;
-  // Tasks are the only done callbacks that are objects (see DoneListener).
-  if (typeof cb === 'object' && cb !== null && !Array.isArray(cb) && fut._state === PENDING) {
-    const waiting = cb as Task<unknown>;
-    if (waiting._waiters === fut && (waiting._flags & (IN_YIELD_STAR | WAKE_WAITING_TASKS)) === IN_YIELD_STAR) {
-      task = waiting;
+  if (typeof cb === 'object' && cb !== null && !Array.isArray(cb)) {
+    // Tasks are the only done callbacks that are objects (see DoneListener).
+    const task = cb as Task<unknown>;
+    if (task._waiters === fut && (task._flags & (IN_YIELD_STAR | WAKE_WAITING_TASKS)) === IN_YIELD_STAR && fut._state === PENDING) {
       fut._callbacks = null;
+      fut.setResult(value);
+      task._loop._pushReady(task);
+      return;
     }
   }
-  // One call of setResult: with a second, the compiler stopped inlining it into feedData
-  // (callgrind, async streams echo: ~60 instructions a message).
   fut.setResult(value);
-  if (task !== null) task._loop._pushReady(task);
 }
 
 // The completion reactions of every async-function task started by _firstCall: each runs in the
