@@ -736,8 +736,10 @@ function wakeStep(task: Task<unknown>, fut: Future<unknown>): void {
  */
 export function setResultStepping<T>(fut: Future<T>, value: T): void {
   const cb = fut._callbacks;
-  if (typeof cb === 'object' && cb !== null && !Array.isArray(cb)) {
-    // Tasks are the only done callbacks that are objects (see DoneListener).
+  // Tasks are the only done callbacks that are objects (see DoneListener). Told from a function
+  // (an await's settleNative, the common other case) by `typeof cb !== 'function'`, one bit of
+  // its map: `typeof cb === 'object'` is a longer test (callgrind, async echo: ~20 instructions).
+  if (cb !== null && typeof cb !== 'function' && !Array.isArray(cb)) {
     const task = cb as Task<unknown>;
     if (task._waiters === fut && (task._flags & (IN_YIELD_STAR | WAKE_WAITING_TASKS)) === IN_YIELD_STAR && fut._state === PENDING) {
       fut._callbacks = null;
