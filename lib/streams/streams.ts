@@ -15,7 +15,7 @@ import { awaitedOftenWhenDone, Future } from '../core/future';
 import { getRunningLoop, type EventLoop } from '../core/loop';
 import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
 import { formatAddress } from '../io/address';
-import { isGenerator, isThenable } from '../core/task';
+import { isGenerator, isThenable, setResultStepping } from '../core/task';
 import { releaseFrames, retainFrames } from '../core/context';
 import { validateBytes } from '../io/transports';
 import type { Transport } from '../io/transport-types';
@@ -172,7 +172,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
       const kind = this.#waitKind;
       if ((kind === READ && buf.length <= this.#waitArg) || (kind === EXACTLY && buf.length === this.#waitArg)) {
         this.#clearWaiter();
-        if (!waiter.done()) return waiter.setResult(buf);
+        if (!waiter.done()) return setResultStepping(waiter as Future<Buffer>, buf);
         // Cancelled while waiting: the chunk is buffered for the next read.
       }
     }
@@ -218,7 +218,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
       return this.#resumeForWaiting();
     }
     this.#clearWaiter();
-    waiter.setResult(value);
+    setResultStepping(waiter, value);
   }
 
   #clearWaiter(): void {

@@ -306,6 +306,42 @@ describe('StreamReader (bytes fed by hand)', () => {
       assert.equal((await reader.readLine()).toString(), 'hello\n');
     }));
 
+  test('a generator task resumes from a read with its data by yield* or a bare yield; a cancel after the data came is thrown in at the read', () =>
+    run(async () => {
+      const loop = getRunningLoop();
+      const { reader } = handReader();
+      const reached = loop.createFuture();
+      const seen = [];
+      let first;
+      const task = loop.createTask(
+        (function* () {
+          first = reader.read(100);
+          try {
+            seen.push((yield* first).toString());
+          } catch (err) {
+            seen.push(err instanceof CancelledError ? 'cancelled' : err);
+          }
+          const second = reader.read(100);
+          second.addDoneCallback(() => seen.push('callback'));
+          reached.setResult(undefined);
+          seen.push((yield* second).toString());
+          // A bare yield of a future resumes with its result, as yield* returns it.
+          seen.push((yield reader.read(100)).toString());
+          return seen;
+        })(),
+        { eagerStart: true },
+      );
+      // Settled, the task's step not run yet: the cancel finds the read done and is thrown in.
+      reader.feedData(Buffer.from('one'));
+      assert.equal(task.cancel(), true);
+      await reached;
+      assert.equal(first.result().toString(), 'one', 'the data stays in the read that took it');
+      reader.feedData(Buffer.from('two'));
+      await new Promise((resolve) => loop.callSoon(resolve));
+      reader.feedData(Buffer.from('three'));
+      assert.deepEqual(await task, ['cancelled', 'callback', 'two', 'three']);
+    }));
+
   test('feedData after feedEof is an error; bad data is a TypeError', () =>
     run(async () => {
       const { reader } = handReader();
