@@ -172,7 +172,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
       const kind = this.#waitKind;
       if ((kind === READ && buf.length <= this.#waitArg) || (kind === EXACTLY && buf.length === this.#waitArg)) {
         this.#clearWaiter();
-        if (!waiter.done()) return waiter.setResult(buf);
+        if (!waiter.done()) return waiter._setResultWaking(buf);
         // Cancelled while waiting: the chunk is buffered for the next read.
       }
     }
