@@ -38,6 +38,10 @@ export interface AbstractEventLoop {
   /** @internal */ _debug: boolean;
   /** @internal How many runnables the running pass began with (0 outside a pass). */
   _passSize: number;
+  /** @internal Runnables queued for the next pass. */
+  _readyLen: number;
+  /** @internal A future's awaiting code may be resumed without a pass now (see EventLoop._wakeNow). */
+  _wakeNow: boolean;
   /** @internal Queues a timer that runs itself (sleep's future), in scheduling order among equal deadlines. */
   _addTimer(t: QueuedTimer & Runnable, when: number): void;
 }

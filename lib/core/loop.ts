@@ -145,6 +145,18 @@ export class EventLoop {
   // code optimized on an older loop's back to the interpreter.
   /** @internal */ _ready: Runnable[] = objects();
   /** @internal */ _readyLen = 0;
+  /**
+   * @internal While true, a future set now may settle its awaiting code's native promise at once
+   * (Future._setResultWaking) instead of through the next pass: the pass was started by a
+   * macrotask (no microtask was pending when it began) and holds no runnable queued by
+   * _pushReady or due timers (none of its entries resumes code through a microtask later in
+   * it). With nothing queued for the next pass either, the resumption then runs where asyncio
+   * would run it: after this pass, before anything queued after it.
+   */
+  _wakeNow = false;
+  // A runnable was queued by _pushReady (a future's callbacks, a task's step, a yield) since the
+  // last pass began.
+  private _pushedRunnable = false;
   private _readySpare: Runnable[] = objects();
   /** @internal */ _timers = new TimerQueue<QueuedTimer & Runnable>();
   // Transports, servers and sockets holding an fd on this loop (see trackResource).
@@ -307,6 +319,7 @@ export class EventLoop {
   _pushReady(r: Runnable): void {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     this._ready[this._readyLen++] = r;
+    this._pushedRunnable = true;
     if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
   }
 
@@ -659,14 +672,18 @@ export class EventLoop {
       passFrameIsCurrent(this._passFrame);
     }
     this._jobFrame = null;
+    this._wakeNow = !inPromiseJob && !this._pushedRunnable && !this._debug;
+    this._pushedRunnable = false;
     try {
       this._runPassBody();
     } catch (err) {
       // Not a callback's error (those are handled): the loop is broken, but the frame known
       // for the pass must not outlive it (see context.ts).
+      this._wakeNow = false;
       forgetPassFrame();
       throw err;
     }
+    this._wakeNow = false;
 
     this._inPass = false;
     current.passLoop = prevLoop;
@@ -799,7 +816,10 @@ export class EventLoop {
     if (timers.length > MIN_SCHEDULED_TIMER_HANDLES && timers.cancelled / timers.length > MIN_CANCELLED_TIMER_HANDLES_FRACTION) {
       timers.purge();
     }
-    this._readyLen = timers.takeDue(performance.now(), this._ready, this._readyLen);
+    const len = timers.takeDue(performance.now(), this._ready, this._readyLen);
+    // A due timer may be a sleep's future, whose run resumes its awaiting code by a microtask.
+    if (len !== this._readyLen) this._wakeNow = false;
+    this._readyLen = len;
   }
 
   private _armTimer(): void {

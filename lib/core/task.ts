@@ -749,7 +749,8 @@ export function setResultStepping<T>(fut: Future<T>, value: T): void {
       return;
     }
   }
-  fut.setResult(value);
+  // An await's settling may be due now rather than a pass later (see Future._setResultWaking).
+  fut._setResultWaking(value);
 }
 
 // The completion reactions of every async-function task started by _firstCall: each runs in the
