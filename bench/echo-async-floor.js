@@ -12,9 +12,7 @@
 // message, N and 2N) or by the loadgen's server CPU per message beside the other servers.
 // Measured 2026-12-01 (64 connections, 64-byte messages, one in flight each, N = 1,000 and 2,000
 // rounds counted after two warm-up drives of 1,500): 2,831 instructions per message, against
-// 5,082 for the async streams server and 1,265 for the protocol server; pinned, its server CPU
-// per message was within ~0.1 µs of the protocol server's, the async streams server's ~1.4 µs
-// above it (a busy machine: two 3 s windows each).
+// 5,082 for the async streams server and 1,265 for the protocol server (docs/futures.md).
 // usage: node bench/echo-async-floor.js --port N   (--port 0 picks a free port, printed as
 // "listening on 127.0.0.1:PORT")
 const { run, getRunningLoop } = require('evloop');
