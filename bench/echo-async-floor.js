@@ -16,16 +16,9 @@
 // usage: node bench/echo-async-floor.js --port N   (--port 0 picks a free port, printed as
 // "listening on 127.0.0.1:PORT")
 const { run, getRunningLoop } = require('evloop');
+const { portOption } = require('./port-option');
 
-function option(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
-const port = Number(option('--port', NaN));
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error('usage: node bench/echo-async-floor.js --port N');
-  process.exit(2);
-}
+const port = portOption('node bench/echo-async-floor.js --port N');
 
 const EMPTY = Buffer.alloc(0);
 

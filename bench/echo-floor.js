@@ -18,18 +18,11 @@
 // usage: node bench/echo-floor.js --port N   (127.0.0.1, epoll/kqueue/poll by the addon's
 // first backend; --port 0 picks a free port, printed as "listening on 127.0.0.1:PORT")
 const { Buffer } = require('node:buffer');
+const { portOption } = require('./port-option');
 const { binding } = require('evloop/internal');
 const { acceptAll } = require('./raw-accept');
 
-function option(name, fallback) {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
-const port = Number(option('--port', NaN));
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error('usage: node bench/echo-floor.js --port N');
-  process.exit(2);
-}
+const port = portOption('node bench/echo-floor.js --port N');
 
 const { READ, AUTO_READ, READ_NOT_DONE, READ_WOULD_BLOCK } = binding.constants;
 // The sizes evloop uses (lib/native/binding.ts).
