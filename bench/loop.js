@@ -324,6 +324,28 @@ function freshPair(evName, nodeName) {
   }
   return [median(ev), median(nd)];
 }
+// The async task switch row runs in a process of its own (both sides; the pair's rounds as in
+// the other rows). After the rows before it, evloop's pass is compiled for their runnables too
+// (callSoon's handles, the future row's futures, generator steps): callgrind of the switch after
+// those rows (at a quarter of their size) against a process that ran only switches, JavaScript
+// per switch 1,281–1,316 instructions against 1,074 — _runReady and the task's yield check no
+// longer inlined into the pass, ~+220 in the pass, +56 in sleep() — which grades the rows
+// before, not the switch (the Node side's code is its own). By time the difference drowns in
+// this machine's noise: the same 200,000-switch round read 1.3–2.5M/s within one process.
+// `node bench/loop.js --switch-async` prints this row's pair alone.
+const SWITCH_ASYNC_FLAG = '--switch-async';
+function freshSwitchAsync() {
+  try {
+    return JSON.parse(execFileSync(process.execPath, [__filename, SWITCH_ASYNC_FLAG], { encoding: 'utf8', timeout: 300000 }));
+  } catch (e) {
+    console.error('switch row:', String(e.message).split('\n')[0]);
+    return [undefined, undefined];
+  }
+}
+async function switchAsyncChild() {
+  process.stdout.write(JSON.stringify(await pair(evSwitchAsync, nodeSwitch)));
+}
+
 // The await rows again with the other frame carrier (lib/core/context.ts), in a child process:
 // the carrier is chosen at load.
 const CARRIER_FLAG = '--carrier-rows';
@@ -354,7 +376,7 @@ async function main() {
     callSoon: await pair(evCallSoon, nodeSetImmediate),
     future: await pair(evFuture, nodePromise),
     switchGen: await pair(evSwitchGen, nodeSwitch),
-    switchAsync: await pair(evSwitchAsync, nodeSwitch),
+    switchAsync: freshSwitchAsync(),
     timers: freshPair('evTimers', 'nodeTimers'),
     sleepTasks: await pair(evSleepTasks, null),
     // Against uvloop in a child process between evloop's own rounds: uvloop's figure moved by a
@@ -402,5 +424,6 @@ async function main() {
 
 if (process.argv.includes(ALLOC_FLAG)) allocChild();
 else if (process.argv.includes(CARRIER_FLAG)) carrierChild().catch((e) => { console.error(e); process.exitCode = 1; });
+else if (process.argv.includes(SWITCH_ASYNC_FLAG)) switchAsyncChild().catch((e) => { console.error(e); process.exitCode = 1; });
 else if (process.argv.includes(CASE_FLAG)) caseChild(process.argv[process.argv.indexOf(CASE_FLAG) + 1]).catch((e) => { console.error(e); process.exitCode = 1; });
 else main().catch((e) => { console.error(e); process.exitCode = 1; });
