@@ -14,7 +14,7 @@
 // step is the entry itself, as in asyncio.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { run, getRunningLoop, sleep, wait, startServer, openConnection, CancelledError } = require('evloop');
+const { run, newEventLoop, getRunningLoop, sleep, wait, startServer, openConnection, StreamReader, CancelledError } = require('evloop');
 
 // A mutation that loses a wake-up leaves a task waiting for ever: fail instead of hanging.
 const LIMIT = { timeout: 30000 };
@@ -267,5 +267,259 @@ for (const [what, queue, expected] of [
       c.close();
     });
     assertBoth(got, expected);
+  });
+}
+
+test('a read answered in a chained microtask pass goes through the ready queue: a sleep(0) of the pass before resumes first', LIMIT, async () => {
+  // A protocol on a real socket feeds a StreamReader two callbacks after its data (a framing
+  // layer would), so the feed runs in the second microtask pass after the I/O pass. In the pass
+  // before it, X's sleep(0) ran: X steps there, R in the pass after the feed, so X first. X's
+  // code resumes through promise hops (docs/tasks.md, point 2) that are still under way while
+  // the feed's pass runs: a read settled at once in that pass would resume R ahead of X.
+  const got = await traces(async ({ loop, trace }) => {
+    const reader = new StreamReader();
+    let release;
+    const x = loop.createTask(async () => {
+      await new Promise((resolve) => (release = resolve));
+      trace.push('X:woken');
+      await sleep(0);
+      trace.push('X:yielded');
+    });
+    const protocol = {
+      dataReceived(data) {
+        trace.push('data');
+        release();
+        loop.callSoon(() =>
+          loop.callSoon(() => {
+            trace.push('feed');
+            reader.feedData(data);
+          }),
+        );
+      },
+    };
+    const accepted = loop.createFuture();
+    const server = await startServer((_reader, writer) => accepted.setResult(writer), '127.0.0.1', 0);
+    const [transport] = await loop.createConnection(() => protocol, '127.0.0.1', server.address().port);
+    const peer = await accepted;
+    const r = await asyncReader(loop, reader, trace);
+    peer.write(PING);
+    await wait([r.task, x]);
+    transport.close();
+    peer.close();
+    server.close();
+  });
+  assertBoth(got, ['data', 'X:woken', 'feed', 'X:yielded', 'R:ping']);
+});
+
+for (const first of [true, false]) {
+  test(`a read future with a done callback added ${first ? 'before' : 'after'} the await settles through the ready queue, the callback kept`, LIMIT, async () => {
+    // The shortcut is for a future whose one done callback is the await's. Otherwise its entry
+    // runs them all, in the order they were added, and the awaiting code resumes after that
+    // entry's pass (so after the callback either way: an async-function task's step is not
+    // interleaved with the callbacks of the future it awaits).
+    const got = await traces(async ({ loop, trace }) => {
+      const c = await connect();
+      const waiting = loop.createFuture();
+      const cb = (f) => trace.push(`cb:${f.result()}`);
+      const task = loop.createTask(async () => {
+        const read = c.reader.read(100);
+        if (first) read.addDoneCallback(cb);
+        waiting.setResult({ read });
+        trace.push(`R:${await read}`);
+      });
+      const { read } = await waiting;
+      if (!first) read.addDoneCallback(cb);
+      c.peer.write(PING);
+      await task;
+      c.close();
+    });
+    assertBoth(got, ['cb:ping', 'R:ping']);
+  });
+}
+
+for (const how of ['the read future', 'the task']) {
+  test(`a read cancelled (${how}) in the pass its data arrives in: the task gets CancelledError, the data stays for the next read`, LIMIT, async () => {
+    // E cancels the waiting read, then the data comes in the same pass. asyncio: the cancelled
+    // waiter takes nothing (feed_data buffers), the task's next step raises CancelledError at the
+    // read, and a read after that returns the buffered bytes. The cancel has queued the read's
+    // callbacks for the next pass, so the data's pass also has something queued.
+    const got = await traces(async ({ loop, trace }) => {
+      const c = await connect();
+      const waiting = loop.createFuture();
+      const task = loop.createTask(async () => {
+        const read = c.reader.read(100);
+        waiting.setResult({ read });
+        try {
+          trace.push(`R:${await read}`);
+        } catch (e) {
+          if (!(e instanceof CancelledError)) throw e;
+          trace.push('R:cancelled');
+        }
+        trace.push(`R:${await c.reader.read(100)}`);
+      });
+      const { read } = await waiting;
+      beforeMacrotaskPass(loop, () => {
+        loop.callSoon(() => {
+          trace.push('E');
+          if (how === 'the task') task.cancel();
+          else read.cancel();
+        });
+        c.peer.write(PING);
+      });
+      await wait([task]);
+      assert.equal(read.cancelled(), true);
+      c.close();
+    });
+    assertBoth(got, ['E', 'R:cancelled', 'R:ping']);
+  });
+}
+
+test('an async task cancelled after its read got the data and before it resumed: the data is returned, the cancel lands at its next await', LIMIT, async () => {
+  // E queues C, then the data comes: the read is settled through the ready queue, and C runs in
+  // the next pass before the read's entry, finding the read done. docs/tasks.md (points 2, 3):
+  // the cancel cannot reach a done future; the task is cancelled at the next one it awaits.
+  // (asyncio would throw at the read's own await, the bytes left in the reader's buffer.)
+  const got = await traces(async ({ loop, trace }) => {
+    const c = await connect();
+    const waiting = loop.createFuture();
+    const task = loop.createTask(async () => {
+      const read = c.reader.read(100);
+      waiting.setResult(null);
+      trace.push(`R:${await read}`);
+      try {
+        await sleep(0);
+        trace.push('R:not cancelled');
+      } catch (e) {
+        if (!(e instanceof CancelledError)) throw e;
+        trace.push('R:cancelled at the next await');
+      }
+    });
+    await waiting;
+    beforeMacrotaskPass(loop, () => {
+      loop.callSoon(() => {
+        trace.push('E');
+        loop.callSoon(() => {
+          trace.push('C');
+          task.cancel();
+        });
+      });
+      c.peer.write(PING);
+    });
+    await wait([task]);
+    c.close();
+  });
+  assertBoth(got, ['E', 'C', 'R:ping', 'R:cancelled at the next await']);
+});
+
+for (const style of ['yield*', 'a bare yield']) {
+  test(`a generator task reading by ${style} is stepped by the ready queue in the pass after its data, in order`, LIMIT, async () => {
+    // A generator task's step is a loop entry, as in asyncio: queued by the data, it runs after
+    // what was queued before it (cb1, from E in the data's pass) and before what is queued after
+    // (cb2, from a plain promise's continuation after the data's pass).
+    const got = await traces(async ({ loop, trace }) => {
+      const c = await connect();
+      const waiting = loop.createFuture();
+      const task = loop.createTask(function* () {
+        const read = c.reader.read(100);
+        waiting.setResult(null);
+        const data = style === 'yield*' ? yield* read : yield read;
+        trace.push(`RG:${data}`);
+      });
+      await waiting;
+      let release;
+      const later = new Promise((resolve) => (release = resolve)).then(() => loop.callSoon(() => trace.push('cb2')));
+      beforeMacrotaskPass(loop, () => {
+        loop.callSoon(() => {
+          trace.push('E');
+          loop.callSoon(() => trace.push('cb1'));
+          release();
+        });
+        c.peer.write(PING);
+      });
+      await later;
+      await wait([task]);
+      await sleep(0);
+      c.close();
+    });
+    assertBoth(got, ['E', 'cb1', 'RG:ping', 'cb2']);
+  });
+
+  test(`a generator task reading by ${style}, cancelled between its data and its step: CancelledError at the read, the data in the read's future`, LIMIT, async () => {
+    // asyncio: the wake-up is queued, the cancel finds the waiter done and is thrown in at the
+    // step. evloop keeps the chunk in the read that took it (test/streams: the hand-fed case).
+    const got = await traces(async ({ loop, trace }) => {
+      const c = await connect();
+      const waiting = loop.createFuture();
+      const task = loop.createTask(function* () {
+        const read = c.reader.read(100);
+        waiting.setResult({ read });
+        try {
+          const data = style === 'yield*' ? yield* read : yield read;
+          trace.push(`RG:${data}`);
+        } catch (e) {
+          if (!(e instanceof CancelledError)) throw e;
+          trace.push('RG:cancelled');
+        }
+      });
+      const { read } = await waiting;
+      beforeMacrotaskPass(loop, () => {
+        loop.callSoon(() => {
+          trace.push('E');
+          loop.callSoon(() => {
+            trace.push('C');
+            task.cancel();
+          });
+        });
+        c.peer.write(PING);
+      });
+      await wait([task]);
+      trace.push(`read:${read.result()}`);
+      c.close();
+    });
+    assertBoth(got, ['E', 'C', 'RG:cancelled', 'read:ping']);
+  });
+}
+
+for (const when of ['by a callback earlier in the pass', 'before the pass began']) {
+  test(`stop() (${when}) keeps a read answered in that pass from resuming its task until the loop runs again`, LIMIT, async () => {
+    // asyncio: the loop stops after the pass; the read's wake-up stays queued and the task steps
+    // when the loop runs again. The pass that gets the data is one a macrotask starts with
+    // nothing else queued, where the read would otherwise be settled at once.
+    for (const debug of [false, true]) {
+      const loop = newEventLoop({ debug });
+      loop.slowCallbackDuration = Infinity;
+      const trace = [];
+      try {
+        const { c, task } = await loop.runUntilComplete(async () => {
+          const c = await connect();
+          const r = await asyncReader(loop, c.reader, trace);
+          return { c, task: r.task };
+        });
+        loop.callSoon(() =>
+          beforeMacrotaskPass(loop, () => {
+            if (when === 'before the pass began') {
+              trace.push('stop');
+              loop.stop();
+            } else {
+              loop.callSoon(() => {
+                trace.push('stop');
+                loop.stop();
+              });
+            }
+            c.peer.write(PING);
+          }),
+        );
+        await loop.runForever();
+        trace.push('stopped');
+        // Node's turns go on (timers, I/O, immediates) with the loop stopped.
+        await new Promise((resolve) => setImmediate(resolve));
+        trace.push('idle');
+        await loop.runUntilComplete(task);
+        await loop.runUntilComplete(async () => c.close());
+      } finally {
+        loop.close();
+      }
+      assert.deepEqual(trace, ['stop', 'stopped', 'idle', 'R:ping'], debug ? 'debug mode on' : 'debug mode off');
+    }
   });
 }
