@@ -523,3 +523,48 @@ for (const when of ['by a callback earlier in the pass', 'before the pass began'
     }
   });
 }
+
+test('two connections in one poll batch: a read that needs the ready queue (another done callback) keeps the next one out of the shortcut', LIMIT, async () => {
+  // The echo server's case: one I/O pass answers several waiting reads. A's read has another
+  // done callback, so its wake-up is an entry of the next pass; B's data comes later in the same
+  // batch and must not resume B ahead of it. asyncio: the next pass runs A's callbacks (cbA, A's
+  // step), then B's step. The sends go out A first in one batch; which read the batch answers
+  // first is taken from the trace (with B first, B alone in the shortcut, then A's entry).
+  let got;
+  let feeds;
+  for (let attempt = 1; ; attempt++) {
+    const orders = [];
+    got = await traces(async ({ loop, trace }) => {
+      const a = await connect();
+      const b = await connect();
+      const order = [];
+      for (const [name, c] of [['A', a], ['B', b]]) {
+        const feed = c.reader.feedData;
+        c.reader.feedData = function (data) {
+          // Past a task's resumption, the batch was split across passes.
+          order.push(trace.length === 0 ? name : `${name} after a resumption`);
+          return feed.call(this, data);
+        };
+      }
+      const waiting = loop.createFuture();
+      const readerA = loop.createTask(async () => {
+        const read = a.reader.read(100);
+        read.addDoneCallback(() => trace.push('cbA'));
+        waiting.setResult(null);
+        trace.push(`A:${await read}`);
+      });
+      await waiting;
+      const rb = await asyncReader(loop, b.reader, trace, 'B');
+      a.peer.write(PING);
+      b.peer.write(PING);
+      await wait([readerA, rb.task]);
+      orders.push(order.join(','));
+      a.close();
+      b.close();
+    });
+    feeds = orders;
+    if ((feeds[0] === 'A,B' && feeds[1] === 'A,B') || attempt === 5) break;
+  }
+  assert.deepEqual(feeds, ['A,B', 'A,B'], 'both reads answered by one batch, A first');
+  assertBoth(got, ['cbA', 'A:ping', 'B:ping']);
+});
