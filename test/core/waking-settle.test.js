@@ -2,11 +2,13 @@
 // A stream's waiting read settles its `await` at once, without a ready-queue entry and a pass
 // (Future._setResultWaking, EventLoop._wakeNow), only when that keeps asyncio's order: the pass
 // was started by a macrotask, holds no runnable queued by _pushReady and no due timer, nothing is
-// queued for the next pass, and debug mode is off (docs/futures.md). Each test pins one of those
-// conditions with real sockets on 127.0.0.1 and an event trace (which task or callback ran when),
-// and runs the same scenario twice: with debug mode off (the shortcut possible) and on (never
-// taken, so every wake-up goes through the ready queue). Where a condition holds the shortcut
-// back, both traces must be the order the loop's rules give.
+// queued for the next pass, debug mode is off (docs/futures.md), and the loop is not stopping.
+// Each test pins one of those conditions (or what the shortcut must keep: other done callbacks,
+// cancels around the data, generator tasks' hand-off) with real sockets on 127.0.0.1 and an event
+// trace (which task or callback ran when), and runs the same scenario twice: with debug mode off
+// (the shortcut possible) and on (never taken, so every wake-up goes through the ready queue).
+// Where a condition holds the shortcut back, both traces must be the order the loop's rules give.
+// Each test says which broken rule it catches (each was checked by breaking it).
 //
 // Orders are written the way evloop states asyncio's rules for async-function tasks: a future's
 // (or a woken task's) entry runs in pass N+1 after the pass N that set it, and the code awaiting
@@ -32,7 +34,6 @@ async function connect() {
   return {
     reader,
     peer,
-    port: server.address().port,
     close() {
       writer.close();
       peer.close();
@@ -45,7 +46,7 @@ async function connect() {
  * An async task waiting on one read of `reader`; resolves once its `await` is registered, to
  * { task, read } (the read's future). It records `<name>:<data>`, or `<name>:cancelled`.
  */
-async function asyncReader(loop, reader, trace, name = 'R', body = null) {
+async function asyncReader(loop, reader, trace, name = 'R') {
   const waiting = loop.createFuture();
   const task = loop.createTask(async () => {
     const read = reader.read(100);
@@ -60,7 +61,6 @@ async function asyncReader(loop, reader, trace, name = 'R', body = null) {
       throw e;
     }
     trace.push(`${name}:${data}`);
-    if (body !== null) await body();
   });
   return { task, read: (await waiting).read };
 }
@@ -68,9 +68,9 @@ async function asyncReader(loop, reader, trace, name = 'R', body = null) {
 /**
  * Runs `setup` in a Node macrotask just before a loop pass that a macrotask starts with what
  * setup queued: a chain of callSoon passes runs the loop's microtask passes out, so its next pass
- * is its own setImmediate, queued behind the one made here. Setup's callSoon() and setResult()
- * land in that pass, and so does the data setup writes (sent by a microtask, polled by the pass
- * before it runs: I/O comes after what is queued).
+ * is its own setImmediate, queued behind the one made here (no I/O poll of Node's comes between
+ * the two). Setup's callSoon() and setResult() land in that pass, and so does the data setup
+ * writes (sent by a microtask; the pass polls it as it begins, after what is queued).
  */
 function beforeMacrotaskPass(loop, setup) {
   let stop = false;
@@ -111,12 +111,13 @@ function assertBoth(got, expected) {
   assert.deepEqual(got.debug, expected, 'debug mode on (every wake-up through the ready queue)');
 }
 
-test('the shortcut is taken: a read answered alone in an I/O pass resumes its task before what code run after that pass queues; debug mode keeps the entry', LIMIT, async () => {
+test('the shortcut is taken where allowed: a read answered in a pass a macrotask started, nothing queued, resumes its task ahead of what is queued after; debug mode keeps the entry', LIMIT, async () => {
   // E resolves a plain promise T2 awaits, then R's data comes, both in one pass a macrotask
   // started. T2's code runs after the pass and queues cb. asyncio (`call_soon(fut.set_result)`
   // for the promise): that pass queues T2's wake-up, then R's; the next pass steps T2 (which
   // queues cb for the pass after) and then R. So R before cb. Through the ready queue (debug
   // mode), R's code waits for the end of the pass its entry is in, which cb has joined by then.
+  // Catches: the shortcut never taken (the debug trace twice), or taken in debug mode.
   const got = await traces(async ({ loop, trace }) => {
     const c = await connect();
     const r = await asyncReader(loop, c.reader, trace);
@@ -145,7 +146,7 @@ test('a pass holding a runnable queued by _pushReady (a woken task) settles a re
   // F's entry (T2's wake-up) and R's data share a pass a macrotask started. asyncio steps T2 in
   // that pass, before R's wake-up is queued, so cb (queued by T2's step) runs before R's step.
   // T2's code runs only after the pass, by a microtask: a read settled at once would resume R
-  // ahead of it and ahead of cb.
+  // ahead of it and ahead of cb. Catches: _pushReady not noted (_pushedRunnable).
   const got = await traces(async ({ loop, trace }) => {
     const c = await connect();
     const r = await asyncReader(loop, c.reader, trace);
@@ -171,7 +172,7 @@ test('a pass with a due timer (a sleep ending) settles a read through the ready 
   // (combinators.ts, SleepFuture: one hop, no further entry), so S steps in that pass and R in the
   // next: S first. (asyncio proper wakes a sleeper one pass after its timer, and handles I/O before
   // timers, which would put R first; evloop's sleep is a pass quicker by design, and the rule keeps
-  // the read's shortcut from reordering against it.)
+  // the read's shortcut from reordering against it.) Catches: due timers not noted (_expireTimers).
   let got;
   let early;
   // The sleep must still be pending when the data's pass begins; on a machine so busy that the
@@ -248,7 +249,7 @@ for (const [what, queue, expected] of [
 ]) {
   test(`something queued for the next pass before the data (${what}) runs before the read's task`, LIMIT, async () => {
     // E, in the data's pass, queues X for the next pass; R's data comes after it. asyncio: the next
-    // pass runs X, then steps R.
+    // pass runs X, then steps R. Catches: the next pass's queue not checked (_readyLen === 0).
     const got = await traces(async ({ loop, trace }) => {
       const c = await connect();
       const r = await asyncReader(loop, c.reader, trace);
@@ -276,6 +277,7 @@ test('a read answered in a chained microtask pass goes through the ready queue: 
   // before it, X's sleep(0) ran: X steps there, R in the pass after the feed, so X first. X's
   // code resumes through promise hops (docs/tasks.md, point 2) that are still under way while
   // the feed's pass runs: a read settled at once in that pass would resume R ahead of X.
+  // Catches: a pass run as a promise job allowed (inPromiseJob).
   const got = await traces(async ({ loop, trace }) => {
     const reader = new StreamReader();
     let release;
@@ -316,7 +318,8 @@ for (const first of [true, false]) {
     // The shortcut is for a future whose one done callback is the await's. Otherwise its entry
     // runs them all, in the order they were added, and the awaiting code resumes after that
     // entry's pass (so after the callback either way: an async-function task's step is not
-    // interleaved with the callbacks of the future it awaits).
+    // interleaved with the callbacks of the future it awaits). Catches: the shortcut taken with
+    // other callbacks (they are dropped).
     const got = await traces(async ({ loop, trace }) => {
       const c = await connect();
       const waiting = loop.createFuture();
@@ -342,7 +345,8 @@ for (const how of ['the read future', 'the task']) {
     // E cancels the waiting read, then the data comes in the same pass. asyncio: the cancelled
     // waiter takes nothing (feed_data buffers), the task's next step raises CancelledError at the
     // read, and a read after that returns the buffered bytes. The cancel has queued the read's
-    // callbacks for the next pass, so the data's pass also has something queued.
+    // callbacks for the next pass, so the data's pass also has something queued. Catches: a
+    // cancelled waiter given the data (feedData's done() check).
     const got = await traces(async ({ loop, trace }) => {
       const c = await connect();
       const waiting = loop.createFuture();
@@ -379,6 +383,7 @@ test('an async task cancelled after its read got the data and before it resumed:
   // the next pass before the read's entry, finding the read done. docs/tasks.md (points 2, 3):
   // the cancel cannot reach a done future; the task is cancelled at the next one it awaits.
   // (asyncio would throw at the read's own await, the bytes left in the reader's buffer.)
+  // Catches: the shortcut taken with C queued (R would resume before C and be cancelled later).
   const got = await traces(async ({ loop, trace }) => {
     const c = await connect();
     const waiting = loop.createFuture();
@@ -415,7 +420,8 @@ for (const style of ['yield*', 'a bare yield']) {
   test(`a generator task reading by ${style} is stepped by the ready queue in the pass after its data, in order`, LIMIT, async () => {
     // A generator task's step is a loop entry, as in asyncio: queued by the data, it runs after
     // what was queued before it (cb1, from E in the data's pass) and before what is queued after
-    // (cb2, from a plain promise's continuation after the data's pass).
+    // (cb2, from a plain promise's continuation after the data's pass). Catches: the step run at
+    // once by setResultStepping; a bare yield resumed as yield* is (with undefined).
     const got = await traces(async ({ loop, trace }) => {
       const c = await connect();
       const waiting = loop.createFuture();
@@ -447,6 +453,7 @@ for (const style of ['yield*', 'a bare yield']) {
   test(`a generator task reading by ${style}, cancelled between its data and its step: CancelledError at the read, the data in the read's future`, LIMIT, async () => {
     // asyncio: the wake-up is queued, the cancel finds the waiter done and is thrown in at the
     // step. evloop keeps the chunk in the read that took it (test/streams: the hand-fed case).
+    // Catches: the step run at once by setResultStepping.
     const got = await traces(async ({ loop, trace }) => {
       const c = await connect();
       const waiting = loop.createFuture();
@@ -484,7 +491,8 @@ for (const when of ['by a callback earlier in the pass', 'before the pass began'
   test(`stop() (${when}) keeps a read answered in that pass from resuming its task until the loop runs again`, LIMIT, async () => {
     // asyncio: the loop stops after the pass; the read's wake-up stays queued and the task steps
     // when the loop runs again. The pass that gets the data is one a macrotask starts with
-    // nothing else queued, where the read would otherwise be settled at once.
+    // nothing else queued, where the read would otherwise be settled at once. Catches: stop()
+    // not noted, before the pass (_runPass) or during it (stop()).
     for (const debug of [false, true]) {
       const loop = newEventLoop({ debug });
       loop.slowCallbackDuration = Infinity;
@@ -528,8 +536,10 @@ test('two connections in one poll batch: a read that needs the ready queue (anot
   // The echo server's case: one I/O pass answers several waiting reads. A's read has another
   // done callback, so its wake-up is an entry of the next pass; B's data comes later in the same
   // batch and must not resume B ahead of it. asyncio: the next pass runs A's callbacks (cbA, A's
-  // step), then B's step. The sends go out A first in one batch; which read the batch answers
-  // first is taken from the trace (with B first, B alone in the shortcut, then A's entry).
+  // step), then B's step. The sends go out A first in one batch, which answers A's read first
+  // (epoll reports in readiness order, poll and select by fd); the feeds are watched, and a run
+  // where one batch did not answer A then B is made again.
+  // Catches: the next pass's queue not checked (_readyLen === 0).
   let got;
   let feeds;
   for (let attempt = 1; ; attempt++) {
