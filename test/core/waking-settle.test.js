@@ -16,7 +16,7 @@
 // step is the entry itself, as in asyncio.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { run, newEventLoop, getRunningLoop, sleep, wait, startServer, openConnection, StreamReader, CancelledError } = require('evloop');
+const { run, newEventLoop, getRunningLoop, currentTask, sleep, wait, startServer, openConnection, StreamReader, CancelledError } = require('evloop');
 
 // A mutation that loses a wake-up leaves a task waiting for ever: fail instead of hanging.
 const LIMIT = { timeout: 30000 };
@@ -60,7 +60,8 @@ async function asyncReader(loop, reader, trace, name = 'R') {
       trace.push(`${name}:cancelled`);
       throw e;
     }
-    trace.push(`${name}:${data}`);
+    // Resumed in its own context, however it was woken.
+    trace.push(currentTask() === task ? `${name}:${data}` : `${name}:${data} outside its task`);
   });
   return { task, read: (await waiting).read };
 }
