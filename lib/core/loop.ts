@@ -151,7 +151,8 @@ export class EventLoop {
    * macrotask (no microtask was pending when it began) and holds no runnable queued by
    * _pushReady or due timers (none of its entries resumes code through a microtask later in
    * it). With nothing queued for the next pass either, the resumption then runs where asyncio
-   * would run it: after this pass, before anything queued after it.
+   * would run it: after this pass, before anything queued after it. Not once stop() is called:
+   * the loop stops after this pass, and asyncio steps the task only when it runs again.
    */
   _wakeNow = false;
   // A runnable was queued by _pushReady (a future's callbacks, a task's step, a yield) since the
@@ -672,7 +673,7 @@ export class EventLoop {
       passFrameIsCurrent(this._passFrame);
     }
     this._jobFrame = null;
-    this._wakeNow = !inPromiseJob && !this._pushedRunnable && !this._debug;
+    this._wakeNow = !inPromiseJob && !this._pushedRunnable && !this._debug && !this._stopping;
     this._pushedRunnable = false;
     try {
       this._runPassBody();
@@ -891,6 +892,8 @@ export class EventLoop {
   /** Stops after the current pass (or the next one, when called outside a pass). */
   stop(): void {
     this._stopping = true;
+    // No next pass: a read settled later in this one must not resume its task (see _wakeNow).
+    this._wakeNow = false;
     if (this._running && !this._inPass && !this._passScheduled) this._schedulePass();
   }
 
