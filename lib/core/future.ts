@@ -48,6 +48,11 @@ const STATE_NAMES: readonly FutureState[] = ['PENDING', 'CANCELLED', 'FINISHED']
  * standing for a part of its caller's work (Pool.use)
  */ export const WAKE_WAITING_TASKS = 64;
 /** @internal a WAKE_WAITING_TASKS task's step woken by a future runs (see Task._futureDone) */ export const WOKEN_STEP = 128;
+/**
+ * @internal Finished with a result that the generator task it woke never took: a cancel was
+ * thrown in at that step instead (Task._step). Whoever handed the result over may take it back
+ * (a stream read gives its bytes back to the buffer).
+ */ export const UNCLAIMED = 256;
 
 // Debug mode only: an exception nobody looked at is reported when its future is collected.
 interface Unretrieved {

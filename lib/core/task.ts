@@ -15,7 +15,7 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { FAILED, Future, HOLDS_FRAMES, MUST_CANCEL, OBSERVED, WAKE_WAITING_TASKS, WOKEN_STEP, isAwaitCallback, oneOrManyHolds, registerFutureClass, type DoneListener } from './future';
+import { FAILED, Future, HOLDS_FRAMES, MUST_CANCEL, OBSERVED, UNCLAIMED, WAKE_WAITING_TASKS, WOKEN_STEP, isAwaitCallback, oneOrManyHolds, registerFutureClass, type DoneListener } from './future';
 import { PENDING, CANCELLED, FINISHED } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -501,6 +501,10 @@ export class TaskMethods<T = unknown> extends Future<T> {
     if (this._state !== PENDING) throw new InvalidStateError(`_step(): already done: ${this}`);
     if (this._mustCancel) {
       if (!(isError && value instanceof CancelledError)) {
+        // The step would have delivered the future's result: asyncio's streams never put data in
+        // a waiter's result, evloop's reads do (the bytes themselves), so the result is marked
+        // for its maker to take back rather than dropped with the step.
+        if (!isError) markUnclaimed(this._waiters);
         value = this._makeCancelledError();
         isError = true;
       }
@@ -709,6 +713,11 @@ const futureSetResult = Future.prototype.setResult;
 const futureSetException = Future.prototype._setException;
 const futureCancel = Future.prototype.cancel;
 registerFutureClass(Task);
+
+/** The future a cancelled step did not take its result from (see UNCLAIMED). */
+function markUnclaimed(waiters: unknown): void {
+  if (waiters instanceof Future && waiters._state === FINISHED && (waiters._flags & FAILED) === 0) waiters._flags |= UNCLAIMED;
+}
 
 /** A generator task's step, resumed with `fut`'s outcome. */
 function wakeStep(task: Task<unknown>, fut: Future<unknown>): void {

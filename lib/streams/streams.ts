@@ -11,7 +11,7 @@ import { Buffer } from 'node:buffer';
 import type { SocketAddress } from '../native/binding';
 import { createConnection, createUnixConnection, type ConnectionOptions } from '../io/connection';
 import { IncompleteReadError, LimitOverrunError } from '../util/errors';
-import { awaitedOftenWhenDone, Future } from '../core/future';
+import { awaitedOftenWhenDone, Future, UNCLAIMED } from '../core/future';
 import { getRunningLoop, type EventLoop } from '../core/loop';
 import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
 import { formatAddress } from '../io/address';
@@ -99,6 +99,11 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #waitArg = 0;
   #waitSep: Buffer | null = null;
   #waitBlocks: Buffer[] | null = null;
+  // #waiter was answered by handing it the bytes (not left in the buffer, as asyncio's waiter
+  // is): kept until the next read, which takes the bytes back when a generator task cancelled
+  // before its step never took them (UNCLAIMED, see Task._step) — so that a cancelled read
+  // consumes nothing. A read by another task before that step finds the bytes not given back.
+  #handed = false;
   // Where a search that needs more data starts next time (set by #tryReadUntil).
   #nextOffset = 0;
 
@@ -114,6 +119,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** Bytes buffered and not yet read. */
   get bufferedSize(): number {
+    if (this.#handed) this.#settleHanded();
     return this.#size;
   }
 
@@ -152,6 +158,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   /** True when the peer sent EOF and everything before it has been read. */
   atEof(): boolean {
+    if (this.#handed) this.#settleHanded();
     return this.#eof && this.#size === 0;
   }
 
@@ -166,14 +173,17 @@ export class StreamReader implements AsyncIterable<Buffer> {
     else throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
     if (buf.length === 0) return;
     const waiter = this.#waiter;
-    if (waiter !== null && this.#size === 0) {
+    if (waiter !== null && this.#size === 0 && !this.#handed) {
       // A read waiting on an empty buffer that this chunk answers whole takes the chunk itself:
       // it never enters the buffer (the echo / request-response case).
       const kind = this.#waitKind;
       if ((kind === READ && buf.length <= this.#waitArg) || (kind === EXACTLY && buf.length === this.#waitArg)) {
-        this.#clearWaiter();
-        if (!waiter.done()) return setResultStepping(waiter as Future<Buffer>, buf);
+        if (!waiter.done()) {
+          this.#handed = true;
+          return setResultStepping(waiter as Future<Buffer>, buf);
+        }
         // Cancelled while waiting: the chunk is buffered for the next read.
+        this.#clearWaiter();
       }
     }
     this.#chunks.push(buf);
@@ -181,7 +191,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     this.#retryPending();
     // asyncio pauses here and lets `_wait_for_data` resume at once when a read still waits;
     // skipping the pause in that case ends in the same state without two syscalls.
-    if (this.#waiter === null && this.#transport !== null && !this.#paused && this.#size > 2 * this.#limit) {
+    if ((this.#waiter === null || this.#handed) && this.#transport !== null && !this.#paused && this.#size > 2 * this.#limit) {
       this.#transport.pauseReading();
       this.#paused = true;
     }
@@ -198,7 +208,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   #retryPending(): void {
     const waiter = this.#waiter;
-    if (waiter === null) return;
+    if (waiter === null || this.#handed) return;
     if (waiter.done()) {
       // Cancelled while waiting: the read is abandoned, as when asyncio's waiter is cancelled.
       this.#clearWaiter();
@@ -217,11 +227,33 @@ export class StreamReader implements AsyncIterable<Buffer> {
       this.#compactHeld();
       return this.#resumeForWaiting();
     }
-    this.#clearWaiter();
+    this.#handed = true;
+    this.#waitSep = null;
+    this.#waitBlocks = null;
     setResultStepping(waiter, value);
   }
 
+  /** The handed read is over (see #handed): its bytes back at the head if its task never took them. */
+  #settleHanded(): void {
+    const waiter = this.#waiter!;
+    this.#clearWaiter();
+    if ((waiter._flags & UNCLAIMED) === 0) return;
+    waiter._flags &= ~UNCLAIMED;
+    const bytes = waiter._result;
+    // A line iterator's result is an object; async functions, the iterator's only users, always take theirs.
+    if (!(bytes instanceof Buffer) || bytes.length === 0) return;
+    const chunks = this.#chunks;
+    if (this.#headOffset !== 0) {
+      chunks[this.#head] = chunks[this.#head]!.subarray(this.#headOffset);
+      this.#headOffset = 0;
+    }
+    if (this.#head > 0) chunks[--this.#head] = bytes;
+    else chunks.unshift(bytes);
+    this.#size += bytes.length;
+  }
+
   #clearWaiter(): void {
+    this.#handed = false;
     this.#waiter = null;
     this.#waitSep = null;
     this.#waitBlocks = null;
@@ -257,6 +289,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   #read<T>(name: string, kind: ReadKind, arg: number, sep: Buffer | null, blocks: Buffer[] | null): Future<T> {
+    if (this.#handed) this.#settleHanded();
     const loop = this.#getLoop();
     const future = loop.createFuture<T>();
     let value: unknown;
@@ -528,6 +561,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
    */
   read(n = -1): Future<Buffer> {
     if (typeof n !== 'number' || !Number.isInteger(n)) throw invalidArgType('n', 'an integer', n);
+    if (this.#handed) this.#settleHanded();
     if (n > 0) {
       // Nothing buffered, nothing in the way: the read waits (a request/response server's every
       // read). Straight to the wait, without the general try that would find NEED_DATA.
@@ -591,7 +625,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const info = [`${this.#size} bytes`];
     if (this.#eof) info.push('eof');
     if (this.#limit !== DEFAULT_LIMIT) info.push(`limit=${this.#limit}`);
-    if (this.#waiter !== null) info.push('waiting');
+    if (this.#waiter !== null && !this.#handed) info.push('waiting');
     if (this.#exception !== null) info.push(`exception=${this.#exception.name}`);
     if (this.#paused) info.push('paused');
     return `StreamReader ${info.join(' ')}`;

@@ -451,10 +451,11 @@ for (const style of ['yield*', 'a bare yield']) {
     assertBoth(got, ['E', 'cb1', 'RG:ping', 'cb2']);
   });
 
-  test(`a generator task reading by ${style}, cancelled between its data and its step: CancelledError at the read, the data in the read's future`, LIMIT, async () => {
+  test(`a generator task reading by ${style}, cancelled between its data and its step: CancelledError at the read, the data stays for the next read`, LIMIT, async () => {
     // asyncio: the wake-up is queued, the cancel finds the waiter done and is thrown in at the
-    // step. evloop keeps the chunk in the read that took it (test/streams: the hand-fed case).
-    // Catches: the step run at once by setResultStepping.
+    // step, and the bytes stay buffered. evloop's read took the chunk itself: the cancelled step
+    // marks it unclaimed and the reader takes it back at the next read.
+    // Catches: the step run at once by setResultStepping; the chunk dropped with the step.
     const got = await traces(async ({ loop, trace }) => {
       const c = await connect();
       const waiting = loop.createFuture();
@@ -482,9 +483,12 @@ for (const style of ['yield*', 'a bare yield']) {
       });
       await wait([task]);
       trace.push(`read:${read.result()}`);
+      // Buffered first: a lost chunk fails here instead of leaving the next read waiting.
+      trace.push(`buffered:${c.reader.bufferedSize}`);
+      if (c.reader.bufferedSize > 0) trace.push(`next:${await c.reader.read(100)}`);
       c.close();
     });
-    assertBoth(got, ['E', 'C', 'RG:cancelled', 'read:ping']);
+    assertBoth(got, ['E', 'C', 'RG:cancelled', 'read:ping', `buffered:${PING.length}`, 'next:ping']);
   });
 }
 
