@@ -3,7 +3,7 @@
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { invalidArgType, validateFunction } from '../util/validate';
 import { asyncContextCarrier, current, noteAwaitWithoutTask, type Frame } from './context';
-import { PENDING, CANCELLED, FINISHED, type AbstractEventLoop, type AwaitingTask } from './events';
+import { PENDING as PENDING_STATE, CANCELLED as CANCELLED_STATE, FINISHED as FINISHED_STATE, type AbstractEventLoop, type AwaitingTask } from './events';
 import type { PassFrame } from './handles';
 import { getRunningLoop } from './running';
 import { isNativeError } from 'util/types';
@@ -33,21 +33,30 @@ export type DoneCallback<F> = (fut: F) => void;
 
 const STATE_NAMES: readonly FutureState[] = ['PENDING', 'CANCELLED', 'FINISHED'];
 
-// Future._flags.
-/** @internal finished with an exception (in _result) */ export const FAILED = 1;
-/** @internal the exception is reported if never retrieved (debug mode) */ export const TRACKED = 2;
-/** @internal sleep(0): awaiting code resumes two microtask hops after the pass (see settleNative) */ export const YIELD_RESUME = 4;
-/** @internal the native promise is observed (awaited, then()): it settles when the future is done */ export const OBSERVED = 8;
+// Constants the hot paths read are module constants, which optimized code folds: an imported
+// one is a field load of the other module's exports object (and a Smi check) at every use, and
+// so is an `export const` used in its own module (TypeScript writes its uses as `exports.X`):
+// the exports object's fields are written twice (`void 0` first), so V8 does not fold them.
+const PENDING = PENDING_STATE;
+const CANCELLED = CANCELLED_STATE;
+const FINISHED = FINISHED_STATE;
+
+// Future._flags (exported below).
+/** @internal finished with an exception (in _result) */ const FAILED = 1;
+/** @internal the exception is reported if never retrieved (debug mode) */ const TRACKED = 2;
+/** @internal sleep(0): awaiting code resumes two microtask hops after the pass (see settleNative) */ const YIELD_RESUME = 4;
+/** @internal the native promise is observed (awaited, then()): it settles when the future is done */ const OBSERVED = 8;
 // Task's own, in the same field (a task has fields enough: each costs every task its store, and
 // every `await task` a longer search, see FutureMethods).
-/** @internal a cancel is to be thrown in at the task's next step or await (asyncio's _must_cancel) */ export const MUST_CANCEL = 16;
-/** @internal the task keeps the promise hooks installed (context.ts) */ export const HOLDS_FRAMES = 32;
+/** @internal a cancel is to be thrown in at the task's next step or await (asyncio's _must_cancel) */ const MUST_CANCEL = 16;
+/** @internal the task keeps the promise hooks installed (context.ts) */ const HOLDS_FRAMES = 32;
 /**
  * @internal When a step that a future woke ends the task, the tasks waiting on it are woken at
  * once, not by the loop one pass later (its other done callbacks are left to the loop): a task
  * standing for a part of its caller's work (Pool.use)
- */ export const WAKE_WAITING_TASKS = 64;
-/** @internal a WAKE_WAITING_TASKS task's step woken by a future runs (see Task._futureDone) */ export const WOKEN_STEP = 128;
+ */ const WAKE_WAITING_TASKS = 64;
+/** @internal a WAKE_WAITING_TASKS task's step woken by a future runs (see Task._futureDone) */ const WOKEN_STEP = 128;
+export { FAILED, TRACKED, YIELD_RESUME, OBSERVED, MUST_CANCEL, HOLDS_FRAMES, WAKE_WAITING_TASKS, WOKEN_STEP };
 
 // Debug mode only: an exception nobody looked at is reported when its future is collected.
 interface Unretrieved {
