@@ -2,7 +2,7 @@
 // It is PromiseLike (await) and Iterable (yield* in generator coroutines).
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
 import { invalidArgType, validateFunction } from '../util/validate';
-import { asyncContextCarrier, current, noteAwaitWithoutTask, type Frame } from './context';
+import { asyncContextCarrier, current as runningContext, noteAwaitWithoutTask, type Frame } from './context';
 import { PENDING as PENDING_STATE, CANCELLED as CANCELLED_STATE, FINISHED as FINISHED_STATE, type AbstractEventLoop, type AwaitingTask } from './events';
 import type { PassFrame } from './handles';
 import { getRunningLoop } from './running';
@@ -40,6 +40,7 @@ const STATE_NAMES: readonly FutureState[] = ['PENDING', 'CANCELLED', 'FINISHED']
 const PENDING = PENDING_STATE;
 const CANCELLED = CANCELLED_STATE;
 const FINISHED = FINISHED_STATE;
+const current = runningContext;
 
 // Future._flags (exported below).
 /** @internal finished with an exception (in _result) */ const FAILED = 1;
@@ -577,28 +578,34 @@ const noop = (): void => {};
 
 function awaitedConstructor(this: Future<unknown>): PromiseConstructor {
   if (internalThen) return Promise;
-  if ((this._flags & OBSERVED) === 0) this._observe();
+  const flags = this._flags;
   // A done future leaves nothing to register or cancel (and a task awaiting itself is pending):
   // the frame, a native call with embedder data, is not read.
-  if (this._state !== PENDING) return Promise;
+  if (this._state !== PENDING) {
+    if ((flags & OBSERVED) === 0) this._observe();
+    return Promise;
+  }
+  if ((flags & OBSERVED) === 0) {
+    // _observe() of a pending future, with what is known here.
+    this._flags = flags | OBSERVED;
+    this._addCallbackInternal(settleNative);
+  }
   const frame = current.frame;
-  if (frame !== null && frame.task === null) {
+  if (frame === null) return Promise;
+  const task = frame.task;
+  if (task === null) {
     // No task yet (an async function started by a callback or a generator step): the task that
     // createTask(child()) makes takes these over with the frame.
-    if (this._state === PENDING && (this._flags & YIELD_RESUME) === 0) noteAwaitWithoutTask(frame, this, isPendingFuture);
-  } else if (frame !== null && current.stepTask === null) {
-    const task = frame.task!;
-    if (task._state === PENDING) {
-      // Thrown at the `await` (PromiseResolve's abrupt completion), as asyncio raises it there.
-      if ((task as unknown) === this) throw new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF');
-      // A cancel requested while nothing was awaited cancels this future here.
-      if (this._state === PENDING) {
-        // sleep(0) is asyncio's bare yield: nothing to cancel, a cancel is thrown in at resumption.
-        if ((this._flags & YIELD_RESUME) !== 0) this._awaiter = task;
-        else task._awaiting(this);
-      }
-    }
+    if ((flags & YIELD_RESUME) === 0) noteAwaitWithoutTask(frame, this, isPendingFuture);
+    return Promise;
   }
+  if (current.stepTask !== null || task._state !== PENDING) return Promise;
+  // Thrown at the `await` (PromiseResolve's abrupt completion), as asyncio raises it there.
+  if ((task as unknown) === this) throw new EventLoopError(`Task cannot await on itself: ${this}`, 'ERR_TASK_AWAIT_SELF');
+  // sleep(0) is asyncio's bare yield: nothing to cancel, a cancel is thrown in at resumption.
+  // Otherwise a cancel requested while nothing was awaited cancels this future here.
+  if ((flags & YIELD_RESUME) !== 0) this._awaiter = task;
+  else task._awaiting(this);
   return Promise;
 }
 
