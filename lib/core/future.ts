@@ -229,10 +229,15 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
   }
 
   setResult(value: T): void {
+    this._finishWith(value);
+    this._scheduleCallbacks();
+  }
+
+  /** @internal What setResult and its variants share: asyncio's state check, then the result. */
+  _finishWith(value: T): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
     this._result = value;
     this._state = FINISHED;
-    this._scheduleCallbacks();
   }
 
   /**
@@ -245,9 +250,7 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
    * revoked while queued (sync's Waiter): that needs the entry.
    */
   _setResultWaking(value: T): void {
-    if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
-    this._result = value;
-    this._state = FINISHED;
+    this._finishWith(value);
     const loop = this._loop;
     if (this._callbacks === settleNative && loop._wakeNow && loop._readyLen === 0) {
       this._callbacks = null;
@@ -263,9 +266,7 @@ export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<F
    * promise). No entry is queued, so none holds the future until the loop runs.
    */
   _setResultNow(value: T): void {
-    if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${this}`);
-    this._result = value;
-    this._state = FINISHED;
+    this._finishWith(value);
     this._scheduled = this._callbacks;
     this._callbacks = null;
     this._run();
