@@ -11,7 +11,7 @@ import { Buffer } from 'node:buffer';
 import type { SocketAddress } from '../native/binding';
 import { createConnection, createUnixConnection, type ConnectionOptions } from '../io/connection';
 import { IncompleteReadError, LimitOverrunError } from '../util/errors';
-import { awaitedOftenWhenDone, Future } from '../core/future';
+import { Future, settledFuture } from '../core/future';
 import { getRunningLoop, type EventLoop } from '../core/loop';
 import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
 import { formatAddress } from '../io/address';
@@ -615,6 +615,10 @@ const DRAINED_ITERATOR: Iterator<never, undefined, unknown> = Object.freeze({
 function drainedIterator(): Iterator<never, undefined, unknown> {
   return DRAINED_ITERATOR;
 }
+// What the settled drain future has besides a done Future's (see settledFuture).
+const DRAINED: PropertyDescriptorMap = {
+  [Symbol.iterator]: { configurable: true, enumerable: false, writable: false, value: drainedIterator },
+};
 
 function connectionReset(): Error & { code: string } {
   return codedError(Error, 'ECONNRESET', 'Connection lost');
@@ -776,11 +780,7 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   }
 
   #makeDrained(): Future<void> {
-    const drained = this.loop.createFuture<void>();
-    drained.setResult(undefined);
-    awaitedOftenWhenDone(drained);
-    Object.defineProperty(drained, Symbol.iterator, { configurable: true, enumerable: false, writable: false, value: drainedIterator });
-    return drained;
+    return settledFuture(this.loop, DRAINED);
   }
 
   /** The client task of a server connection, when `onClient` returned a coroutine. */
