@@ -59,6 +59,12 @@ function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
+/** feedData's `data` when it is not a Buffer. */
+function fedBuffer(data: unknown): Buffer {
+  if (data instanceof Uint8Array) return toBuffer(data);
+  throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
+}
+
 function toSeparator(sep: unknown): Buffer {
   let buf: Buffer;
   if (typeof sep === 'string') buf = Buffer.from(sep, 'utf8');
@@ -158,12 +164,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** Appends `data` (kept by reference, not copied: the transport never reuses a buffer it hands over). */
   feedData(data: Uint8Array): void {
     if (this.#eof) throw codedError(Error, 'ERR_STREAM_PUSH_AFTER_EOF', 'feedData() after feedEof()');
-    let buf: Buffer;
     // What a transport hands over is a Buffer: with `Buffer` a constant this is a map check the
     // compiler inlines (Object.getPrototypeOf was a runtime call, ~120 instructions a message).
-    if (data instanceof Buffer) buf = data;
-    else if (data instanceof Uint8Array) buf = toBuffer(data);
-    else throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
+    const buf = data instanceof Buffer ? data : fedBuffer(data);
     if (buf.length === 0) return;
     const waiter = this.#waiter;
     if (waiter !== null && this.#size === 0) {
@@ -176,6 +179,12 @@ export class StreamReader implements AsyncIterable<Buffer> {
         // Cancelled while waiting: the chunk is buffered for the next read.
       }
     }
+    // Apart: feedData is inlined into the protocol's dataReceived, and V8 inlines into one
+    // function only so much code; what a waiting read's settling inlines must fit too.
+    this.#buffer(buf);
+  }
+
+  #buffer(buf: Buffer): void {
     this.#chunks.push(buf);
     this.#size += buf.length;
     this.#retryPending();
