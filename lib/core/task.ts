@@ -15,8 +15,21 @@
 // createTask(promise) — the coroutine already started — hands the frame that was current when it
 // was called over to the new task and gives the caller a fresh one: exact for
 // `createTask(child())`; see docs/tasks.md for the cases it cannot separate.
-import { FAILED, Future, HOLDS_FRAMES, MUST_CANCEL, OBSERVED, UNCLAIMED, WAKE_WAITING_TASKS, WOKEN_STEP, isAwaitCallback, oneOrManyHolds, registerFutureClass, type DoneListener } from './future';
-import { PENDING, CANCELLED, FINISHED } from './events';
+import {
+  FAILED as FAILED_FLAG,
+  Future,
+  HOLDS_FRAMES as HOLDS_FRAMES_FLAG,
+  MUST_CANCEL as MUST_CANCEL_FLAG,
+  OBSERVED as OBSERVED_FLAG,
+  WAKE_WAITING_TASKS as WAKE_WAITING_TASKS_FLAG,
+  WOKEN_STEP as WOKEN_STEP_FLAG,
+  UNCLAIMED as UNCLAIMED_FLAG,
+  isAwaitCallback,
+  oneOrManyHolds,
+  registerFutureClass,
+  type DoneListener,
+} from './future';
+import { PENDING as PENDING_STATE, CANCELLED as CANCELLED_STATE, FINISHED as FINISHED_STATE } from './events';
 import { codedError, describe, invalidArgType, validateObject } from '../util/validate';
 import { getRunningLoop } from './running';
 import { CancelledError, EventLoopError, InvalidStateError } from '../util/errors';
@@ -25,6 +38,19 @@ import type { PassFrame } from './handles';
 import { Status, statusOfError, statusMessage } from '../util/status';
 import type { AbstractEventLoop as EventLoop } from './events';
 import { isGeneratorObject } from 'util/types';
+
+// Module constants, folded by optimized code; an imported name is a field load at every use (see
+// future.ts).
+const PENDING = PENDING_STATE;
+const CANCELLED = CANCELLED_STATE;
+const FINISHED = FINISHED_STATE;
+const FAILED = FAILED_FLAG;
+const HOLDS_FRAMES = HOLDS_FRAMES_FLAG;
+const MUST_CANCEL = MUST_CANCEL_FLAG;
+const OBSERVED = OBSERVED_FLAG;
+const WAKE_WAITING_TASKS = WAKE_WAITING_TASKS_FLAG;
+const WOKEN_STEP = WOKEN_STEP_FLAG;
+const UNCLAIMED = UNCLAIMED_FLAG;
 
 export type GeneratorCoroutine<T> = Generator<unknown, T, any>;
 /** What a Task can drive: a generator, an async function's promise, or a function returning either. */

@@ -11,7 +11,7 @@ import { Buffer } from 'node:buffer';
 import type { SocketAddress } from '../native/binding';
 import { createConnection, createUnixConnection, type ConnectionOptions } from '../io/connection';
 import { IncompleteReadError, LimitOverrunError } from '../util/errors';
-import { awaitedOftenWhenDone, Future, UNCLAIMED } from '../core/future';
+import { Future, settledFuture, UNCLAIMED } from '../core/future';
 import { getRunningLoop, type EventLoop } from '../core/loop';
 import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
 import { formatAddress } from '../io/address';
@@ -57,6 +57,12 @@ function validateLimit(limit: unknown): number {
 
 function toBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** feedData's `data` when it is not a Buffer. */
+function fedBuffer(data: unknown): Buffer {
+  if (data instanceof Uint8Array) return toBuffer(data);
+  throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
 }
 
 function toSeparator(sep: unknown): Buffer {
@@ -165,12 +171,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** Appends `data` (kept by reference, not copied: the transport never reuses a buffer it hands over). */
   feedData(data: Uint8Array): void {
     if (this.#eof) throw codedError(Error, 'ERR_STREAM_PUSH_AFTER_EOF', 'feedData() after feedEof()');
-    let buf: Buffer;
     // What a transport hands over is a Buffer: with `Buffer` a constant this is a map check the
     // compiler inlines (Object.getPrototypeOf was a runtime call, ~120 instructions a message).
-    if (data instanceof Buffer) buf = data;
-    else if (data instanceof Uint8Array) buf = toBuffer(data);
-    else throw invalidArgType('data', 'an instance of Buffer or Uint8Array', data);
+    const buf = data instanceof Buffer ? data : fedBuffer(data);
     if (buf.length === 0) return;
     const waiter = this.#waiter;
     if (waiter !== null && this.#size === 0 && !this.#handed) {
@@ -186,6 +189,12 @@ export class StreamReader implements AsyncIterable<Buffer> {
         this.#clearWaiter();
       }
     }
+    // Apart: feedData is inlined into the protocol's dataReceived, and V8 inlines into one
+    // function only so much code; what a waiting read's settling inlines must fit too.
+    this.#buffer(buf);
+  }
+
+  #buffer(buf: Buffer): void {
     this.#chunks.push(buf);
     this.#size += buf.length;
     this.#retryPending();
@@ -649,6 +658,10 @@ const DRAINED_ITERATOR: Iterator<never, undefined, unknown> = Object.freeze({
 function drainedIterator(): Iterator<never, undefined, unknown> {
   return DRAINED_ITERATOR;
 }
+// What the settled drain future has besides a done Future's (see settledFuture).
+const DRAINED: PropertyDescriptorMap = {
+  [Symbol.iterator]: { configurable: true, enumerable: false, writable: false, value: drainedIterator },
+};
 
 function connectionReset(): Error & { code: string } {
   return codedError(Error, 'ECONNRESET', 'Connection lost');
@@ -810,11 +823,7 @@ export class StreamReaderProtocol extends FlowControlProtocol {
   }
 
   #makeDrained(): Future<void> {
-    const drained = this.loop.createFuture<void>();
-    drained.setResult(undefined);
-    awaitedOftenWhenDone(drained);
-    Object.defineProperty(drained, Symbol.iterator, { configurable: true, enumerable: false, writable: false, value: drainedIterator });
-    return drained;
+    return settledFuture(this.loop, DRAINED);
   }
 
   /** The client task of a server connection, when `onClient` returned a coroutine. */
