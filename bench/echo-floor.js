@@ -28,6 +28,7 @@ const { READ, AUTO_READ, READ_NOT_DONE, READ_WOULD_BLOCK } = binding.constants;
 // The sizes evloop uses (lib/native/binding.ts).
 const SLAB_SIZE = 512 * 1024;
 const MIN_READ = 64 * 1024;
+const MIN_BATCH_READ = 4 * 1024;
 const MAX_READ = 256 * 1024;
 const SEND_BUFFER_SIZE = 64 * 1024;
 const SEND_BATCH_ENTRIES = 1024;
@@ -44,7 +45,11 @@ function newSlab() {
   slab = Buffer.allocUnsafe(SLAB_SIZE);
   slabBytes = slab.buffer;
   slabBase = slab.byteOffset;
-  poller.setReadSlab(slab, MIN_READ, MAX_READ);
+  // As the loop: the poller reads on down to MIN_BATCH_READ left in a batch, and a new slab is
+  // taken after a batch that left less than MIN_READ. With MIN_READ here, ~5% of reads (64
+  // connections x16) went the way below, each allocating MAX_READ: ~300 instructions a read
+  // more on average, and scavenges several times as often (callgrind).
+  poller.setReadSlab(slab, MIN_BATCH_READ, MAX_READ);
 }
 newSlab();
 
