@@ -14,7 +14,9 @@
 // after a warm-up of 1,500): 780 instructions per message, against 1,325-1,330 for
 // bench/echo-server.js and 76 for the C epoll server; 200 of them make the view and 160 copy
 // the write (docs/transports.md, "How it is fast"). Counted from the start, with the
-// recompilations of the first rounds, the floor read 950-1,010.
+// recompilations of the first rounds, the floor read 950-1,010. With 64 connections each
+// pipelining 16 messages (the rig's loadgen, counted mid-run): 1,009 a 16-message read, against
+// ~1,335 for bench/echo-server.js (docs/transports.md, "With 16 messages in flight").
 // usage: node bench/echo-floor.js --port N   (127.0.0.1, epoll/kqueue/poll by the addon's
 // first backend; --port 0 picks a free port, printed as "listening on 127.0.0.1:PORT")
 const { Buffer } = require('node:buffer');
@@ -46,7 +48,7 @@ function newSlab() {
   slabBytes = slab.buffer;
   slabBase = slab.byteOffset;
   // As the loop: the poller reads on down to MIN_BATCH_READ left in a batch, and a new slab is
-  // taken after a batch that left less than MIN_READ. With MIN_READ here, ~5% of reads (64
+  // taken after a batch that left less than MIN_READ. With MIN_READ here, ~8% of reads (64
   // connections x16) went the way below, each allocating MAX_READ: ~300 instructions a read
   // more on average, and scavenges several times as often (callgrind).
   poller.setReadSlab(slab, MIN_BATCH_READ, MAX_READ);
