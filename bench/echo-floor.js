@@ -49,7 +49,7 @@ function newSlab() {
   slabBase = slab.byteOffset;
   // As the loop: the poller reads on down to MIN_BATCH_READ left in a batch, and a new slab is
   // taken after a batch that left less than MIN_READ. With MIN_READ here, ~8% of reads (64
-  // connections x16) went the way below, each allocating MAX_READ: ~300 instructions a read
+  // connections x16) went the way below, each allocating MAX_READ: ~630 instructions a read
   // more on average, and scavenges several times as often (callgrind).
   poller.setReadSlab(slab, MIN_BATCH_READ, MAX_READ);
 }
