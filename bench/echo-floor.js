@@ -14,7 +14,9 @@
 // after a warm-up of 1,500): 780 instructions per message, against 1,325-1,330 for
 // bench/echo-server.js and 76 for the C epoll server; 200 of them make the view and 160 copy
 // the write (docs/transports.md, "How it is fast"). Counted from the start, with the
-// recompilations of the first rounds, the floor read 950-1,010.
+// recompilations of the first rounds, the floor read 950-1,010. With 64 connections each
+// pipelining 16 messages (the rig's loadgen, counted mid-run): 1,009 a 16-message read, against
+// ~1,335 for bench/echo-server.js (docs/transports.md, "With 16 messages in flight").
 // usage: node bench/echo-floor.js --port N   (127.0.0.1, epoll/kqueue/poll by the addon's
 // first backend; --port 0 picks a free port, printed as "listening on 127.0.0.1:PORT")
 const { Buffer } = require('node:buffer');
@@ -28,6 +30,7 @@ const { READ, AUTO_READ, READ_NOT_DONE, READ_WOULD_BLOCK } = binding.constants;
 // The sizes evloop uses (lib/native/binding.ts).
 const SLAB_SIZE = 512 * 1024;
 const MIN_READ = 64 * 1024;
+const MIN_BATCH_READ = 4 * 1024;
 const MAX_READ = 256 * 1024;
 const SEND_BUFFER_SIZE = 64 * 1024;
 const SEND_BATCH_ENTRIES = 1024;
@@ -44,7 +47,11 @@ function newSlab() {
   slab = Buffer.allocUnsafe(SLAB_SIZE);
   slabBytes = slab.buffer;
   slabBase = slab.byteOffset;
-  poller.setReadSlab(slab, MIN_READ, MAX_READ);
+  // As the loop: the poller reads on down to MIN_BATCH_READ left in a batch, and a new slab is
+  // taken after a batch that left less than MIN_READ. With MIN_READ here, ~8% of reads (64
+  // connections x16) went the way below, each allocating MAX_READ: ~630 instructions a read
+  // more on average, and scavenges several times as often (callgrind).
+  poller.setReadSlab(slab, MIN_BATCH_READ, MAX_READ);
 }
 newSlab();
 

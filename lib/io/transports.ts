@@ -139,6 +139,7 @@ export class SocketTransport implements Transport {
     this.#owner = options.owner ?? null;
     this.#isUnix = options.unix === true;
     loop._trackResource(this);
+    loop._setSendSink(fd, this);
     // asyncio's order: connectionMade first, then reading starts, then the waiter (whoever
     // awaits createConnection) learns that connectionMade has run.
     loop.callSoon(() => this.#start(options.waiter ?? null));
@@ -385,7 +386,9 @@ export class SocketTransport implements Transport {
       // _sendResult and is queued then.
       const loop = this.#loop;
       const pending = this.#sendGen === loop._sendGen;
-      if (loop._queueSend(this.#fd, data, this, pending)) {
+      // `| 0`: the field holds small integers, but V8 does not track it as one, and an int32
+      // is what the batch's entry stores (~8 instructions a write otherwise).
+      if (loop._queueSend(this.#fd | 0, data, pending)) {
         this.#sendBatched = (pending ? this.#sendBatched : 0) + data.length;
         this.#sendGen = loop._sendGen;
         return;
