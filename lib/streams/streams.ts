@@ -26,6 +26,8 @@ import { codedError, invalidArgType, invalidArgValue, outOfRange, validateFuncti
 export const DEFAULT_LIMIT = 64 * 1024;
 
 const EMPTY = Buffer.alloc(0);
+// A module constant: optimized code folds it (an imported name is a field load at each use).
+const UNCLAIMED_FLAG = UNCLAIMED;
 // Held bytes up to this size are copied out of the transport's read slabs when a read waits.
 const COMPACT_MAX = 16 * 1024;
 const NEWLINE = Buffer.from('\n');
@@ -242,12 +244,20 @@ export class StreamReader implements AsyncIterable<Buffer> {
     setResultStepping(waiter, value);
   }
 
-  /** The handed read is over (see #handed): its bytes back at the head if its task never took them. */
+  /**
+   * The handed read is over (see #handed): its bytes back at the head if its task never took
+   * them. Small enough to inline into every read: a handed read's #waitSep and #waitBlocks are
+   * null already (READ / EXACTLY never set them, #retryPending clears them).
+   */
   #settleHanded(): void {
     const waiter = this.#waiter!;
-    this.#clearWaiter();
-    if ((waiter._flags & UNCLAIMED) === 0) return;
-    waiter._flags &= ~UNCLAIMED;
+    this.#handed = false;
+    this.#waiter = null;
+    if ((waiter._flags & UNCLAIMED_FLAG) !== 0) this.#giveBack(waiter);
+  }
+
+  #giveBack(waiter: Future<unknown>): void {
+    waiter._flags &= ~UNCLAIMED_FLAG;
     const bytes = waiter._result;
     // A line iterator's result is an object; async functions, the iterator's only users, always take theirs.
     if (!(bytes instanceof Buffer) || bytes.length === 0) return;
@@ -331,6 +341,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** read(n) on an empty buffer with no other read waiting: as #read finding NEED_DATA, minus what an empty buffer makes moot. */
   #waitRead(n: number): Future<Buffer> {
     const future = this.#getLoop().createFuture<Buffer>();
+    this.#handed = false;
     this.#waiter = future as Future<unknown>;
     this.#waitKind = READ;
     this.#waitArg = n;
@@ -570,11 +581,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
    */
   read(n = -1): Future<Buffer> {
     if (typeof n !== 'number' || !Number.isInteger(n)) throw invalidArgType('n', 'an integer', n);
-    if (this.#handed) this.#settleHanded();
     if (n > 0) {
       // Nothing buffered, nothing in the way: the read waits (a request/response server's every
-      // read). Straight to the wait, without the general try that would find NEED_DATA.
-      if (this.#size === 0 && this.#waiter === null && this.#exception === null && !this.#eof) return this.#waitRead(n);
+      // read). Straight to the wait, without the general try that would find NEED_DATA. A read
+      // handed its bytes (#handed) is out of the way once its task took them; tested here, not
+      // by #settleHanded, which V8 does not inline into a handler that inlines this (~40
+      // instructions a message in the streams echo servers).
+      if (this.#size === 0 && this.#exception === null && !this.#eof) {
+        const waiter = this.#waiter;
+        if (waiter === null || (this.#handed && (waiter._flags & UNCLAIMED_FLAG) === 0)) return this.#waitRead(n);
+      }
       return this.#read('read', READ, n, null, null);
     }
     if (n === 0) return this.#readNothing();
