@@ -85,6 +85,23 @@ function beforeMacrotaskPass(loop, setup) {
   });
 }
 
+/**
+ * The data arrives in a macrotask-started pass whose callback `E` queues `C`, which cancels
+ * `task`: the cancel lands after the read got its data, before the task resumed.
+ */
+function cancelAfterData(loop, trace, c, task) {
+  beforeMacrotaskPass(loop, () => {
+    loop.callSoon(() => {
+      trace.push('E');
+      loop.callSoon(() => {
+        trace.push('C');
+        task.cancel();
+      });
+    });
+    c.peer.write(PING);
+  });
+}
+
 /** `scenario({ loop, trace })` on a fresh loop, debug mode off and on; returns { plain, debug } traces. */
 async function traces(scenario) {
   const out = {};
@@ -401,16 +418,7 @@ test('an async task cancelled after its read got the data and before it resumed:
       }
     });
     await waiting;
-    beforeMacrotaskPass(loop, () => {
-      loop.callSoon(() => {
-        trace.push('E');
-        loop.callSoon(() => {
-          trace.push('C');
-          task.cancel();
-        });
-      });
-      c.peer.write(PING);
-    });
+    cancelAfterData(loop, trace, c, task);
     await wait([task]);
     c.close();
   });
@@ -471,16 +479,7 @@ for (const style of ['yield*', 'a bare yield']) {
         }
       });
       const { read } = await waiting;
-      beforeMacrotaskPass(loop, () => {
-        loop.callSoon(() => {
-          trace.push('E');
-          loop.callSoon(() => {
-            trace.push('C');
-            task.cancel();
-          });
-        });
-        c.peer.write(PING);
-      });
+      cancelAfterData(loop, trace, c, task);
       await wait([task]);
       trace.push(`read:${read.result()}`);
       // Buffered first: a lost chunk fails here instead of leaving the next read waiting.
