@@ -740,7 +740,11 @@ const futureSetException = Future.prototype._setException;
 const futureCancel = Future.prototype.cancel;
 registerFutureClass(Task);
 
-/** The future a cancelled step did not take its result from (see UNCLAIMED). */
+/**
+ * The future a cancelled step did not take its result from (see UNCLAIMED). A future that was
+ * already done when yielded is woken by callSoon without becoming `_waiters`: not marked (a read
+ * done at once took bytes that were buffered before the task yielded it).
+ */
 function markUnclaimed(waiters: unknown): void {
   if (waiters instanceof Future && waiters._state === FINISHED && (waiters._flags & FAILED) === 0) waiters._flags |= UNCLAIMED;
 }
