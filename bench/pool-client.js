@@ -3,7 +3,10 @@
 // a line, its response the line echoed back. evloop's connectionPool (generator workers, with
 // pool.use and with acquire/release) against the same client on Node `net` with a plain
 // hand-rolled pool (free list + FIFO waiters).
-// The server is the `net` echo server in its own process, the same for all. Every client runs
+// The server is in its own process, the same for all clients: evloop's protocol echo server by
+// default, the cheapest server here, so that the clients, not the server, set the rate (with the
+// `net` echo server, `--server net`, a busy VM makes the server the bottleneck and every client
+// reads the server's rate; its CPU share is printed to show which side was saturated). Every client runs
 // once per round, the order reversed every other round; each timing starts from a collected heap
 // and a short untimed run of the same client (the collection frees the last run's loop and pool,
 // and V8 drops the optimized code that referred to them: the warm-up compiles it again).
@@ -13,10 +16,11 @@
 // most of that drift, a ratio of separate medians keeps it). The last line, a Task per request
 // that runs the same exchange without a pool, shows what the Task that use() returns costs by
 // itself.
-// usage: node bench/pool-client.js [--seconds 3] [--rounds 5] [--workers 64] [--conns 8]
+// usage: node bench/pool-client.js [--seconds 3] [--rounds 5] [--workers 64] [--conns 8] [--server evloop|net]
 const { spawn } = require('node:child_process');
 const net = require('node:net');
 const path = require('node:path');
+const fs = require('node:fs');
 const { record } = require('./summary');
 const { run, connectionPool, gather, Task } = require('..');
 
@@ -29,10 +33,17 @@ const ROUNDS = option('--rounds', 5);
 const WORKERS = option('--workers', 64);
 const CONNS = option('--conns', 8);
 const REQUEST = Buffer.from('GET /status 0123456789abcdef\n');
+const serverArg = process.argv.indexOf('--server');
+const SERVER = serverArg > 0 ? process.argv[serverArg + 1] : 'evloop';
+const SERVER_SCRIPTS = { evloop: 'echo-server.js', net: 'net-echo-server.js' };
+if (!(SERVER in SERVER_SCRIPTS)) {
+  console.error(`--server must be one of ${Object.keys(SERVER_SCRIPTS).join(', ')}`);
+  process.exit(2);
+}
 
 function startServer() {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'net-echo-server.js'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(__dirname, SERVER_SCRIPTS[SERVER]), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
     child.once('error', reject);
     child.stdout.once('data', (line) => resolve({ child, port: Number(/:(\d+)/.exec(String(line))[1]) }));
   });
@@ -42,16 +53,29 @@ require('v8').setFlagsFromString('--expose-gc');
 const collectGarbage = require('vm').runInNewContext('gc');
 const WARM_SECONDS = 0.3;
 
+// The server's CPU time in seconds, from /proc (user + system clock ticks).
+const TICKS_PER_SECOND = 100;
+function processCpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return NaN; // no /proc (macOS): the server's share is not shown
+  }
+}
+
 function measure(body) {
-  return async (port, seconds) => {
+  return async (server, seconds) => {
     collectGarbage();
-    await body(port, performance.now() + WARM_SECONDS * 1000);
+    await body(server.port, performance.now() + WARM_SECONDS * 1000);
     const cpu0 = process.cpuUsage();
+    const serverCpu0 = processCpuSeconds(server.child.pid);
     const t0 = performance.now();
-    const requests = await body(port, t0 + seconds * 1000);
+    const requests = await body(server.port, t0 + seconds * 1000);
     const elapsed = (performance.now() - t0) / 1000;
     const { user, system } = process.cpuUsage(cpu0);
-    return { perSecond: requests / elapsed, cpuUsPerRequest: (user + system) / requests };
+    const serverShare = (processCpuSeconds(server.child.pid) - serverCpu0) / elapsed;
+    return { perSecond: requests / elapsed, cpuUsPerRequest: (user + system) / requests, serverShare };
   };
 }
 
@@ -145,7 +169,8 @@ const netClient = measure(async (port, deadline) => {
 });
 
 async function main() {
-  const { child, port } = await startServer();
+  const server = await startServer();
+  const { child } = server;
   const clients = {
     'node net + plain pool': netClient,
     'evloop pool.use(fn)': evloopClient('use'),
@@ -155,27 +180,29 @@ async function main() {
   try {
     const results = {};
     for (const [name, client] of Object.entries(clients)) {
-      await client(port, 0.5); // warm-up
+      await client(server, 0.5); // warm-up
       results[name] = [];
     }
     const names = Object.keys(clients);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const name of round % 2 === 0 ? names : names.slice().reverse()) results[name].push(await clients[name](port, SECONDS));
+      for (const name of round % 2 === 0 ? names : names.slice().reverse()) results[name].push(await clients[name](server, SECONDS));
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const net = names[0];
     const rate = (name) => median(results[name].map((r) => r.perSecond));
     const cpu = (name) => median(results[name].map((r) => r.cpuUsPerRequest));
+    const serverShare = (name) => median(results[name].map((r) => r.serverShare));
     // Each round's own ratios to the net client's timing in that round, their median.
     const rateRatio = (name) => median(results[name].map((r, k) => r.perSecond / results[net][k].perSecond));
     const cpuRatio = (name) => median(results[name].map((r, k) => results[net][k].cpuUsPerRequest / r.cpuUsPerRequest));
-    console.log(`pooled request/response (${WORKERS} workers, ${CONNS} connections, ${SECONDS} s, ${ROUNDS} rounds in alternating order; ratios: median of each round's own):`);
+    console.log(`pooled request/response (${WORKERS} workers, ${CONNS} connections, ${SECONDS} s, ${ROUNDS} rounds in alternating order; ratios: median of each round's own; server: ${SERVER}'s echo server, its CPU in cores):`);
     const use = names.find((n) => n.includes('use'));
     if (use) record('pooled request/response, pool.use(fn) / net client', rateRatio(use), 1.2, `CPU efficiency ${cpuRatio(use).toFixed(2)}x`);
     for (const name of names) {
       console.log(
         `  ${name.padEnd(24)} ${rate(name).toFixed(0).padStart(7)} req/s  ${rateRatio(name).toFixed(2)}x net's rate  ` +
-          `${cpu(name).toFixed(1).padStart(5)} us client CPU/request  ${cpuRatio(name).toFixed(2)}x net's CPU efficiency`,
+          `${cpu(name).toFixed(1).padStart(5)} us client CPU/request  ${cpuRatio(name).toFixed(2)}x net's CPU efficiency  ` +
+          `server ${serverShare(name).toFixed(2)} cores`,
       );
     }
   } finally {
