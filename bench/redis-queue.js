@@ -35,11 +35,10 @@
 //
 // usage: node bench/redis-queue.js [--jobs 20000] [--rounds 3] [--concurrency 16] [--workers 1,4]
 //                                  [--systems evloop,evloop-records,bullmq,bullmq-keep]
-//                                  [--commandstats] [--prof DIR]
+//                                  [--keep 10000] [--commandstats] [--prof DIR]
 const { fork, execFileSync } = require('node:child_process');
 const { record } = require('./summary');
 
-const KEEP = 10000; // completed jobs bullmq-keep keeps: evloop-tasks' default --max-runs
 const fs = require('node:fs');
 
 function option(name, fallback) {
@@ -70,17 +69,17 @@ function onMessage(kind) {
 }
 
 /** createTaskOps on a RedisQueue; with `records`, run records in Redis too, as evloop-tasks --redis has them. */
-function evloopOps(url, records, options) {
+function evloopOps(url, records, keep, options) {
   const { createTaskOps, createLogger, RedisQueue, RedisRunStore } = require('..');
   const queue = new RedisQueue({ url, name: QUEUE });
-  const store = records ? new RedisRunStore({ client: queue.client, name: QUEUE }) : undefined;
+  const store = records ? new RedisRunStore({ client: queue.client, name: QUEUE, maxFinishedRuns: keep }) : undefined;
   return { queue, ops: createTaskOps({ ...options, queue, store, logger: createLogger({ level: 'warn' }) }) };
 }
 
-async function evloopProducer({ url, jobs, records }) {
+async function evloopProducer({ url, jobs, records, keep }) {
   const { run } = require('..');
   return run(async () => {
-    const { queue, ops } = evloopOps(url, records, { tasks: { noop: { run: () => 0 } }, workers: 0 });
+    const { queue, ops } = evloopOps(url, records, keep, { tasks: { noop: { run: () => 0 } }, workers: 0 });
     ops.start();
     await queue.stats(); // connected, scripts loaded
     const cpu0 = process.cpuUsage();
@@ -100,7 +99,7 @@ async function bullmqProducer({ port, jobs, mode, keep }) {
   const { Queue } = require('bullmq');
   const queue = new Queue(QUEUE, { connection: { host: '127.0.0.1', port } });
   await queue.waitUntilReady();
-  const opts = (j) => ({ jobId: `k${j}`, removeOnComplete: keep ? { count: KEEP } : true, removeOnFail: keep ? { count: KEEP } : true });
+  const opts = (j) => ({ jobId: `k${j}`, removeOnComplete: keep > 0 ? { count: keep } : true, removeOnFail: keep > 0 ? { count: keep } : true });
   const cpu0 = process.cpuUsage();
   const t0 = now();
   for (let i = 0; i < jobs; i += CHUNK) {
@@ -120,7 +119,7 @@ async function bullmqProducer({ port, jobs, mode, keep }) {
   return finish({ ms, cpuUs: user + system });
 }
 
-async function evloopWorker({ url, concurrency, records }) {
+async function evloopWorker({ url, concurrency, records, keep }) {
   const { run } = require('..');
   return run(async () => {
     let count = 0;
@@ -130,7 +129,7 @@ async function evloopWorker({ url, concurrency, records }) {
       lastAt = now();
       return 0;
     };
-    const { queue, ops } = evloopOps(url, records, { tasks: { noop: { run: noop } }, workers: concurrency });
+    const { queue, ops } = evloopOps(url, records, keep, { tasks: { noop: { run: noop } }, workers: concurrency });
     await queue.stats(); // connected
     const go = onMessage('go');
     await send({ kind: 'ready' });
@@ -156,7 +155,7 @@ async function bullmqWorker({ port, concurrency, keep }) {
       lastAt = now();
       return 0;
     },
-    { connection: { host: '127.0.0.1', port }, concurrency, autorun: false, removeOnComplete: { count: keep ? KEEP : 0 }, removeOnFail: { count: keep ? KEEP : 0 } },
+    { connection: { host: '127.0.0.1', port }, concurrency, autorun: false, removeOnComplete: { count: keep }, removeOnFail: { count: keep } },
   );
   await worker.waitUntilReady();
   const go = onMessage('go');
@@ -217,15 +216,41 @@ function procCpuUs(pid) {
   }
 }
 
+/**
+ * --commandstats: what a row asked of Redis, per task, from INFO commandstats: calls and µs
+ * inside Redis by command. A command a script runs counts under its own name too, and its µs are
+ * part of the script's (EVALSHA's) µs as well.
+ */
+async function printCommandStats(ctx, what) {
+  const rows = [];
+  for (const line of (await ctx.redis.info('commandstats')).split('\r\n')) {
+    const m = /^cmdstat_(\S+):calls=(\d+),usec=(\d+)/.exec(line);
+    if (m !== null && m[1] !== 'info' && m[1] !== 'config|resetstat') rows.push({ name: m[1], calls: Number(m[2]), usec: Number(m[3]) });
+  }
+  const per = (n) => n / ctx.jobs;
+  const scripts = rows.filter((r) => r.name === 'evalsha' || r.name === 'eval');
+  const sum = (rs, k) => per(rs.reduce((n, r) => n + r[k], 0));
+  process.stderr.write(`    ${what}: ${sum(rows, 'calls').toFixed(2)} commands/task counted, of which ${sum(scripts, 'calls').toFixed(2)} scripts taking ${sum(scripts, 'usec').toFixed(1)} us/task\n`);
+  rows.sort((x, y) => y.usec - x.usec);
+  for (const r of rows) process.stderr.write(`    ${r.name.padEnd(24)} ${per(r.calls).toFixed(3).padStart(8)} calls/task ${per(r.usec).toFixed(1).padStart(7)} us/task\n`);
+}
+
 async function enqueue(system, ctx, mode) {
   await ctx.redis.flushall();
-  const c = spawnChild({ role: `${side(system)}Producer`, records: system === 'evloop-records', keep: system === 'bullmq-keep', url: ctx.url, port: ctx.port, jobs: ctx.jobs, mode });
+  if (ctx.commandStats) await ctx.redis.config('RESETSTAT');
+  const c = spawnChild({ role: `${side(system)}Producer`, records: system === 'evloop-records', keep: keepOf(system, ctx), url: ctx.url, port: ctx.port, jobs: ctx.jobs, mode });
   // redis-server's CPU over the producer's whole life: its connecting costs Redis next to nothing.
   const redisCpu0 = procCpuUs(ctx.redisPid);
   const r = await c.next('result');
   const redisCpu = procCpuUs(ctx.redisPid) - redisCpu0;
   await c.exited;
+  if (ctx.commandStats) await printCommandStats(ctx, `enqueue ${system}`);
   return { perSecond: (ctx.jobs / r.ms) * 1000, cpuUsPerTask: r.cpuUs / ctx.jobs, redisUsPerTask: redisCpu / ctx.jobs };
+}
+
+/** Finished runs (jobs) a system keeps: --keep for evloop-records and bullmq-keep, none for the others. */
+function keepOf(system, ctx) {
+  return system === 'evloop-records' || system === 'bullmq-keep' ? ctx.keep : 0;
 }
 
 /** 'evloop' or 'bullmq': which children a system runs. */
@@ -241,7 +266,7 @@ async function remaining(system, redis) {
 
 async function drain(system, ctx, workers) {
   const children = [];
-  for (let i = 0; i < workers; i++) children.push(spawnChild({ role: `${side(system)}Worker`, records: system === 'evloop-records', keep: system === 'bullmq-keep', url: ctx.url, port: ctx.port, concurrency: ctx.concurrency }));
+  for (let i = 0; i < workers; i++) children.push(spawnChild({ role: `${side(system)}Worker`, records: system === 'evloop-records', keep: keepOf(system, ctx), url: ctx.url, port: ctx.port, concurrency: ctx.concurrency }));
   await Promise.all(children.map((c) => c.next('ready')));
   const results = children.map((c) => c.next('result'));
   if (ctx.commandStats) await ctx.redis.config('RESETSTAT');
@@ -250,13 +275,7 @@ async function drain(system, ctx, workers) {
   for (const c of children) c.proc.send({ kind: 'go' });
   while ((await remaining(system, ctx.redis)) > 0) await new Promise((resolve) => setTimeout(resolve, 2));
   const redisCpu = procCpuUs(ctx.redisPid) - redisCpu0;
-  if (ctx.commandStats) {
-    // --commandstats: what the drain asked of Redis, per task (calls, and µs inside Redis).
-    for (const line of (await ctx.redis.info('commandstats')).split('\r\n')) {
-      const m = /^cmdstat_(\S+):calls=(\d+),usec=(\d+)/.exec(line);
-      if (m) process.stderr.write(`    ${m[1].padEnd(24)} ${(m[2] / ctx.jobs).toFixed(3).padStart(8)} calls/task ${(m[3] / ctx.jobs).toFixed(1).padStart(7)} us/task\n`);
-    }
-  }
+  if (ctx.commandStats) await printCommandStats(ctx, 'drain');
   for (const c of children) c.proc.send({ kind: 'report' });
   const rs = await Promise.all(results);
   await Promise.all(children.map((c) => c.exited));
@@ -271,13 +290,15 @@ async function main() {
   const jobs = Number(option('--jobs', process.env.N || '20000'));
   const rounds = Number(option('--rounds', '3'));
   const concurrency = Number(option('--concurrency', '16'));
+  // evloop-tasks' default --max-runs.
+  const keep = Number(option('--keep', '10000'));
   const workerCounts = option('--workers', '1,4').split(',').map(Number);
   const systems = option('--systems', 'evloop,evloop-records,bullmq,bullmq-keep').split(',');
   const Redis = require('ioredis');
   const { startRedisServer } = require('../test/helpers/redis-server');
   const server = await startRedisServer();
   const redis = new Redis({ port: server.port, host: '127.0.0.1' });
-  const ctx = { url: server.url, port: server.port, redis, redisPid: server.proc.pid, jobs, concurrency, commandStats: process.argv.includes('--commandstats') };
+  const ctx = { url: server.url, port: server.port, redis, redisPid: server.proc.pid, jobs, concurrency, keep, commandStats: process.argv.includes('--commandstats') };
   const results = {}; // row → system → samples
   const add = (row, system, r) => ((results[row] ??= {})[system] ??= []).push(r);
   const log = (row, system, r) => process.stderr.write(`  ${row.padEnd(34)} ${system.padEnd(14)} ${Math.round(r.perSecond)}/s\n`);
