@@ -13,7 +13,7 @@
 //   fence    the scanner lease's fencing token
 //   eids     hash stream entry id → runId
 
-import { RECORD_INSERT_FN, RECORD_UPDATE_FN } from './redis-run-store-scripts';
+import { RECORD_FLUSH_FN, RECORD_INSERT_FN, RECORD_UPDATE_FN } from './redis-run-store-scripts';
 
 const PRELUDE = `
 local S, KH, MH, DZ, DL, FN, EH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -41,9 +41,12 @@ local function place(runId, rec, delay)
     push(runId, rec)
   end
 end
-local function drop(runId, rec)
-  if redis.call('HGET', KH, rec.k) == runId then redis.call('HDEL', KH, rec.k) end
+local function release(runId, key)
+  if redis.call('HGET', KH, key) == runId then redis.call('HDEL', KH, key) end
   redis.call('HDEL', MH, runId)
+end
+local function drop(runId, rec)
+  release(runId, rec.k)
 end
 -- The delivery (entry id, consumer, delivery count) is the entry's current one: nobody claimed it since.
 local function owned(id, consumer, count)
@@ -68,22 +71,37 @@ end
 `;
 
 /**
- * ARGV: runId, message JSON, key, delay ms, fence ('' for none), and optionally the run's new
- * record (record_insert's arguments after the id: prefix, task, base JSON, origin, feed max),
- * written only when the message is: a refused enqueue leaves no record behind.
+ * The enqueues of one loop pass in one call. ARGV, per message: the count of its arguments, then
+ * runId, message JSON, key, delay ms, fence ('' for none), and optionally the run's new record
+ * (record_insert's arguments after the id: prefix, task, base JSON, origin, feed max), written
+ * only when the message is: a refused enqueue leaves no record behind. Returns per message, in
+ * order, 1 or its refusal (an error reply in the array). Each is done before the next, so a key
+ * twice in one call is refused the second time.
  */
 export const ENQUEUE =
   PRELUDE +
+  RECORD_FLUSH_FN +
   RECORD_INSERT_FN +
   `
-local refused = fenced(ARGV[5])
-if refused then return refused end
-if redis.call('HEXISTS', KH, ARGV[3]) == 1 then return redis.error_reply('DUPKEY ' .. ARGV[3]) end
-if redis.call('HEXISTS', MH, ARGV[1]) == 1 then return redis.error_reply('DUPRUN ' .. ARGV[1]) end
-if ARGV[6] then record_insert(ARGV[6], ARGV[1], ARGV[7], ARGV[8], ARGV[9], ARGV[10]) end
-redis.call('HSET', KH, ARGV[3], ARGV[1])
-place(ARGV[1], { m = ARGV[2], k = ARGV[3], d = 0 }, tonumber(ARGV[4]))
-return 1
+local function enqueue(runId, json, key, delay, fence, P, task, base, origin, feedmax)
+  local refused = fenced(fence)
+  if refused then return refused end
+  if redis.call('HEXISTS', KH, key) == 1 then return redis.error_reply('DUPKEY ' .. key) end
+  if redis.call('HEXISTS', MH, runId) == 1 then return redis.error_reply('DUPRUN ' .. runId) end
+  if P then record_insert(P, runId, task, base, origin, feedmax) end
+  redis.call('HSET', KH, key, runId)
+  place(runId, { m = json, k = key, d = 0 }, tonumber(delay))
+  return 1
+end
+local out = {}
+local i = 1
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  out[#out + 1] = enqueue(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+record_flush()
+return out
 `;
 
 /**
@@ -124,31 +142,34 @@ return { out, wait }
 
 /**
  * The acks of one loop pass in one call. ARGV: consumer, then per ack its entry id, delivery
- * count and the run's final record ('' for none: the JSON array of record_update's arguments,
- * redis-run-store-scripts.ts). Returns per ack, in order: 0 (refused: not the current delivery),
- * 1 (acked), or with a record: its fields as written, or 2 when the record was final already
- * (the first final state wins). The record is written in the same atomic step as XACK and the
- * guard's release, so no process can die between them. Each ack is checked and done before the
- * next, so the same delivery twice in one batch is acknowledged once.
+ * count, key, the count of the run's final record's arguments (0 for none), and those
+ * (record_update's, redis-run-store-scripts.ts). Returns per ack, in order: 0 (refused: not the
+ * current delivery), 1 (acked), or with a record: its fields as written, or 2 when the record
+ * was final already (the first final state wins). The record is written in the same atomic step
+ * as XACK and the guard's release, so no process can die between them. Each ack is checked and
+ * done before the next, so the same delivery twice in one batch is acknowledged once.
  */
 export const ACK =
   PRELUDE +
+  RECORD_FLUSH_FN +
   RECORD_UPDATE_FN +
   `
 local out = {}
-for i = 2, #ARGV, 3 do
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i + 3])
   local ok = 0
   if owned(ARGV[i], ARGV[1], tonumber(ARGV[i + 1])) then
     ok = 1
     local runId = unstream(ARGV[i])
-    if runId then
-      local raw = redis.call('HGET', MH, runId)
-      if raw then drop(runId, cjson.decode(raw)) end
-    end
-    if ARGV[i + 2] ~= '' then ok = record_update(unpack(cjson.decode(ARGV[i + 2]))) or 2 end
+    -- The key is the stream entry's, as the message record has it: no read of that record.
+    if runId then release(runId, ARGV[i + 2]) end
+    if n > 0 then ok = record_update(unpack(ARGV, i + 4, i + 3 + n)) or 2 end
   end
   out[#out + 1] = ok
+  i = i + 4 + n
 end
+record_flush()
 return out
 `;
 
@@ -169,10 +190,12 @@ return 1
 
 /**
  * ARGV: entry id, consumer, delivery count, status, status message, failedAt (ISO), max dead
- * letters, and optionally the run's final record (as for ACK; then the reply is as ACK's).
+ * letters, and optionally the run's final record's arguments (as for ACK; then the reply is as
+ * ACK's).
  */
 export const DEAD_LETTER =
   PRELUDE +
+  RECORD_FLUSH_FN +
   RECORD_UPDATE_FN +
   `
 if not owned(ARGV[1], ARGV[2], tonumber(ARGV[3])) then return 0 end
@@ -183,8 +206,10 @@ if not raw then return 0 end
 local rec = cjson.decode(raw)
 drop(runId, rec)
 redis.call('XADD', DL, 'MAXLEN', ARGV[7], '*', 'r', runId, 'm', rec.m, 'k', rec.k, 's', ARGV[4], 'sm', ARGV[5], 't', ARGV[6])
-if ARGV[8] and ARGV[8] ~= '' then return record_update(unpack(cjson.decode(ARGV[8]))) or 2 end
-return 1
+if #ARGV < 8 then return 1 end
+local r = record_update(unpack(ARGV, 8, #ARGV)) or 2
+record_flush()
+return r
 `;
 
 /** ARGV: entry id, consumer, delivery count. Resets the entry's idle time (no new delivery). */

@@ -108,9 +108,9 @@ export class RedisDelivery implements Delivery {
    * @internal The ack (or the dead letter, with `reason`) and the run's final record in one
    * script (RedisRunStore.settleFinal): the raw reply, 0 when refused.
    */
-  _settleRecorded(record: string, reason?: DeadLetterReason): Future<number | Array<string | null>> {
+  _settleRecorded(record: string[], reason?: DeadLetterReason): Future<number | Array<string | null>> {
     if (reason === undefined) return this.#queue._ack(this, record) as Future<any>;
-    return this.#queue._settleRaw(this, lua.DEAD_LETTER, [reason.status, reason.statusMessage, new Date().toISOString(), this.#queue.maxDeadLetters, record]);
+    return this.#queue._settleRaw(this, lua.DEAD_LETTER, [reason.status, reason.statusMessage, new Date().toISOString(), this.#queue.maxDeadLetters, ...record]);
   }
 
   nack(options?: NackOptions): Future<boolean> {
@@ -156,10 +156,16 @@ export class RedisQueue implements Queue {
   #nextFetch = 0;
   // Acks asked for in this loop pass, sent together as one script call at its end: consumers
   // woken by one fetch finish together, and one call costs Redis far less than one each.
-  // `record`: the run's final record, written by the same script ('' for none; then the answer is a boolean).
+  // `record`: the run's final record's arguments, written by the same script (null for none;
+  // then the answer is a boolean).
   // `since`: loop.time() of the first try (an ack lost with its connection is tried again).
-  #acks: Array<{ d: RedisDelivery; record: string; out: Future<any>; since: number }> = [];
+  #acks: Array<{ d: RedisDelivery; record: string[] | null; out: Future<any>; since: number }> = [];
   readonly #flushAcks = (): void => this.#sendAcks();
+  // Enqueues asked for in this loop pass, sent together as one script call at its end (as acks
+  // are): a burst of startRun calls costs Redis one script run, not one each. `args`: the
+  // message's arguments of the enqueue script.
+  #enqueues: Array<{ args: Array<string | number>; out: Future<void> }> = [];
+  readonly #flushEnqueues = (): void => this.#sendEnqueues();
 
   constructor(opts: RedisQueueOptions = {}) {
     validateObject(opts, 'options');
@@ -247,7 +253,40 @@ export class RedisQueue implements Queue {
     if (delay > 0) this._dueIn(delay);
     const args: Array<string | number> = [message.runId, json, key, Math.ceil(delay), fence];
     if (record !== undefined) args.push(...record);
-    return this.#then(loop, this.#run(lua.ENQUEUE, args), () => undefined);
+    const out = loop.createFuture<void>();
+    if (this.#enqueues.push({ args, out }) === 1) loop.callSoon(this.#flushEnqueues);
+    return out;
+  }
+
+  #sendEnqueues(): void {
+    const enqueues = this.#enqueues;
+    if (enqueues.length === 0) return;
+    this.#enqueues = [];
+    // At most 500 a call, as for acks.
+    for (let i = 0; i < enqueues.length; i += 500) {
+      const batch = enqueues.slice(i, i + 500);
+      const args: Array<string | number> = [];
+      for (const e of batch) args.push(e.args.length, ...e.args);
+      let reply: Future<any>;
+      try {
+        reply = this.#run(lua.ENQUEUE, args);
+      } catch (err) {
+        for (const { out } of batch) if (!out.done()) out.setException(err);
+        continue;
+      }
+      reply.addDoneCallback((f) => {
+        const err = f.cancelled() ? codedError(Error, 'ERR_QUEUE_CLOSED', 'the queue is closed') : translate(f.exception());
+        const replies = err === null ? (f.result() as unknown[]) : null;
+        batch.forEach(({ out }, j) => {
+          if (out.done()) return;
+          if (replies === null) return void out.setException(err);
+          // A refusal is an error reply inside the array: this message's alone.
+          const r = replies[j];
+          if (r instanceof RedisError) out.setException(translate(r));
+          else out.setResult(undefined);
+        });
+      });
+    }
   }
 
   consume(): Future<Delivery> {
@@ -388,7 +427,7 @@ export class RedisQueue implements Queue {
   }
 
   /** @internal ack: refused (false) unless the delivery is still the entry's current one. */
-  _ack(d: RedisDelivery, record = ''): Future<boolean> {
+  _ack(d: RedisDelivery, record: string[] | null = null): Future<boolean> {
     const loop = this.#bind();
     const out = loop.createFuture<boolean>();
     if (this.#acks.push({ d, record, out, since: loop.time() }) === 1) loop.callSoon(this.#flushAcks);
@@ -403,7 +442,10 @@ export class RedisQueue implements Queue {
     for (let i = 0; i < acks.length; i += 500) {
       const batch = acks.slice(i, i + 500);
       const args: Array<string | number> = [this.consumer];
-      for (const { d, record } of batch) args.push(d._entry, d._count, record);
+      for (const { d, record } of batch) {
+        if (record === null) args.push(d._entry, d._count, d.key, 0);
+        else args.push(d._entry, d._count, d.key, record.length, ...record);
+      }
       let reply: Future<any>;
       try {
         reply = this.#run(lua.ACK, args);
@@ -418,7 +460,7 @@ export class RedisQueue implements Queue {
         batch.forEach(({ record, out }, j) => {
           if (out.done()) return;
           if (oks === null) out.setException(err);
-          else out.setResult(record === '' ? oks[j] === 1 : oks[j]);
+          else out.setResult(record === null ? oks[j] === 1 : oks[j]);
         });
       });
     }
@@ -430,7 +472,7 @@ export class RedisQueue implements Queue {
    * then not run again after an outage. Safe to repeat: the script checks ownership, so an ack
    * that did reach Redis the first time is refused (false) the second. True when retried.
    */
-  #retryAcks(batch: Array<{ d: RedisDelivery; record: string; out: Future<any>; since: number }>, err: unknown): boolean {
+  #retryAcks(batch: Array<{ d: RedisDelivery; record: string[] | null; out: Future<any>; since: number }>, err: unknown): boolean {
     if (this.#closed || err instanceof RedisError || (err as { code?: unknown }).code === 'ERR_REDIS_CLOSED') return false;
     const loop = this.#loop!;
     const live = batch.filter((a) => !a.out.done() && loop.time() - a.since < this.visibilityTimeout);
@@ -466,7 +508,8 @@ export class RedisQueue implements Queue {
       return done;
     }
     this.#closed = true;
-    // Acks asked for before close() still go out (and are answered before the client closes).
+    // Enqueues and acks asked for before close() still go out (and are answered before the client closes).
+    this.#sendEnqueues();
     this.#sendAcks();
     const err = this.#closedError();
     for (const w of [...this.#waiters]) if (!w.done()) w.setException(err);

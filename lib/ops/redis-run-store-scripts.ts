@@ -7,13 +7,94 @@
 //   P all, P t:<task>, P c:<category>, P tc:<task>:<category>
 //                          sorted sets by sequence: the list indexes and their ZCARD totals
 //   P done                 finished ids by end time (ms): retention trims from its low end
-//   P feed                 a capped stream of changes, read by every process's watcher
+//   P feed                 a capped stream of changes, read by every process's watcher: one
+//                          entry per script call, o (the writer's origin), then id, t (task)
+//                          and k (kind) per change
 // Only the run's hash is declared in KEYS; the index keys derive from the prefix (same hash tag).
+
+/**
+ * What one script call owes at its end, shared by every script that writes records: the change
+ * feed's entries of the call, written as one stream entry (`o` origin, then `id`, `t` task, `k`
+ * kind per change), and the retention trim, done once for the call's finishes. Every script
+ * that calls record_insert or record_update ends with record_flush(). Per call rather than per
+ * record: an XADD with MAXLEN costs Redis more than the whole of most transitions, and a batch of
+ * acks (or starts) would pay it, and the trim's look-ups, once per run.
+ */
+export const RECORD_FLUSH_FN = `
+local feed, feedP, feedO, feedMax = {}, false, false, 0
+local function feed_flush()
+  if #feed > 0 then
+    redis.call('XADD', feedP .. 'feed', 'MAXLEN', '~', feedMax, '*', 'o', feedO, unpack(feed))
+    feed = {}
+  end
+end
+local function feed_add(P, origin, feedmax, id, task, kind)
+  if feedP ~= P or feedO ~= origin then
+    feed_flush()
+    feedP, feedO = P, origin
+  end
+  feedMax = feedmax
+  local n = #feed
+  feed[n + 1], feed[n + 2], feed[n + 3], feed[n + 4], feed[n + 5], feed[n + 6] = 'id', id, 't', task, 'k', kind
+end
+local trimP, trimMax, trimAge, trimNow, trimN = false, 0, 0, 0, 0
+-- Retention: the oldest finished past the count, and those past the age, at most 100 more than
+-- this call finished (so the excess cannot grow), each index written once for all of them.
+local function record_trim()
+  if not trimP then return end
+  local P, cap = trimP, trimN + 100
+  trimP, trimN = false, 0
+  local done = P .. 'done'
+  local ids, seen = {}, {}
+  local excess = redis.call('ZCARD', done) - trimMax
+  if excess > cap then excess = cap end
+  if excess > 0 then
+    for _, rid in ipairs(redis.call('ZRANGE', done, 0, excess - 1)) do
+      seen[rid] = true
+      ids[#ids + 1] = rid
+    end
+  end
+  if trimAge > 0 then
+    for _, rid in ipairs(redis.call('ZRANGEBYSCORE', done, '-inf', '(' .. (trimNow - trimAge), 'LIMIT', 0, cap)) do
+      if not seen[rid] then ids[#ids + 1] = rid end
+    end
+  end
+  if #ids == 0 then return end
+  local byKey, keys, hashes = {}, {}, {}
+  local function rem(key, rid)
+    local l = byKey[key]
+    if not l then
+      l = {}
+      byKey[key] = l
+      keys[#keys + 1] = key
+    end
+    l[#l + 1] = rid
+  end
+  for _, rid in ipairs(ids) do
+    local rh = P .. 'r:' .. rid
+    local f = redis.call('HMGET', rh, 't', 'c')
+    if f[1] then
+      rem(P .. 'all', rid)
+      rem(P .. 't:' .. f[1], rid)
+      rem(P .. 'c:' .. f[2], rid)
+      rem(P .. 'tc:' .. f[1] .. ':' .. f[2], rid)
+      hashes[#hashes + 1] = rh
+    end
+  end
+  for _, key in ipairs(keys) do redis.call('ZREM', key, unpack(byKey[key])) end
+  if #hashes > 0 then redis.call('DEL', unpack(hashes)) end
+  redis.call('ZREM', done, unpack(ids))
+end
+local function record_flush()
+  record_trim()
+  feed_flush()
+end
+`;
 
 /**
  * A new run's record, as a Lua function shared with the queue's enqueue script (the record and
  * the message in one atomic step). Arguments: prefix, id, task, base JSON, origin, feed max.
- * 1 = inserted, 0 = the run exists (kept).
+ * 1 = inserted, 0 = the run exists (kept). RECORD_FLUSH_FN comes first.
  */
 export const RECORD_INSERT_FN = `
 local function record_insert(P, id, task, base, origin, feedmax)
@@ -25,14 +106,16 @@ local function record_insert(P, id, task, base, origin, feedmax)
   redis.call('ZADD', P .. 't:' .. task, seq, id)
   redis.call('ZADD', P .. 'c:init', seq, id)
   redis.call('ZADD', P .. 'tc:' .. task .. ':init', seq, id)
-  redis.call('XADD', P .. 'feed', 'MAXLEN', '~', feedmax, '*', 'id', id, 't', task, 'o', origin, 'k', 'new')
+  feed_add(P, origin, feedmax, id, task, 'new')
   return 1
 end
 `;
 
 // ARGV: record_insert's arguments.
-export const INSERT = RECORD_INSERT_FN + `
-return record_insert(unpack(ARGV))
+export const INSERT = RECORD_FLUSH_FN + RECORD_INSERT_FN + `
+local r = record_insert(unpack(ARGV))
+record_flush()
+return r
 `;
 
 // ARGV: prefix, id, origin, feed max. Removes the record and its index entries.
@@ -63,7 +146,8 @@ const FIELDS = `'b', 's', 'a', 'st', 'en', 'res', 'err'`;
  * finished or refused: the first finishing transition wins, whichever process writes it. With
  * nil, the second value is the record's fields as they are (nil when the run is unknown).
  * One read and one write of the hash per transition: each redis.call costs more than the
- * command itself, and these run several times per run.
+ * command itself, and these run several times per run. The feed entry and the retention trim
+ * are the call's record_flush() (RECORD_FLUSH_FN comes first).
  */
 export const RECORD_UPDATE_FN = `
 local function record_update(P, id, status, cat, step, nowiso, nowms, res, err, origin, feedmax, maxfin, maxage, kind, maxatt)
@@ -115,47 +199,38 @@ local function record_update(P, id, status, cat, step, nowiso, nowms, res, err, 
   if step == 'finish' then
     local now = tonumber(nowms)
     redis.call('ZADD', P .. 'done', now, id)
-    -- Retention, at most 100 records per call (each finish adds one, so the excess cannot grow).
-    local function drop(rid)
-      local rh = P .. 'r:' .. rid
-      local f = redis.call('HMGET', rh, 't', 'c')
-      if f[1] then
-        redis.call('ZREM', P .. 'all', rid)
-        redis.call('ZREM', P .. 't:' .. f[1], rid)
-        redis.call('ZREM', P .. 'c:' .. f[2], rid)
-        redis.call('ZREM', P .. 'tc:' .. f[1] .. ':' .. f[2], rid)
-        redis.call('DEL', rh)
-      end
-      redis.call('ZREM', P .. 'done', rid)
-    end
-    local excess = redis.call('ZCARD', P .. 'done') - tonumber(maxfin)
-    if excess > 100 then excess = 100 end
-    if excess > 0 then
-      for _, rid in ipairs(redis.call('ZRANGE', P .. 'done', 0, excess - 1)) do drop(rid) end
-    end
-    local age = tonumber(maxage)
-    if age > 0 then
-      for _, rid in ipairs(redis.call('ZRANGEBYSCORE', P .. 'done', '-inf', '(' .. (now - age), 'LIMIT', 0, 100)) do drop(rid) end
-    end
+    if trimP and trimP ~= P then record_trim() end
+    trimP, trimMax, trimAge, trimNow, trimN = P, tonumber(maxfin), tonumber(maxage), now, trimN + 1
   end
-  redis.call('XADD', P .. 'feed', 'MAXLEN', '~', feedmax, '*', 'id', id, 't', task, 'o', origin, 'k', kind)
+  feed_add(P, origin, feedmax, id, task, kind)
   return { cur[5], status, a, st, en, r, e }
 end
 `;
 
 // ARGV: the arguments of record_update, in its order (without the attempts allowed).
-export const UPDATE = RECORD_UPDATE_FN + `
-return (record_update(unpack(ARGV, 1, 14)))
+export const UPDATE = RECORD_FLUSH_FN + RECORD_UPDATE_FN + `
+local r = record_update(unpack(ARGV, 1, 14))
+record_flush()
+return r
 `;
 
-// ARGV: the arguments of record_update for a start, the attempts allowed last. The worker's
-// read and its start in one call: 0 when the run is unknown; { 1, fields } when it is not
-// started (finished, or out of attempts: the worker decides which); { 2, fields } when started.
-export const BEGIN = RECORD_UPDATE_FN + `
-local reply, cur = record_update(unpack(ARGV, 1, 15))
-if reply then return { 2, reply } end
-if cur then return { 1, cur } end
-return 0
+// ARGV: the arguments of record_update for a start, with '' for the id and without the attempts
+// allowed, then per run its id and the attempts allowed: the starts of one loop pass in one call.
+// The worker's read and its start in one step; per run 0 when it is unknown; { 1, fields } when
+// it is not started (finished, or out of attempts: the worker decides which); { 2, fields } when
+// started.
+export const BEGIN = RECORD_FLUSH_FN + RECORD_UPDATE_FN + `
+local a = { unpack(ARGV, 1, 14) }
+local out = {}
+for i = 15, #ARGV, 2 do
+  a[2], a[15] = ARGV[i], ARGV[i + 1]
+  local reply, cur = record_update(unpack(a, 1, 15))
+  if reply then out[#out + 1] = { 2, reply }
+  elseif cur then out[#out + 1] = { 1, cur }
+  else out[#out + 1] = 0 end
+end
+record_flush()
+return out
 `;
 
 // ARGV: prefix, index key (after the prefix), offset, limit. Returns { total, { fields… } }:

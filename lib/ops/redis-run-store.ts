@@ -90,6 +90,10 @@ export class RedisRunStore implements RunStore {
   #ready: Future<void> | null = null;
   #abortWatch: (() => void) | null = null;
   #closed = false;
+  // Starts asked for in this loop pass (workers woken by one fetch), sent as one script call at
+  // its end: one script run costs Redis more than a start's own writes.
+  #begins: Array<{ id: string; maxAttempts: number; out: Future<BeginOutcome> }> = [];
+  readonly #flushBegins = (): void => this.#sendBegins();
 
   constructor(opts: RedisRunStoreOptions = {}) {
     validateObject(opts, 'options');
@@ -188,14 +192,43 @@ export class RedisRunStore implements RunStore {
   }
 
   begin(id: string, maxAttempts: number): Future<BeginOutcome> {
-    const args = this.#updateArgs(id, { status: Status.IN_PROCESS, step: 'start' });
-    args.push(String(maxAttempts));
-    return thenMaybe(this.#script(lua.BEGIN).run([this.#key(id)], args), (reply: 0 | [number, Fields]): BeginOutcome => {
-      if (reply === 0 || !Array.isArray(reply)) return { state: 'unknown' };
-      const run = recordOf(reply[1]);
-      if (run === undefined) return { state: 'unknown' };
-      return reply[0] === 2 ? { state: 'started', run } : { state: 'refused', run };
-    }) as Future<BeginOutcome>;
+    if (this.#closed) throw codedError(Error, 'ERR_STORE_CLOSED', 'the run store is closed');
+    const loop = this.client.loop;
+    const out = loop.createFuture<BeginOutcome>();
+    if (this.#begins.push({ id, maxAttempts, out }) === 1) loop.callSoon(this.#flushBegins);
+    return out;
+  }
+
+  #sendBegins(): void {
+    const begins = this.#begins;
+    if (begins.length === 0) return;
+    this.#begins = [];
+    // At most 500 a call, as for the queue's acks.
+    for (let i = 0; i < begins.length; i += 500) {
+      const batch = begins.slice(i, i + 500);
+      const args = this.#updateArgs('', { status: Status.IN_PROCESS, step: 'start' });
+      for (const { id, maxAttempts } of batch) args.push(id, String(maxAttempts));
+      let reply: Future<any>;
+      try {
+        reply = this.#script(lua.BEGIN).run([this.#key(batch[0]!.id)], args);
+      } catch (err) {
+        for (const { out } of batch) if (!out.done()) out.setException(err);
+        continue;
+      }
+      reply.addDoneCallback((f) => {
+        const err = f.cancelled() ? codedError(Error, 'ERR_STORE_CLOSED', 'the run store is closed') : f.exception();
+        const replies = err === null ? (f.result() as Array<0 | [number, Fields]>) : null;
+        batch.forEach(({ out }, j) => {
+          if (out.done()) return;
+          if (replies === null) return void out.setException(err);
+          const r = replies[j];
+          if (r === 0 || !Array.isArray(r)) return void out.setResult({ state: 'unknown' });
+          const run = recordOf(r[1]);
+          if (run === undefined) out.setResult({ state: 'unknown' });
+          else out.setResult(r[0] === 2 ? { state: 'started', run } : { state: 'refused', run });
+        });
+      });
+    }
   }
 
   settleFinal(delivery: Delivery, id: string, patch: RunPatch, reason?: DeadLetterReason): Future<SettledFinal> | undefined {
@@ -204,8 +237,7 @@ export class RedisRunStore implements RunStore {
     if (!(delivery instanceof RedisDelivery) || delivery._queue.client !== this.client || delivery._queue.name !== this.name) return undefined;
     // A closed store: the caller's two-step path reports it.
     if (this.#closed) return undefined;
-    const payload = JSON.stringify(this.#updateArgs(id, patch));
-    return thenMaybe(delivery._settleRecorded(payload, reason) as Future<any>, (reply: number | Fields): SettledFinal => {
+    return thenMaybe(delivery._settleRecorded(this.#updateArgs(id, patch), reason) as Future<any>, (reply: number | Fields): SettledFinal => {
       if (reply === 0) return { settled: false, run: undefined };
       return { settled: true, run: Array.isArray(reply) ? recordOf(reply) : undefined };
     }) as Future<SettledFinal>;
@@ -256,10 +288,21 @@ export class RedisRunStore implements RunStore {
         if (reply === null || stopped) continue;
         for (const [entryId, list] of reply[0]![1]) {
           from = entryId;
-          const f: Record<string, string> = {};
-          for (let i = 0; i + 1 < list.length; i += 2) f[list[i]!] = list[i + 1]!;
-          if (f.o === store.origin || f.id === undefined) continue;
-          store.#emit({ runId: f.id, task: f.t ?? '', cancelled: f.k === 'cancel', deadLettered: f.k === 'dead' });
+          // An entry holds one script call's changes: o (origin) and, per change, id, t and k.
+          let origin: string | undefined;
+          const changes: Array<{ id: string; t: string; k: string }> = [];
+          for (let i = 0; i + 1 < list.length; i += 2) {
+            const name = list[i]!;
+            const value = list[i + 1]!;
+            if (name === 'o') origin = value;
+            else if (name === 'id') changes.push({ id: value, t: '', k: '' });
+            else if (changes.length !== 0) {
+              if (name === 't') changes[changes.length - 1]!.t = value;
+              else if (name === 'k') changes[changes.length - 1]!.k = value;
+            }
+          }
+          if (origin === store.origin) continue;
+          for (const c of changes) store.#emit({ runId: c.id, task: c.t, cancelled: c.k === 'cancel', deadLettered: c.k === 'dead' });
         }
       }
     });
@@ -296,6 +339,8 @@ export class RedisRunStore implements RunStore {
   /** Stops the watcher; a client of the store's own is closed. Records stay in Redis. */
   close(): Future<void> | void {
     if (this.#closed) return;
+    // Starts asked for before close() still go out.
+    this.#sendBegins();
     this.#closed = true;
     this.#listeners.clear();
     this.#stopWatching();
