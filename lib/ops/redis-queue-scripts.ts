@@ -53,10 +53,11 @@ local function owned(id, consumer, count)
   local p = redis.call('XPENDING', S, G, id, id, 1)
   return p[1] ~= nil and p[1][2] == consumer and tonumber(p[1][4]) == count
 end
-local function unstream(id)
+-- runId: the entry's own (its r field), when the caller has it; else read from the index.
+local function unstream(id, runId)
   redis.call('XACK', S, G, id)
   redis.call('XDEL', S, id)
-  local runId = redis.call('HGET', EH, id)
+  if not runId then runId = redis.call('HGET', EH, id) end
   redis.call('HDEL', EH, id)
   return runId
 end
@@ -142,7 +143,7 @@ return { out, wait }
 
 /**
  * The acks of one loop pass in one call. ARGV: consumer, then per ack its entry id, delivery
- * count, key, the count of the run's final record's arguments (0 for none), and those
+ * count, runId and key (the entry's r and k fields), the count of the run's final record's arguments (0 for none), and those
  * (record_update's, redis-run-store-scripts.ts). Returns per ack, in order: 0 (refused: not the
  * current delivery), 1 (acked), or with a record: its fields as written, or 2 when the record
  * was final already (the first final state wins). The record is written in the same atomic step
@@ -157,17 +158,16 @@ export const ACK =
 local out = {}
 local i = 2
 while i <= #ARGV do
-  local n = tonumber(ARGV[i + 3])
+  local n = tonumber(ARGV[i + 4])
   local ok = 0
   if owned(ARGV[i], ARGV[1], tonumber(ARGV[i + 1])) then
     ok = 1
-    local runId = unstream(ARGV[i])
-    -- The key is the stream entry's, as the message record has it: no read of that record.
-    if runId then release(runId, ARGV[i + 2]) end
-    if n > 0 then ok = record_update(unpack(ARGV, i + 4, i + 3 + n)) or 2 end
+    -- runId and key are the stream entry's, as the indexes have them: neither is read again.
+    release(unstream(ARGV[i], ARGV[i + 2]), ARGV[i + 3])
+    if n > 0 then ok = record_update(unpack(ARGV, i + 5, i + 4 + n)) or 2 end
   end
   out[#out + 1] = ok
-  i = i + 4 + n
+  i = i + 5 + n
 end
 record_flush()
 return out

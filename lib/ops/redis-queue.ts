@@ -84,6 +84,8 @@ export class RedisDelivery implements Delivery {
   readonly deliveries: number;
   /** @internal */ readonly _entry: string;
   /** @internal */ readonly _count: number;
+  /** @internal The entry's runId field (the message's, as the queue indexes it). */
+  readonly _runId: string;
   readonly #queue: RedisQueue;
 
   constructor(queue: RedisQueue, entry: string, fields: Record<string, string>, count: number) {
@@ -92,6 +94,7 @@ export class RedisDelivery implements Delivery {
     this._count = count;
     this.message = JSON.parse(fields.m!) as QueueMessage;
     this.key = fields.k!;
+    this._runId = fields.r ?? this.message.runId;
     this.deliveries = Number(fields.d) + count;
     this.id = `${entry}:${count}`;
   }
@@ -443,8 +446,8 @@ export class RedisQueue implements Queue {
       const batch = acks.slice(i, i + 500);
       const args: Array<string | number> = [this.consumer];
       for (const { d, record } of batch) {
-        if (record === null) args.push(d._entry, d._count, d.key, 0);
-        else args.push(d._entry, d._count, d.key, record.length, ...record);
+        if (record === null) args.push(d._entry, d._count, d._runId, d.key, 0);
+        else args.push(d._entry, d._count, d._runId, d.key, record.length, ...record);
       }
       let reply: Future<any>;
       try {

@@ -8,19 +8,48 @@
 //                          sorted sets by sequence: the list indexes and their ZCARD totals
 //   P done                 finished ids by end time (ms): retention trims from its low end
 //   P feed                 a capped stream of changes, read by every process's watcher: one
-//                          entry per script call, o (the writer's origin), then id, t (task)
-//                          and k (kind) per change
+//                          entry per script call, o (the writer's origin) first, then per
+//                          change <run id> "<kind> <task>"
 // Only the run's hash is declared in KEYS; the index keys derive from the prefix (same hash tag).
 
 /**
- * What one script call owes at its end, shared by every script that writes records: the change
- * feed's entries of the call, written as one stream entry (`o` origin, then `id`, `t` task, `k`
- * kind per change), and the retention trim, done once for the call's finishes. Every script
- * that calls record_insert or record_update ends with record_flush(). Per call rather than per
- * record: an XADD with MAXLEN costs Redis more than the whole of most transitions, and a batch of
- * acks (or starts) would pay it, and the trim's look-ups, once per run.
+ * What one script call owes at its end, shared by every script that writes records: its index
+ * writes (one ZADD or ZREM per sorted set), the change feed's entries of the call, written as
+ * one stream entry (`o` origin, then per change its id as the field, "kind task" as the value:
+ * two strings a change for the writer and every watcher to handle, not six), and the retention
+ * trim, done once for the call's finishes. Every script that calls record_insert or
+ * record_update ends with record_flush(). Per call rather than per record: an XADD with MAXLEN
+ * costs Redis more than most of a transition, each redis.call costs more than the command's own
+ * work on a small set, and a batch of enqueues, starts or acks would pay them once per run.
  */
 export const RECORD_FLUSH_FN = `
+-- Index writes wait for the call's end, one ZADD / ZREM per index for all its runs: a run met
+-- again in the same call (or the trim) sends what waits first, so they apply in order.
+local zq, zorder, ztouched = {}, {}, {}
+local function index_flush()
+  if #zorder == 0 then return end
+  for _, k in ipairs(zorder) do
+    local q = zq[k]
+    redis.call(q.cmd, q.key, unpack(q.args))
+  end
+  zq, zorder, ztouched = {}, {}, {}
+end
+local function index_touch(id)
+  if ztouched[id] then index_flush() end
+  ztouched[id] = true
+end
+local function index_op(cmd, key, id, score)
+  local k = cmd .. key
+  local q = zq[k]
+  if not q then
+    q = { cmd = cmd, key = key, args = {} }
+    zq[k] = q
+    zorder[#zorder + 1] = k
+  end
+  local a = q.args
+  if score then a[#a + 1] = score end
+  a[#a + 1] = id
+end
 local feed, feedP, feedO, feedMax = {}, false, false, 0
 local function feed_flush()
   if #feed > 0 then
@@ -35,13 +64,14 @@ local function feed_add(P, origin, feedmax, id, task, kind)
   end
   feedMax = feedmax
   local n = #feed
-  feed[n + 1], feed[n + 2], feed[n + 3], feed[n + 4], feed[n + 5], feed[n + 6] = 'id', id, 't', task, 'k', kind
+  feed[n + 1], feed[n + 2] = id, kind .. ' ' .. task
 end
 local trimP, trimMax, trimAge, trimNow, trimN = false, 0, 0, 0, 0
 -- Retention: the oldest finished past the count, and those past the age, at most 100 more than
 -- this call finished (so the excess cannot grow), each index written once for all of them.
 local function record_trim()
   if not trimP then return end
+  index_flush()
   local P, cap = trimP, trimN + 100
   trimP, trimN = false, 0
   local done = P .. 'done'
@@ -86,6 +116,7 @@ local function record_trim()
   redis.call('ZREM', done, unpack(ids))
 end
 local function record_flush()
+  index_flush()
   record_trim()
   feed_flush()
 end
@@ -102,10 +133,11 @@ local function record_insert(P, id, task, base, origin, feedmax)
   if redis.call('EXISTS', h) == 1 then return 0 end
   local seq = redis.call('INCR', P .. 'seq')
   redis.call('HSET', h, 'b', base, 's', '1', 'c', 'init', 'a', '0', 'q', seq, 't', task)
-  redis.call('ZADD', P .. 'all', seq, id)
-  redis.call('ZADD', P .. 't:' .. task, seq, id)
-  redis.call('ZADD', P .. 'c:init', seq, id)
-  redis.call('ZADD', P .. 'tc:' .. task .. ':init', seq, id)
+  index_touch(id)
+  index_op('ZADD', P .. 'all', id, seq)
+  index_op('ZADD', P .. 't:' .. task, id, seq)
+  index_op('ZADD', P .. 'c:init', id, seq)
+  index_op('ZADD', P .. 'tc:' .. task .. ':init', id, seq)
   feed_add(P, origin, feedmax, id, task, 'new')
   return 1
 end
@@ -130,7 +162,7 @@ redis.call('ZREM', P .. 'c:' .. f[2], id)
 redis.call('ZREM', P .. 'tc:' .. f[1] .. ':' .. f[2], id)
 redis.call('ZREM', P .. 'done', id)
 redis.call('DEL', h)
-redis.call('XADD', P .. 'feed', 'MAXLEN', '~', ARGV[4], '*', 'id', id, 't', f[1], 'o', ARGV[3], 'k', 'gone')
+redis.call('XADD', P .. 'feed', 'MAXLEN', '~', ARGV[4], '*', 'o', ARGV[3], id, 'gone ' .. f[1])
 return 1
 `;
 
@@ -190,15 +222,16 @@ local function record_update(P, id, status, cat, step, nowiso, nowms, res, err, 
     set[#set + 1] = en
   end
   redis.call('HSET', h, unpack(set))
+  index_touch(id)
   if old ~= cat then
-    redis.call('ZREM', P .. 'c:' .. old, id)
-    redis.call('ZREM', P .. 'tc:' .. task .. ':' .. old, id)
-    redis.call('ZADD', P .. 'c:' .. cat, seq, id)
-    redis.call('ZADD', P .. 'tc:' .. task .. ':' .. cat, seq, id)
+    index_op('ZREM', P .. 'c:' .. old, id)
+    index_op('ZREM', P .. 'tc:' .. task .. ':' .. old, id)
+    index_op('ZADD', P .. 'c:' .. cat, id, seq)
+    index_op('ZADD', P .. 'tc:' .. task .. ':' .. cat, id, seq)
   end
   if step == 'finish' then
     local now = tonumber(nowms)
-    redis.call('ZADD', P .. 'done', now, id)
+    index_op('ZADD', P .. 'done', id, now)
     if trimP and trimP ~= P then record_trim() end
     trimP, trimMax, trimAge, trimNow, trimN = P, tonumber(maxfin), tonumber(maxage), now, trimN + 1
   end

@@ -4,10 +4,10 @@
 // and refuse a finished run: a late writer never overwrites a newer final state. Attempts are
 // counted in the record, so a run picked up again after its worker died continues the count.
 //
-// The change feed: each script also appends {id, task, origin, kind} to a capped stream, and
-// every process's watcher (one blocking XREAD on a dedicated connection) reads it. That is how a
-// cancellation reaches the process running the run, and how each API's cache drops the answers
-// another process's change affects. A stream rather than PUBSUB: a watcher that reconnects
+// The change feed: each script call also appends its changes (id, task, kind, and the writer's
+// origin) to a capped stream as one entry, and every process's watcher (one blocking XREAD on a
+// dedicated connection) reads it. That is how a cancellation reaches the process running the
+// run, and how each API's cache drops the answers another process's change affects. A stream rather than PUBSUB: a watcher that reconnects
 // resumes where it stopped, and reports a reset (drop every cached answer) after any gap.
 import { randomBytes } from 'node:crypto';
 import { Future } from '../core/future';
@@ -288,21 +288,22 @@ export class RedisRunStore implements RunStore {
         if (reply === null || stopped) continue;
         for (const [entryId, list] of reply[0]![1]) {
           from = entryId;
-          // An entry holds one script call's changes: o (origin) and, per change, id, t and k.
-          let origin: string | undefined;
-          const changes: Array<{ id: string; t: string; k: string }> = [];
-          for (let i = 0; i + 1 < list.length; i += 2) {
-            const name = list[i]!;
-            const value = list[i + 1]!;
-            if (name === 'o') origin = value;
-            else if (name === 'id') changes.push({ id: value, t: '', k: '' });
-            else if (changes.length !== 0) {
-              if (name === 't') changes[changes.length - 1]!.t = value;
-              else if (name === 'k') changes[changes.length - 1]!.k = value;
+          if (list[0] === 'o') {
+            // One script call's changes: o (origin), then per change its id and "kind task".
+            if (list[1] === store.origin) continue;
+            for (let i = 2; i + 1 < list.length; i += 2) {
+              const v = list[i + 1]!;
+              const sp = v.indexOf(' ');
+              const kind = sp < 0 ? v : v.slice(0, sp);
+              store.#emit({ runId: list[i]!, task: sp < 0 ? '' : v.slice(sp + 1), cancelled: kind === 'cancel', deadLettered: kind === 'dead' });
             }
+            continue;
           }
-          if (origin === store.origin) continue;
-          for (const c of changes) store.#emit({ runId: c.id, task: c.t, cancelled: c.k === 'cancel', deadLettered: c.k === 'dead' });
+          // An entry of an earlier version: id, t, o and k, one change.
+          const f: Record<string, string> = {};
+          for (let i = 0; i + 1 < list.length; i += 2) f[list[i]!] = list[i + 1]!;
+          if (f.o === store.origin || f.id === undefined) continue;
+          store.#emit({ runId: f.id, task: f.t ?? '', cancelled: f.k === 'cancel', deadLettered: f.k === 'dead' });
         }
       }
     });
