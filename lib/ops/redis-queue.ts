@@ -265,9 +265,10 @@ export class RedisQueue implements Queue {
     const enqueues = this.#enqueues;
     if (enqueues.length === 0) return;
     this.#enqueues = [];
-    // At most 500 a call, as for acks.
-    for (let i = 0; i < enqueues.length; i += 500) {
-      const batch = enqueues.slice(i, i + 500);
+    // At most 100 a call: a script holds Redis for its whole run, and past a hundred the call's
+    // own cost per message is small already.
+    for (let i = 0; i < enqueues.length; i += 100) {
+      const batch = enqueues.slice(i, i + 100);
       const args: Array<string | number> = [];
       for (const e of batch) args.push(e.args.length, ...e.args);
       let reply: Future<any>;

@@ -7,8 +7,9 @@
 // The change feed: each script call also appends its changes (id, task, kind, and the writer's
 // origin) to a capped stream as one entry, and every process's watcher (one blocking XREAD on a
 // dedicated connection) reads it. That is how a cancellation reaches the process running the
-// run, and how each API's cache drops the answers another process's change affects. A stream rather than PUBSUB: a watcher that reconnects
-// resumes where it stopped, and reports a reset (drop every cached answer) after any gap.
+// run, and how each API's cache drops the answers another process's change affects. A stream
+// rather than PUBSUB: a watcher that reconnects resumes where it stopped, and reports a reset
+// (drop every cached answer) after any gap.
 import { randomBytes } from 'node:crypto';
 import { Future } from '../core/future';
 import { createRedisClient, RedisClient, type RedisScript } from '../redis/client';
