@@ -143,10 +143,10 @@ return { out, wait }
 
 /**
  * The acks of one loop pass in one call. ARGV: consumer, then per ack its entry id, delivery
- * count, runId and key (the entry's r and k fields), the count of the run's final record's arguments (0 for none), and those
- * (record_update's, redis-run-store-scripts.ts). Returns per ack, in order: 0 (refused: not the
- * current delivery), 1 (acked), or with a record: its fields as written, or 2 when the record
- * was final already (the first final state wins). The record is written in the same atomic step
+ * count, runId and key (the entry's r and k fields), the count of the run's final record's
+ * arguments (0 for none), and those (record_update's, redis-run-store-scripts.ts). Returns per
+ * ack, in order: 0 (refused: not the current delivery), 1 (acked), or with a record: its fields
+ * as written, or 2 when the record was final already (the first final state wins). The record is written in the same atomic step
  * as XACK and the guard's release, so no process can die between them. Each ack is checked and
  * done before the next, so the same delivery twice in one batch is acknowledged once.
  */

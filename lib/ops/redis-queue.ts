@@ -6,7 +6,8 @@
 // deliveries idle past the visibility time-out (XAUTOCLAIM), and reads (XREADGROUP) as many
 // messages as there are consumers waiting — on the shared connection while the stream has
 // some, blocking on a dedicated connection when it is empty. The acks of one loop pass go to
-// Redis as one script call.
+// Redis as one script call, and so do its enqueues: a script call costs Redis more than most
+// of what one message asks of it.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Future } from '../core/future';
