@@ -609,20 +609,24 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * Up to `n` bytes; `n` < 0 (the default) reads until EOF. Resolves to an empty Buffer at EOF.
    */
   read(n = -1): Future<Buffer> {
+    // Nothing buffered, nothing in the way: the read waits (a request/response server's every
+    // read). Straight to the wait, without the general try that would find NEED_DATA. A read
+    // handed its bytes (#handed) is out of the way once its task took them; tested here, not
+    // by #settleHanded, which V8 does not inline into a handler that inlines this (~40
+    // instructions a message in the streams echo servers). Everything else is in #readAny:
+    // V8 inlines into one function only so much bytecode, and a handler that inlines this
+    // whole then has room for its drain() too.
+    if (Number.isInteger(n) && n > 0 && this.#size === 0 && this.#exception === null && !this.#eof) {
+      const waiter = this.#slot.w;
+      if (waiter === null || (this.#handed && (waiter._flags & UNCLAIMED_FLAG) === 0)) return this.#waitRead(n);
+    }
+    return this.#readAny(n);
+  }
+
+  #readAny(n: number): Future<Buffer> {
     // Number.isInteger is false for anything not a number.
     if (!Number.isInteger(n)) throw invalidArgType('n', 'an integer', n);
-    if (n > 0) {
-      // Nothing buffered, nothing in the way: the read waits (a request/response server's every
-      // read). Straight to the wait, without the general try that would find NEED_DATA. A read
-      // handed its bytes (#handed) is out of the way once its task took them; tested here, not
-      // by #settleHanded, which V8 does not inline into a handler that inlines this (~40
-      // instructions a message in the streams echo servers).
-      if (this.#size === 0 && this.#exception === null && !this.#eof) {
-        const waiter = this.#slot.w;
-        if (waiter === null || (this.#handed && (waiter._flags & UNCLAIMED_FLAG) === 0)) return this.#waitRead(n);
-      }
-      return this.#read('read', READ, n, null, null);
-    }
+    if (n > 0) return this.#read('read', READ, n, null, null);
     if (n === 0) return this.#readNothing();
     // Until EOF. Blocks move out of the buffer as they come (as asyncio's loop of
     // read(limit) does), so reading never pauses while waiting for the end.
