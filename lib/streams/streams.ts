@@ -42,6 +42,12 @@ const EXACTLY = 2; // readExactly(n): n
 const UNTIL = 3; // readUntil(sep): where the next search starts
 const LINE = 4; // readLine(): where the next search starts
 const LINE_ITER = 5; // the async iterator's next(): as LINE, answered as an IteratorResult
+// The waiting read's holder (StreamReader.#slot) and how many waits it serves.
+interface WaiterSlot {
+  w: Future<unknown> | null;
+  uses: number;
+}
+const SLOT_USES = 32;
 type ReadKind = typeof READ | typeof READ_ALL | typeof EXACTLY | typeof UNTIL | typeof LINE | typeof LINE_ITER;
 
 export interface StreamReaderOptions {
@@ -102,7 +108,13 @@ export class StreamReader implements AsyncIterable<Buffer> {
   // The waiting read (asyncio's `_waiter`): its Future, what it reads, and its argument — the
   // count for READ / EXACTLY, the search offset for UNTIL / LINE / LINE_ITER (so waiting for a
   // long line stays linear).
-  #waiter: Future<unknown> | null = null;
+  // Kept in a slot object renewed every SLOT_USES waits rather than on the reader: the reader
+  // lives long and the Future is new, so storing it on the reader took a write barrier per wait
+  // (~50 instructions a message in the streams echo servers), while the slot is almost always
+  // young itself (a young-generation GC comes after thousands of reads, see future.ts's holder).
+  // The first wait renews it: the renewal has run before a handler that inlines read() is
+  // optimized (a branch never taken by then is compiled as a deoptimization point).
+  #slot: WaiterSlot = { w: null, uses: 1 };
   #waitKind: ReadKind = READ;
   #waitArg = 0;
   #waitSep: Buffer | null = null;
@@ -142,7 +154,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   /** Every pending and future read fails with `err` (the connection broke). */
   setException(err: Error): void {
     this.#exception = err;
-    const waiter = this.#waiter;
+    const waiter = this.#slot.w;
     if (waiter !== null) {
       this.#clearWaiter();
       if (!waiter.done()) waiter.setException(err);
@@ -177,7 +189,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     // compiler inlines (Object.getPrototypeOf was a runtime call, ~120 instructions a message).
     const buf = data instanceof Buffer ? data : fedBuffer(data);
     if (buf.length === 0) return;
-    const waiter = this.#waiter;
+    const waiter = this.#slot.w;
     if (waiter !== null && this.#size === 0 && !this.#handed) {
       // A read waiting on an empty buffer that this chunk answers whole takes the chunk itself:
       // it never enters the buffer (the echo / request-response case).
@@ -202,7 +214,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     this.#retryPending();
     // asyncio pauses here and lets `_wait_for_data` resume at once when a read still waits;
     // skipping the pause in that case ends in the same state without two syscalls.
-    if ((this.#waiter === null || this.#handed) && this.#transport !== null && !this.#paused && this.#size > 2 * this.#limit) {
+    if ((this.#slot.w === null || this.#handed) && this.#transport !== null && !this.#paused && this.#size > 2 * this.#limit) {
       this.#transport.pauseReading();
       this.#paused = true;
     }
@@ -218,7 +230,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   // ---- the pending read (asyncio's _wait_for_data) -------------------------------------------
 
   #retryPending(): void {
-    const waiter = this.#waiter;
+    const waiter = this.#slot.w;
     if (waiter === null || this.#handed) return;
     if (waiter.done()) {
       // Cancelled while waiting: the read is abandoned, as when asyncio's waiter is cancelled.
@@ -250,9 +262,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * null already (READ / EXACTLY never set them, #retryPending clears them).
    */
   #settleHanded(): void {
-    const waiter = this.#waiter!;
+    const waiter = this.#slot.w!;
     this.#handed = false;
-    this.#waiter = null;
+    this.#slot.w = null;
     if ((waiter._flags & UNCLAIMED_FLAG) !== 0) this.#giveBack(waiter);
   }
 
@@ -273,7 +285,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
 
   #clearWaiter(): void {
     this.#handed = false;
-    this.#waiter = null;
+    this.#slot.w = null;
     this.#waitSep = null;
     this.#waitBlocks = null;
   }
@@ -322,13 +334,13 @@ export class StreamReader implements AsyncIterable<Buffer> {
       future.setResult(value as T);
       return future;
     }
-    if (this.#waiter !== null && !this.#waiter.done()) {
+    if (this.#slot.w !== null && !this.#slot.w.done()) {
       future.setException(
         codedError(Error, 'ERR_READ_IN_PROGRESS', `${name}() called while another coroutine is already waiting for incoming data`),
       );
       return future;
     }
-    this.#waiter = future as Future<unknown>;
+    this.#hold(future as Future<unknown>);
     this.#waitKind = kind;
     this.#waitArg = kind >= UNTIL ? this.#nextOffset : arg;
     this.#waitSep = sep;
@@ -338,11 +350,28 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return future;
   }
 
+  /** Makes `future` the waiting read (see #slot). */
+  #hold(future: Future<unknown>): void {
+    const slot = this.#slot;
+    slot.w = future;
+    // Rare (one wait in SLOT_USES), so V8 leaves the call out of line and the hot read stays
+    // within what it inlines into a handler.
+    if (--slot.uses === 0) this.#renewSlot(future);
+  }
+
+  #renewSlot(future: Future<unknown>): void {
+    this.#slot = { w: future, uses: SLOT_USES };
+  }
+
   /** read(n) on an empty buffer with no other read waiting: as #read finding NEED_DATA, minus what an empty buffer makes moot. */
   #waitRead(n: number): Future<Buffer> {
-    const future = this.#getLoop().createFuture<Buffer>();
+    // Written out rather than through #getLoop and #hold: V8 inlines only so much bytecode into
+    // a handler, and this path must fit with the handler's drain().
+    const future = (this.#loop ?? this.#getLoop()).createFuture<Buffer>();
+    const slot = this.#slot;
+    slot.w = future as Future<unknown>;
+    if (--slot.uses === 0) this.#renewSlot(future as Future<unknown>);
     this.#handed = false;
-    this.#waiter = future as Future<unknown>;
     this.#waitKind = READ;
     this.#waitArg = n;
     if (this.#paused) this.#resumeForWaiting();
@@ -580,19 +609,24 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * Up to `n` bytes; `n` < 0 (the default) reads until EOF. Resolves to an empty Buffer at EOF.
    */
   read(n = -1): Future<Buffer> {
-    if (typeof n !== 'number' || !Number.isInteger(n)) throw invalidArgType('n', 'an integer', n);
-    if (n > 0) {
-      // Nothing buffered, nothing in the way: the read waits (a request/response server's every
-      // read). Straight to the wait, without the general try that would find NEED_DATA. A read
-      // handed its bytes (#handed) is out of the way once its task took them; tested here, not
-      // by #settleHanded, which V8 does not inline into a handler that inlines this (~40
-      // instructions a message in the streams echo servers).
-      if (this.#size === 0 && this.#exception === null && !this.#eof) {
-        const waiter = this.#waiter;
-        if (waiter === null || (this.#handed && (waiter._flags & UNCLAIMED_FLAG) === 0)) return this.#waitRead(n);
-      }
-      return this.#read('read', READ, n, null, null);
+    // Nothing buffered, nothing in the way: the read waits (a request/response server's every
+    // read). Straight to the wait, without the general try that would find NEED_DATA. A read
+    // handed its bytes (#handed) is out of the way once its task took them; tested here, not
+    // by #settleHanded, which V8 does not inline into a handler that inlines this (~40
+    // instructions a message in the streams echo servers). Everything else is in #readAny:
+    // V8 inlines into one function only so much bytecode, and a handler that inlines this
+    // whole then has room for its drain() too.
+    if (Number.isInteger(n) && n > 0 && this.#size === 0 && this.#exception === null && !this.#eof) {
+      const waiter = this.#slot.w;
+      if (waiter === null || (this.#handed && (waiter._flags & UNCLAIMED_FLAG) === 0)) return this.#waitRead(n);
     }
+    return this.#readAny(n);
+  }
+
+  #readAny(n: number): Future<Buffer> {
+    // Number.isInteger is false for anything not a number.
+    if (!Number.isInteger(n)) throw invalidArgType('n', 'an integer', n);
+    if (n > 0) return this.#read('read', READ, n, null, null);
     if (n === 0) return this.#readNothing();
     // Until EOF. Blocks move out of the buffer as they come (as asyncio's loop of
     // read(limit) does), so reading never pauses while waiting for the end.
@@ -650,7 +684,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const info = [`${this.#size} bytes`];
     if (this.#eof) info.push('eof');
     if (this.#limit !== DEFAULT_LIMIT) info.push(`limit=${this.#limit}`);
-    if (this.#waiter !== null && !this.#handed) info.push('waiting');
+    if (this.#slot.w !== null && !this.#handed) info.push('waiting');
     if (this.#exception !== null) info.push(`exception=${this.#exception.name}`);
     if (this.#paused) info.push('paused');
     return `StreamReader ${info.join(' ')}`;
