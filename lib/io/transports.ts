@@ -181,6 +181,36 @@ export class SocketTransport implements Transport {
     this.#readIndex = index;
   }
 
+  /**
+   * @internal The pass of a batch hands the poller's read for us over here, where our queued
+   * `_run` would have run (see loop._walkBatch), with the same checks.
+   */
+  _readNow(data: Buffer, pass: PassFrame): void {
+    if (this.#pendingCount === 0 && this.#readIndex < 0 && this.#reading === true && !this.#closing && !this.#connectionLost && !this.#buffered) {
+      pass._enterPassFrame();
+      try {
+        (this.#protocol as ProtocolLike).dataReceived?.(data);
+      } catch (err) {
+        this.#fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+      }
+      return;
+    }
+    this.#readLater(data, pass);
+  }
+
+  // As #runQueued: dropped once closing, else after what waits, delivered now while reading.
+  #readLater(data: Buffer, pass: PassFrame): void {
+    if (this.#connectionLost || this.#closing) {
+      this.#readIndex = -1;
+      return;
+    }
+    if (this.#readIndex >= 0) this.#keepRead();
+    this.#pending[this.#pendingCount++] = data;
+    if (!this.#reading) return;
+    pass._enterPassFrame();
+    this.#drainPending();
+  }
+
   // The loop's read goes to the end of #pending: it is not delivered in the pass that read it
   // (reading paused, or older reads ahead of it).
   #keepRead(): void {
