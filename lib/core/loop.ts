@@ -27,7 +27,7 @@
 //     closed (_forgetSendSink) or gets a plain reader, through pauses of reading.
 //   loop._setSendSink(fd, sink) — who hears about fd's batched sends that do not go whole (set
 //     once, when the fd gets its transport: not looked at per write).
-//   loop._queueSend(fd, data, pending) → boolean — a small write is copied into the loop's
+//   loop._queueSend(fd, data, length, pending) → boolean — a small write is copied into the loop's
 //     send buffer and sent, with the other writes queued meanwhile, in one native call
 //     (sendBatch) when the pass ends — or, for a write made outside a pass, in a microtask.
 //     false: not queued (too big, or the sink's earlier bytes had to be sent first); the caller
@@ -382,8 +382,7 @@ export class EventLoop {
   }
 
   /** @internal Queues a small write for one native call with the others (see the top of this file). */
-  _queueSend(fd: number, data: Uint8Array, pending: boolean): boolean {
-    const length = data.length;
+  _queueSend(fd: number, data: Uint8Array, length: number, pending: boolean): boolean {
     let n = this._sendCount;
     const last = pending && n !== 0 && this._sendOps![4 * n - 4] === fd;
     if (length > BATCH_MAX || this._closed) {
@@ -411,7 +410,6 @@ export class EventLoop {
       RESOLVED.then(this._sendFlushTask);
     }
     const at = this._sendUsed;
-    this._sendBuf.set(data, at);
     this._sendUsed = at + length;
     const ops = this._sendOps!;
     if (last) {
@@ -423,6 +421,10 @@ export class EventLoop {
       ops[o + 2] = length;
       this._sendCount = n + 1;
     }
+    // The copy last (it cannot throw: `data` is a Uint8Array with bytes, and there is room):
+    // after a call V8 checks again what it knew of the objects it touches next (callgrind:
+    // 13 instructions a write when the entry was written after it).
+    this._sendBuf.set(data, at);
     return true;
   }
 

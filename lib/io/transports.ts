@@ -409,7 +409,8 @@ export class SocketTransport implements Transport {
   write(data: Uint8Array): void {
     validateBytes(data);
     if (this.#eof) throw codedError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'Cannot call write() after writeEof()');
-    if (this.#connectionLost || data.length === 0) return;
+    const length = data.length;
+    if (this.#connectionLost || length === 0) return;
     if (this.#writeQueued === 0) {
       // The common case in a pass: a small write joins the pass's send batch (one native call
       // for every connection's writes when the pass ends); a short send comes back to
@@ -418,8 +419,8 @@ export class SocketTransport implements Transport {
       const pending = this.#sendGen === loop._sendGen;
       // `| 0`: the field holds small integers, but V8 does not track it as one, and an int32
       // is what the batch's entry stores (~8 instructions a write otherwise).
-      if (loop._queueSend(this.#fd | 0, data, pending)) {
-        this.#sendBatched = (pending ? this.#sendBatched : 0) + data.length;
+      if (loop._queueSend(this.#fd | 0, data, length, pending)) {
+        this.#sendBatched = (pending ? this.#sendBatched : 0) + length;
         this.#sendGen = loop._sendGen;
         return;
       }
