@@ -24,7 +24,9 @@
 //     the poller did not read (no room left in the slab) queue `cb`: it reads. A batch that
 //     finds the ready queue empty is not queued: its pass calls `sink._readNow(view, pass)`
 //     where `_run` would have run (see _walkBatch). The sink stays the fd's until the fd is
-//     closed (_forgetSendSink) or gets a plain reader, through pauses of reading.
+//     closed (_forgetSendSink), through pauses of reading and a plain reader's time (the
+//     batch that read for it may still be walked; afterwards the poller reads it no more, and
+//     its entries queue the fd's reader, if any).
 //   loop._setSendSink(fd, sink) — who hears about fd's batched sends that do not go whole (set
 //     once, when the fd gets its transport: not looked at per write).
 //   loop._queueSend(fd, data, length, pending) → boolean — a small write is copied into the loop's
@@ -351,7 +353,6 @@ export class EventLoop {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     const mask = this._interest[fd] ?? 0;
     if ((mask & (READ | AUTO)) !== READ) this._setInterest(fd, mask, (mask | READ) & ~AUTO);
-    this._sinks[fd] = undefined;
     const h = new Handle(cb, args);
     const old = this._readers[fd];
     this._readers[fd] = h;
@@ -488,9 +489,9 @@ export class EventLoop {
     const h = this._readers[fd];
     if (h === undefined) return false;
     this._readers[fd] = undefined;
-    // The sink stays, as what the batch being walked read for the fd is still its (a transport
-    // paused by an earlier callback keeps it for resumeReading): it goes when the fd is
-    // closed (_forgetSendSink) or gets a reader of another kind.
+    // The sink stays: what the batch being walked read for the fd is still its (a transport
+    // paused by an earlier callback keeps it for resumeReading). It goes when the fd is closed
+    // (_forgetSendSink).
     h.cancel();
     if (!this._closed) {
       const mask = this._interest[fd] ?? 0;
@@ -588,7 +589,7 @@ export class EventLoop {
       const fd = ev[i]!;
       const e = ev[i + 1]!;
       if ((e & READ_READY) !== 0) {
-        // A sink is set only together with its fd's reader (and cleared with it).
+        // The fd's transport, if it ever was an auto-reader (see _addAutoReader).
         const sink = sinks[fd];
         if (sink !== undefined) {
           const length = reads[i + 1]!;
@@ -678,8 +679,8 @@ export class EventLoop {
       const fd = ev[i]!;
       const e = ev[i + 1]!;
       if ((e & READ_READY) !== 0) {
-        // Looked up now, after the callbacks before it: a sink is set and cleared together
-        // with its fd's reader, and a transport drops what was read for it once it closes.
+        // Looked up now, after the callbacks before it: still the transport the poller read
+        // for (a sink goes only when its fd is closed, and then what was read is dropped).
         const sink = sinks[fd];
         if (sink !== undefined) {
           const length = reads[i + 1]!;
