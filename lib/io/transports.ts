@@ -186,7 +186,7 @@ export class SocketTransport implements Transport {
    * `_run` would have run (see loop._walkBatch), with the same checks.
    */
   _readNow(data: Buffer, pass: PassFrame): void {
-    if (this.#pendingCount === 0 && this.#readIndex < 0 && this.#reading === true && !this.#closing && !this.#connectionLost && !this.#buffered) {
+    if (this.#pendingCount === 0 && this.#readIndex < 0 && this.#reading === true && !this.#closing && !this.#buffered) {
       pass._enterPassFrame();
       try {
         (this.#protocol as ProtocolLike).dataReceived?.(data);
@@ -227,8 +227,9 @@ export class SocketTransport implements Transport {
   _run(pass?: PassFrame): void {
     const index = this.#readIndex;
     // `=== true`: a truthiness test of a field V8 does not know to hold a boolean takes ~10
-    // instructions more when it is true (a false one is found at the first compare).
-    if (index >= 0 && this.#pendingCount === 0 && this.#reading === true && !this.#closing && !this.#connectionLost && !this.#buffered) {
+    // instructions more when it is true (a false one is found at the first compare). A lost
+    // connection is closing too (#lose follows #closing), so one test covers both.
+    if (index >= 0 && this.#pendingCount === 0 && this.#reading === true && !this.#closing && !this.#buffered) {
       // The usual case: one read, nothing ahead of it.
       this.#readIndex = -1;
       if (pass !== undefined) pass._enterPassFrame();
