@@ -181,6 +181,36 @@ export class SocketTransport implements Transport {
     this.#readIndex = index;
   }
 
+  /**
+   * @internal The pass of a batch hands the poller's read for us over here, where our queued
+   * `_run` would have run (see loop._walkBatch), with the same checks.
+   */
+  _readNow(data: Buffer, pass: PassFrame): void {
+    if (this.#pendingCount === 0 && this.#readIndex < 0 && this.#reading === true && !this.#closing && !this.#buffered) {
+      pass._enterPassFrame();
+      try {
+        (this.#protocol as ProtocolLike).dataReceived?.(data);
+      } catch (err) {
+        this.#fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+      }
+      return;
+    }
+    this.#readLater(data, pass);
+  }
+
+  // As #runQueued: dropped once closing, else after what waits, delivered now while reading.
+  #readLater(data: Buffer, pass: PassFrame): void {
+    if (this.#connectionLost || this.#closing) {
+      this.#readIndex = -1;
+      return;
+    }
+    if (this.#readIndex >= 0) this.#keepRead();
+    this.#pending[this.#pendingCount++] = data;
+    if (!this.#reading) return;
+    pass._enterPassFrame();
+    this.#drainPending();
+  }
+
   // The loop's read goes to the end of #pending: it is not delivered in the pass that read it
   // (reading paused, or older reads ahead of it).
   #keepRead(): void {
@@ -197,8 +227,9 @@ export class SocketTransport implements Transport {
   _run(pass?: PassFrame): void {
     const index = this.#readIndex;
     // `=== true`: a truthiness test of a field V8 does not know to hold a boolean takes ~10
-    // instructions more when it is true (a false one is found at the first compare).
-    if (index >= 0 && this.#pendingCount === 0 && this.#reading === true && !this.#closing && !this.#connectionLost && !this.#buffered) {
+    // instructions more when it is true (a false one is found at the first compare). A lost
+    // connection is closing too (#lose follows #closing), so one test covers both.
+    if (index >= 0 && this.#pendingCount === 0 && this.#reading === true && !this.#closing && !this.#buffered) {
       // The usual case: one read, nothing ahead of it.
       this.#readIndex = -1;
       if (pass !== undefined) pass._enterPassFrame();
@@ -379,7 +410,8 @@ export class SocketTransport implements Transport {
   write(data: Uint8Array): void {
     validateBytes(data);
     if (this.#eof) throw codedError(Error, 'ERR_STREAM_WRITE_AFTER_END', 'Cannot call write() after writeEof()');
-    if (this.#connectionLost || data.length === 0) return;
+    const length = data.length;
+    if (this.#connectionLost || length === 0) return;
     if (this.#writeQueued === 0) {
       // The common case in a pass: a small write joins the pass's send batch (one native call
       // for every connection's writes when the pass ends); a short send comes back to
@@ -388,8 +420,8 @@ export class SocketTransport implements Transport {
       const pending = this.#sendGen === loop._sendGen;
       // `| 0`: the field holds small integers, but V8 does not track it as one, and an int32
       // is what the batch's entry stores (~8 instructions a write otherwise).
-      if (loop._queueSend(this.#fd | 0, data, pending)) {
-        this.#sendBatched = (pending ? this.#sendBatched : 0) + data.length;
+      if (loop._queueSend(this.#fd | 0, data, length, pending)) {
+        this.#sendBatched = (pending ? this.#sendBatched : 0) + length;
         this.#sendGen = loop._sendGen;
         return;
       }

@@ -231,6 +231,61 @@ for (const backend of availableBackends()) {
       }, { backend });
     });
 
+    test('setProtocol to a BufferedProtocol while a read waits in the batch loses none of it', async () => {
+      await run(async () => {
+        const loop = getRunningLoop();
+        class Buffered extends BufferedProtocol {
+          constructor() {
+            super();
+            this.buf = Buffer.alloc(5);
+            this.chunks = [];
+            this.eof = loop.createFuture();
+          }
+          getBuffer() {
+            return this.buf;
+          }
+          bufferUpdated(n) {
+            this.chunks.push(Buffer.from(this.buf.subarray(0, n)));
+          }
+          eofReceived() {
+            this.eof.setResult(Buffer.concat(this.chunks));
+          }
+        }
+        // Whichever server side sees data first switches every other one: their data may be
+        // read already, in the same batch, for the plain protocol they had.
+        let first = null;
+        const switched = loop.createFuture();
+        const { server, port, all } = await serverWith(loop, 4, () => new Sink(loop, (self) => {
+          if (first !== null) return;
+          first = self;
+          for (const p of protos) {
+            if (p === self) continue;
+            p.next = new Buffered();
+            p.next.transport = p.transport;
+            p.transport.setProtocol(p.next);
+          }
+          switched.setResult();
+        }));
+        const clients = await connectMany(loop, port, 4);
+        const protos = await all;
+        await Promise.all(protos.map((p) => p.made));
+        const payloads = clients.map((_, i) => Buffer.alloc(1000 + i, 65 + i));
+        clients.forEach((c, i) => {
+          c.write(payloads[i]);
+          c.writeEof();
+        });
+        await switched;
+        const got = await Promise.all(protos.map((p) => (p === first ? p.eof : p.next.eof)));
+        const expected = new Set(payloads.map((p) => p.toString('latin1')));
+        for (const g of got) assert.ok(expected.delete(g.toString('latin1')), 'every byte once, in order');
+        for (const p of protos) assert.equal(p === first || p.chunks.length === 0, true, 'nothing for the old protocol after the switch');
+        for (const p of protos) p.transport.close();
+        for (const c of clients) c.close();
+        server.close();
+        await server.waitClosed();
+      }, { backend });
+    });
+
     test('a reset connection is connectionLost with the errno error, not an exception', async () => {
       await run(async () => {
         const loop = getRunningLoop();
