@@ -67,10 +67,6 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
     }
     // _result holds the value from the start (nothing reads it while the future is pending).
     this._state = FINISHED;
-    const cbs = this._callbacks;
-    if (cbs === null) return;
-    this._callbacks = null;
-    this._scheduled = cbs;
     super._run(pass);
   }
 }
