@@ -182,8 +182,9 @@ export class TaskMethods<T = unknown> extends Future<T> {
         wakeStep(this as Task<unknown>, fut);
       } finally {
         this._flags &= ~WOKEN_STEP;
-        // Also if the step threw: a waiting task held back from the loop must still be woken.
-        if (this._callbacks !== null) this._wakeWaitingTasks();
+        // Also if the step threw: a waiting task held back from the loop must still be woken
+        // (the task ended: pending, its callbacks are those still to come).
+        if (this._state !== PENDING && this._callbacks !== null) this._wakeWaitingTasks();
       }
     } else {
       this._awaited(fut);
