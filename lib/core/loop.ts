@@ -94,6 +94,8 @@ const MIN_SCHEDULED_TIMER_HANDLES = 100;
 const MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5;
 // How many passes may follow each other as microtasks before one yields to Node (setImmediate).
 const MICROTASK_PASSES = 64;
+// setImmediate turns between renewals of the ready queues' backing stores (see _immediatePass).
+const READY_RENEWAL_TURNS = 4;
 // Up to this many slots, the ready queue keeps its capacity from pass to pass.
 const READY_CAPACITY_KEPT = 1 << 16;
 
@@ -161,6 +163,7 @@ export class EventLoop {
   // last pass began.
   private _pushedRunnable = false;
   private _readySpare: Runnable[] = objects();
+  private _immediateTurns = 0;
   /** @internal */ _timers = new TimerQueue<QueuedTimer & Runnable>();
   // Transports, servers and sockets holding an fd on this loop (see trackResource).
   private _openResources = new Set<LoopResource>();
@@ -661,16 +664,18 @@ export class EventLoop {
     if (!this._running || this._inPass) return;
     this._ioPolled = false;
     this._pollIO();
-    // The spare ready queue (empty between passes) gets a new backing store, and so does the
-    // other after the pass. Queuing a young runnable (a future just made, as sleep(0)'s) into an
-    // old store takes the write barrier's slow path (~55 instructions a runnable, callgrind); a
-    // store renewed every MICROTASK_PASSES passes or so is almost always young (as the
-    // resolvers' holder in future.ts). The arrays themselves stay: a young array stored into
-    // the loop at every swap would take the barrier there. Here, not in the pass: one turn in
-    // MICROTASK_PASSES pays for it.
-    this._readySpare.length = 0;
+    // Every READY_RENEWAL_TURNS turns, the spare ready queue (empty between passes) gets a new
+    // backing store, and so does the other after the pass. Queuing a young runnable (a future
+    // just made, as sleep(0)'s) into an old store takes the write barrier's slow path (~55
+    // instructions a runnable, callgrind); a store renewed every few hundred passes is almost
+    // always young (as the resolvers' holder in future.ts). The arrays themselves stay: a young
+    // array stored into the loop at every swap would take the barrier there. Here, not in the
+    // pass: a `length = 0` is a runtime call (each turn: ~16 instructions a yield more than
+    // every fourth, callgrind).
+    const renew = ++this._immediateTurns % READY_RENEWAL_TURNS === 0;
+    if (renew) this._readySpare.length = 0;
     this._runPass();
-    this._readySpare.length = 0;
+    if (renew) this._readySpare.length = 0;
   };
 
   private readonly _onNodeTimer = (): void => {
