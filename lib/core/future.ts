@@ -148,7 +148,7 @@ class FutureIter<T> implements Iterator<Future<T>, T, unknown> {
  */
 export class FutureMethods<T = unknown> extends Promise<T> implements Iterable<Future<T>> {
   // Declared only: initFields (below) sets them, in this order, for every class.
-  // Nine fields: each one costs every future its store and 8 bytes, and every `await` of one a
+  // Eight fields: each one costs every future its store and 8 bytes, and every `await` of one a
   // longer search of its fields (V8 looks `constructor` up on the object first).
   /** @internal */ declare _state: number;
   /**
