@@ -2,7 +2,7 @@
 // yield*-ed and cancelled alike.
 // Imported, not the global: the global `performance` is an accessor, a getter call per read.
 import { performance } from 'node:perf_hooks';
-import { Future, makeYieldFuture, oneOrManyHolds, registerFutureClass, runYield, YIELD_RESUME } from './future';
+import { Future, newYield, oneOrManyHolds, registerFutureClass } from './future';
 import { PENDING, FINISHED } from './events';
 import { invalidArgType, invalidArgValue, validateNumber } from '../util/validate';
 import { getRunningLoop } from './running';
@@ -67,50 +67,18 @@ class SleepFuture<T> extends Future<T> implements QueuedTimer {
     }
     // _result holds the value from the start (nothing reads it while the future is pending).
     this._state = FINISHED;
-    const cbs = this._callbacks;
-    if (cbs === null) return;
-    this._callbacks = null;
-    this._scheduled = cbs;
     super._run(pass);
   }
 }
 
 const SLEEP_FUTURE = registerFutureClass(SleepFuture);
 
-/**
- * sleep(0)'s future: asyncio's bare yield, queued once in the ready queue and never a timer, so
- * without SleepFuture's two timer fields (each one a store per yield and a longer search at the
- * `await`, see FutureMethods). Its `_run` and its `constructor` accessor are the yield's own
- * (future.ts, makeYieldFuture).
- */
-class YieldFuture<T> extends Future<T> {
-  constructor(loop: EventLoop) {
-    super(loop, YIELD_FUTURE);
-  }
-
-  override cancel(msg?: string): boolean {
-    // The value waiting in _result is no cancel's CancelledError (see Future._result).
-    if (this._state === PENDING) this._result = undefined;
-    return super.cancel(msg);
-  }
-
-  /** @internal Run by the ready queue: its pass has come (see runYield). */
-  override _run(pass?: PassFrame): void {
-    runYield(this, pass);
-  }
-}
-
-const YIELD_FUTURE = registerFutureClass(YieldFuture);
-makeYieldFuture(YieldFuture);
-
 /** Resolves to `value` after `ms` milliseconds (0 or less: after one pass of the loop). */
 export function sleep<T = undefined>(ms: number, value?: T): Future<T> {
   checkMs(ms, 'ms');
   const loop = getRunningLoop();
   if (ms <= 0) {
-    const yielded = new YieldFuture<T>(loop);
-    yielded._result = value;
-    yielded._flags = YIELD_RESUME;
+    const yielded = newYield(loop, value as T);
     loop._pushReady(yielded);
     return yielded;
   }

@@ -182,8 +182,9 @@ export class TaskMethods<T = unknown> extends Future<T> {
         wakeStep(this as Task<unknown>, fut);
       } finally {
         this._flags &= ~WOKEN_STEP;
-        // Also if the step threw: a waiting task held back from the loop must still be woken.
-        if (this._scheduled !== null) this._wakeWaitingTasks();
+        // Also if the step threw: a waiting task held back from the loop must still be woken
+        // (the task ended: pending, its callbacks are those still to come).
+        if (this._state !== PENDING && this._callbacks !== null) this._wakeWaitingTasks();
       }
     } else {
       this._awaited(fut);
@@ -192,12 +193,12 @@ export class TaskMethods<T = unknown> extends Future<T> {
 
   /** Ended (WAKE_WAITING_TASKS): the done callbacks that are tasks run now, the others stay queued. */
   private _wakeWaitingTasks(): void {
-    const cbs = this._scheduled;
+    const cbs = this._callbacks;
     if (cbs === null || (typeof cbs === 'function' && !isAwaitCallback(cbs))) return;
     if (!Array.isArray(cbs)) {
       // A lone task or `await`: held back from the loop by _scheduleCallbacks, so no queued
       // entry will set the final status.
-      this._scheduled = null;
+      this._callbacks = null;
       this._runCallback(cbs);
       this.status = this._finalStatus();
       return;
@@ -209,7 +210,7 @@ export class TaskMethods<T = unknown> extends Future<T> {
       else (tasks ??= []).push(cb);
     }
     if (tasks === null) return;
-    this._scheduled = rest === null ? null : rest.length === 1 ? rest[0]! : rest;
+    this._callbacks = rest === null ? null : rest.length === 1 ? rest[0]! : rest;
     for (const cb of tasks) this._runCallback(cb);
   }
 
@@ -630,8 +631,6 @@ export class TaskMethods<T = unknown> extends Future<T> {
         // A lone waiting task, or a lone `await` of this task, which _futureDone wakes once this
         // step has unwound: the loop is not given an entry that would find nothing to run (and
         // keep the task until it does).
-        this._callbacks = null;
-        this._scheduled = cbs;
         return;
       }
       super._scheduleCallbacks();

@@ -60,9 +60,9 @@ export class Waiter<T> extends Future<T> {
       return super.cancel(msg);
     }
     const granter = this._owner as Granter<T> | null;
-    // _scheduled: the done callbacks are queued on the loop and have not run, so no awaiting
+    // _callbacks, done: they are queued on the loop and have not run, so no awaiting
     // task, combinator or callback has seen the result yet.
-    if (granter === null || this._state !== FINISHED || this._failed || this._scheduled === null) return false;
+    if (granter === null || this._state !== FINISHED || this._failed || this._callbacks === null) return false;
     // Settled by hand while still queued: nobody granted it anything.
     if (granter instanceof WaiterQueue) return false;
     this._owner = null;
@@ -77,11 +77,10 @@ export class Waiter<T> extends Future<T> {
     this._result = undefined;
     // Future.cancel would queue the callbacks a second time: they are queued already and read
     // the state when they run.
-    const scheduled = this._scheduled;
-    this._scheduled = null;
+    const scheduled = this._callbacks;
     this._callbacks = null;
     super.cancel(msg);
-    this._scheduled = scheduled;
+    this._callbacks = scheduled;
     return true;
   }
 }

@@ -450,3 +450,36 @@ test('a queued acquire settled by hand, then read and cancelled, leaves the queu
     pool.close();
   });
 });
+
+test('use() awaited by an async function: a step of fn woken by a future that does not end the task leaves the await pending', async () => {
+  // Before the pool's docs example caught it, a step woken by a future ran the use() task's done
+  // callbacks (here the `await`'s) while the task was still pending, rejecting the await with
+  // undefined.
+  await run(async () => {
+    const loop = getRunningLoop();
+    const pool = objectPool();
+    const a = loop.createFuture();
+    const b = loop.createFuture();
+    const used = pool.use(function* (conn) {
+      const x = yield* a; // woken by `a`, does not end the task
+      const y = yield* b;
+      return [conn.id >= 0, x, y];
+    });
+    let settled = false;
+    const awaited = (async () => {
+      try {
+        return await used;
+      } finally {
+        settled = true;
+      }
+    })();
+    await sleep(0);
+    a.setResult(1);
+    await sleep(0);
+    await sleep(0);
+    assert.equal(settled, false);
+    b.setResult(2);
+    assert.deepEqual(await awaited, [true, 1, 2]);
+    pool.close();
+  });
+});
