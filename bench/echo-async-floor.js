@@ -15,8 +15,8 @@
 // 5,082 for the async streams server and 1,265 for the protocol server (docs/futures.md).
 // usage: node bench/echo-async-floor.js --port N   (--port 0 picks a free port, printed as
 // "listening on 127.0.0.1:PORT")
-const { run, getRunningLoop } = require('evloop');
 const { portOption } = require('./port-option');
+const { serveUntilSignal } = require('./serve-until-signal');
 
 const port = portOption('node bench/echo-async-floor.js --port N');
 
@@ -66,17 +66,4 @@ async function serve(protocol) {
   protocol.transport.close();
 }
 
-function* main() {
-  const loop = getRunningLoop();
-  const server = yield* loop.createServer(() => new ChunkProtocol(), '127.0.0.1', port, { backlog: 1024 });
-  console.log(`listening on 127.0.0.1:${server.address().port} (async floor)`);
-  const stopped = loop.createFuture();
-  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => stopped.setResult(signal));
-  yield* stopped;
-  server.close();
-}
-
-run(main).catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+serveUntilSignal(() => new ChunkProtocol(), port, 'async floor');

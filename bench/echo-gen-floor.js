@@ -12,8 +12,8 @@
 // two warm-up drives of 1,500; docs/streams.md has the figures).
 // usage: node bench/echo-gen-floor.js --port N   (--port 0 picks a free port, printed as
 // "listening on 127.0.0.1:PORT")
-const { run, getRunningLoop } = require('evloop');
 const { portOption } = require('./port-option');
+const { serveUntilSignal } = require('./serve-until-signal');
 
 const port = portOption('node bench/echo-gen-floor.js --port N');
 
@@ -50,17 +50,4 @@ class ResumingProtocol {
   }
 }
 
-function* main() {
-  const loop = getRunningLoop();
-  const server = yield* loop.createServer(() => new ResumingProtocol(), '127.0.0.1', port, { backlog: 1024 });
-  console.log(`listening on 127.0.0.1:${server.address().port} (generator floor)`);
-  const stopped = loop.createFuture();
-  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => stopped.setResult(signal));
-  yield* stopped;
-  server.close();
-}
-
-run(main).catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+serveUntilSignal(() => new ResumingProtocol(), port, 'generator floor');
