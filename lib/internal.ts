@@ -17,3 +17,4 @@ export { ResponseCache, tagsOfChange, Tags, type CacheTag, type ResponseCacheOpt
 export { asyncContextCarrier, framesCarried, promiseHooksInstalled } from './core/context';
 export { RespParser, type RespParserOptions, type RespValue } from './redis/resp';
 export { CommandEncoder, encodeCommand, type CommandArg } from './redis/encode';
+export { PassBatch, type Batched, type PassBatchCalls } from './redis/pass-batch';

@@ -4,8 +4,8 @@
 //
 // Layout (all keys share the {name} hash tag):
 //   stream   ready and in-flight messages; fields r (runId), m (message JSON), k (key), d
-//            (deliveries before this entry); consumer group 'workers'; entries are deleted when
-//            acked, nacked or dead-lettered, so the stream holds only live messages
+//            (deliveries before this entry); consumer group 'workers'; nacked and dead-lettered
+//            entries are deleted, acknowledged ones trimmed (trim(): bounded, empty once drained)
 //   keys     hash key → runId: the guard, held from enqueue until ack / dead letter / remove
 //   msgs     hash runId → {m, k, d, e}: the record (e: stream entry id, absent while delayed)
 //   delayed  sorted set runId by due time (Redis server time, ms)
@@ -53,11 +53,34 @@ local function owned(id, consumer, count)
   local p = redis.call('XPENDING', S, G, id, id, 1)
   return p[1] ~= nil and p[1][2] == consumer and tonumber(p[1][4]) == count
 end
--- runId: the entry's own (its r field), when the caller has it; else read from the index.
-local function unstream(id, runId)
+-- Acknowledged entries leave the stream by a trim at the oldest entry still pending: reads take
+-- entries in id order, so every entry before it was delivered and is no longer pending. A trim
+-- drops whole listpack nodes at Redis's cost of one look per node, where XDEL of each entry
+-- scans its node up to it. With nothing pending, everything up to the group's last delivery
+-- goes, exactly (a drained queue's stream is empty). While one delivery stays pending long, the
+-- entries acknowledged after it wait: past 1000 more than the queue's messages, acked (the
+-- entries this call acknowledged) are deleted one by one, so the stream stays bounded.
+local function trim(acked)
+  local p = redis.call('XPENDING', S, G, '-', '+', 1)
+  if p[1] then
+    redis.call('XTRIM', S, 'MINID', '~', p[1][1])
+    if #acked > 0 and redis.call('XLEN', S) > redis.call('HLEN', MH) + 1000 then redis.call('XDEL', S, unpack(acked)) end
+    return
+  end
+  local last
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', S)) do
+    for i = 1, #g, 2 do if g[i] == 'last-delivered-id' then last = g[i + 1] end end
+  end
+  local ms, seq = string.match(last or '', '^(%d+)-(%d+)$')
+  if ms then redis.call('XTRIM', S, 'MINID', '=', ms .. '-' .. string.format('%d', tonumber(seq) + 1)) end
+end
+-- The entry's delivery is done (nacked, dead-lettered): the entry goes, and its runId (read from
+-- the index) is returned.
+local function unstream(id)
   redis.call('XACK', S, G, id)
   redis.call('XDEL', S, id)
-  if not runId then runId = redis.call('HGET', EH, id) end
+  trim({})
+  local runId = redis.call('HGET', EH, id)
   redis.call('HDEL', EH, id)
   return runId
 end
@@ -146,28 +169,60 @@ return { out, wait }
  * count, runId and key (the entry's r and k fields), the count of the run's final record's
  * arguments (0 for none), and those (record_update's, redis-run-store-scripts.ts). Returns per
  * ack, in order: 0 (refused: not the current delivery), 1 (acked), or with a record: its fields
- * as written, or 2 when the record was final already (the first final state wins). The record is written in the same atomic step
- * as XACK and the guard's release, so no process can die between them. Each ack is checked and
- * done before the next, so the same delivery twice in one batch is acknowledged once.
+ * as written, or 2 when the record was final already (the first final state wins). The record
+ * is written in the same atomic step as XACK and the guard's release, so no process can die
+ * between them. Each ack is checked against one read of this consumer's pending entries over
+ * the call's id range (the delivery count must match: nobody claimed it since), and the same
+ * delivery twice in one call is acknowledged once. The writes are one command per key for the
+ * whole call: XACK, the guards' read and release, the records' and the index's HDEL, the trim.
  */
 export const ACK =
   PRELUDE +
   RECORD_FLUSH_FN +
   RECORD_UPDATE_FN +
   `
-local out = {}
+local consumer = ARGV[1]
+local at, lo, hi = {}, nil, nil
 local i = 2
 while i <= #ARGV do
-  local n = tonumber(ARGV[i + 4])
+  at[#at + 1] = i
+  local ms, seq = string.match(ARGV[i], '^(%d+)-(%d+)$')
+  if ms then
+    ms, seq = tonumber(ms), tonumber(seq)
+    if not lo or ms < lo[1] or (ms == lo[1] and seq < lo[2]) then lo = { ms, seq, ARGV[i] } end
+    if not hi or ms > hi[1] or (ms == hi[1] and seq > hi[2]) then hi = { ms, seq, ARGV[i] } end
+  end
+  i = i + 5 + tonumber(ARGV[i + 4])
+end
+-- entry id -> its delivery count, for this consumer's pending entries in the call's range.
+local mine = {}
+if lo then
+  for _, p in ipairs(redis.call('XPENDING', S, G, lo[3], hi[3], 1000000000, consumer)) do mine[p[1]] = tonumber(p[4]) end
+end
+local out, ids, runIds, keys = {}, {}, {}, {}
+for j, i in ipairs(at) do
+  local id = ARGV[i]
   local ok = 0
-  if owned(ARGV[i], ARGV[1], tonumber(ARGV[i + 1])) then
+  if mine[id] and mine[id] == tonumber(ARGV[i + 1]) then
+    mine[id] = nil
     ok = 1
     -- runId and key are the stream entry's, as the indexes have them: neither is read again.
-    release(unstream(ARGV[i], ARGV[i + 2]), ARGV[i + 3])
+    ids[#ids + 1], runIds[#runIds + 1], keys[#keys + 1] = id, ARGV[i + 2], ARGV[i + 3]
+    local n = tonumber(ARGV[i + 4])
     if n > 0 then ok = record_update(unpack(ARGV, i + 5, i + 4 + n)) or 2 end
   end
-  out[#out + 1] = ok
-  i = i + 5 + n
+  out[j] = ok
+end
+if #ids > 0 then
+  redis.call('XACK', S, G, unpack(ids))
+  -- A guard is released only while it is still this run's.
+  local held = redis.call('HMGET', KH, unpack(keys))
+  local free = {}
+  for j, k in ipairs(keys) do if held[j] == runIds[j] then free[#free + 1] = k end end
+  if #free > 0 then redis.call('HDEL', KH, unpack(free)) end
+  redis.call('HDEL', MH, unpack(runIds))
+  redis.call('HDEL', EH, unpack(ids))
+  trim(ids)
 end
 record_flush()
 return out
@@ -244,8 +299,11 @@ return 1
 export const STATS =
   PRELUDE +
   `
+-- The stream also holds acknowledged entries that wait for a trim: the depth is what msgs holds
+-- (every queued, delayed or in-flight message) less what is delayed or in flight.
 local inflight = tonumber(redis.call('XPENDING', S, G)[1])
-return { redis.call('XLEN', S) - inflight, inflight, redis.call('ZCARD', DZ), redis.call('XLEN', DL) }
+local delayed = redis.call('ZCARD', DZ)
+return { redis.call('HLEN', MH) - delayed - inflight, inflight, delayed, redis.call('XLEN', DL) }
 `;
 
 /** ARGV: dead letter id, runId, message JSON. */

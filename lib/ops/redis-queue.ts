@@ -14,6 +14,7 @@ import type { Future } from '../core/future';
 import type { EventLoop } from '../core/loop';
 import { getRunningLoop } from '../core/running';
 import { createRedisClient, RedisClient, type DedicatedConnection, type RedisScript } from '../redis/client';
+import { PassBatch, type Batched } from '../redis/pass-batch';
 import { RedisError } from '../util/errors';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateMs, validateObject } from '../util/validate';
 import type { DeadLetterEntry, DeadLetterReason, Delivery, EnqueueOptions, NackOptions, Queue, QueueMessage, QueueStatsSnapshot } from './queue';
@@ -34,6 +35,13 @@ export interface RedisQueueOptions {
 }
 
 type Fields = string[];
+
+/** An acknowledgement waiting for its pass's script call. */
+interface Ack {
+  readonly d: RedisDelivery;
+  readonly record: string[] | null;
+  readonly since: number;
+}
 
 function fieldsOf(list: Fields): Record<string, string> {
   const out: Record<string, string> = {};
@@ -158,18 +166,43 @@ export class RedisQueue implements Queue {
   #fetchConn: DedicatedConnection | null = null;
   // loop.time() at which the fetch loop next runs the fetch script.
   #nextFetch = 0;
-  // Acks asked for in this loop pass, sent together as one script call at its end: consumers
-  // woken by one fetch finish together, and one call costs Redis far less than one each.
-  // `record`: the run's final record's arguments, written by the same script (null for none;
-  // then the answer is a boolean).
-  // `since`: loop.time() of the first try (an ack lost with its connection is tried again).
-  #acks: Array<{ d: RedisDelivery; record: string[] | null; out: Future<any>; since: number }> = [];
-  readonly #flushAcks = (): void => this.#sendAcks();
-  // Enqueues asked for in this loop pass, sent together as one script call at its end (as acks
-  // are): a burst of startRun calls costs Redis one script run, not one each. `args`: the
-  // message's arguments of the enqueue script.
-  #enqueues: Array<{ args: Array<string | number>; out: Future<void> }> = [];
-  readonly #flushEnqueues = (): void => this.#sendEnqueues();
+  // Acks asked for in this loop pass, sent together at its end (PassBatch): consumers woken by one
+  // fetch finish together. `record`: the run's final record's arguments, written by the same
+  // script (null for none; then the answer is a boolean). `since`: loop.time() of the first try
+  // (an ack lost with its connection is tried again).
+  readonly #acks = new PassBatch<Ack, any>({
+    // Lua's unpack and Redis's argument lists stay small.
+    max: 500,
+    send: (acks) => {
+      const args: Array<string | number> = [this.consumer];
+      for (const { d, record } of acks) {
+        if (record === null) args.push(d._entry, d._count, d._runId, d.key, 0);
+        else args.push(d._entry, d._count, d._runId, d.key, record.length, ...record);
+      }
+      return this.#run(lua.ACK, args);
+    },
+    failure: (err) => (err === null ? this.#closedError() : translate(err)),
+    answer: ({ record }, ok) => (record === null ? ok === 1 : ok),
+    retry: (batch, err) => this.#retryAcks(batch, err),
+  });
+  // Enqueues asked for in this loop pass, sent together at its end (as acks are): a burst of
+  // startRun calls costs Redis one script run, not one each. An item is the message's arguments
+  // of the enqueue script.
+  readonly #enqueues = new PassBatch<Array<string | number>, void>({
+    // A script holds Redis for its whole run, and past a hundred the call's own cost per
+    // message is small already.
+    max: 100,
+    send: (enqueues) => {
+      const args: Array<string | number> = [];
+      for (const e of enqueues) args.push(e.length, ...e);
+      return this.#run(lua.ENQUEUE, args);
+    },
+    failure: (err) => (err === null ? this.#closedError() : translate(err)),
+    // A refusal is an error reply inside the array: this message's alone.
+    answer: (_, r) => {
+      if (r instanceof RedisError) throw translate(r);
+    },
+  });
 
   constructor(opts: RedisQueueOptions = {}) {
     validateObject(opts, 'options');
@@ -257,41 +290,7 @@ export class RedisQueue implements Queue {
     if (delay > 0) this._dueIn(delay);
     const args: Array<string | number> = [message.runId, json, key, Math.ceil(delay), fence];
     if (record !== undefined) args.push(...record);
-    const out = loop.createFuture<void>();
-    if (this.#enqueues.push({ args, out }) === 1) loop.callSoon(this.#flushEnqueues);
-    return out;
-  }
-
-  #sendEnqueues(): void {
-    const enqueues = this.#enqueues;
-    if (enqueues.length === 0) return;
-    this.#enqueues = [];
-    // At most 100 a call: a script holds Redis for its whole run, and past a hundred the call's
-    // own cost per message is small already.
-    for (let i = 0; i < enqueues.length; i += 100) {
-      const batch = enqueues.slice(i, i + 100);
-      const args: Array<string | number> = [];
-      for (const e of batch) args.push(e.args.length, ...e.args);
-      let reply: Future<any>;
-      try {
-        reply = this.#run(lua.ENQUEUE, args);
-      } catch (err) {
-        for (const { out } of batch) if (!out.done()) out.setException(err);
-        continue;
-      }
-      reply.addDoneCallback((f) => {
-        const err = f.cancelled() ? codedError(Error, 'ERR_QUEUE_CLOSED', 'the queue is closed') : translate(f.exception());
-        const replies = err === null ? (f.result() as unknown[]) : null;
-        batch.forEach(({ out }, j) => {
-          if (out.done()) return;
-          if (replies === null) return void out.setException(err);
-          // A refusal is an error reply inside the array: this message's alone.
-          const r = replies[j];
-          if (r instanceof RedisError) out.setException(translate(r));
-          else out.setResult(undefined);
-        });
-      });
-    }
+    return this.#enqueues.add(loop, args);
   }
 
   consume(): Future<Delivery> {
@@ -434,41 +433,7 @@ export class RedisQueue implements Queue {
   /** @internal ack: refused (false) unless the delivery is still the entry's current one. */
   _ack(d: RedisDelivery, record: string[] | null = null): Future<boolean> {
     const loop = this.#bind();
-    const out = loop.createFuture<boolean>();
-    if (this.#acks.push({ d, record, out, since: loop.time() }) === 1) loop.callSoon(this.#flushAcks);
-    return out;
-  }
-
-  #sendAcks(): void {
-    const acks = this.#acks;
-    if (acks.length === 0) return;
-    this.#acks = [];
-    // Lua's unpack and Redis's argument lists stay small: at most 500 acks a call.
-    for (let i = 0; i < acks.length; i += 500) {
-      const batch = acks.slice(i, i + 500);
-      const args: Array<string | number> = [this.consumer];
-      for (const { d, record } of batch) {
-        if (record === null) args.push(d._entry, d._count, d._runId, d.key, 0);
-        else args.push(d._entry, d._count, d._runId, d.key, record.length, ...record);
-      }
-      let reply: Future<any>;
-      try {
-        reply = this.#run(lua.ACK, args);
-      } catch (err) {
-        for (const { out } of batch) if (!out.done()) out.setException(err);
-        continue;
-      }
-      reply.addDoneCallback((f) => {
-        const err = f.cancelled() ? codedError(Error, 'ERR_QUEUE_CLOSED', 'the queue is closed') : translate(f.exception());
-        if (err !== null && this.#retryAcks(batch, err)) return;
-        const oks = err === null ? (f.result() as unknown[]) : null;
-        batch.forEach(({ record, out }, j) => {
-          if (out.done()) return;
-          if (oks === null) out.setException(err);
-          else out.setResult(record === null ? oks[j] === 1 : oks[j]);
-        });
-      });
-    }
+    return this.#acks.add(loop, { d, record, since: loop.time() });
   }
 
   /**
@@ -477,10 +442,10 @@ export class RedisQueue implements Queue {
    * then not run again after an outage. Safe to repeat: the script checks ownership, so an ack
    * that did reach Redis the first time is refused (false) the second. True when retried.
    */
-  #retryAcks(batch: Array<{ d: RedisDelivery; record: string[] | null; out: Future<any>; since: number }>, err: unknown): boolean {
+  #retryAcks(batch: ReadonlyArray<Batched<Ack, any>>, err: unknown): boolean {
     if (this.#closed || err instanceof RedisError || (err as { code?: unknown }).code === 'ERR_REDIS_CLOSED') return false;
     const loop = this.#loop!;
-    const live = batch.filter((a) => !a.out.done() && loop.time() - a.since < this.visibilityTimeout);
+    const live = batch.filter((a) => !a.out.done() && loop.time() - a.item.since < this.visibilityTimeout);
     if (live.length === 0) return false;
     for (const a of batch) if (!live.includes(a) && !a.out.done()) a.out.setException(err);
     loop.callLater(100, () => {
@@ -488,7 +453,7 @@ export class RedisQueue implements Queue {
         for (const a of live) if (!a.out.done()) a.out.setException(err);
         return;
       }
-      if (this.#acks.push(...live) === live.length) loop.callSoon(this.#flushAcks);
+      this.#acks.readd(loop, live);
     });
     return true;
   }
@@ -514,8 +479,8 @@ export class RedisQueue implements Queue {
     }
     this.#closed = true;
     // Enqueues and acks asked for before close() still go out (and are answered before the client closes).
-    this.#sendEnqueues();
-    this.#sendAcks();
+    this.#enqueues.flush();
+    this.#acks.flush();
     const err = this.#closedError();
     for (const w of [...this.#waiters]) if (!w.done()) w.setException(err);
     this.#waiters.clear();

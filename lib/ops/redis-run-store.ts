@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { Future } from '../core/future';
 import { createRedisClient, RedisClient, type RedisScript } from '../redis/client';
+import { PassBatch } from '../redis/pass-batch';
 import { Status, statusCategory, statusMessage } from '../util/status';
 import { codedError, invalidArgType, invalidArgValue, validateInteger, validateMs, validateObject } from '../util/validate';
 import type { DeadLetterReason, Delivery, EnqueueOptions, Queue, QueueMessage } from './queue';
@@ -91,10 +92,24 @@ export class RedisRunStore implements RunStore {
   #ready: Future<void> | null = null;
   #abortWatch: (() => void) | null = null;
   #closed = false;
-  // Starts asked for in this loop pass (workers woken by one fetch), sent as one script call at
-  // its end: one script run costs Redis more than a start's own writes.
-  #begins: Array<{ id: string; maxAttempts: number; out: Future<BeginOutcome> }> = [];
-  readonly #flushBegins = (): void => this.#sendBegins();
+  // Starts asked for in this loop pass (workers woken by one fetch), sent together at its end
+  // (PassBatch): one script run costs Redis more than a start's own writes.
+  readonly #begins = new PassBatch<{ id: string; maxAttempts: number }, BeginOutcome>({
+    // As for the queue's acks.
+    max: 500,
+    send: (begins) => {
+      const args = this.#updateArgs('', { status: Status.IN_PROCESS, step: 'start' });
+      for (const { id, maxAttempts } of begins) args.push(id, String(maxAttempts));
+      return this.#script(lua.BEGIN).run([this.#key(begins[0]!.id)], args);
+    },
+    failure: (err) => err ?? codedError(Error, 'ERR_STORE_CLOSED', 'the run store is closed'),
+    answer: (_, r) => {
+      if (r === 0 || !Array.isArray(r)) return { state: 'unknown' };
+      const run = recordOf(r[1] as Fields);
+      if (run === undefined) return { state: 'unknown' };
+      return r[0] === 2 ? { state: 'started', run } : { state: 'refused', run };
+    },
+  });
 
   constructor(opts: RedisRunStoreOptions = {}) {
     validateObject(opts, 'options');
@@ -194,42 +209,7 @@ export class RedisRunStore implements RunStore {
 
   begin(id: string, maxAttempts: number): Future<BeginOutcome> {
     if (this.#closed) throw codedError(Error, 'ERR_STORE_CLOSED', 'the run store is closed');
-    const loop = this.client.loop;
-    const out = loop.createFuture<BeginOutcome>();
-    if (this.#begins.push({ id, maxAttempts, out }) === 1) loop.callSoon(this.#flushBegins);
-    return out;
-  }
-
-  #sendBegins(): void {
-    const begins = this.#begins;
-    if (begins.length === 0) return;
-    this.#begins = [];
-    // At most 500 a call, as for the queue's acks.
-    for (let i = 0; i < begins.length; i += 500) {
-      const batch = begins.slice(i, i + 500);
-      const args = this.#updateArgs('', { status: Status.IN_PROCESS, step: 'start' });
-      for (const { id, maxAttempts } of batch) args.push(id, String(maxAttempts));
-      let reply: Future<any>;
-      try {
-        reply = this.#script(lua.BEGIN).run([this.#key(batch[0]!.id)], args);
-      } catch (err) {
-        for (const { out } of batch) if (!out.done()) out.setException(err);
-        continue;
-      }
-      reply.addDoneCallback((f) => {
-        const err = f.cancelled() ? codedError(Error, 'ERR_STORE_CLOSED', 'the run store is closed') : f.exception();
-        const replies = err === null ? (f.result() as Array<0 | [number, Fields]>) : null;
-        batch.forEach(({ out }, j) => {
-          if (out.done()) return;
-          if (replies === null) return void out.setException(err);
-          const r = replies[j];
-          if (r === 0 || !Array.isArray(r)) return void out.setResult({ state: 'unknown' });
-          const run = recordOf(r[1]);
-          if (run === undefined) out.setResult({ state: 'unknown' });
-          else out.setResult(r[0] === 2 ? { state: 'started', run } : { state: 'refused', run });
-        });
-      });
-    }
+    return this.#begins.add(this.client.loop, { id, maxAttempts });
   }
 
   settleFinal(delivery: Delivery, id: string, patch: RunPatch, reason?: DeadLetterReason): Future<SettledFinal> | undefined {
@@ -342,7 +322,7 @@ export class RedisRunStore implements RunStore {
   close(): Future<void> | void {
     if (this.#closed) return;
     // Starts asked for before close() still go out.
-    this.#sendBegins();
+    this.#begins.flush();
     this.#closed = true;
     this.#listeners.clear();
     this.#stopWatching();

@@ -2,8 +2,9 @@
 // An independent witness of a RedisQueue's contents over time, for the multi-process tests.
 // Redis executes one command at a time and MONITOR streams every command it executes, those run
 // inside Lua scripts included, in that order. Replaying the writes to the queue's stream, delay
-// set and entry index gives the exact set of messages queued per key after every command, so
-// "no key is ever queued twice" is checked at every step, not sampled.
+// set and entry index gives the exact set of messages queued per key after every command (an
+// entry is queued from its XADD until its XACK or XDEL), so "no key is ever queued twice" is
+// checked at every step, not sampled; so is "a trim takes no entry still queued".
 //
 // Across a restart of the server the feed has a gap. After reconnecting, a snapshot script is
 // run on another connection; its own EVAL line marks where in the feed the snapshot was taken,
@@ -11,14 +12,32 @@
 // it (the last commands before a stop and the first after the restart, before MONITOR is back).
 const net = require('node:net');
 
+// An entry is queued while undelivered (after the group's last delivery) or pending; the stream
+// also holds acknowledged entries waiting for a trim.
 const SNAPSHOT = `
 local out = {}
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local lms, lseq = 0, 0
+local pending = {}
+local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+if not groups.err and groups[1] then
+  local g = groups[1]
+  for i = 1, #g, 2 do if g[i] == 'last-delivered-id' then lms, lseq = parse(g[i + 1]) end end
+  for _, p in ipairs(redis.call('XPENDING', KEYS[1], 'workers', '-', '+', 1000000000)) do pending[p[1]] = true end
+end
 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
-  local r, k = '', ''
-  for i = 1, #e[2], 2 do
-    if e[2][i] == 'r' then r = e[2][i + 1] elseif e[2][i] == 'k' then k = e[2][i + 1] end
+  local ms, seq = parse(e[1])
+  local delivered = ms < lms or (ms == lms and seq <= lseq)
+  if pending[e[1]] or not delivered then
+    local r, k = '', ''
+    for i = 1, #e[2], 2 do
+      if e[2][i] == 'r' then r = e[2][i + 1] elseif e[2][i] == 'k' then k = e[2][i + 1] end
+    end
+    out[#out + 1] = { 's', e[1], r, k }
   end
-  out[#out + 1] = { 's', e[1], r, k }
 end
 for _, r in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
   local raw = redis.call('HGET', KEYS[3], r)
@@ -53,6 +72,13 @@ function parseArgs(text) {
     i = j + 1;
   }
   return args;
+}
+
+/** a < b for stream ids (ms-seq). */
+function streamIdLess(a, b) {
+  const [am, as] = a.split('-').map(BigInt);
+  const [bm, bs] = b.split('-').map(BigInt);
+  return am < bm || (am === bm && as < bs);
 }
 
 function encode(args) {
@@ -241,9 +267,20 @@ class QueueMonitor {
     } else if (cmd === 'hdel' && key === eids) {
       for (const id of args.slice(2)) this.entryRun.delete(id);
     } else if (cmd === 'xack' && key === stream) {
+      // An acknowledged entry is no longer queued, whether it is deleted now or trimmed later.
       for (const id of args.slice(3)) {
         const runId = this.entryRun.get(id);
-        if (runId !== undefined) this.acks.set(runId, (this.acks.get(runId) ?? 0) + 1);
+        if (runId === undefined) continue;
+        this.acks.set(runId, (this.acks.get(runId) ?? 0) + 1);
+        this.runs.get(runId).entries.delete(id);
+        this._became(runId, 'xack');
+      }
+    } else if (cmd === 'xtrim' && key === stream) {
+      // A trim (MINID) must take only acknowledged entries: one still queued below it is lost.
+      const at = args.findIndex((a) => a.toLowerCase() === 'minid');
+      const bound = args[at + 1] === '~' || args[at + 1] === '=' ? args[at + 2] : args[at + 1];
+      for (const [runId, run] of this.runs) {
+        for (const id of run.entries) if (streamIdLess(id, bound)) this.violations.push(`${runId} (${run.key}) trimmed while queued: ${id} < ${bound}`);
       }
     } else if (cmd === 'zadd' && key === delayed) {
       for (let i = 2; i + 1 < args.length; i += 2) {

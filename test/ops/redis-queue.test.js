@@ -75,6 +75,43 @@ test('RedisQueue: acked messages leave nothing behind in Redis (bounded memory)'
     await q.close();
   }));
 
+test('RedisQueue: acked entries wait for a trim behind an old pending delivery, at most 1000 more than the messages; the depth counts none of them', () =>
+  run(async () => {
+    const name = `trim-${process.pid}-${n++}`;
+    const q = new RedisQueue({ url: server.url, name });
+    const c = createRedisClient(server.url);
+    const stream = `evloop:queue:{${name}}:stream`;
+    await q.enqueue({ runId: 'old', task: 't' }, { key: 'old' });
+    const held = await q.consume();
+    const total = 1300;
+    for (let i = 0; i < total; i += 100) {
+      const batch = [];
+      for (let j = i; j < i + 100; j++) batch.push(q.enqueue({ runId: `r${j}`, task: 't' }, { key: `k${j}` }));
+      await Promise.all(batch);
+    }
+    await q.enqueue({ runId: 'last', task: 't' }, { key: 'last' });
+    let maxWaiting = 0;
+    for (let i = 0; i < total; i += 16) {
+      // 16 consumers at a time, acknowledged together in one call.
+      const ds = await Promise.all(Array.from({ length: Math.min(16, total - i) }, () => q.consume()));
+      assert.deepEqual(await Promise.all(ds.map((d) => d.ack())), ds.map(() => true));
+      // Entries in the stream beyond its messages: acknowledged ones waiting for the trim.
+      maxWaiting = Math.max(maxWaiting, (await c.xlen(stream)) - (await c.hlen(`evloop:queue:{${name}}:msgs`)));
+      // The acknowledged entries left in the stream are not depth: what is still queued is.
+      if (i % 320 === 0) assert.deepEqual(await q.stats(), { depth: total - i - ds.length + 1, inFlight: 1, delayed: 0, deadLetters: 0 });
+    }
+    // The held delivery kept the acknowledged entries from the trim: they are deleted once more
+    // than 1000 wait, a call's worth over at most.
+    assert.ok(maxWaiting > 900, `the stream kept the acked entries (${maxWaiting})`);
+    assert.ok(maxWaiting <= 1000 + 16, `bounded (${maxWaiting})`);
+    assert.equal(await held.ack(), true);
+    assert.equal(await (await q.consume()).ack(), true);
+    assert.equal(await c.xlen(stream), 0, 'nothing pending, nothing left');
+    assert.deepEqual(await q.stats(), { depth: 0, inFlight: 0, delayed: 0, deadLetters: 0 });
+    await c.close();
+    await q.close();
+  }));
+
 test('RedisQueue: an ack asked for just before close() still lands', () =>
   run(async () => {
     const name = `closing-${process.pid}-${n++}`;

@@ -126,12 +126,22 @@ test('a refused enqueue leaves no record; a dead letter and its final record are
     assert.equal(settled.settled, true);
     assert.equal(settled.run.status, -22);
     assert.ok(settled.run.endedAt);
+    // The record answered is the record written (the script answers only what the call did not send).
+    assert.deepEqual(settled.run, await store.get(first.id));
     assert.equal((await queue.deadLetters()).length, 1);
     // The same delivery again: refused, nothing written.
     assert.deepEqual(await store.settleFinal(d, first.id, { status: 0, step: 'finish', result: 1, error: null }), { settled: false, run: undefined });
     assert.equal((await store.get(first.id)).status, -22);
     // A finished run is not started again.
     assert.equal((await store.begin(first.id, 10)).state, 'refused');
+    // An acknowledgement with its success: the same.
+    const second = await ops.startRun('t', { key: 'other', params: { p: [1, 'two'] } });
+    const d2 = await queue.consume();
+    assert.equal((await store.begin(second.id, 10)).state, 'started');
+    const ok = await store.settleFinal(d2, second.id, { status: 0, step: 'finish', result: { x: [1, 2] }, error: null });
+    assert.equal(ok.settled, true);
+    assert.deepEqual(ok.run.result, { x: [1, 2] });
+    assert.deepEqual(ok.run, await store.get(second.id));
   } finally {
     await ops.stop();
     await store.close();
