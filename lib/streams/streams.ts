@@ -16,7 +16,8 @@ import { getRunningLoop, type EventLoop } from '../core/loop';
 import { createServer, createUnixServer, type Server, type ServerOptions, type UnixServerOptions } from '../io/server';
 import { formatAddress } from '../io/address';
 import { isGenerator, isThenable, setResultStepping } from '../core/task';
-import { releaseFrames, retainFrames } from '../core/context';
+import { current as runningContext, releaseFrames, retainFrames } from '../core/context';
+import { newStepFuture } from './step-future';
 import { validateBytes } from '../io/transports';
 import type { Transport } from '../io/transport-types';
 import type { Socket } from '../io/socket';
@@ -32,6 +33,8 @@ const UNCLAIMED_FLAG = UNCLAIMED;
 const COMPACT_MAX = 16 * 1024;
 const NEWLINE = Buffer.from('\n');
 const NEED_DATA: unique symbol = Symbol('needData');
+// A module constant: optimized code folds the object (an imported name is a field load).
+const current = runningContext;
 
 // What the one waiting read is. Kept as a number plus fields on the reader, not as a closure:
 // a read that waits is the common case of a request/response server, and a closure and a
@@ -322,7 +325,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #read<T>(name: string, kind: ReadKind, arg: number, sep: Buffer | null, blocks: Buffer[] | null): Future<T> {
     if (this.#handed) this.#settleHanded();
     const loop = this.#getLoop();
-    const future = loop.createFuture<T>();
+    const future = current.stepTask !== null ? newStepFuture<T>(loop) : loop.createFuture<T>();
     let value: unknown;
     try {
       value = this.#attempt(kind, arg, sep, blocks);
@@ -367,7 +370,9 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #waitRead(n: number): Future<Buffer> {
     // Written out rather than through #getLoop and #hold: V8 inlines only so much bytecode into
     // a handler, and this path must fit with the handler's drain().
-    const future = (this.#loop ?? this.#getLoop()).createFuture<Buffer>();
+    const loop = this.#loop ?? this.#getLoop();
+    // A generator task's step: no native promise (see step-future.ts).
+    const future = current.stepTask !== null ? newStepFuture<Buffer>(loop) : loop.createFuture<Buffer>();
     const slot = this.#slot;
     slot.w = future as Future<unknown>;
     if (--slot.uses === 0) this.#renewSlot(future as Future<unknown>);

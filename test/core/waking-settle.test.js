@@ -85,21 +85,28 @@ function beforeMacrotaskPass(loop, setup) {
   });
 }
 
+/** In a pass a macrotask starts: callback `E` runs `inE`, then the peer's data arrives on `c`. */
+function dataAfterE(loop, trace, c, inE) {
+  beforeMacrotaskPass(loop, () => {
+    loop.callSoon(() => {
+      trace.push('E');
+      inE();
+    });
+    c.peer.write(PING);
+  });
+}
+
 /**
  * The data arrives in a macrotask-started pass whose callback `E` queues `C`, which cancels
  * `task`: the cancel lands after the read got its data, before the task resumed.
  */
 function cancelAfterData(loop, trace, c, task) {
-  beforeMacrotaskPass(loop, () => {
+  dataAfterE(loop, trace, c, () =>
     loop.callSoon(() => {
-      trace.push('E');
-      loop.callSoon(() => {
-        trace.push('C');
-        task.cancel();
-      });
-    });
-    c.peer.write(PING);
-  });
+      trace.push('C');
+      task.cancel();
+    }),
+  );
 }
 
 /** `scenario({ loop, trace })` on a fresh loop, debug mode off and on; returns { plain, debug } traces. */
@@ -124,6 +131,19 @@ async function traces(scenario) {
   return out;
 }
 
+/**
+ * traces() of `scenario({ loop, trace, c, r })`: `c` a fresh connection (closed after the
+ * scenario), `r` an async task R waiting on one read of its reader (asyncReader).
+ */
+function readerTraces(scenario) {
+  return traces(async ({ loop, trace }) => {
+    const c = await connect();
+    const r = await asyncReader(loop, c.reader, trace);
+    await scenario({ loop, trace, c, r });
+    c.close();
+  });
+}
+
 function assertBoth(got, expected) {
   assert.deepEqual(got.plain, expected, 'debug mode off (the shortcut possible)');
   assert.deepEqual(got.debug, expected, 'debug mode on (every wake-up through the ready queue)');
@@ -136,9 +156,7 @@ test('the shortcut is taken where allowed: a read answered in a pass a macrotask
   // queues cb for the pass after) and then R. So R before cb. Through the ready queue (debug
   // mode), R's code waits for the end of the pass its entry is in, which cb has joined by then.
   // Catches: the shortcut never taken (the debug trace twice), or taken in debug mode.
-  const got = await traces(async ({ loop, trace }) => {
-    const c = await connect();
-    const r = await asyncReader(loop, c.reader, trace);
+  const got = await readerTraces(async ({ loop, trace, c, r }) => {
     let release;
     const t2 = loop.createTask(async () => {
       await new Promise((resolve) => (release = resolve));
@@ -146,15 +164,8 @@ test('the shortcut is taken where allowed: a read answered in a pass a macrotask
       loop.callSoon(() => trace.push('cb'));
     });
     await sleep(0);
-    beforeMacrotaskPass(loop, () => {
-      loop.callSoon(() => {
-        trace.push('E');
-        release();
-      });
-      c.peer.write(PING);
-    });
+    dataAfterE(loop, trace, c, () => release());
     await wait([r.task, t2]);
-    c.close();
   });
   assert.deepEqual(got.plain, ['E', 'T2', 'R:ping', 'cb'], 'debug mode off: R resumes at once, ahead of cb');
   assert.deepEqual(got.debug, ['E', 'T2', 'cb', 'R:ping'], 'debug mode on: R resumes after the pass of its entry');
@@ -165,9 +176,7 @@ test('a pass holding a runnable queued by _pushReady (a woken task) settles a re
   // that pass, before R's wake-up is queued, so cb (queued by T2's step) runs before R's step.
   // T2's code runs only after the pass, by a microtask: a read settled at once would resume R
   // ahead of it and ahead of cb. Catches: _pushReady not noted (_pushedRunnable).
-  const got = await traces(async ({ loop, trace }) => {
-    const c = await connect();
-    const r = await asyncReader(loop, c.reader, trace);
+  const got = await readerTraces(async ({ loop, trace, c, r }) => {
     const f = loop.createFuture();
     const t2 = loop.createTask(async () => {
       await f;
@@ -180,7 +189,6 @@ test('a pass holding a runnable queued by _pushReady (a woken task) settles a re
       c.peer.write(PING);
     });
     await wait([r.task, t2]);
-    c.close();
   });
   assertBoth(got, ['T2', 'cb', 'R:ping']);
 });
@@ -197,9 +205,7 @@ test('a pass with a due timer (a sleep ending) settles a read through the ready 
   // pass chain outlasts it, the scenario is run again with a longer sleep.
   for (let ms = 20, attempts = 1; ; ms *= 4, attempts++) {
     early = false;
-    got = await traces(async ({ loop, trace }) => {
-      const c = await connect();
-      const r = await asyncReader(loop, c.reader, trace);
+    got = await readerTraces(async ({ loop, trace, c, r }) => {
       const slept = loop.createFuture();
       let deadline = 0;
       const s = loop.createTask(async () => {
@@ -221,7 +227,6 @@ test('a pass with a due timer (a sleep ending) settles a read through the ready 
         c.peer.write(PING);
       });
       await wait([r.task, s]);
-      c.close();
     });
     if (!early || attempts === 4) break;
   }
@@ -268,22 +273,13 @@ for (const [what, queue, expected] of [
   test(`something queued for the next pass before the data (${what}) runs before the read's task`, LIMIT, async () => {
     // E, in the data's pass, queues X for the next pass; R's data comes after it. asyncio: the next
     // pass runs X, then steps R. Catches: the next pass's queue not checked (_readyLen === 0).
-    const got = await traces(async ({ loop, trace }) => {
-      const c = await connect();
-      const r = await asyncReader(loop, c.reader, trace);
+    const got = await readerTraces(async ({ loop, trace, c, r }) => {
       const queueX = queue(loop, trace);
       await sleep(0);
-      beforeMacrotaskPass(loop, () => {
-        loop.callSoon(() => {
-          trace.push('E');
-          queueX();
-        });
-        c.peer.write(PING);
-      });
+      dataAfterE(loop, trace, c, queueX);
       await r.task;
       // The other task, if any, has run by the time R has (or the trace says it did not).
       await sleep(0);
-      c.close();
     });
     assertBoth(got, expected);
   });
@@ -380,13 +376,9 @@ for (const how of ['the read future', 'the task']) {
         trace.push(`R:${await c.reader.read(100)}`);
       });
       const { read } = await waiting;
-      beforeMacrotaskPass(loop, () => {
-        loop.callSoon(() => {
-          trace.push('E');
-          if (how === 'the task') task.cancel();
-          else read.cancel();
-        });
-        c.peer.write(PING);
+      dataAfterE(loop, trace, c, () => {
+        if (how === 'the task') task.cancel();
+        else read.cancel();
       });
       await wait([task]);
       assert.equal(read.cancelled(), true);
@@ -443,13 +435,9 @@ for (const style of ['yield*', 'a bare yield']) {
       await waiting;
       let release;
       const later = new Promise((resolve) => (release = resolve)).then(() => loop.callSoon(() => trace.push('cb2')));
-      beforeMacrotaskPass(loop, () => {
-        loop.callSoon(() => {
-          trace.push('E');
-          loop.callSoon(() => trace.push('cb1'));
-          release();
-        });
-        c.peer.write(PING);
+      dataAfterE(loop, trace, c, () => {
+        loop.callSoon(() => trace.push('cb1'));
+        release();
       });
       await later;
       await wait([task]);

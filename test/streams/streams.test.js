@@ -4,6 +4,7 @@
 const { test, describe } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const { types } = require('node:util');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -11,6 +12,8 @@ const {
   run,
   getRunningLoop,
   CancelledError,
+  TimeoutError,
+  waitFor,
   IncompleteReadError,
   LimitOverrunError,
   Future,
@@ -261,6 +264,36 @@ describe('StreamReader (bytes fed by hand)', () => {
       const rest = yield* reader.read();
       return [line.toString(), two.toString(), rest.toString()];
     }).then((v) => assert.deepEqual(v, ['12345\n', 're', 'st'])));
+
+  test("a read made in a generator task's step is a Future without a native promise: yield*, then(), await, finally and waitFor all take it", () =>
+    run(async () => {
+      const loop = getRunningLoop();
+      const { reader, feed } = handReader();
+      const task = loop.createTask(function* () {
+        const read = reader.read(100);
+        const kinds = [isFuture(read), read instanceof Promise, types.isPromise(read)];
+        // An async function called in the step awaits it as a thenable; so do Promise.resolve and finally.
+        const awaited = (async () => String(await read))();
+        const finished = Promise.resolve(read).finally(() => {});
+        const delegated = String(yield* read);
+        const others = [yield awaited, String(yield finished)];
+        // A timeout cancels the waiting read; the bytes that come later stay for the next read.
+        let timedOut = false;
+        try {
+          yield* waitFor(reader.read(100), 5);
+        } catch (err) {
+          timedOut = err instanceof TimeoutError;
+        }
+        const next = reader.read(100);
+        feed('two');
+        return [kinds, delegated, others, timedOut, String(yield* next)];
+      }, { eagerStart: true });
+      // Started eagerly: the first read waits already.
+      feed('one');
+      assert.deepEqual(await task, [[true, true, false], 'one', ['one', 'one'], true, 'two']);
+      // An async function's reads stay native promises (V8 awaits them without a thenable job).
+      assert.equal(types.isPromise(reader.read(1)), true);
+    }));
 
   test('setException fails the waiting read and every later read', () =>
     run(async () => {
