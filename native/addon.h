@@ -162,7 +162,7 @@ class PollerWrap : public Napi::ObjectWrap<PollerWrap> {
   static void OnPollReady(uv_poll_t* handle, int status, int events);
   static void OnAsync(uv_async_t* handle);
   void Deliver();
-  void CallJs(int n);
+  bool CallJs(int n);
 
   // Helper thread for fd-less backends.
   int EnsureHelper();

@@ -453,18 +453,18 @@ Napi::Value EvloopAddon::SendBatch(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   uint8_t* data;
   size_t size;
-  bool is_array_buffer = false;
   void* bytes = nullptr;
-  if (napi_is_arraybuffer(env, info[0], &is_array_buffer) == napi_ok && is_array_buffer &&
-      napi_get_arraybuffer_info(env, info[0], &bytes, &size) == napi_ok) {
+  // An ArrayBuffer (the loop's case) is asked for its memory directly: the call fails for
+  // anything else, which then takes the typed-array path (napi_is_arraybuffer first cost two
+  // calls more per batch).
+  if (napi_get_arraybuffer_info(env, info[0], &bytes, &size) == napi_ok) {
     data = static_cast<uint8_t*>(bytes);
   } else {
     ArgBytes(env, info[0], "buf", &data, &size);
   }
   size_t ops_length = 0;
   void* ops_data = nullptr;
-  if (napi_is_arraybuffer(env, info[1], &is_array_buffer) == napi_ok && is_array_buffer &&
-      napi_get_arraybuffer_info(env, info[1], &ops_data, &ops_length) == napi_ok &&
+  if (napi_get_arraybuffer_info(env, info[1], &ops_data, &ops_length) == napi_ok &&
       reinterpret_cast<uintptr_t>(ops_data) % alignof(int32_t) == 0) {
     ops_length /= sizeof(int32_t);
   } else {

@@ -572,8 +572,6 @@ export class EventLoop {
   private _dispatchIO(n: number): void {
     const ev = this._events!;
     const reads = this._reads!;
-    const readers = this._readers;
-    const writers = this._writers;
     const sinks = this._sinks;
     const ready = this._ready;
     const end = n * 2;
@@ -589,40 +587,27 @@ export class EventLoop {
     const slabBase = this._slabBase;
     let len = this._readyLen;
     for (let i = 0; i < end; i += 2) {
-      const fd = ev[i]!;
       const e = ev[i + 1]!;
-      if ((e & READ_READY) !== 0) {
+      let readSide = (e & READ_READY) !== 0;
+      if (readSide) {
         // The fd's transport, if it ever was an auto-reader (see _addAutoReader).
-        const sink = sinks[fd];
-        if (sink !== undefined) {
-          const length = reads[i + 1]!;
-          if (length > 0) {
-            // The view is taken now: the slab may be replaced before the sink runs.
-            const view = new BufferView(slabBytes, slabBase + reads[i]!, length);
-            if (inPass) sink._autoRead(view);
-            else {
-              if (views === null) views = new Array<Buffer>(n);
-              views[i >> 1] = view;
-              sink._autoReadAt(i >> 1);
-            }
-            ready[len++] = sink;
-          } else if (length === NOT_DONE) {
-            // Not read: the sink's reader reads (none while its reading is paused).
-            const h = readers[fd];
-            if (h !== undefined) ready[len++] = h;
-          } else if (length !== WOULD_BLOCK) {
-            sink._autoRead(length);
-            ready[len++] = sink;
+        const sink = sinks[ev[i]!];
+        const length = reads[i + 1]!;
+        if (sink !== undefined && length > 0) {
+          // The view is taken now: the slab may be replaced before the sink runs.
+          const view = new BufferView(slabBytes, slabBase + reads[i]!, length);
+          if (inPass) sink._autoRead(view);
+          else {
+            if (views === null) views = new Array<Buffer>(n);
+            views[i >> 1] = view;
+            sink._autoReadAt(i >> 1);
           }
-        } else {
-          const h = readers[fd];
-          if (h !== undefined) ready[len++] = h;
+          ready[len++] = sink;
+          if ((e & WRITE_READY) === 0) continue;
+          readSide = false;
         }
       }
-      if ((e & WRITE_READY) !== 0) {
-        const h = writers[fd];
-        if (h !== undefined) ready[len++] = h;
-      }
+      len = this._queueRest(ev[i]!, e, readSide, reads[i + 1]!, ready, len);
     }
     this._readyLen = len;
     if (views !== null) this._batchViews = views;
@@ -670,8 +655,6 @@ export class EventLoop {
   private _walkBatch(n: number, q: Runnable[]): number {
     const ev = this._events!;
     const reads = this._reads!;
-    const readers = this._readers;
-    const writers = this._writers;
     const sinks = this._sinks;
     const end = n * 2;
     // The slab is replaced only after the walk (see _runBatch).
@@ -679,38 +662,52 @@ export class EventLoop {
     const slabBase = this._slabBase;
     let len = 0;
     for (let i = 0; i < end; i += 2) {
-      const fd = ev[i]!;
       const e = ev[i + 1]!;
-      if ((e & READ_READY) !== 0) {
+      let readSide = (e & READ_READY) !== 0;
+      if (readSide) {
         // Looked up now, after the callbacks before it: still the transport the poller read
         // for (a sink goes only when its fd is closed, and then what was read is dropped).
-        const sink = sinks[fd];
-        if (sink !== undefined) {
-          const length = reads[i + 1]!;
-          if (length > 0) {
-            const view = new BufferView(slabBytes, slabBase + reads[i]!, length);
-            try {
-              sink._readNow(view, this);
-            } catch (exception) {
-              this._enterPassFrame();
-              this._callbackError(sink, exception);
-            }
-          } else if (length === NOT_DONE) {
-            const h = readers[fd];
-            if (h !== undefined) q[len++] = h;
-          } else if (length !== WOULD_BLOCK) {
-            sink._autoRead(length);
-            q[len++] = sink;
+        const sink = sinks[ev[i]!];
+        const length = reads[i + 1]!;
+        if (sink !== undefined && length > 0) {
+          const view = new BufferView(slabBytes, slabBase + reads[i]!, length);
+          try {
+            sink._readNow(view, this);
+          } catch (exception) {
+            this._enterPassFrame();
+            this._callbackError(sink, exception);
           }
-        } else {
-          const h = readers[fd];
-          if (h !== undefined) q[len++] = h;
+          if ((e & WRITE_READY) === 0) continue;
+          readSide = false;
         }
       }
-      if ((e & WRITE_READY) !== 0) {
-        const h = writers[fd];
+      len = this._queueRest(ev[i]!, e, readSide, reads[i + 1]!, q, len);
+    }
+    return len;
+  }
+
+  /**
+   * What a batch entry wakes besides a read the poller made for a sink (which the walk and the
+   * dispatch each hand over their own way), queued into `q` from `len`: with `readSide`, the
+   * fd's reader when the poller did not read it (no room left in the slab, or no auto-reader),
+   * or the sink told of EOF or an error; then the writer. Returns the new length. Looked up
+   * when called: in the walk, after the callbacks before it.
+   */
+  private _queueRest(fd: number, e: number, readSide: boolean, length: number, q: Runnable[], len: number): number {
+    if (readSide) {
+      const sink = this._sinks[fd];
+      if (sink === undefined || length === NOT_DONE) {
+        // Not read: the reader reads (none while the sink's reading is paused).
+        const h = this._readers[fd];
         if (h !== undefined) q[len++] = h;
+      } else if (length !== WOULD_BLOCK) {
+        sink._autoRead(length);
+        q[len++] = sink;
       }
+    }
+    if ((e & WRITE_READY) !== 0) {
+      const h = this._writers[fd];
+      if (h !== undefined) q[len++] = h;
     }
     return len;
   }

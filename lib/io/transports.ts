@@ -109,6 +109,9 @@ export class SocketTransport implements Transport {
   // The poller's latest read for us while it is still the loop's (loop._batchView(#readIndex),
   // -1: none), always after the #pending entries: the view is not stored here unless it waits.
   #readIndex = -1;
+  // What _readNow tests per message, kept in one field (see #syncDirect): nothing waits
+  // (#pendingCount 0, #readIndex -1), reading, not closing, not buffered.
+  #direct = true;
   readonly #drainReady = (): void => {
     if (!this.#connectionLost && this.#reading && !this.#closing) this.#drainPending();
   };
@@ -136,6 +139,7 @@ export class SocketTransport implements Transport {
     this.#fd = fd;
     this.#protocol = protocol;
     this.#buffered = isBufferedProtocol(protocol);
+    this.#direct = !this.#buffered;
     this.#owner = options.owner ?? null;
     this.#isUnix = options.unix === true;
     loop._trackResource(this);
@@ -173,12 +177,14 @@ export class SocketTransport implements Transport {
   _autoRead(result: Buffer | number): void {
     if (this.#readIndex >= 0) this.#keepRead();
     this.#pending[this.#pendingCount++] = result;
+    this.#direct = false;
   }
 
   /** @internal As _autoRead, for a view the loop keeps for the pass (see AutoReadSink). */
   _autoReadAt(index: number): void {
     if (this.#readIndex >= 0) this.#keepRead();
     this.#readIndex = index;
+    this.#direct = false;
   }
 
   /**
@@ -186,7 +192,7 @@ export class SocketTransport implements Transport {
    * `_run` would have run (see loop._walkBatch), with the same checks.
    */
   _readNow(data: Buffer, pass: PassFrame): void {
-    if (this.#pendingCount === 0 && this.#readIndex < 0 && this.#reading === true && !this.#closing && !this.#buffered) {
+    if (this.#direct === true) {
       pass._enterPassFrame();
       try {
         (this.#protocol as ProtocolLike).dataReceived?.(data);
@@ -206,6 +212,7 @@ export class SocketTransport implements Transport {
     }
     if (this.#readIndex >= 0) this.#keepRead();
     this.#pending[this.#pendingCount++] = data;
+    this.#direct = false;
     if (!this.#reading) return;
     pass._enterPassFrame();
     this.#drainPending();
@@ -216,6 +223,13 @@ export class SocketTransport implements Transport {
   #keepRead(): void {
     this.#pending[this.#pendingCount++] = this.#loop._batchView(this.#readIndex);
     this.#readIndex = -1;
+    this.#direct = false;
+  }
+
+  // Recomputes #direct after a change to what it sums up; called wherever one of its fields
+  // changes in a way that may make it true again (making it false is written out).
+  #syncDirect(): void {
+    this.#direct = this.#pendingCount === 0 && this.#readIndex < 0 && this.#reading && !this.#closing && !this.#buffered;
   }
 
   /**
@@ -232,6 +246,7 @@ export class SocketTransport implements Transport {
     if (index >= 0 && this.#pendingCount === 0 && this.#reading === true && !this.#closing && !this.#buffered) {
       // The usual case: one read, nothing ahead of it.
       this.#readIndex = -1;
+      this.#direct = true;
       if (pass !== undefined) pass._enterPassFrame();
       const data = this.#loop._batchView(index);
       try {
@@ -250,6 +265,7 @@ export class SocketTransport implements Transport {
     if (this.#readIndex >= 0) {
       if (this.#connectionLost || this.#closing) this.#readIndex = -1;
       else this.#keepRead();
+      this.#syncDirect();
     }
     if (this.#pendingCount === 0 || this.#connectionLost || !this.#reading || this.#closing) return;
     if (pass !== undefined) pass._enterPassFrame();
@@ -278,12 +294,14 @@ export class SocketTransport implements Transport {
       clearSlots(pending, count - i, count);
       this.#pendingCount = count - i;
     }
+    this.#syncDirect();
   }
 
   #dropPending(): void {
     clearSlots(this.#pending, 0, this.#pendingCount);
     this.#pendingCount = 0;
     this.#readIndex = -1;
+    this.#syncDirect();
   }
 
   #deliver(data: Buffer): void {
@@ -375,6 +393,7 @@ export class SocketTransport implements Transport {
     this.#eofReceived = true;
     if (this.#reading) {
       this.#reading = false;
+      this.#direct = false;
       this.#loop.removeReader(this.#fd);
     }
     let keepOpen: unknown;
@@ -389,12 +408,14 @@ export class SocketTransport implements Transport {
   pauseReading(): void {
     if (this.#closing || !this.#reading) return;
     this.#reading = false;
+    this.#direct = false;
     this.#loop.removeReader(this.#fd);
   }
 
   resumeReading(): void {
     if (this.#closing || this.#reading || this.#eofReceived) return;
     this.#reading = true;
+    this.#syncDirect();
     this.#addReader();
     // Read before the pause and not delivered: first, in the next pass (not from inside the
     // caller, which may be the protocol itself).
@@ -594,6 +615,7 @@ export class SocketTransport implements Transport {
     // What is still in the send batch must be sent (or queued, if it goes short) before closing.
     this.#flushBatched();
     this.#closing = true;
+    this.#direct = false;
     this.#dropPending();
     if (this.#reading) this.#loop.removeReader(this.#fd);
     if (this.#writeQueued === 0) this.#lose(null);
@@ -619,6 +641,7 @@ export class SocketTransport implements Transport {
     }
     if (!this.#closing) {
       this.#closing = true;
+      this.#direct = false;
       this.#dropPending();
       if (this.#reading) this.#loop.removeReader(this.#fd);
     }
@@ -649,6 +672,7 @@ export class SocketTransport implements Transport {
   _closeForLoop(): void {
     if (this.#fd < 0) return;
     this.#closing = true;
+    this.#direct = false;
     this.#connectionLost = true;
     this.#writeQueue = [];
     this.#writeQueued = 0;
@@ -695,6 +719,7 @@ export class SocketTransport implements Transport {
     this.#protocol = protocol;
     if (buffered === this.#buffered) return;
     this.#buffered = buffered;
+    this.#syncDirect();
     if (this.#reading && !this.#closing && this.#fd >= 0 && this.#loop._readers[this.#fd] !== undefined) this.#addReader();
   }
 

@@ -259,6 +259,40 @@ for (const backend of binding.backends) {
       closeAll(a, b);
     });
 
+    // With a pollable fd (epoll, kqueue) a wake-up whose batch had 8 events or more looks again,
+    // up to four batches; poll/select deliver through their helper thread, one batch a wake-up.
+    if (backend === 'epoll' || backend === 'kqueue') {
+      it('a batch of 8 or more is followed by another in the same wake-up, up to four; Node\'s turns run between', async () => {
+        const batchesPerTurn = async (count) => {
+          const p = new binding.Poller(backend);
+          const pairs = Array.from({ length: count }, () => binding.socketpair('stream'));
+          for (const [x, y] of pairs) {
+            binding.send(y, Buffer.from('!'), 0, 1);
+            p.add(x, READ);
+          }
+          // Nothing is read: level-triggered, every look finds all of them ready again.
+          const sizes = [];
+          const turns = [0];
+          p.start((n) => {
+            sizes.push(n);
+            turns[turns.length - 1]++;
+          });
+          for (let i = 0; i < 6; i++) {
+            await new Promise((resolve) => setImmediate(resolve));
+            turns.push(0);
+          }
+          p.stop();
+          p.close();
+          for (const pair of pairs) closeAll(...pair);
+          assert.ok(sizes.every((n) => n === count), `every batch had all ${count}: ${sizes}`);
+          // The first turn began before start(), the last is cut short.
+          return turns.slice(1, -1);
+        };
+        assert.deepEqual(await batchesPerTurn(8), [4, 4, 4, 4, 4]);
+        assert.deepEqual(await batchesPerTurn(7), [1, 1, 1, 1, 1]);
+      });
+    }
+
     it('closing a registered fd while started: no event for it, no spin', async () => {
       const p = new binding.Poller(backend);
       const [a, b] = binding.socketpair('stream');
