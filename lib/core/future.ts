@@ -769,7 +769,8 @@ function constructYield(_executor: (resolve: (v: any) => void, reject: (e: unkno
 }
 
 function awaitedYield(this: Future<unknown>): PromiseConstructor {
-  if (internalThen) return Promise;
+  // No internalThen check: rejectHandled's then() reads this only once the yield is done and
+  // observed, and then nothing below applies.
   if ((this._flags & OBSERVED) === 0) this._observe();
   if (this._state !== PENDING) return Promise;
   const frame = current.frame;

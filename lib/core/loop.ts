@@ -284,7 +284,7 @@ export class EventLoop {
     validateFunction(cb, 'callback');
     const h = new Handle(cb, args);
     this._ready[this._readyLen++] = h;
-    if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
+    if (!this._inPass && !this._passScheduled && this._running === true) this._schedulePass();
     return h;
   }
 
@@ -336,7 +336,7 @@ export class EventLoop {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     this._ready[this._readyLen++] = r;
     this._pushedRunnable = true;
-    if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
+    if (!this._inPass && !this._passScheduled && this._running === true) this._schedulePass();
   }
 
   createFuture<T = unknown>(): Future<T> {
@@ -733,7 +733,7 @@ export class EventLoop {
 
   private readonly _microtaskPass = (): void => {
     this._passScheduled = false;
-    if (!this._running || this._inPass) return;
+    if (this._running !== true || this._inPass) return;
     // Chained microtask passes run inside one Node turn: once this turn has polled (or the native
     // batch has delivered), polling again before every pass is a syscall that rarely finds
     // anything. The chain ends after MICROTASK_PASSES with a setImmediate pass, which polls.
