@@ -692,6 +692,33 @@ export function registerFutureClass(cls: { prototype: object; name: string }): n
 registerFutureClass(Future);
 
 /**
+ * @internal `new Future(loop)` for code that makes a plain Future (loop.createFuture): the
+ * Promise constructed for Future by Reflect.construct (see constructYield) and its fields set here,
+ * in initFields' order (the same layout). Where createFuture is inlined into an async function,
+ * `new Future()`'s `super()` stays a FindNonDefaultConstructorOrConstruct call and a generic
+ * Construct, and its class lookup runs too.
+ */
+export function newFuture<T>(loop: AbstractEventLoop): Future<T> {
+  const fut = constructFuture(resolversExecutor()) as Future<T>;
+  const held = holder;
+  fut._state = PENDING;
+  fut._result = undefined;
+  fut._flags = 0;
+  fut._loop = loop;
+  fut._callbacks = null;
+  fut._awaiter = null;
+  fut._resolveNative = held.resolve;
+  fut._rejectNative = held.reject;
+  held.resolve = held.reject = noopResolver;
+  return fut;
+}
+
+function constructFuture(_executor: (resolve: (v: any) => void, reject: (e: unknown) => void) => void): object {
+  // eslint-disable-next-line prefer-rest-params
+  return Reflect.construct(Promise, arguments, Future) as object;
+}
+
+/**
  * sleep(0)'s future: asyncio's bare yield, queued once in the ready queue and never a timer, so
  * without SleepFuture's two timer fields (each one a store per yield and a longer search at the
  * `await`, see FutureMethods). Its `_run` and its `constructor` accessor are the yield's own.

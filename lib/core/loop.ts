@@ -44,7 +44,7 @@
 import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { EventLoopError } from '../util/errors';
-import { Future } from './future';
+import { Future, newFuture } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
 import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
 import { current, enterPassFrame, forgetPassFrame, Frame, jobsRunInRegisteringFrame, leavePassFrame, passFrameIsCurrent } from './context';
@@ -340,7 +340,7 @@ export class EventLoop {
   }
 
   createFuture<T = unknown>(): Future<T> {
-    return new Future<T>(this);
+    return newFuture<T>(this);
   }
 
   createTask<T>(coro: Coroutine<T>, options?: TaskOptions): Task<T> {
