@@ -47,7 +47,7 @@ import { EventLoopError } from '../util/errors';
 import { Future, newFuture } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
 import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
-import { current, enterPassFrame, forgetPassFrame, Frame, jobsRunInRegisteringFrame, leavePassFrame, passFrameIsCurrent } from './context';
+import { current as runningContext, enterPassFrame, forgetPassFrame, Frame, jobsRunInRegisteringFrame, leavePassFrame, passFrameIsCurrent } from './context';
 import type { ExceptionContext as BaseExceptionContext } from './events';
 import { Handle, TimerHandle, type PassFrame, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
@@ -93,6 +93,9 @@ function extraArgs(all: IArguments): unknown[] {
   return Array.prototype.slice.call(all, 2);
 }
 const RESOLVED = Promise.resolve();
+// A module constant, not the import (a load from context.ts's exports object and a map check at
+// every use: see future.ts's module constants).
+const current = runningContext;
 
 // asyncio's thresholds for rebuilding the heap without cancelled timers.
 const MIN_SCHEDULED_TIMER_HANDLES = 100;
