@@ -44,10 +44,10 @@
 import { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
 import { EventLoopError } from '../util/errors';
-import { Future } from './future';
+import { Future, newFuture } from './future';
 import { describe, validateFd, validateFunction, validateNumber, validateObject, validateOneOf } from '../util/validate';
 import { Task, ensureFuture, type Coroutine, type TaskOptions } from './task';
-import { current, enterPassFrame, forgetPassFrame, Frame, jobsRunInRegisteringFrame, leavePassFrame, passFrameIsCurrent } from './context';
+import { current as runningContext, enterPassFrame, forgetPassFrame, Frame, jobsRunInRegisteringFrame, leavePassFrame, passFrameIsCurrent } from './context';
 import type { ExceptionContext as BaseExceptionContext } from './events';
 import { Handle, TimerHandle, type PassFrame, type Runnable } from './handles';
 import { getRunningLoop as runningLoop } from './running';
@@ -93,6 +93,9 @@ function extraArgs(all: IArguments): unknown[] {
   return Array.prototype.slice.call(all, 2);
 }
 const RESOLVED = Promise.resolve();
+// A module constant, not the import (a load from context.ts's exports object and a map check at
+// every use: see future.ts's module constants).
+const current = runningContext;
 
 // asyncio's thresholds for rebuilding the heap without cancelled timers.
 const MIN_SCHEDULED_TIMER_HANDLES = 100;
@@ -284,7 +287,7 @@ export class EventLoop {
     validateFunction(cb, 'callback');
     const h = new Handle(cb, args);
     this._ready[this._readyLen++] = h;
-    if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
+    if (!this._inPass && !this._passScheduled && this._running === true) this._schedulePass();
     return h;
   }
 
@@ -336,11 +339,11 @@ export class EventLoop {
     if (this._closed) throw new EventLoopError('Event loop is closed', 'ERR_LOOP_CLOSED');
     this._ready[this._readyLen++] = r;
     this._pushedRunnable = true;
-    if (!this._inPass && !this._passScheduled && this._running) this._schedulePass();
+    if (!this._inPass && !this._passScheduled && this._running === true) this._schedulePass();
   }
 
   createFuture<T = unknown>(): Future<T> {
-    return new Future<T>(this);
+    return newFuture<T>(this);
   }
 
   createTask<T>(coro: Coroutine<T>, options?: TaskOptions): Task<T> {
@@ -730,7 +733,7 @@ export class EventLoop {
 
   private readonly _microtaskPass = (): void => {
     this._passScheduled = false;
-    if (!this._running || this._inPass) return;
+    if (this._running !== true || this._inPass) return;
     // Chained microtask passes run inside one Node turn: once this turn has polled (or the native
     // batch has delivered), polling again before every pass is a syscall that rarely finds
     // anything. The chain ends after MICROTASK_PASSES with a setImmediate pass, which polls.

@@ -1,8 +1,13 @@
 // Which loop runs the current code — asyncio's get_running_loop — read from context.ts alone, so
 // that futures and tasks made without a loop argument find theirs without importing loop.ts.
 import { EventLoopError } from '../util/errors';
-import { current } from './context';
+import { current as runningContext } from './context';
 import { PENDING, type AbstractEventLoop } from './events';
+
+// A module constant, not the import: TypeScript writes an imported name as a load from the
+// other module's exports object (not folded: its fields are written twice), then a map check of
+// `current`, at every use (see future.ts).
+const current = runningContext;
 
 /** The loop running the current code: the pass in progress, else the current task's, else the last started. */
 export function getRunningLoop(): AbstractEventLoop {
